@@ -1,0 +1,41 @@
+"""helium-secrets: fetch, cache, write and rotate secrets through one interface.
+
+>>> from helium_secrets import open_store
+>>> with open_store("mem://") as store:
+...     _ = store.put("app/db", "hunter2")
+...     store.get("app/db").value.reveal()
+'hunter2'
+
+Importing this package imports no cloud SDK; each backend imports its own when opened.
+"""
+
+from helium_secrets import errors
+from helium_secrets._registry import default_url, open_store, register_backend, registered_schemes
+from helium_secrets._store import SecretStore, StoreStats
+from helium_secrets._values import Secret, SecretValue, VersionInfo
+from helium_secrets.layers.audit import AuditEvent, logging_hook
+from helium_secrets.layers.cache import CachePolicy
+from helium_secrets.layers.guard import GuardPolicy
+from helium_secrets.layers.retry import RetryPolicy
+from helium_secrets.layers.rotation import PollPolicy
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AuditEvent",
+    "CachePolicy",
+    "GuardPolicy",
+    "PollPolicy",
+    "RetryPolicy",
+    "Secret",
+    "SecretStore",
+    "SecretValue",
+    "StoreStats",
+    "VersionInfo",
+    "default_url",
+    "errors",
+    "logging_hook",
+    "open_store",
+    "register_backend",
+    "registered_schemes",
+]

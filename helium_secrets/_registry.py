@@ -1,0 +1,171 @@
+"""URL schemes -> backends, imported lazily; and :func:`open_store`.
+
+Nothing here imports a cloud SDK: a scheme maps to a ``"module:Class"`` string that is imported
+only when a store for it is opened. A missing SDK becomes an ImportError naming the exact extra to
+install. Third-party backends register the same way through the ``helium_secrets.backends``
+entry-point group (name = scheme, value = ``"package.module:BackendClass"``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any
+from urllib.parse import SplitResult, urlsplit
+
+from helium_secrets._store import SecretStore
+from helium_secrets.backends._base import Backend
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "URL_ENV_VAR",
+    "default_url",
+    "open_store",
+    "register_backend",
+    "registered_schemes",
+]
+
+ENTRY_POINT_GROUP = "helium_secrets.backends"
+URL_ENV_VAR = "HELIUM_SECRETS_URL"
+
+#: Options that configure the store itself; every other keyword goes to the backend.
+_STORE_OPTIONS = frozenset(SecretStore.OPTIONS)
+
+
+@dataclass(frozen=True)
+class _Registration:
+    target: str | Callable[..., Backend]  # "module:attr" or the class/factory itself
+    extra: str | None = None  # the pip extra that provides the SDK
+
+    def load(self, scheme: str) -> Callable[..., Backend]:
+        if not isinstance(self.target, str):
+            return self.target
+        module_name, _, attr = self.target.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if self.extra is None or (exc.name or "").startswith("helium_secrets"):
+                raise
+            raise ImportError(
+                f"the {scheme}:// backend needs the {exc.name!r} package: "
+                f"pip install 'helium-secrets[{self.extra}]'"
+            ) from exc
+        factory: Callable[..., Backend] = getattr(module, attr)
+        return factory
+
+
+_BUILTIN: dict[str, _Registration] = {
+    "mem": _Registration("helium_secrets.backends.memory:MemoryBackend"),
+    "file": _Registration("helium_secrets.backends.localfile:LocalFileBackend"),
+    "env": _Registration("helium_secrets.backends.environ:EnvironBackend"),
+    "vault": _Registration("helium_secrets.backends.hashivault:VaultBackend", "vault"),
+    "awssecretsmanager": _Registration(
+        "helium_secrets.backends.awssecretsmanager:AWSSecretsManagerBackend", "aws"
+    ),
+    "azurekeyvault": _Registration(
+        "helium_secrets.backends.azurekeyvault:AzureKeyVaultBackend", "azure"
+    ),
+    "gcpsecretmanager": _Registration(
+        "helium_secrets.backends.gcpsecretmanager:GCPSecretManagerBackend", "gcp"
+    ),
+}
+
+_registry: dict[str, _Registration] = dict(_BUILTIN)
+_entry_points_loaded = False
+_lock = threading.Lock()
+
+
+def register_backend(
+    scheme: str,
+    target: str | Callable[..., Backend],
+    *,
+    extra: str | None = None,
+    replace: bool = False,
+) -> None:
+    """Register a backend for ``scheme://`` URLs.
+
+    :param scheme: the URL scheme, lower case (``"myvault"``).
+    :param target: the backend class (with a ``from_url`` classmethod), or ``"module:Class"``
+        to import it lazily.
+    :param extra: the ``helium-secrets`` extra to suggest when the import fails.
+    :param replace: allow replacing an existing registration; without it a clash is an error,
+        never a silent replacement.
+    :raises ValueError: the scheme is invalid or already registered.
+    """
+    if not scheme or not scheme.isascii() or scheme != scheme.lower() or ":" in scheme:
+        raise ValueError(f"invalid URL scheme {scheme!r}: use lower-case ASCII without ':'")
+    with _lock:
+        if scheme in _registry and not replace:
+            raise ValueError(
+                f"the scheme {scheme!r} is already registered; pass replace=True to replace it"
+            )
+        _registry[scheme] = _Registration(target, extra)
+
+
+def _load_entry_points() -> None:
+    global _entry_points_loaded
+    with _lock:
+        if _entry_points_loaded:
+            return
+        _entry_points_loaded = True
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            if ep.name in _registry:
+                warnings.warn(
+                    f"entry point {ep.value!r} tries to register the {ep.name!r} scheme, which is "
+                    "already registered; it is ignored",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+                continue
+            _registry[ep.name] = _Registration(ep.value)
+
+
+def registered_schemes() -> list[str]:
+    """The URL schemes that :func:`open_store` accepts, built-in and from entry points."""
+    _load_entry_points()
+    return sorted(_registry)
+
+
+def default_url() -> str:
+    """The URL of the default store: ``$HELIUM_SECRETS_URL``, else the local encrypted file store."""
+    url = os.environ.get(URL_ENV_VAR, "").strip()
+    if url:
+        return url
+    from helium_secrets.backends.localfile import default_url as file_default
+
+    return file_default()
+
+
+def open_store(url: str | None = None, **options: Any) -> SecretStore:
+    """Open a :class:`SecretStore` from a URL such as ``"vault://vault.internal:8200/secret"``.
+
+    :param url: the store's URL; ``None`` opens the default store (see :func:`default_url`).
+    :param options: store options (``cache``, ``retry``, ``audit``, ``clock``,
+        ``poll_interval``, ...) and backend options (credentials, clients, ...), by keyword.
+    :raises ValueError: the URL's scheme is unknown or the URL is malformed.
+    :raises ImportError: the backend's SDK is not installed (the message names the extra).
+    """
+    if url is None:
+        url = default_url()
+    parts: SplitResult = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if not scheme:
+        raise ValueError(f"not a store URL (no scheme): {url!r}")
+    registration = _registry.get(scheme)
+    if registration is None:
+        _load_entry_points()
+        registration = _registry.get(scheme)
+    if registration is None:
+        raise ValueError(
+            f"unknown store URL scheme {scheme!r}; known: {', '.join(registered_schemes())}"
+        )
+    store_options = {k: options.pop(k) for k in list(options) if k in _STORE_OPTIONS}
+    factory = registration.load(scheme)
+    from_url = getattr(factory, "from_url", None)
+    backend = from_url(parts, **options) if from_url is not None else factory(parts, **options)
+    return SecretStore(backend, **store_options)

@@ -1,0 +1,162 @@
+"""The value model: :class:`SecretValue`, :class:`Secret` and :class:`VersionInfo`."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any, NoReturn
+
+__all__ = ["Secret", "SecretValue", "VersionInfo"]
+
+_REDACTED = "SecretValue('**********')"
+_EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+class SecretValue:
+    """A secret's value, text or bytes, that never shows itself by accident.
+
+    ``repr``, ``str``, ``format`` and logging print a fixed mask; pickling and copying to
+    JSON are refused. Reading the value is an explicit call to :meth:`reveal` (text) or
+    :meth:`reveal_bytes`. Equality with another :class:`SecretValue` is constant-time.
+    """
+
+    __slots__ = ("_value",)
+
+    _value: str | bytes
+
+    def __init__(self, value: str | bytes) -> None:
+        if not isinstance(value, (str, bytes)):
+            raise TypeError(f"a secret value is str or bytes, not {type(value).__name__}")
+        object.__setattr__(self, "_value", value)
+
+    @property
+    def is_binary(self) -> bool:
+        """``True`` when the value was stored as bytes rather than text."""
+        return isinstance(self._value, bytes)
+
+    def reveal(self) -> str:
+        """Return the value as text (bytes are decoded as UTF-8).
+
+        :raises ValueError: the value is binary and not valid UTF-8; use :meth:`reveal_bytes`.
+        """
+        value = self._value
+        if isinstance(value, str):
+            return value
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            # Never chain the decode error: its message quotes the offending bytes.
+            raise ValueError(
+                "the secret value is binary and not UTF-8 text; use reveal_bytes()"
+            ) from None
+
+    def reveal_bytes(self) -> bytes:
+        """Return the value as bytes (text is encoded as UTF-8)."""
+        value = self._value
+        return value.encode("utf-8") if isinstance(value, str) else value
+
+    def reveal_json(self) -> Any:
+        """Parse the value as JSON and return the result.
+
+        :raises ValueError: the value is not valid JSON (the message never quotes it).
+        """
+        try:
+            return json.loads(self._value)
+        except (ValueError, UnicodeDecodeError):
+            raise ValueError("the secret value is not valid JSON") from None
+
+    def __len__(self) -> int:
+        return len(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SecretValue):
+            return NotImplemented
+        return hmac.compare_digest(self.reveal_bytes(), other.reveal_bytes())
+
+    def __hash__(self) -> int:
+        # Hashing the value would leak information about it through dict/set timing.
+        return id(self)
+
+    def __repr__(self) -> str:
+        return _REDACTED
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return _REDACTED
+
+    def __setattr__(self, name: str, value: object) -> NoReturn:
+        raise AttributeError("SecretValue is immutable")
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("a SecretValue cannot be pickled; reveal() it explicitly if you must")
+
+    def __copy__(self) -> SecretValue:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> SecretValue:
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class VersionInfo:
+    """One version of a secret, as listed by :meth:`SecretStore.versions`.
+
+    :param version: the backend's opaque version id (Vault ``"3"``, an AWS UUID, ...).
+    :param labels: stages or aliases attached to this version (``AWSCURRENT``, ...).
+    :param created_at: when the version was written, where the backend knows.
+    :param state: ``"enabled"``, ``"disabled"``, ``"destroyed"`` or ``"deleted"``.
+    """
+
+    version: str
+    labels: frozenset[str] = frozenset()
+    created_at: datetime | None = None
+    state: str = "enabled"
+
+    @property
+    def enabled(self) -> bool:
+        """Whether this version can be read."""
+        return self.state == "enabled"
+
+
+@dataclass(frozen=True, slots=True, repr=False, eq=False)
+class Secret:
+    """A secret read from or written to a store: name, value, version and what goes with it."""
+
+    name: str
+    value: SecretValue
+    version: str
+    labels: frozenset[str] = frozenset()
+    created_at: datetime | None = None
+    metadata: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+
+    def __repr__(self) -> str:
+        return (
+            f"Secret(name={self.name!r}, version={self.version!r}, "
+            f"labels={sorted(self.labels)!r}, value={_REDACTED})"
+        )
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Secret):
+            return NotImplemented
+        return (
+            self.name == other.name
+            and self.version == other.version
+            and self.value == other.value
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.version))
+
+    def json(self) -> Any:
+        """The value parsed as JSON (see :meth:`SecretValue.reveal_json`)."""
+        return self.value.reveal_json()

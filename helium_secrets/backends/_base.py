@@ -1,0 +1,235 @@
+"""The backend protocol: the small set of raw operations every secret manager adapter implements.
+
+A backend is deliberately thin. It talks to one service, maps portable names to the service's
+names and back, and raises the SDK's own exceptions; it does *not* retry, cache, validate names
+or wrap errors. The :class:`~helium_secrets.SecretStore` that holds it does all of that, once, for
+every backend. What a backend does own is :meth:`Backend.classify`, the knowledge of which SDK
+error means which portable :class:`~helium_secrets.errors.ErrorCode`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any, ClassVar, Protocol, runtime_checkable
+from urllib.parse import SplitResult
+
+from helium_secrets._values import VersionInfo
+from helium_secrets.errors import ErrorCode
+
+__all__ = [
+    "Backend",
+    "BackendBase",
+    "Capabilities",
+    "Classified",
+    "NameRules",
+    "RawSecret",
+]
+
+_EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class NameRules:
+    """What a backend accepts as a portable secret name, on top of the portable rules.
+
+    The store checks these before any call. ``check`` is for rules a pattern can't express
+    (Azure's 127-character limit applies to the *mapped* name, for instance); it returns a
+    sentence saying what is wrong, or ``None``.
+
+    :param max_length: longest portable name, in characters.
+    :param segment_pattern: a regular expression every ``/``-separated segment must match.
+    :param description: the rule in words, quoted in :class:`~helium_secrets.errors.InvalidNameError`.
+    :param check: an extra check on the whole name.
+    """
+
+    max_length: int = 512
+    segment_pattern: str = r"[A-Za-z0-9._+=@-]+"
+    description: str = "segments of letters, digits and . _ + = @ -"
+    check: Callable[[str], str | None] | None = None
+    _compiled: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_compiled", re.compile(self.segment_pattern))
+
+    def problem(self, name: str) -> str | None:
+        """Return what is wrong with ``name`` under these rules, or ``None``."""
+        if len(name) > self.max_length:
+            return f"longer than {self.max_length} characters"
+        for segment in name.split("/"):
+            if not self._compiled.fullmatch(segment):
+                return f"segment {segment!r} breaks the backend's rule: {self.description}"
+        return self.check(name) if self.check is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a backend can do. The store reads these to validate and to choose strategies.
+
+    :param binary: stores bytes values (otherwise only text).
+    :param versions: keeps old versions that can be read by id.
+    :param labels: supports labels (stages, aliases) on versions.
+    :param read_only: refuses every write.
+    :param max_value_bytes: the largest value accepted, in bytes once encoded.
+    :param name_rules: the backend's name rules.
+    :param version_probe: :meth:`Backend.current_version` is cheaper than a read.
+    :param batch_get: ``get_many`` is native; the largest batch the service takes (0: none).
+    :param idempotent_put: ``put`` honours ``request_token`` so a retried put makes one version.
+    :param check_and_set: ``put`` honours ``expected_version`` atomically.
+    """
+
+    binary: bool = True
+    versions: bool = True
+    labels: bool = False
+    read_only: bool = False
+    max_value_bytes: int | None = None
+    name_rules: NameRules = NameRules()
+    version_probe: bool = False
+    batch_get: int = 0
+    idempotent_put: bool = False
+    check_and_set: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RawSecret:
+    """A secret as a backend returns it; the store turns it into a :class:`~helium_secrets.Secret`."""
+
+    name: str
+    value: str | bytes = field(repr=False)
+    version: str
+    labels: frozenset[str] = frozenset()
+    created_at: datetime | None = None
+    metadata: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+
+
+@dataclass(frozen=True, slots=True)
+class Classified:
+    """A backend's verdict on an SDK exception.
+
+    :param code: the portable error code.
+    :param message: a short description for the user. It must never contain a secret value:
+        build it from status codes and error codes, not from free-form service text that may
+        echo a request.
+    :param transient: override the code's default (``None`` keeps it).
+    :param retry_after: seconds the service asked us to wait (Retry-After and the like).
+    """
+
+    code: ErrorCode
+    message: str | None = None
+    transient: bool | None = None
+    retry_after: float | None = None
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """The raw operations of one secret manager. Names are portable names throughout.
+
+    Errors: raise the SDK's exceptions (or a :class:`~helium_secrets.errors.HeliumError` for
+    conditions the backend detects itself); :meth:`classify` maps SDK exceptions to codes.
+    """
+
+    #: Short backend name used in errors and audit events ("memory", "vault", "aws", ...).
+    name: str
+    capabilities: Capabilities
+
+    def get(self, name: str, version: str | None = None, label: str | None = None) -> RawSecret:
+        """Read one version: the current one, the given ``version`` id, or the one with ``label``."""
+        ...
+
+    def put(
+        self,
+        name: str,
+        value: str | bytes,
+        *,
+        expected_version: str | None = None,
+        create_only: bool = False,
+        request_token: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        labels: Sequence[str] = (),
+    ) -> VersionInfo:
+        """Write a new version and make it current.
+
+        :param expected_version: only write if the current version is this one (check-and-set);
+            otherwise raise a conflict.
+        :param create_only: only write if the secret does not exist yet.
+        :param request_token: a unique id of this logical write, the same on every retry of it;
+            backends with ``idempotent_put`` make at most one version per token.
+        :param metadata: tags/labels/custom metadata to attach to the secret.
+        :param labels: extra labels to put on the new version (where ``capabilities.labels``).
+        """
+        ...
+
+    def delete(self, name: str, *, purge: bool = False) -> None:
+        """Delete the secret and its versions (``purge``: skip any recovery window)."""
+        ...
+
+    def list_names(self, prefix: str = "") -> Iterator[str]:
+        """Yield the portable names that start with ``prefix``."""
+        ...
+
+    def list_versions(self, name: str) -> list[VersionInfo]:
+        """Return the versions of a secret, oldest first."""
+        ...
+
+    def current_version(self, name: str) -> str:
+        """Return the current version id, as cheaply as the service allows."""
+        ...
+
+    def get_many(self, names: Sequence[str]) -> dict[str, RawSecret | BaseException]:
+        """Read the current version of several secrets; per-name errors are values in the dict."""
+        ...
+
+    def set_label(self, name: str, label: str, version: str | None) -> None:
+        """Move ``label`` to ``version``, or remove it from the secret when ``version`` is None."""
+        ...
+
+    def classify(self, exc: BaseException) -> Classified | None:
+        """Map an SDK exception to a portable code, or ``None`` when it is not the SDK's."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and background resources."""
+        ...
+
+
+class BackendBase:
+    """Defaults for the optional operations, so a backend implements only what it has.
+
+    Subclass it (it is not required: any object that satisfies :class:`Backend` works).
+    """
+
+    name: ClassVar[str] = "backend"
+    capabilities: Capabilities = Capabilities()
+
+    @classmethod
+    def from_url(cls, url: SplitResult, **options: Any) -> BackendBase:
+        """Build the backend from an ``open_store`` URL and keyword options."""
+        if url.netloc or url.path or url.query:
+            raise ValueError(f"{cls.name} backend URLs take no host, path or query")
+        return cls(**options)
+
+    def current_version(self, name: str) -> str:
+        return self.get(name).version  # type: ignore[attr-defined, no-any-return]
+
+    def get_many(self, names: Sequence[str]) -> dict[str, RawSecret | BaseException]:
+        out: dict[str, RawSecret | BaseException] = {}
+        for name in names:
+            try:
+                out[name] = self.get(name)  # type: ignore[attr-defined]
+            except Exception as exc:  # per-item errors are values, classified by the store
+                out[name] = exc
+        return out
+
+    def set_label(self, name: str, label: str, version: str | None) -> None:
+        from helium_secrets.errors import UnsupportedError
+
+        raise UnsupportedError(f"the {self.name} backend has no labels")
+
+    def classify(self, exc: BaseException) -> Classified | None:
+        return None
+
+    def close(self) -> None:
+        return None

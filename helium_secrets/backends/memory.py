@@ -1,0 +1,297 @@
+"""``mem://``: the in-memory fake that applications' test suites run against.
+
+State lives in the instance (never in the class), so two stores never share secrets. Every
+operation is thread-safe. The switches that tests use are public methods:
+
+* :meth:`MemoryBackend.fail_next` makes the next N calls raise a chosen error;
+* :meth:`MemoryBackend.set_latency` adds latency to every call;
+* :attr:`MemoryBackend.calls` counts calls per operation;
+* :meth:`MemoryBackend.write_external` writes a version "from outside", as a rotation would.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from types import MappingProxyType
+from typing import Any, ClassVar
+from urllib.parse import SplitResult, parse_qs
+
+from helium_secrets._values import VersionInfo
+from helium_secrets.backends._base import BackendBase, Capabilities, Classified, RawSecret
+from helium_secrets.errors import ConflictError, HeliumError, SecretNotFoundError, VersionNotFoundError
+
+__all__ = ["MemoryBackend"]
+
+#: The Vault KV / AWS / GCP sized default; change it per instance with ``max_value_bytes=``.
+DEFAULT_MAX_VALUE_BYTES = 64 * 1024
+
+
+@dataclass
+class _Version:
+    id: str
+    value: str | bytes
+    created_at: datetime
+    labels: set[str] = field(default_factory=set)
+    state: str = "enabled"
+
+
+@dataclass
+class _Entry:
+    versions: list[_Version] = field(default_factory=list)
+    metadata: dict[str, str] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)  # request token -> version id
+    counter: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    @property
+    def current(self) -> _Version:
+        return self.versions[-1]
+
+
+class InjectedFault(Exception):
+    """The exception :meth:`MemoryBackend.fail_next` raises; classified by its ``code``."""
+
+    def __init__(self, classified: Classified) -> None:
+        super().__init__(f"injected fault: {classified.code}")
+        self.classified = classified
+
+
+class MemoryBackend(BackendBase):
+    """An in-memory backend with versions, labels, metadata and fault-injection switches.
+
+    :param max_value_bytes: the largest value accepted (default 64 KiB, like most services).
+    :param clock: returns "now" for ``created_at`` (tests pass a fixed clock).
+    """
+
+    name: ClassVar[str] = "memory"
+
+    def __init__(
+        self,
+        *,
+        max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.capabilities = Capabilities(
+            binary=True,
+            versions=True,
+            labels=True,
+            max_value_bytes=max_value_bytes,
+            version_probe=True,
+            batch_get=0,
+            idempotent_put=True,
+            check_and_set=True,
+        )
+        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._lock = threading.RLock()
+        self._secrets: dict[str, _Entry] = {}
+        self._faults: collections.deque[tuple[Classified, frozenset[str] | None]] = (
+            collections.deque()
+        )
+        self._latency = 0.0
+        #: Calls made per operation ("get", "put", ...), for tests to inspect.
+        self.calls: collections.Counter[str] = collections.Counter()
+
+    @classmethod
+    def from_url(cls, url: SplitResult, **options: Any) -> MemoryBackend:
+        if url.netloc or url.path not in ("", "/"):
+            raise ValueError("mem:// URLs take no host or path")
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        if "max_value_bytes" in query:
+            options.setdefault("max_value_bytes", int(query.pop("max_value_bytes")))
+        if query:
+            raise ValueError(f"unknown mem:// URL option(s): {', '.join(sorted(query))}")
+        return cls(**options)
+
+    # -- switches for tests ----------------------------------------------------------------
+
+    def fail_next(
+        self,
+        count: int = 1,
+        error: HeliumError | Classified | type[HeliumError] = ...,  # type: ignore[assignment]
+        *,
+        operations: Sequence[str] | None = None,
+    ) -> None:
+        """Make the next ``count`` calls (of ``operations``, default any) fail with ``error``.
+
+        ``error`` is a :class:`Classified` verdict (as if the SDK had failed), or a helium
+        error class or instance, whose code is used. The default is "unavailable".
+        """
+        from helium_secrets.errors import ErrorCode, UnavailableError
+
+        if error is ...:
+            error = UnavailableError
+        if isinstance(error, Classified):
+            classified = error
+        elif isinstance(error, HeliumError):
+            classified = Classified(error.code, transient=error.transient,
+                                    retry_after=error.retry_after)
+        elif isinstance(error, type) and issubclass(error, HeliumError):
+            classified = Classified(error.code)
+        else:  # pragma: no cover - guarded by typing
+            raise TypeError("error must be a Classified, a HeliumError class or instance")
+        assert isinstance(classified.code, ErrorCode)
+        ops = frozenset(operations) if operations is not None else None
+        with self._lock:
+            self._faults.extend([(classified, ops)] * count)
+
+    def clear_faults(self) -> None:
+        """Cancel the faults that :meth:`fail_next` queued and were not used yet."""
+        with self._lock:
+            self._faults.clear()
+
+    def set_latency(self, seconds: float) -> None:
+        """Sleep ``seconds`` in every call (0 turns it off)."""
+        self._latency = seconds
+
+    def write_external(self, name: str, value: str | bytes) -> str:
+        """Write a new current version as another client would (no store sees it): a rotation."""
+        with self._lock:
+            return self._write(name, value, metadata=None, labels=()).version
+
+    # -- the protocol ----------------------------------------------------------------------
+
+    def _enter(self, operation: str) -> None:
+        self.calls[operation] += 1
+        if self._latency:
+            time.sleep(self._latency)
+        with self._lock:
+            for index, (classified, ops) in enumerate(self._faults):
+                if ops is None or operation in ops:
+                    del self._faults[index]
+                    raise InjectedFault(classified)
+
+    def _entry(self, name: str) -> _Entry:
+        entry = self._secrets.get(name)
+        if entry is None or not entry.versions:
+            raise SecretNotFoundError("secret not found")
+        return entry
+
+    def _raw(self, name: str, entry: _Entry, version: _Version) -> RawSecret:
+        return RawSecret(
+            name=name,
+            value=version.value,
+            version=version.id,
+            labels=frozenset(version.labels),
+            created_at=version.created_at,
+            metadata=MappingProxyType(dict(entry.metadata)),
+        )
+
+    def get(self, name: str, version: str | None = None, label: str | None = None) -> RawSecret:
+        self._enter("get")
+        with self._lock:
+            entry = self._entry(name)
+            if version is None and label is None:
+                return self._raw(name, entry, entry.current)
+            for candidate in entry.versions:
+                if (version is None or candidate.id == version) and (
+                    label is None or label in candidate.labels
+                ):
+                    if candidate.state != "enabled":
+                        raise VersionNotFoundError(f"version is {candidate.state}")
+                    return self._raw(name, entry, candidate)
+            raise VersionNotFoundError("no such version or label")
+
+    def put(
+        self,
+        name: str,
+        value: str | bytes,
+        *,
+        expected_version: str | None = None,
+        create_only: bool = False,
+        request_token: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        labels: Sequence[str] = (),
+    ) -> VersionInfo:
+        self._enter("put")
+        with self._lock:
+            entry = self._secrets.get(name)
+            if entry is not None and request_token in entry.tokens:
+                done = entry.tokens[request_token]
+                return next(self._info(v) for v in entry.versions if v.id == done)
+            exists = entry is not None and bool(entry.versions)
+            if create_only and exists:
+                raise ConflictError("secret already exists")
+            if expected_version is not None:
+                if not exists:
+                    raise ConflictError("check-and-set failed: the secret does not exist")
+                assert entry is not None
+                if entry.current.id != expected_version:
+                    raise ConflictError("check-and-set failed: the current version changed")
+            written = self._write(name, value, metadata=metadata, labels=labels)
+            if request_token is not None:
+                self._secrets[name].tokens[request_token] = written.version
+            return written
+
+    def _write(
+        self, name: str, value: str | bytes, *, metadata: Mapping[str, str] | None,
+        labels: Sequence[str],
+    ) -> VersionInfo:
+        entry = self._secrets.setdefault(name, _Entry())
+        # A label names one version of a secret at a time (like AWS stages): move it.
+        for old in entry.versions:
+            old.labels.difference_update(labels)
+        new = _Version(
+            id=str(next(entry.counter)),
+            value=value,
+            created_at=self._clock(),
+            labels=set(labels),
+        )
+        entry.versions.append(new)
+        if metadata is not None:
+            entry.metadata.update(metadata)
+        return self._info(new)
+
+    @staticmethod
+    def _info(version: _Version) -> VersionInfo:
+        return VersionInfo(
+            version=version.id,
+            labels=frozenset(version.labels),
+            created_at=version.created_at,
+            state=version.state,
+        )
+
+    def delete(self, name: str, *, purge: bool = False) -> None:
+        self._enter("delete")
+        with self._lock:
+            self._entry(name)
+            del self._secrets[name]
+
+    def list_names(self, prefix: str = "") -> Iterator[str]:
+        self._enter("list")
+        with self._lock:
+            names = sorted(n for n, e in self._secrets.items() if e.versions and n.startswith(prefix))
+        return iter(names)
+
+    def list_versions(self, name: str) -> list[VersionInfo]:
+        self._enter("versions")
+        with self._lock:
+            return [self._info(v) for v in self._entry(name).versions]
+
+    def current_version(self, name: str) -> str:
+        self._enter("current_version")
+        with self._lock:
+            return self._entry(name).current.id
+
+    def set_label(self, name: str, label: str, version: str | None) -> None:
+        self._enter("set_label")
+        with self._lock:
+            entry = self._entry(name)
+            target = None
+            if version is not None:
+                target = next((v for v in entry.versions if v.id == version), None)
+                if target is None:
+                    raise VersionNotFoundError("no such version")
+            for candidate in entry.versions:
+                candidate.labels.discard(label)
+            if target is not None:
+                target.labels.add(label)
+
+    def classify(self, exc: BaseException) -> Classified | None:
+        if isinstance(exc, InjectedFault):
+            return exc.classified
+        return None

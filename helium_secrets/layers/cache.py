@@ -1,0 +1,113 @@
+"""The read cache: TTL, bounded size, refresh-ahead, stale-if-error and negative entries.
+
+The store owns the decisions (when to fetch, when to serve stale); this module holds the policy
+and the entries. An entry stores its deadlines as absolute monotonic times computed once at
+insert, so the hit path is one dict lookup and one float comparison.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from helium_secrets._values import Secret
+from helium_secrets.errors import SecretNotFoundError
+
+__all__ = ["CacheEntry", "CachePolicy", "SecretCache"]
+
+
+@dataclass(frozen=True, slots=True)
+class CachePolicy:
+    """How a store caches reads of current versions. Immutable: derive with :meth:`replace`.
+
+    :param ttl: seconds a value is served from the cache.
+    :param max_entries: the most secrets kept; when full, the one fetched longest ago goes.
+    :param refresh_ahead: the last fraction of ``ttl`` in which a read triggers a background
+        refresh while still getting the cached value; the exact moment is jittered between
+        half and all of it, so a fleet does not refresh in lock-step (0 turns it off).
+    :param stale_if_error: seconds past expiry during which the old value is served when the
+        backend fails with a transient error (0 turns it off).
+    :param negative_ttl: seconds a "not found" answer is remembered (0 turns it off).
+    """
+
+    ttl: float = 300.0
+    max_entries: int = 1024
+    refresh_ahead: float = 0.2
+    stale_if_error: float = 900.0
+    negative_ttl: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.ttl < 0 or self.stale_if_error < 0 or self.negative_ttl < 0:
+            raise ValueError("CachePolicy durations must not be negative")
+        if self.max_entries < 1:
+            raise ValueError("CachePolicy.max_entries must be at least 1")
+        if not 0 <= self.refresh_ahead < 1:
+            raise ValueError("CachePolicy.refresh_ahead is a fraction in [0, 1)")
+
+    def replace(self, **changes: object) -> CachePolicy:
+        """Return a copy with ``changes`` applied."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+class CacheEntry:
+    """One cached answer: a secret, or a remembered "not found" (``secret is None``)."""
+
+    __slots__ = ("expires_at", "refresh_at", "secret", "stored_at")
+
+    def __init__(
+        self, secret: Secret | None, stored_at: float, refresh_at: float, expires_at: float
+    ) -> None:
+        self.secret = secret
+        self.stored_at = stored_at
+        #: Until this moment a read is a plain hit; after it, a hit also schedules a refresh.
+        self.refresh_at = refresh_at
+        self.expires_at = expires_at
+
+
+class SecretCache:
+    """The entries of one store, keyed by secret name (current versions only)."""
+
+    def __init__(
+        self, policy: CachePolicy, rng: Callable[[], float] = random.random
+    ) -> None:
+        self.policy = policy
+        self.entries: dict[str, CacheEntry] = {}
+        self._rng = rng
+        self.evictions = 0
+
+    def put(self, name: str, secret: Secret, now: float, ttl: float | None = None) -> None:
+        """Cache ``secret`` as the current version of ``name``."""
+        ttl = self.policy.ttl if ttl is None else ttl
+        ahead = ttl * self.policy.refresh_ahead * (0.5 + 0.5 * self._rng())
+        self._insert(name, CacheEntry(secret, now, now + ttl - ahead, now + ttl))
+
+    def put_missing(self, name: str, now: float) -> None:
+        """Remember that ``name`` does not exist, for ``negative_ttl`` seconds."""
+        ttl = self.policy.negative_ttl
+        if ttl > 0:
+            self._insert(name, CacheEntry(None, now, now + ttl, now + ttl))
+
+    def _insert(self, name: str, entry: CacheEntry) -> None:
+        entries = self.entries
+        entries.pop(name, None)  # re-insert at the end: the dict's order is the fetch order
+        while len(entries) >= self.policy.max_entries:
+            try:
+                del entries[next(iter(entries))]
+            except (StopIteration, KeyError, RuntimeError):  # raced with another thread
+                break
+            self.evictions += 1
+        entries[name] = entry
+
+    def invalidate(self, name: str) -> None:
+        """Forget ``name``."""
+        self.entries.pop(name, None)
+
+    def clear(self) -> None:
+        """Forget everything."""
+        self.entries.clear()
+
+    @staticmethod
+    def missing_error(name: str, backend: str) -> SecretNotFoundError:
+        """The error a remembered "not found" raises (a fresh one each time)."""
+        return SecretNotFoundError("secret not found (cached answer)", backend=backend, name=name)

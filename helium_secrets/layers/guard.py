@@ -1,0 +1,82 @@
+"""The fail-fast guard: stop hammering a backend that keeps failing.
+
+After ``threshold`` consecutive transient failures (each already retried by the retry layer),
+calls stop reaching the backend for ``cooldown`` seconds and fail at once with
+:class:`~helium_secrets.errors.UnavailableError` (reads are then served stale where the cache
+allows). After the cool-down one call goes through as a trial: success closes the guard, failure
+opens it again.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, replace
+
+__all__ = ["FailFastGuard", "GuardPolicy"]
+
+
+@dataclass(frozen=True, slots=True)
+class GuardPolicy:
+    """When the guard trips. Immutable.
+
+    :param threshold: consecutive failed calls that trip the guard (0 turns it off).
+    :param cooldown: seconds calls are refused once it has tripped.
+    """
+
+    threshold: int = 5
+    cooldown: float = 5.0
+
+    def replace(self, **changes: object) -> GuardPolicy:
+        """Return a copy with ``changes`` applied."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+class FailFastGuard:
+    """Counts consecutive transient failures and refuses calls during the cool-down."""
+
+    def __init__(self, policy: GuardPolicy) -> None:
+        self.policy = policy
+        self._lock = threading.Lock()
+        self._failures = 0
+        self._open_until: float | None = None
+        self._trial_running = False
+        self.trips = 0
+
+    def admit(self, now: float) -> float | None:
+        """Return ``None`` if a call may proceed, else the seconds left in the cool-down."""
+        if self._open_until is None:
+            return None
+        with self._lock:
+            if self._open_until is None:
+                return None
+            if now < self._open_until:
+                return self._open_until - now
+            if self._trial_running:  # one trial at a time after the cool-down
+                return 0.0
+            self._trial_running = True
+            return None
+
+    def record_success(self) -> None:
+        """A call reached the backend and it answered (even with a non-transient error)."""
+        if self._failures or self._open_until is not None:
+            with self._lock:
+                self._failures = 0
+                self._open_until = None
+                self._trial_running = False
+
+    def record_failure(self, now: float) -> None:
+        """A call failed with a transient error after its retries."""
+        if self.policy.threshold <= 0:
+            return
+        with self._lock:
+            self._failures += 1
+            self._trial_running = False
+            if self._failures >= self.policy.threshold:
+                if self._open_until is None or now >= self._open_until:
+                    self.trips += 1
+                self._open_until = now + self.policy.cooldown
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the guard has tripped and not yet been closed by a successful call."""
+        return self._open_until is not None

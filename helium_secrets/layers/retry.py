@@ -1,0 +1,141 @@
+"""Retry with deadlines, on tenacity: the only layer in helium-secrets that retries.
+
+Backends switch their SDK's own retries off, so attempts never multiply. Only transient errors
+(throttled, unavailable) are retried, with full-jitter exponential backoff; a service's own hint
+(Retry-After) is a floor on the wait; and the per-call deadline bounds the whole call, waits
+included: a wait that would cross the deadline is not started.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Protocol, TypeVar
+
+import tenacity
+
+from helium_secrets.errors import HeliumError
+
+__all__ = ["Clock", "RetryPolicy", "SystemClock", "call_with_retry"]
+
+T = TypeVar("T")
+
+
+class Clock(Protocol):
+    """Time as the store sees it; tests substitute a fake one."""
+
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    """The real clock."""
+
+    monotonic = staticmethod(time.monotonic)
+    sleep = staticmethod(time.sleep)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How transient failures are retried. Immutable: derive variants with :meth:`replace`.
+
+    :param max_attempts: attempts in all, the first included (1 turns retrying off).
+    :param initial_backoff: the backoff cap of the first retry, in seconds; it doubles each time.
+    :param max_backoff: the largest backoff cap, in seconds.
+    :param deadline: seconds the whole call may take, waits included (``None``: no deadline).
+    :param respect_retry_after: wait at least as long as the service asks (Retry-After).
+    :param max_retry_after: ignore a service hint longer than this and fail instead.
+    """
+
+    max_attempts: int = 4
+    initial_backoff: float = 0.1
+    max_backoff: float = 5.0
+    deadline: float | None = 30.0
+    respect_retry_after: bool = True
+    max_retry_after: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("RetryPolicy.max_attempts must be at least 1")
+        if self.initial_backoff < 0 or self.max_backoff < 0:
+            raise ValueError("RetryPolicy backoffs must not be negative")
+        if self.deadline is not None and self.deadline <= 0:
+            raise ValueError("RetryPolicy.deadline must be positive or None")
+
+    def replace(self, **changes: object) -> RetryPolicy:
+        """Return a copy with ``changes`` applied."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def never(cls) -> RetryPolicy:
+        """A policy that makes exactly one attempt."""
+        return cls(max_attempts=1)
+
+    def backoff(self, retry_number: int, rng: Callable[[], float] = random.random) -> float:
+        """Full-jitter backoff before retry ``retry_number`` (1-based): uniform in [0, cap]."""
+        cap = min(self.max_backoff, self.initial_backoff * (2 ** (retry_number - 1)))
+        return cap * rng()
+
+
+def call_with_retry(
+    fn: Callable[[], T],
+    policy: RetryPolicy,
+    clock: Clock,
+    *,
+    retryable: Callable[[HeliumError], bool] = lambda e: e.transient,
+    on_retry: Callable[[HeliumError, float], None] | None = None,
+) -> T:
+    """Call ``fn`` until it succeeds, fails permanently, or the policy gives up.
+
+    ``fn`` raises :class:`HeliumError`; anything else propagates at once. The last error is
+    re-raised as it is.
+    """
+    started = clock.monotonic()
+
+    def should_retry(state: tenacity.RetryCallState) -> bool:
+        outcome = state.outcome
+        if outcome is None or not outcome.failed:
+            return False
+        exc = outcome.exception()
+        return isinstance(exc, HeliumError) and retryable(exc)
+
+    def hint(state: tenacity.RetryCallState) -> float | None:
+        exc = state.outcome.exception() if state.outcome else None
+        after = getattr(exc, "retry_after", None)
+        return after if policy.respect_retry_after else None
+
+    def wait(state: tenacity.RetryCallState) -> float:
+        delay = policy.backoff(state.attempt_number)
+        after = hint(state)
+        return delay if after is None else max(delay, after)
+
+    def stop(state: tenacity.RetryCallState) -> bool:
+        # tenacity (>= 8.3) computes the wait first, so a wait that would end past the
+        # deadline is never started.
+        if state.attempt_number >= policy.max_attempts:
+            return True
+        after = hint(state)
+        if after is not None and after > policy.max_retry_after:
+            return True
+        if policy.deadline is None:
+            return False
+        return clock.monotonic() - started + state.upcoming_sleep >= policy.deadline
+
+    def before_sleep(state: tenacity.RetryCallState) -> None:
+        if on_retry is not None and state.outcome is not None:
+            exc = state.outcome.exception()
+            assert isinstance(exc, HeliumError)
+            on_retry(exc, state.upcoming_sleep)
+
+    retrying = tenacity.Retrying(
+        retry=should_retry,
+        stop=stop,
+        wait=wait,
+        sleep=clock.sleep,
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+    return retrying(fn)

@@ -1,0 +1,247 @@
+"""Rotation listeners and the background poller that notices new versions.
+
+The store tells :class:`RotationListeners` about every current version it sees (its own writes,
+cache fills and refreshes); when the version of a watched secret changes, the listeners are
+called with the old and the new :class:`~helium_secrets.Secret`. For changes made by someone
+else, one poller thread per store probes the watched names at a jittered interval, using the
+backend's cheap version probe, and refreshes a name whose version moved. A failing callback is
+logged (never with the value) and does not stop the others or the poller.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import threading
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from helium_secrets._values import Secret
+from helium_secrets.errors import HeliumError, SecretNotFoundError
+
+__all__ = ["PollPolicy", "RotationCallback", "RotationListeners"]
+
+_log = logging.getLogger("helium_secrets.rotation")
+
+RotationCallback = Callable[[Secret | None, Secret], None]
+
+_UNKNOWN = object()  # the baseline of a watched name we could not read yet
+
+
+@dataclass(frozen=True, slots=True)
+class PollPolicy:
+    """How the background poller probes watched secrets.
+
+    :param interval: seconds between polls of all watched names (``None``: no poller; only the
+        store's own writes and reads detect rotations).
+    :param jitter: each wait is ``interval`` times a random factor in ``[1 - jitter, 1 + jitter]``.
+    :param max_backoff: on errors the wait doubles, up to this many seconds.
+    """
+
+    interval: float | None = 60.0
+    jitter: float = 0.2
+    max_backoff: float = 600.0
+
+    def __post_init__(self) -> None:
+        if self.interval is not None and self.interval <= 0:
+            raise ValueError("PollPolicy.interval must be positive or None")
+        if not 0 <= self.jitter < 1:
+            raise ValueError("PollPolicy.jitter is a fraction in [0, 1)")
+
+
+class RotationListeners:
+    """The listeners of one store, the last version seen of each watched name, and the poller.
+
+    :param probe: returns the current version id of a name (the backend's cheap probe).
+    :param refresh: re-reads a name bypassing the cache; the store then calls :meth:`observe`.
+    :param baseline: reads a name's current secret (through the cache) when a watch starts.
+    """
+
+    def __init__(
+        self,
+        *,
+        backend: str,
+        policy: PollPolicy,
+        probe: Callable[[str], str],
+        refresh: Callable[[str], Secret],
+        baseline: Callable[[str], Secret],
+    ) -> None:
+        self._backend = backend
+        self.policy = policy
+        self._probe = probe
+        self._refresh = refresh
+        self._baseline = baseline
+        self._lock = threading.RLock()
+        self._callbacks: dict[str, list[RotationCallback]] = {}
+        self._known: dict[str, Secret | None | object] = {}
+        self._thread: threading.Thread | None = None
+        self._wake = threading.Event()
+        self._stopped = False
+        self.callback_errors = 0
+        self.polls = 0
+        _live.add(self)
+
+    # -- registration ----------------------------------------------------------------------
+
+    def add(self, name: str, callback: RotationCallback) -> None:
+        """Call ``callback(old, new)`` when ``name`` gets a new current version."""
+        with self._lock:
+            first = name not in self._callbacks
+            self._callbacks.setdefault(name, []).append(callback)
+        if first:
+            try:
+                known: Secret | None | object = self._baseline(name)
+            except SecretNotFoundError:
+                known = None  # created later: the callback gets old=None
+            except HeliumError:
+                known = _UNKNOWN  # the first successful read sets it silently
+            with self._lock:
+                self._known.setdefault(name, known)
+        self._ensure_poller()
+
+    def remove(self, name: str, callback: RotationCallback) -> bool:
+        """Stop calling ``callback`` for ``name``; return whether it was registered."""
+        with self._lock:
+            callbacks = self._callbacks.get(name, [])
+            if callback not in callbacks:
+                return False
+            callbacks.remove(callback)
+            if not callbacks:
+                del self._callbacks[name]
+                self._known.pop(name, None)
+            return True
+
+    def watched(self) -> list[str]:
+        """The names with at least one listener."""
+        with self._lock:
+            return list(self._callbacks)
+
+    # -- detection -------------------------------------------------------------------------
+
+    def observe(self, secret: Secret) -> None:
+        """The store saw ``secret`` as the current version of its name."""
+        name = secret.name
+        if name not in self._callbacks:  # cheap and lock-free for unwatched names
+            return
+        with self._lock:
+            old = self._known.get(name, _UNKNOWN)
+            if old is not _UNKNOWN and old is not None:
+                assert isinstance(old, Secret)
+                if old.version == secret.version:
+                    return
+            self._known[name] = secret
+            callbacks = list(self._callbacks.get(name, ()))
+        if old is _UNKNOWN:
+            return
+        previous = old if isinstance(old, Secret) else None
+        for callback in callbacks:
+            try:
+                callback(previous, secret)
+            except Exception as exc:
+                self.callback_errors += 1
+                # The exception text is the callback's own; log its type, not its message.
+                _log.error(
+                    "rotation callback %r failed for %s secret %r: %s",
+                    getattr(callback, "__qualname__", callback),
+                    self._backend,
+                    name,
+                    type(exc).__name__,
+                )
+
+    def forget(self, name: str) -> None:
+        """The secret was deleted: a re-creation is reported with ``old=None``."""
+        with self._lock:
+            if name in self._known:
+                self._known[name] = None
+
+    def known_version(self, name: str) -> str | None:
+        """The last version seen of a watched name, if any."""
+        known = self._known.get(name)
+        return known.version if isinstance(known, Secret) else None
+
+    # -- the poller ------------------------------------------------------------------------
+
+    def _ensure_poller(self) -> None:
+        if self.policy.interval is None or self._stopped:
+            return
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._thread = threading.Thread(
+                target=self._run, name=f"helium-rotation-poller[{self._backend}]", daemon=True
+            )
+            self._thread.start()
+
+    def _run(self) -> None:
+        assert self.policy.interval is not None
+        delay = self.policy.interval
+        while True:
+            jitter = self.policy.jitter
+            if self._wake.wait(delay * random.uniform(1 - jitter, 1 + jitter)) or self._stopped:
+                return
+            ok = self.poll_once()
+            delay = (
+                self.policy.interval if ok else min(delay * 2, self.policy.max_backoff)
+            )
+
+    def poll_once(self) -> bool:
+        """Probe every watched name once; refresh those whose version moved.
+
+        :return: ``False`` when any probe failed (the poller then backs off).
+        """
+        self.polls += 1
+        ok = True
+        for name in self.watched():
+            if self._stopped:
+                break
+            try:
+                version = self._probe(name)
+                if version != self.known_version(name):
+                    self._refresh(name)  # the store calls observe() with the new secret
+            except SecretNotFoundError:
+                self.forget(name)
+            except HeliumError as exc:
+                ok = False
+                _log.warning(
+                    "rotation poll of %s secret %r failed: %s", self._backend, name, exc.code
+                )
+            except Exception as exc:  # never let the poller die
+                ok = False
+                _log.warning(
+                    "rotation poll of %s secret %r failed: %s",
+                    self._backend,
+                    name,
+                    type(exc).__name__,
+                )
+        return ok
+
+    def stop(self) -> None:
+        """Stop the poller and wait for it to finish its current probe."""
+        self._stopped = True
+        self._wake.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=10)
+        self._thread = None
+
+    def _after_fork_in_child(self) -> None:
+        # The poller thread does not exist in a forked child: start a fresh one there.
+        self._lock = threading.RLock()
+        self._wake = threading.Event()
+        self._thread = None
+        if self._callbacks and not self._stopped:
+            self._ensure_poller()
+
+
+_live: weakref.WeakSet[RotationListeners] = weakref.WeakSet()
+
+
+def _reset_after_fork() -> None:
+    for listeners in list(_live):
+        listeners._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
