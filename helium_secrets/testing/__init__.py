@@ -1,0 +1,95 @@
+"""Helpers for testing applications that use helium-secrets, on the in-memory fake.
+
+:class:`FakeSecrets` wraps a :class:`~helium_secrets.SecretStore` on a fresh
+:class:`~helium_secrets.backends.memory.MemoryBackend` and adds the switches tests need::
+
+    fake = FakeSecrets()
+    fake.seed({"app/db": "hunter2"})
+    app = make_app(fake.store)
+    fake.rotate("app/db", "correct-horse")     # as if rotated by someone else
+    fake.fail_next(2, ThrottledError)           # the next two backend calls are throttled
+    assert fake.calls["get"] == 1
+
+The pytest plugin (:mod:`helium_secrets.testing.plugin`) gives each test one as the
+``fake_secrets`` fixture, and its store as ``secret_store``. Nothing is shared between tests.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from helium_secrets._store import SecretStore
+from helium_secrets._values import Secret
+from helium_secrets.backends._base import Classified
+from helium_secrets.backends.memory import MemoryBackend
+from helium_secrets.errors import HeliumError
+
+__all__ = ["FakeSecrets"]
+
+
+class FakeSecrets:
+    """A fresh fake store with seeding, rotation and fault-injection helpers.
+
+    :param store_options: options for the :class:`~helium_secrets.SecretStore` (``cache``,
+        ``retry``, ``poll``, ``audit``, ``clock``, ...); the cache is on by default, as in
+        production, so tests see what the application will see.
+    """
+
+    def __init__(self, **store_options: Any) -> None:
+        self.backend = MemoryBackend()
+        self.store = SecretStore(self.backend, **store_options)
+
+    def seed(self, secrets: Mapping[str, str | bytes]) -> None:
+        """Write each ``name: value`` straight into the fake (not through the store's cache)."""
+        for name, value in secrets.items():
+            self.store._check_name(name)  # the same rules the store applies
+            self.backend.write_external(name, value)
+
+    def rotate(self, name: str, value: str | bytes) -> str:
+        """Write a new current version "from outside", as a rotation would; return its id.
+
+        The store learns about it as it would in production: when its cache entry expires,
+        on :meth:`~helium_secrets.SecretStore.refresh`, or from the rotation poller.
+        """
+        self.store._check_name(name)
+        return self.backend.write_external(name, value)
+
+    def fail_next(
+        self,
+        count: int = 1,
+        error: HeliumError | Classified | type[HeliumError] | None = None,
+        *,
+        operations: Sequence[str] | None = None,
+    ) -> None:
+        """Make the next ``count`` backend calls fail (default: unavailable, a transient error).
+
+        :param operations: only calls of these operations (``"get"``, ``"put"``, ``"delete"``,
+            ``"list"``, ``"versions"``, ``"current_version"``, ``"set_label"``).
+        """
+        if error is None:
+            self.backend.fail_next(count, operations=operations)
+        else:
+            self.backend.fail_next(count, error, operations=operations)
+
+    def set_latency(self, seconds: float) -> None:
+        """Add ``seconds`` of latency to every backend call."""
+        self.backend.set_latency(seconds)
+
+    @property
+    def calls(self) -> collections.Counter[str]:
+        """Backend calls per operation so far."""
+        return self.backend.calls
+
+    def secret(self, name: str) -> Secret:
+        """The current secret as the backend holds it (bypassing the store's cache)."""
+        raw = self.backend.get(name)
+        self.backend.calls["get"] -= 1  # inspecting is not a call the application made
+        from helium_secrets._store import _to_secret
+
+        return _to_secret(raw)
+
+    def close(self) -> None:
+        """Close the store."""
+        self.store.close()
