@@ -1,0 +1,62 @@
+"""Sessions that mirror CI: ``nox`` runs tests, lint, typing and docs (see README.md)."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["tests", "lint", "typing", "docs"]
+nox.options.error_on_missing_interpreters = True
+
+BACKEND_TESTS = {
+    "memory": "tests/backends/test_memory.py",
+    "file": "tests/backends/test_localfile.py",
+    "env": "tests/backends/test_environ.py",
+    "vault": "tests/backends/test_vault.py",
+    "aws": "tests/backends/test_aws.py",
+    "azure": "tests/backends/test_azure.py",
+    "gcp": "tests/backends/test_gcp.py",
+}
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The whole test suite: core, layers, CLI and every backend against its server."""
+    session.install("-e", ".[all,test]")
+    session.run("pytest", *(session.posargs or ["tests"]))
+
+
+@nox.session(name="backend")
+@nox.parametrize("backend", list(BACKEND_TESTS))
+def backend_tests(session: nox.Session, backend: str) -> None:
+    """One backend's tests (``nox -s "backend(backend='vault')"``)."""
+    session.install("-e", ".[all,test]")
+    session.run("pytest", BACKEND_TESTS[backend], *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff over the package, tests, benchmarks and this file."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", "helium_secrets", "tests", "benchmarks", "noxfile.py")
+
+
+@nox.session
+def typing(session: nox.Session) -> None:
+    """mypy --strict over the package and the tests."""
+    session.install("-e", ".[all,test]", "mypy>=1.10")
+    session.run("mypy")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation with warnings as errors."""
+    session.install("mkdocs>=1.6")
+    session.run("mkdocs", "build", "--strict", "--site-dir", session.create_tmp() + "/site")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """The benchmarks: figures printed, never asserted."""
+    session.install("-e", ".[all,bench]")
+    for script in ("benchmarks/bench_core.py", "benchmarks/bench_aws.py"):
+        session.run("python", script)
