@@ -1,0 +1,183 @@
+"""SecretStore: validation before any call, error normalisation, audit events, closing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from helium_secrets import AuditEvent, RetryPolicy, SecretStore, SecretValue
+from helium_secrets.backends._base import Classified
+from helium_secrets.backends.memory import MemoryBackend
+from helium_secrets.errors import (
+    ErrorCode,
+    InvalidArgumentError,
+    InvalidNameError,
+    PermissionDeniedError,
+    SecretNotFoundError,
+    StoreClosedError,
+    TooLargeError,
+    UnknownError,
+)
+
+
+@pytest.fixture
+def backend() -> MemoryBackend:
+    return MemoryBackend(max_value_bytes=100)
+
+
+@pytest.fixture
+def store(backend: MemoryBackend) -> Iterator[SecretStore]:
+    with SecretStore(backend, retry=RetryPolicy.never()) as store:
+        yield store
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("", "empty"),
+        ("/a", "start or end"),
+        ("a/", "start or end"),
+        ("a//b", "empty segment"),
+        ("a/./b", "not allowed"),
+        ("a/../b", "not allowed"),
+        ("a b", "whitespace"),
+        ("a\nb", "whitespace"),
+        ("a" * 2000, "longer"),
+        ("a#b", "backend's rule"),
+    ],
+)
+def test_invalid_names_say_why_before_any_call(
+    store: SecretStore, backend: MemoryBackend, name: str, problem: str
+) -> None:
+    with pytest.raises(InvalidNameError, match=problem):
+        store.get(name)
+    with pytest.raises(InvalidNameError):
+        store.put(name, "v")
+    with pytest.raises(InvalidNameError):
+        store.delete(name)
+    assert sum(backend.calls.values()) == 0
+
+
+def test_non_string_name(store: SecretStore) -> None:
+    with pytest.raises(InvalidNameError, match="not int"):
+        store.get(42)  # type: ignore[arg-type]
+
+
+def test_value_checks(store: SecretStore, backend: MemoryBackend) -> None:
+    with pytest.raises(InvalidArgumentError, match="str or bytes"):
+        store.put("a", 42)  # type: ignore[arg-type]
+    with pytest.raises(TooLargeError, match="101 bytes"):
+        store.put("a", b"x" * 101)
+    with pytest.raises(InvalidArgumentError, match="metadata"):
+        store.put("a", "v", metadata={"k": 1})  # type: ignore[dict-item]
+    assert sum(backend.calls.values()) == 0
+    assert store.put("a", SecretValue(b"\x00")).value.reveal_bytes() == b"\x00"
+
+
+def test_sdk_errors_are_classified_once_and_chained(
+    store: SecretStore, backend: MemoryBackend
+) -> None:
+    backend.write_external("a", "v")
+    backend.fail_next(1, Classified(ErrorCode.PERMISSION_DENIED, "AccessDenied"))
+    with pytest.raises(PermissionDeniedError) as info:
+        store.get("a")
+    error = info.value
+    assert (error.backend, error.name, error.message) == ("memory", "a", "AccessDenied")
+    assert type(error.__cause__).__name__ == "InjectedFault"
+
+
+def test_unclassified_errors_become_unknown(store: SecretStore, backend: MemoryBackend,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("kaput")
+
+    monkeypatch.setattr(backend, "get", boom)
+    with pytest.raises(UnknownError, match="unexpected RuntimeError") as info:
+        store.get("a")
+    assert isinstance(info.value.__cause__, RuntimeError)
+
+
+def test_a_service_echoing_the_value_is_scrubbed(
+    store: SecretStore, backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def echo(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("x")
+
+    monkeypatch.setattr(backend, "put", echo)
+    monkeypatch.setattr(
+        backend, "classify", lambda exc: Classified(ErrorCode.INVALID_ARGUMENT, "bad value topsecret!")
+    )
+    with pytest.raises(InvalidArgumentError) as info:
+        store.put("a", "topsecret!")
+    assert "topsecret!" not in str(info.value)
+
+
+def test_get_json_fields(store: SecretStore) -> None:
+    store.put("cfg", json.dumps({"db": {"hosts": ["h1", "h2"], "port": 5432}}))
+    assert store.get_json("cfg", "db.port") == 5432
+    assert store.get_json("cfg", ["db", "hosts", 0]) == "h1"
+    with pytest.raises(InvalidArgumentError, match="'db.user'"):
+        store.get_json("cfg", "db.user")
+    store.put("plain", "not json")
+    with pytest.raises(InvalidArgumentError, match="not valid JSON"):
+        store.get_json("plain")
+
+
+def test_audit_events_for_every_operation(backend: MemoryBackend) -> None:
+    events: list[AuditEvent] = []
+    with SecretStore(backend, audit=[events.append], retry=RetryPolicy.never()) as store:
+        store.put("a", "v")
+        store.get("a")
+        with pytest.raises(SecretNotFoundError):
+            store.get("missing")
+        list(store.list())
+        store.versions("a")
+        store.delete("a")
+    ops = [(e.operation, e.name, e.outcome, e.cache) for e in events]
+    assert ops == [
+        ("put", "a", "ok", None),
+        ("get", "a", "ok", "hit"),
+        ("get", "missing", "error", "miss"),
+        ("list", None, "ok", None),
+        ("versions", "a", "ok", None),
+        ("delete", "a", "ok", None),
+    ]
+    assert events[0].version == "1" and events[0].attempts == 1
+    assert events[2].error_code == "not_found"
+
+
+def test_a_failing_audit_hook_never_breaks_the_call(backend: MemoryBackend) -> None:
+    def broken(event: AuditEvent) -> None:
+        raise RuntimeError("hook bug")
+
+    with SecretStore(backend, audit=[broken]) as store:
+        assert store.put("a", "v").version == "1"
+
+
+def test_closed_store_refuses_everything(backend: MemoryBackend) -> None:
+    store = SecretStore(backend)
+    store.put("a", "v")
+    store.get("a")  # cached
+    store.close()
+    store.close()  # idempotent
+    assert store.closed
+    for call in (lambda: store.get("a"), lambda: store.put("a", "v"), lambda: store.list(),
+                 lambda: store.versions("a"), lambda: store.delete("a"),
+                 lambda: store.on_rotation("a", lambda o, n: None)):
+        with pytest.raises(StoreClosedError):
+            call()
+    with pytest.raises(StoreClosedError), store:
+        pass
+
+
+def test_stats_count_backend_calls(store: SecretStore, backend: MemoryBackend) -> None:
+    store.put("a", "v")
+    store.get("a")
+    store.get("a")
+    stats = store.stats()
+    assert stats.backend_calls == 1 and stats.hits == 2 and stats.misses == 0
+    store.refresh("a")
+    assert store.stats().backend_calls == 2 and store.stats().refreshes == 1
+    assert store.stats().as_dict()["backend_calls"] == 2

@@ -1,0 +1,112 @@
+"""SecretValue and Secret never show the value unless asked."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import pickle
+
+import pytest
+
+from helium_secrets import Secret, SecretValue, VersionInfo
+
+CANARY = "canary-values-1b2c3d"
+
+
+def test_reveal_text_and_bytes() -> None:
+    assert SecretValue("päss").reveal() == "päss"
+    assert SecretValue("päss").reveal_bytes() == "päss".encode()
+    assert SecretValue(b"\x00\xff").reveal_bytes() == b"\x00\xff"
+    assert SecretValue(b"abc").reveal() == "abc"
+    assert SecretValue(b"abc").is_binary
+    assert not SecretValue("abc").is_binary
+
+
+def test_binary_reveal_as_text_fails_without_showing_bytes() -> None:
+    with pytest.raises(ValueError, match="reveal_bytes") as info:
+        SecretValue(b"\xffcanary\xfe").reveal()
+    assert "canary" not in str(info.value)
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+def test_rejects_other_types() -> None:
+    with pytest.raises(TypeError, match="str or bytes"):
+        SecretValue(123)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "show",
+    [repr, str, lambda v: f"{v}", lambda v: f"{v!r}", lambda v: "%s" % v, lambda v: format(v, "")],
+)
+def test_redacted_everywhere(show: object) -> None:
+    assert callable(show)
+    text = show(SecretValue(CANARY))
+    assert CANARY not in text
+    assert "*" in text
+
+
+def test_logging_never_shows_value(caplog: pytest.LogCaptureFixture) -> None:
+    secret = Secret("a", SecretValue(CANARY), "1")
+    with caplog.at_level(logging.DEBUG):
+        logging.getLogger("t").info("value %s secret %r", secret.value, secret)
+    assert CANARY not in caplog.text
+
+
+def test_pickle_refused_and_copy_is_same() -> None:
+    value = SecretValue(CANARY)
+    with pytest.raises(TypeError, match="cannot be pickled") as info:
+        pickle.dumps(value)
+    assert CANARY not in str(info.value)
+    with pytest.raises(TypeError):
+        pickle.dumps(Secret("a", value, "1"))
+    assert copy.deepcopy(value) is value
+
+
+def test_immutable() -> None:
+    value = SecretValue("x")
+    with pytest.raises(AttributeError):
+        value._value = "y"  # type: ignore[misc]
+
+
+def test_equality_is_by_value_text_or_bytes() -> None:
+    assert SecretValue("abc") == SecretValue(b"abc")
+    assert SecretValue("abc") != SecretValue("abd")
+    assert SecretValue("abc") != "abc"  # never equal to a plain string: no accidental reveal
+    assert len({SecretValue("a"), SecretValue("a")}) == 2  # hash is identity, not the value
+
+
+def test_constant_time_compare_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    import helium_secrets._values as values
+
+    seen: list[tuple[bytes, bytes]] = []
+    real = values.hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        seen.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(values.hmac, "compare_digest", spy)
+    assert SecretValue("x") == SecretValue("x")
+    assert seen == [(b"x", b"x")]
+
+
+def test_json() -> None:
+    assert SecretValue('{"a": 1}').reveal_json() == {"a": 1}
+    with pytest.raises(ValueError, match="not valid JSON") as info:
+        SecretValue(CANARY).reveal_json()
+    assert CANARY not in str(info.value)
+
+
+def test_secret_repr_and_equality() -> None:
+    one = Secret("app/db", SecretValue(CANARY), "3", labels=frozenset({"AWSCURRENT"}))
+    assert repr(one) == (
+        "Secret(name='app/db', version='3', labels=['AWSCURRENT'], value=SecretValue('**********'))"
+    )
+    assert one == Secret("app/db", SecretValue(CANARY), "3")
+    assert one != Secret("app/db", SecretValue(CANARY), "4")
+    assert dict(one.metadata) == {}
+
+
+def test_version_info() -> None:
+    assert VersionInfo("1").enabled
+    assert not VersionInfo("1", state="disabled").enabled
