@@ -138,7 +138,7 @@ def default_url() -> str:
         return url
     from helium_secrets.backends.localfile import default_url as file_default
 
-    return file_default()
+    return str(file_default())
 
 
 def open_store(url: str | None = None, **options: Any) -> SecretStore:

@@ -8,6 +8,8 @@ rotation listeners, audit events and the closed state. Backends stay small (see
 
 from __future__ import annotations
 
+import builtins
+import contextlib
 import logging
 import threading
 import time
@@ -299,10 +301,8 @@ class SecretStore:
             except Exception as exc:  # the cached value stays until it expires
                 _log.debug("background refresh of %r failed: %s", name, type(exc).__name__)
 
-        try:
+        with contextlib.suppress(RuntimeError):  # shut down by close() meanwhile
             executor.submit(run)
-        except RuntimeError:  # shut down by close() meanwhile
-            pass
 
     def refresh(self, name: str) -> Secret:
         """Read the current version of ``name`` from the backend, bypassing the cache once."""
@@ -430,7 +430,7 @@ class SecretStore:
         )
         return iter(names)
 
-    def versions(self, name: str) -> list[VersionInfo]:
+    def versions(self, name: str) -> builtins.list[VersionInfo]:
         """Return the versions of ``name``, oldest first, with their labels and states."""
         self._check_open()
         self._check_name(name)

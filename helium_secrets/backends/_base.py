@@ -131,9 +131,15 @@ class Backend(Protocol):
     conditions the backend detects itself); :meth:`classify` maps SDK exceptions to codes.
     """
 
-    #: Short backend name used in errors and audit events ("memory", "vault", "aws", ...).
-    name: str
-    capabilities: Capabilities
+    @property
+    def name(self) -> str:
+        """Short backend name used in errors and audit events ("memory", "vault", "aws", ...)."""
+        ...
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the backend can do; the store validates and picks strategies from it."""
+        ...
 
     def get(self, name: str, version: str | None = None, label: str | None = None) -> RawSecret:
         """Read one version: the current one, the given ``version`` id, or the one with ``label``."""

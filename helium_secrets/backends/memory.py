@@ -24,7 +24,12 @@ from urllib.parse import SplitResult, parse_qs
 
 from helium_secrets._values import VersionInfo
 from helium_secrets.backends._base import BackendBase, Capabilities, Classified, RawSecret
-from helium_secrets.errors import ConflictError, HeliumError, SecretNotFoundError, VersionNotFoundError
+from helium_secrets.errors import (
+    ConflictError,
+    HeliumError,
+    SecretNotFoundError,
+    VersionNotFoundError,
+)
 
 __all__ = ["MemoryBackend"]
 
@@ -112,7 +117,7 @@ class MemoryBackend(BackendBase):
     def fail_next(
         self,
         count: int = 1,
-        error: HeliumError | Classified | type[HeliumError] = ...,  # type: ignore[assignment]
+        error: HeliumError | Classified | type[HeliumError] | None = None,
         *,
         operations: Sequence[str] | None = None,
     ) -> None:
@@ -123,7 +128,7 @@ class MemoryBackend(BackendBase):
         """
         from helium_secrets.errors import ErrorCode, UnavailableError
 
-        if error is ...:
+        if error is None:
             error = UnavailableError
         if isinstance(error, Classified):
             classified = error

@@ -44,17 +44,21 @@ class FailFastGuard:
 
     def admit(self, now: float) -> float | None:
         """Return ``None`` if a call may proceed, else the seconds left in the cool-down."""
-        if self._open_until is None:
+        if self._open_until is None:  # the common case, without the lock
             return None
         with self._lock:
-            if self._open_until is None:
-                return None
-            if now < self._open_until:
-                return self._open_until - now
-            if self._trial_running:  # one trial at a time after the cool-down
-                return 0.0
-            self._trial_running = True
+            return self._admit_locked(now)
+
+    def _admit_locked(self, now: float) -> float | None:
+        open_until = self._open_until  # another thread may have closed the guard meanwhile
+        if open_until is None:
             return None
+        if now < open_until:
+            return open_until - now
+        if self._trial_running:  # one trial at a time after the cool-down
+            return 0.0
+        self._trial_running = True
+        return None
 
     def record_success(self) -> None:
         """A call reached the backend and it answered (even with a non-transient error)."""

@@ -76,7 +76,7 @@ class RetryPolicy:
 
     def backoff(self, retry_number: int, rng: Callable[[], float] = random.random) -> float:
         """Full-jitter backoff before retry ``retry_number`` (1-based): uniform in [0, cap]."""
-        cap = min(self.max_backoff, self.initial_backoff * (2 ** (retry_number - 1)))
+        cap = min(self.max_backoff, self.initial_backoff * 2.0 ** (retry_number - 1))
         return cap * rng()
 
 

@@ -75,7 +75,7 @@ class RotationListeners:
         self._baseline = baseline
         self._lock = threading.RLock()
         self._callbacks: dict[str, list[RotationCallback]] = {}
-        self._known: dict[str, Secret | None | object] = {}
+        self._known: dict[str, Secret | object | None] = {}
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
         self._stopped = False
@@ -92,7 +92,7 @@ class RotationListeners:
             self._callbacks.setdefault(name, []).append(callback)
         if first:
             try:
-                known: Secret | None | object = self._baseline(name)
+                known: Secret | object | None = self._baseline(name)
             except SecretNotFoundError:
                 known = None  # created later: the callback gets old=None
             except HeliumError:

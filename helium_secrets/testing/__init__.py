@@ -68,10 +68,7 @@ class FakeSecrets:
         :param operations: only calls of these operations (``"get"``, ``"put"``, ``"delete"``,
             ``"list"``, ``"versions"``, ``"current_version"``, ``"set_label"``).
         """
-        if error is None:
-            self.backend.fail_next(count, operations=operations)
-        else:
-            self.backend.fail_next(count, error, operations=operations)
+        self.backend.fail_next(count, error, operations=operations)
 
     def set_latency(self, seconds: float) -> None:
         """Add ``seconds`` of latency to every backend call."""

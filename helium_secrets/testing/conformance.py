@@ -260,7 +260,7 @@ class BackendConformance:
         with pytest.raises(TypeError) as pickled:
             pickle.dumps(secret)
         assert CANARY not in str(pickled.value)
-        with pytest.raises(Exception) as not_json:
+        with pytest.raises(ValueError, match="not valid JSON") as not_json:
             store.get_json(name)
         assert CANARY not in str(not_json.value)
         if not self.read_only and store.backend.capabilities.check_and_set:
