@@ -1,0 +1,467 @@
+"""AWS Secrets Manager: the conformance suite and the AWS specifics, against moto's server.
+
+boto3 talks real HTTP to moto (through the fault-injecting proxy in ``motoserver.py``); nothing
+in the SDK is mocked. One server serves the whole module: every test uses its own names.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import uuid
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import botocore.exceptions
+import pytest
+from botocore.config import Config
+
+from helium_secrets import GuardPolicy, RetryPolicy, SecretStore, open_store
+from helium_secrets.backends.awssecretsmanager import AWSSecretsManagerBackend
+from helium_secrets.errors import (
+    ConflictError,
+    InvalidNameError,
+    PermissionDeniedError,
+    SecretNotFoundError,
+    ThrottledError,
+    UnauthenticatedError,
+    UnavailableError,
+    VersionNotFoundError,
+)
+from helium_secrets.testing.conformance import CANARY, BackendConformance
+from tests.backends.motoserver import MotoServer
+
+FAST_RETRY = RetryPolicy(max_attempts=3, initial_backoff=0.0, max_backoff=0.0, deadline=60.0)
+NO_GUARD = GuardPolicy(threshold=0)
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[MotoServer]:
+    with MotoServer() as server:
+        yield server
+
+
+@pytest.fixture
+def server(moto: MotoServer) -> Iterator[MotoServer]:
+    """The shared server with clean switches and counters for one test."""
+    moto.allow_all()
+    moto.reset_counts()
+    yield moto
+    moto.allow_all()
+
+
+def make_backend(server: MotoServer, **options: Any) -> AWSSecretsManagerBackend:
+    return AWSSecretsManagerBackend(session=server.session(), endpoint_url=server.endpoint_url,
+                                    **options)
+
+
+@pytest.fixture
+def backend(server: MotoServer) -> Iterator[AWSSecretsManagerBackend]:
+    backend = make_backend(server)
+    yield backend
+    backend.close()
+
+
+@pytest.fixture
+def store(backend: AWSSecretsManagerBackend) -> Iterator[SecretStore]:
+    with SecretStore(backend, retry=FAST_RETRY, guard=NO_GUARD) as store:
+        yield store
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"aws/t{uuid.uuid4().hex[:12]}"
+
+
+class TestAWSConformance(BackendConformance):
+    missing_version = "0" * 32  # well-formed for AWS (32-64 characters), never issued
+
+    @pytest.fixture
+    def store(self, moto: MotoServer) -> Iterator[SecretStore]:
+        with SecretStore(make_backend(moto)) as store:
+            yield store
+
+
+class TestAWSConformanceAtomicCAS(BackendConformance):
+    """The same contract with the staging-label compare-and-swap for ``expected_version``."""
+
+    missing_version = "0" * 32
+
+    @pytest.fixture
+    def store(self, moto: MotoServer) -> Iterator[SecretStore]:
+        with SecretStore(make_backend(moto, atomic_check_and_set=True)) as store:
+            yield store
+
+
+# -- stages and versions -----------------------------------------------------------------
+
+
+def test_stages_current_and_previous(store: SecretStore, prefix: str) -> None:
+    name = f"{prefix}/stages"
+    first = store.put(name, "one")
+    second = store.put(name, "two")
+    assert store.get(name).labels == {"AWSCURRENT"}
+    previous = store.get(name, label="AWSPREVIOUS")
+    assert previous.version == first.version
+    assert previous.value.reveal() == "one"
+    assert store.get(name, label="AWSCURRENT").version == second.version
+    assert store.current_version(name) == second.version
+    by_version = {v.version: v.labels for v in store.versions(name)}
+    assert by_version == {first.version: {"AWSPREVIOUS"}, second.version: {"AWSCURRENT"}}
+
+
+def test_version_and_label_must_agree(store: SecretStore, prefix: str) -> None:
+    name = f"{prefix}/agree"
+    first = store.put(name, "one")
+    store.put(name, "two")
+    assert store.get(name, first.version, label="AWSPREVIOUS").value.reveal() == "one"
+    with pytest.raises(VersionNotFoundError):
+        store.get(name, first.version, label="AWSCURRENT")
+    with pytest.raises(VersionNotFoundError):
+        store.get(name, label="no-such-stage")
+    with pytest.raises(VersionNotFoundError):
+        store.get(name, "short-id")  # not an AWS version id: no call needed
+    with pytest.raises(SecretNotFoundError) as missing:
+        store.get(f"{prefix}/nothing", label="AWSPREVIOUS")
+    assert type(missing.value) is SecretNotFoundError
+
+
+def test_custom_label_moves_and_is_removed(store: SecretStore, prefix: str) -> None:
+    name = f"{prefix}/custom"
+    first = store.put(name, "one", labels=["blue"])
+    second = store.put(name, "two")
+    store.set_label(name, "blue", second.version)
+    assert store.get(name, label="blue").version == second.version
+    store.set_label(name, "blue", first.version)
+    assert store.get(name, label="blue").version == first.version
+    store.set_label(name, "blue", None)
+    with pytest.raises(VersionNotFoundError):
+        store.get(name, label="blue")
+    with pytest.raises(VersionNotFoundError):
+        store.set_label(name, "blue", "f" * 32)
+
+
+def test_binary_secret(store: SecretStore, prefix: str) -> None:
+    name = f"{prefix}/binary"
+    data = b"\x00\xff" * 100
+    store.put(name, data)
+    store.clear_cache()
+    secret = store.get(name)
+    assert secret.value.is_binary
+    assert secret.value.reveal_bytes() == data
+
+
+# -- writes ------------------------------------------------------------------------------
+
+
+def test_lost_answer_put_is_retried_without_a_second_version(
+    store: SecretStore, server: MotoServer, prefix: str
+) -> None:
+    name = f"{prefix}/lost"
+    store.put(name, "zero")
+    server.fail_next(1, "lost", operations=["PutSecretValue"])
+    written = store.put(name, "one")
+    assert server.requests["PutSecretValue"] == 3  # zero, one (answer lost), one again
+    assert [v.version for v in store.versions(name)][-1] == written.version
+    assert len(store.versions(name)) == 2
+    assert store.refresh(name).value.reveal() == "one"
+
+
+def test_lost_answer_create_is_retried_without_a_conflict(
+    store: SecretStore, server: MotoServer, prefix: str
+) -> None:
+    name = f"{prefix}/lost-create"
+    server.fail_next(1, "lost", operations=["CreateSecret"])
+    written = store.put(name, "one", create_only=True)
+    assert server.requests["CreateSecret"] == 2
+    assert [v.version for v in store.versions(name)] == [written.version]
+
+
+def test_request_token_is_the_version_id(backend: AWSSecretsManagerBackend, prefix: str) -> None:
+    name = f"{prefix}/token"
+    token = uuid.uuid4().hex
+    assert backend.put(name, "one", request_token=token).version == token
+    short = backend.put(name, "two", request_token="short")  # derived, deterministic
+    again = backend.put(name, "two", request_token="short")
+    assert short.version == again.version
+    assert 32 <= len(short.version) <= 64
+
+
+@pytest.mark.parametrize("atomic", [False, True])
+def test_expected_version(server: MotoServer, prefix: str, atomic: bool) -> None:
+    with SecretStore(make_backend(server, atomic_check_and_set=atomic), retry=FAST_RETRY,
+                     guard=NO_GUARD) as store:
+        name = f"{prefix}/cas"
+        first = store.put(name, "one")
+        second = store.put(name, "two", expected_version=first.version)
+        with pytest.raises(ConflictError):
+            store.put(name, CANARY, expected_version=first.version)
+        with pytest.raises(ConflictError):
+            store.put(f"{prefix}/cas-missing", "x", expected_version=first.version)
+        store.clear_cache()
+        current = store.get(name)
+        assert (current.version, current.value.reveal()) == (second.version, "two")
+        assert store.get(name, label="AWSPREVIOUS").version == first.version
+        if atomic:
+            # A refused compare-and-swap leaves an unlabelled ("deprecated") version behind,
+            # never a second AWSCURRENT, and no private label.
+            for info in store.versions(name):
+                assert not any(label.startswith("helium-") for label in info.labels)
+            currents = [v for v in store.versions(name) if "AWSCURRENT" in v.labels]
+            assert [v.version for v in currents] == [second.version]
+
+
+def test_atomic_cas_retried_after_lost_answer(server: MotoServer, prefix: str) -> None:
+    with SecretStore(make_backend(server, atomic_check_and_set=True), retry=FAST_RETRY,
+                     guard=NO_GUARD) as store:
+        name = f"{prefix}/cas-lost"
+        first = store.put(name, "one")
+        server.fail_next(1, "lost", operations=["UpdateSecretVersionStage"])
+        second = store.put(name, "two", expected_version=first.version)
+        assert store.current_version(name) == second.version
+        assert store.refresh(name).value.reveal() == "two"
+
+
+def test_create_options_and_metadata_become_tags(server: MotoServer, prefix: str) -> None:
+    backend = make_backend(server, kms_key_id="alias/app", description="app db",
+                           tags={"team": "core"})
+    name = f"{prefix}/tagged"
+    with SecretStore(backend) as store:
+        store.put(name, "one", metadata={"owner": "me"})
+        store.put(name, "two", metadata={"env": "prod"})
+    described = server.client().describe_secret(SecretId=name)
+    tags = {t["Key"]: t["Value"] for t in described["Tags"]}
+    assert tags == {"team": "core", "owner": "me", "env": "prod"}
+    assert described["Description"] == "app db"
+    assert described["KmsKeyId"] == "alias/app"
+
+
+# -- deletion and restore ----------------------------------------------------------------
+
+
+def test_deleted_secret_is_a_clear_conflict_and_can_be_restored(
+    store: SecretStore, backend: AWSSecretsManagerBackend, prefix: str
+) -> None:
+    name = f"{prefix}/deleted"
+    store.put(name, CANARY)
+    store.delete(name)  # a recovery window, not a purge
+    with pytest.raises(ConflictError) as info:
+        store.get(name)
+    assert "deleted but recoverable" in str(info.value)
+    assert CANARY not in str(info.value)
+    with pytest.raises(ConflictError):
+        store.current_version(name)
+    with pytest.raises(ConflictError):
+        store.delete(name)
+    assert name not in list(store.list(prefix))
+    with pytest.raises(ConflictError):  # "deleted but recoverable" is not "missing"
+        store.get_many([name], ignore_missing=True)
+    backend.restore(name)
+    assert store.get(name).value.reveal() == CANARY
+    assert name in list(store.list(prefix))
+
+
+def test_purge_deletes_at_once_and_the_name_is_free(store: SecretStore, prefix: str) -> None:
+    name = f"{prefix}/purged"
+    store.put(name, "one")
+    store.delete(name, purge=True)
+    with pytest.raises(SecretNotFoundError):
+        store.get(name)
+    assert store.put(name, "again", create_only=True).value.reveal() == "again"
+
+
+# -- get_many ----------------------------------------------------------------------------
+
+
+def test_get_many_chunks_100_ids_by_20(
+    store: SecretStore, server: MotoServer, prefix: str
+) -> None:
+    client = server.client()
+    names = [f"{prefix}/batch/{i:03d}" for i in range(100)]
+    for i, name in enumerate(names):
+        client.create_secret(Name=name, SecretString=f"value-{i}")
+    server.reset_counts()
+    got = store.get_many(names)
+    assert list(got) == names
+    assert [s.value.reveal() for s in got.values()] == [f"value-{i}" for i in range(100)]
+    assert server.requests == {"BatchGetSecretValue": 5}
+    # Now cached: no call at all.
+    store.get_many(names)
+    assert server.requests == {"BatchGetSecretValue": 5}
+
+
+def test_get_many_per_item_errors(store: SecretStore, server: MotoServer, prefix: str) -> None:
+    names = [f"{prefix}/items/{i}" for i in range(3)]
+    for name in names:
+        store.put(name, "v")
+    store.clear_cache()
+    server.reset_counts()
+    wanted = [names[0], f"{prefix}/items/missing", *names[1:]]
+    assert list(store.get_many(wanted, ignore_missing=True)) == names
+    assert server.requests == {"BatchGetSecretValue": 1}
+    store.delete(names[1])
+    store.clear_cache()
+    with pytest.raises(ConflictError):
+        store.get_many(names)
+
+
+def test_get_many_falls_back_to_single_reads_when_batch_is_denied(
+    store: SecretStore, server: MotoServer, prefix: str
+) -> None:
+    names = [f"{prefix}/denied/{i}" for i in range(25)]
+    client = server.client()
+    for name in names:
+        client.create_secret(Name=name, SecretString=name)
+    server.deny("BatchGetSecretValue")
+    server.reset_counts()
+    got = store.get_many(names)
+    assert {n: s.value.reveal() for n, s in got.items()} == {n: n for n in names}
+    assert server.requests == {"BatchGetSecretValue": 1, "GetSecretValue": 25}
+    store.clear_cache()
+    store.get_many(names[:3])  # the backend remembers: no batch call is wasted
+    assert server.requests["BatchGetSecretValue"] == 1
+    assert server.requests["GetSecretValue"] == 28
+
+
+def test_get_many_single_read_denied_per_item(
+    store: SecretStore, server: MotoServer, prefix: str
+) -> None:
+    name = f"{prefix}/denied-item"
+    store.put(name, "v")
+    store.clear_cache()
+    server.deny("BatchGetSecretValue", "GetSecretValue")
+    with pytest.raises(PermissionDeniedError):
+        store.get_many([name])
+
+
+# -- errors and retries ------------------------------------------------------------------
+
+
+def test_throttling_is_retried_once_per_attempt(
+    store: SecretStore, server: MotoServer, prefix: str
+) -> None:
+    name = f"{prefix}/throttled"
+    store.put(name, "v")
+    server.reset_counts()
+    server.fail_next(2, "throttle", operations=["GetSecretValue"])
+    assert store.refresh(name).value.reveal() == "v"
+    # Exactly one retry layer: 3 attempts on the wire, 2 of them retries by the store.
+    assert server.requests == {"GetSecretValue": 3}
+    assert store.stats().retries == 2
+
+
+@pytest.mark.parametrize("kind", ["internal", "unavailable", "drop"])
+def test_server_errors_are_retried_then_surfaced(
+    store: SecretStore, server: MotoServer, prefix: str, kind: str
+) -> None:
+    name = f"{prefix}/5xx-{kind}"
+    server.fail_next(10, kind, operations=["GetSecretValue"])
+    with pytest.raises(UnavailableError) as info:
+        store.get(name)
+    assert info.value.transient
+    assert info.value.name == name
+    assert server.requests["GetSecretValue"] == 3
+    assert info.value.__cause__ is not None
+    assert isinstance(info.value.__cause__, botocore.exceptions.BotoCoreError | botocore.exceptions.ClientError)
+
+
+def test_retry_after_hint_is_passed_on(store: SecretStore, server: MotoServer, prefix: str) -> None:
+    server.fail_next(10, "throttle", retry_after=0.05, message=f"slow down {CANARY}")
+    with pytest.raises(ThrottledError) as info:
+        store.get(f"{prefix}/hinted", retry=RetryPolicy.never())
+    assert info.value.retry_after == pytest.approx(0.05)
+    assert CANARY not in str(info.value)
+    assert CANARY not in repr(info.value)
+
+
+@pytest.mark.parametrize(
+    ("kind", "error", "transient"),
+    [
+        ("denied", PermissionDeniedError, False),
+        ("decryption", PermissionDeniedError, False),
+        ("expired", UnauthenticatedError, False),
+        ("limit", ThrottledError, False),
+    ],
+)
+def test_error_codes_are_classified(
+    store: SecretStore, server: MotoServer, prefix: str, kind: str,
+    error: type[Exception], transient: bool,
+) -> None:
+    server.fail_next(1, kind, message=f"echo {CANARY}")
+    with pytest.raises(error) as info:
+        store.put(f"{prefix}/{kind}", CANARY)
+    assert type(info.value) is error
+    assert getattr(info.value, "transient", None) is transient
+    assert CANARY not in str(info.value)
+
+
+def test_names_checked_before_any_call(store: SecretStore, server: MotoServer) -> None:
+    for bad in ("a/b#c", "a/b:c", "x" * 513):
+        with pytest.raises(InvalidNameError):
+            store.get(bad)
+    assert sum(server.requests.values()) == 0
+    assert store.backend.capabilities.name_rules.problem("a/b_c+d=e.f@g-h") is None
+
+
+def test_cold_reads_from_32_threads_make_one_call(
+    store: SecretStore, server: MotoServer, prefix: str
+) -> None:
+    name = f"{prefix}/cold"
+    server.client().create_secret(Name=name, SecretString="v")
+    server.reset_counts()
+    barrier = threading.Barrier(32)
+    values: list[str] = []
+
+    def read() -> None:
+        barrier.wait()
+        values.append(store.get(name).value.reveal())
+
+    threads = [threading.Thread(target=read) for _ in range(32)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert values == ["v"] * 32
+    assert server.requests == {"GetSecretValue": 1}
+
+
+# -- construction ------------------------------------------------------------------------
+
+
+def test_open_store_url(server: MotoServer, prefix: str) -> None:
+    url = f"awssecretsmanager://us-east-1?endpoint_url={server.endpoint_url}"
+    with open_store(url, session=server.session(), recovery_window_days=7) as store:
+        assert isinstance(store.backend, AWSSecretsManagerBackend)
+        assert store.backend.recovery_window_days == 7
+        store.put(f"{prefix}/url", "v")
+        assert store.get(f"{prefix}/url").value.reveal() == "v"
+    with pytest.raises(ValueError, match="unknown"):
+        open_store("awssecretsmanager://?colour=blue", session=server.session())
+    with pytest.raises(ValueError, match="path"):
+        open_store("awssecretsmanager://us-east-1/app", session=server.session())
+    with pytest.raises(ValueError, match="7 and 30"):
+        open_store("awssecretsmanager://?recovery_window_days=3", session=server.session())
+
+
+def test_client_retries_are_off(backend: AWSSecretsManagerBackend) -> None:
+    assert backend.client.meta.config.retries["total_max_attempts"] == 1
+
+
+def test_injected_client_that_retries_is_warned_about(server: MotoServer) -> None:
+    retrying = server.session().client(
+        "secretsmanager", endpoint_url=server.endpoint_url,
+        config=Config(retries={"mode": "standard", "max_attempts": 3}),
+    )
+    with pytest.warns(RuntimeWarning, match="attempts multiply"):
+        AWSSecretsManagerBackend(client=retrying)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        AWSSecretsManagerBackend(client=server.client())
+
+
+def test_import_loads_no_sdk() -> None:
+    code = "import sys, helium_secrets; print(any(m.startswith(('boto', 'botocore')) for m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
