@@ -1,0 +1,551 @@
+"""``file://``: the local encrypted store, the default for local development and the CLI.
+
+Layout of a store directory (format version 1; docs/backends/file.md is the full description)::
+
+    <store-dir>/            0700
+      store.hsec            key check: an encrypted marker written when the store is created
+      .key                  the default key file (0600), only when no other key is configured
+      .lock                 the lock file that serialises writers across processes
+      secrets/<sha256(name)>.hsec   one encrypted file per secret, all its versions inside
+
+Every ``.hsec`` file is ``b"HSEC" | format (1 byte) | key id (8 bytes) | nonce (12 bytes) |
+AES-256-GCM ciphertext and tag``; the plaintext is a JSON document. Writers take a file lock,
+read-modify-write one secret file, and replace it atomically (temp file, fsync, rename, fsync of
+the directory). Readers take no lock: a rename is atomic, so they see the old or the new file.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import errno
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import stat
+import tempfile
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, ClassVar
+from urllib.parse import SplitResult, parse_qs, quote, unquote
+
+from filelock import FileLock
+from filelock import Timeout as LockTimeout
+
+from helium_secrets._values import VersionInfo
+from helium_secrets.backends._base import BackendBase, Capabilities, Classified, RawSecret
+from helium_secrets.errors import (
+    ConflictError,
+    ErrorCode,
+    IntegrityError,
+    SecretNotFoundError,
+    TooLargeError,
+    UnauthenticatedError,
+    VersionNotFoundError,
+)
+
+__all__ = [
+    "DEFAULT_MAX_VALUE_BYTES",
+    "FORMAT_VERSION",
+    "KEY_ENV_VAR",
+    "LocalFileBackend",
+    "default_path",
+    "default_url",
+    "generate_key",
+]
+
+#: The on-disk format this module reads and writes.
+FORMAT_VERSION = 1
+#: The environment variable that holds the key (URL-safe base64 of 32 bytes).
+KEY_ENV_VAR = "HELIUM_SECRETS_KEY"
+#: The largest value accepted by default, in bytes (the same as most cloud services).
+DEFAULT_MAX_VALUE_BYTES = 64 * 1024
+#: Request tokens remembered per secret, newest kept: a retry comes soon after its first try.
+MAX_TOKENS = 100
+
+_MAGIC = b"HSEC"
+_KEY_ID_LEN = 8
+_NONCE_LEN = 12
+_TAG_LEN = 16
+_HEADER_LEN = len(_MAGIC) + 1 + _KEY_ID_LEN + _NONCE_LEN
+_SUFFIX = ".hsec"
+_STORE_FILE = "store.hsec"
+_SECRETS_DIR = "secrets"
+_DEFAULT_KEY_FILE = ".key"
+_LOCK_FILE = ".lock"
+
+
+def default_path(environ: Mapping[str, str] | None = None) -> Path:
+    """The default store directory: ``$XDG_DATA_HOME/helium-secrets``, else
+    ``~/.local/share/helium-secrets`` (a relative ``XDG_DATA_HOME`` is ignored, as the XDG
+    specification says).
+
+    :param environ: the environment to read (default :data:`os.environ`).
+    """
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_DATA_HOME", "")
+    if not base or not os.path.isabs(base):
+        base = os.path.join(os.path.expanduser("~"), ".local", "share")
+    return Path(base) / "helium-secrets"
+
+
+def default_url(environ: Mapping[str, str] | None = None) -> str:
+    """The ``file://`` URL of the default store directory (see :func:`default_path`)."""
+    return "file://" + quote(default_path(environ).as_posix())
+
+
+def generate_key() -> str:
+    """Return a new random key, URL-safe base64 encoded, for ``HELIUM_SECRETS_KEY``."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii")
+
+
+def _decode_key(text: str, source: str) -> bytes:
+    """Decode a base64 key (URL-safe or standard alphabet, padding optional)."""
+    cleaned = "".join(text.split()).replace("+", "-").replace("/", "_").rstrip("=")
+    try:
+        key = base64.urlsafe_b64decode(cleaned + "=" * (-len(cleaned) % 4))
+    except (binascii.Error, ValueError):
+        # Never chain: the decoder's message may quote the key text.
+        raise UnauthenticatedError(f"the key in {source} is not valid base64") from None
+    if len(key) != 32:
+        raise UnauthenticatedError(
+            f"the key in {source} is {len(key)} bytes; AES-256 needs 32 (see generate_key())"
+        )
+    return key
+
+
+def _key_id(key: bytes) -> bytes:
+    # Lets a wrong key be told apart from a damaged file; reveals nothing about the key.
+    return hmac.new(key, b"helium-secrets key id v1", hashlib.sha256).digest()[:_KEY_ID_LEN]
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename or unlink in ``path`` durable (a no-op where directories can't be opened)."""
+    if os.name != "posix":
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class LocalFileBackend(BackendBase):
+    """Secrets in a local directory, encrypted with AES-256-GCM, one file per secret.
+
+    :param path: the store directory (default :func:`default_path`). Created, with mode 0700,
+        by the first write.
+    :param key: the 32-byte key itself, raw or base64 text. Beats every other source.
+    :param key_file: a file holding the base64 key. Beats ``HELIUM_SECRETS_KEY``. When the
+        store is new and the file does not exist, it is created (0600, its directory 0700).
+    :param environ: the environment to read ``HELIUM_SECRETS_KEY`` from (default
+        :data:`os.environ`); tests pass a dict.
+    :param max_value_bytes: the largest value accepted (default 64 KiB).
+    :param lock_timeout: seconds a writer waits for another process's lock before failing
+        with an "unavailable" error.
+    :param clock: returns "now" for ``created_at`` (tests pass a fixed clock).
+    """
+
+    name: ClassVar[str] = "file"
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        key: bytes | str | None = None,
+        key_file: str | os.PathLike[str] | None = None,
+        environ: Mapping[str, str] | None = None,
+        max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
+        lock_timeout: float = 30.0,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._environ = os.environ if environ is None else environ
+        self.path = Path(path).expanduser().absolute() if path else default_path(self._environ)
+        self.capabilities = Capabilities(
+            binary=True,
+            versions=True,
+            labels=True,
+            max_value_bytes=max_value_bytes,
+            version_probe=False,  # the probe would decrypt the same file as a read
+            idempotent_put=True,
+            check_and_set=True,
+        )
+        if isinstance(key, str):
+            self._explicit_key: bytes | None = _decode_key(key, "the key= option")
+        elif key is not None:
+            if len(key) != 32:
+                raise ValueError(f"key= must be 32 bytes for AES-256, not {len(key)}")
+            self._explicit_key = bytes(key)
+        else:
+            self._explicit_key = None
+        self._key_file = Path(key_file).expanduser().absolute() if key_file else None
+        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._secrets_dir = self.path / _SECRETS_DIR
+        self._mutex = threading.RLock()
+        self._file_lock = FileLock(str(self.path / _LOCK_FILE), timeout=lock_timeout)
+        self._key: bytes | None = None  # resolved and checked against store.hsec once
+        self._names: dict[str, str] = {}  # file stem -> portable name, for list_names
+
+    def __repr__(self) -> str:
+        return f"LocalFileBackend({str(self.path)!r})"
+
+    @classmethod
+    def from_url(cls, url: SplitResult, **options: Any) -> LocalFileBackend:
+        """Build from ``file:///abs/dir``, ``file://~/dir``, ``file:rel/dir`` or ``file://``.
+
+        Query options: ``key_file``, ``max_value_bytes``, ``lock_timeout``.
+        """
+        path = unquote(url.path)
+        if url.netloc.startswith("~"):
+            path = os.path.expanduser(url.netloc + path)
+        elif url.netloc not in ("", "localhost"):
+            raise ValueError(
+                f"file:// URLs name a local directory; host {url.netloc!r} is not supported"
+            )
+        query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        if "key_file" in query:
+            options.setdefault("key_file", query.pop("key_file"))
+        if "max_value_bytes" in query:
+            options.setdefault("max_value_bytes", int(query.pop("max_value_bytes")))
+        if "lock_timeout" in query:
+            options.setdefault("lock_timeout", float(query.pop("lock_timeout")))
+        if query:
+            raise ValueError(f"unknown file:// URL option(s): {', '.join(sorted(query))}")
+        return cls(path or None, **options)
+
+    # -- keys ------------------------------------------------------------------------------
+
+    @property
+    def key_file(self) -> Path | None:
+        """The key file in use, or ``None`` when the key comes from ``key=`` or the environment."""
+        if self._explicit_key is not None:
+            return None
+        if self._key_file is not None:
+            return self._key_file
+        if self._environ.get(KEY_ENV_VAR, "").strip():
+            return None
+        return self.path / _DEFAULT_KEY_FILE
+
+    def _read_key_file(self, path: Path) -> bytes:
+        st = path.stat()
+        if os.name == "posix" and st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            # Like ssh: a key others can read is not a secret any more.
+            raise UnauthenticatedError(
+                f"the key file {path} is accessible by group or others; run: chmod 600 {path}"
+            )
+        return _decode_key(path.read_text("ascii", errors="replace"), f"the key file {path}")
+
+    def _create_key_file(self, path: Path) -> bytes:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(generate_key() + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        _fsync_dir(path.parent)
+        return self._read_key_file(path)
+
+    def _resolve_key(self, *, create: bool) -> bytes:
+        """Find the key by the documented precedence; create a key file only for a new store."""
+        if self._explicit_key is not None:
+            return self._explicit_key
+        env_key = self._environ.get(KEY_ENV_VAR, "").strip()
+        if self._key_file is None and env_key:
+            return _decode_key(env_key, f"${KEY_ENV_VAR}")
+        path = self.key_file
+        assert path is not None
+        try:
+            return self._read_key_file(path)
+        except FileNotFoundError:
+            if create:
+                return self._create_key_file(path)
+            raise UnauthenticatedError(
+                f"no key for the store {self.path}: set ${KEY_ENV_VAR}, or pass key= or "
+                f"key_file= (the key file {path} does not exist)"
+            ) from None
+
+    def _ready(self, *, create: bool) -> bytes | None:
+        """Return the checked key, or ``None`` when the store does not exist and ``create`` is
+        false. With ``create``, make the directory, the key file and ``store.hsec`` if needed.
+        """
+        with self._mutex:
+            if self._key is not None:
+                return self._key
+            store_file = self.path / _STORE_FILE
+            if not store_file.exists():
+                if not create:
+                    if self._secrets_dir.is_dir() and any(self._secrets_dir.glob("*" + _SUFFIX)):
+                        raise IntegrityError(f"the store file {store_file} is missing")
+                    return None
+                self._make_dirs()
+                key = self._resolve_key(create=True)
+                self._atomic_write(store_file, self._seal(key, {
+                    "kind": "store",
+                    "format": FORMAT_VERSION,
+                    "created_at": self._clock().isoformat(),
+                }))
+            else:
+                key = self._resolve_key(create=False)
+                doc = self._open_file(store_file, key)
+                if doc.get("kind") != "store":
+                    raise IntegrityError(f"the store file {store_file} is damaged")
+            self._key = key
+            return key
+
+    def _make_dirs(self) -> None:
+        self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._secrets_dir.mkdir(mode=0o700, exist_ok=True)
+
+    # -- the envelope ----------------------------------------------------------------------
+
+    @staticmethod
+    def _seal(key: bytes, doc: Mapping[str, Any]) -> bytes:
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        nonce = os.urandom(_NONCE_LEN)
+        header = _MAGIC + bytes([FORMAT_VERSION]) + _key_id(key) + nonce
+        plaintext = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        return header + AESGCM(key).encrypt(nonce, plaintext, header)
+
+    @staticmethod
+    def _open_file(path: Path, key: bytes) -> dict[str, Any]:
+        """Read and decrypt one ``.hsec`` file. Raises FileNotFoundError if it is missing."""
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        data = path.read_bytes()
+        if data[: len(_MAGIC)] != _MAGIC:
+            raise IntegrityError(f"{path} is not a helium-secrets file (bad magic)")
+        if len(data) < _HEADER_LEN + _TAG_LEN:
+            raise IntegrityError(f"{path} is damaged (truncated)")
+        version = data[len(_MAGIC)]
+        if version != FORMAT_VERSION:
+            raise IntegrityError(
+                f"{path} uses on-disk format {version}; this helium-secrets reads format "
+                f"{FORMAT_VERSION}"
+            )
+        key_id = data[len(_MAGIC) + 1 : len(_MAGIC) + 1 + _KEY_ID_LEN]
+        if not hmac.compare_digest(key_id, _key_id(key)):
+            raise IntegrityError(f"{path} was encrypted with a different key (wrong key?)")
+        header, nonce = data[:_HEADER_LEN], data[_HEADER_LEN - _NONCE_LEN : _HEADER_LEN]
+        try:
+            plaintext = AESGCM(key).decrypt(nonce, data[_HEADER_LEN:], header)
+            doc = json.loads(plaintext.decode("utf-8"))
+        except InvalidTag:
+            raise IntegrityError(f"{path} is damaged (authentication failed)") from None
+        except ValueError:  # never chain: JSON and UTF-8 errors carry the plaintext
+            raise IntegrityError(f"{path} is damaged (bad document)") from None
+        if not isinstance(doc, dict):
+            raise IntegrityError(f"{path} is damaged (bad document)")
+        return doc
+
+    def _atomic_write(self, path: Path, data: bytes) -> None:
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        _fsync_dir(path.parent)
+
+    # -- secret files ----------------------------------------------------------------------
+
+    def _file(self, name: str) -> Path:
+        # Hashed: any portable name fits in a file name, and case-insensitive file systems
+        # can't merge two names. The name itself is inside the encrypted document.
+        return self._secrets_dir / (hashlib.sha256(name.encode("utf-8")).hexdigest() + _SUFFIX)
+
+    def _load(self, path: Path, key: bytes, name: str | None = None) -> dict[str, Any] | None:
+        try:
+            doc = self._open_file(path, key)
+        except FileNotFoundError:
+            return None
+        stored = doc.get("name")
+        if (
+            doc.get("kind") != "secret"
+            or not isinstance(stored, str)
+            or not isinstance(doc.get("versions"), list)
+            or (name is not None and stored != name)
+            or hashlib.sha256(stored.encode("utf-8")).hexdigest() != path.stem
+        ):
+            raise IntegrityError(f"{path} is damaged or holds another secret (renamed file?)")
+        return doc
+
+    def _read(self, name: str) -> dict[str, Any]:
+        key = self._ready(create=False)
+        doc = None if key is None else self._load(self._file(name), key, name)
+        if doc is None or not doc["versions"]:
+            raise SecretNotFoundError("secret not found")
+        return doc
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[bytes]:
+        """Hold the in-process and the cross-process lock; yield the checked key."""
+        with self._mutex:
+            self._make_dirs()
+            with self._file_lock:
+                yield self._ready(create=True)  # type: ignore[misc]
+
+    @staticmethod
+    def _value(entry: Mapping[str, Any]) -> str | bytes:
+        if entry["type"] == "bytes":
+            return base64.b64decode(entry["value"])
+        return str(entry["value"])
+
+    @staticmethod
+    def _info(entry: Mapping[str, Any]) -> VersionInfo:
+        return VersionInfo(
+            version=entry["id"],
+            labels=frozenset(entry["labels"]),
+            created_at=datetime.fromisoformat(entry["created_at"]),
+            state=entry.get("state", "enabled"),
+        )
+
+    def _raw(self, doc: Mapping[str, Any], entry: Mapping[str, Any]) -> RawSecret:
+        info = self._info(entry)
+        return RawSecret(
+            name=doc["name"],
+            value=self._value(entry),
+            version=info.version,
+            labels=info.labels,
+            created_at=info.created_at,
+            metadata=MappingProxyType(dict(doc.get("metadata", {}))),
+        )
+
+    # -- the protocol ----------------------------------------------------------------------
+
+    def get(self, name: str, version: str | None = None, label: str | None = None) -> RawSecret:
+        doc = self._read(name)
+        if version is None and label is None:
+            return self._raw(doc, doc["versions"][-1])
+        for entry in doc["versions"]:
+            if (version is None or entry["id"] == version) and (
+                label is None or label in entry["labels"]
+            ):
+                return self._raw(doc, entry)
+        raise VersionNotFoundError("no such version or label")
+
+    def put(
+        self,
+        name: str,
+        value: str | bytes,
+        *,
+        expected_version: str | None = None,
+        create_only: bool = False,
+        request_token: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        labels: Sequence[str] = (),
+    ) -> VersionInfo:
+        size = len(value.encode("utf-8") if isinstance(value, str) else value)
+        limit = self.capabilities.max_value_bytes
+        if limit is not None and size > limit:
+            raise TooLargeError(f"the value is {size} bytes; this store takes at most {limit}")
+        with self._writing() as key:
+            path = self._file(name)
+            doc = self._load(path, key, name)
+            exists = doc is not None and bool(doc["versions"])
+            if doc is not None and request_token is not None:
+                done = dict(doc.get("tokens", [])).get(request_token)
+                if done is not None:
+                    return next(self._info(e) for e in doc["versions"] if e["id"] == done)
+            if create_only and exists:
+                raise ConflictError("secret already exists")
+            if expected_version is not None:
+                if not exists:
+                    raise ConflictError("check-and-set failed: the secret does not exist")
+                assert doc is not None
+                if doc["versions"][-1]["id"] != expected_version:
+                    raise ConflictError("check-and-set failed: the current version changed")
+            if doc is None:
+                doc = {"kind": "secret", "name": name, "next_version": 1, "metadata": {},
+                       "tokens": [], "versions": []}
+            # A label names one version of a secret at a time (like AWS stages): move it.
+            for entry in doc["versions"]:
+                entry["labels"] = [x for x in entry["labels"] if x not in labels]
+            new = {
+                "id": str(doc["next_version"]),
+                "created_at": self._clock().isoformat(),
+                "labels": sorted(set(labels)),
+                "state": "enabled",
+                "type": "bytes" if isinstance(value, bytes) else "text",
+                "value": base64.b64encode(value).decode("ascii")
+                if isinstance(value, bytes) else value,
+            }
+            doc["next_version"] += 1
+            doc["versions"].append(new)
+            if metadata is not None:
+                doc["metadata"].update(metadata)
+            if request_token is not None:
+                doc["tokens"] = [*doc["tokens"], [request_token, new["id"]]][-MAX_TOKENS:]
+            self._atomic_write(path, self._seal(key, doc))
+            return self._info(new)
+
+    def delete(self, name: str, *, purge: bool = False) -> None:
+        with self._writing() as key:
+            path = self._file(name)
+            # Decrypting first makes a wrong key or a damaged file fail before anything goes.
+            if self._load(path, key, name) is None:
+                raise SecretNotFoundError("secret not found")
+            path.unlink()
+            _fsync_dir(path.parent)
+
+    def list_names(self, prefix: str = "") -> Iterator[str]:
+        key = self._ready(create=False)
+        if key is None or not self._secrets_dir.is_dir():
+            return iter(())
+        names = []
+        for path in self._secrets_dir.glob("*" + _SUFFIX):
+            name = self._names.get(path.stem)
+            if name is None:
+                doc = self._load(path, key)
+                if doc is None:  # deleted while we listed
+                    continue
+                # The stem is a hash of the name, checked by _load: safe to remember forever.
+                name = self._names[path.stem] = doc["name"]
+            if name.startswith(prefix):
+                names.append(name)
+        return iter(sorted(names))
+
+    def list_versions(self, name: str) -> list[VersionInfo]:
+        return [self._info(e) for e in self._read(name)["versions"]]
+
+    def current_version(self, name: str) -> str:
+        return str(self._read(name)["versions"][-1]["id"])
+
+    def set_label(self, name: str, label: str, version: str | None) -> None:
+        with self._writing() as key:
+            path = self._file(name)
+            doc = self._load(path, key, name)
+            if doc is None or not doc["versions"]:
+                raise SecretNotFoundError("secret not found")
+            if version is not None and not any(e["id"] == version for e in doc["versions"]):
+                raise VersionNotFoundError("no such version")
+            for entry in doc["versions"]:
+                entry["labels"] = [x for x in entry["labels"] if x != label]
+                if entry["id"] == version:
+                    entry["labels"] = sorted({*entry["labels"], label})
+            self._atomic_write(path, self._seal(key, doc))
+
+    def classify(self, exc: BaseException) -> Classified | None:
+        if isinstance(exc, LockTimeout):
+            return Classified(ErrorCode.UNAVAILABLE, "timed out waiting for the store's lock file",
+                              transient=True)
+        if isinstance(exc, PermissionError):
+            return Classified(ErrorCode.PERMISSION_DENIED, f"file system: {exc.strerror}")
+        if isinstance(exc, OSError):
+            code = errno.errorcode.get(exc.errno or 0, "unknown")
+            transient = exc.errno in (errno.ENOSPC, errno.EAGAIN, errno.EINTR, errno.EIO)
+            return Classified(ErrorCode.UNAVAILABLE if transient else ErrorCode.UNKNOWN,
+                              f"file system error {code}", transient=transient)
+        return None

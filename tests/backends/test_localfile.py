@@ -1,0 +1,422 @@
+"""The local encrypted file store passes the conformance suite, keeps its data safe on disk,
+refuses a wrong key or a damaged file without touching anything, and two processes writing at
+once lose nothing."""
+
+from __future__ import annotations
+
+import base64
+import multiprocessing
+import os
+import re
+import stat
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from filelock import FileLock
+
+from helium_secrets import RetryPolicy, SecretStore, open_store
+from helium_secrets.backends.localfile import (
+    FORMAT_VERSION,
+    KEY_ENV_VAR,
+    LocalFileBackend,
+    default_path,
+    default_url,
+    generate_key,
+)
+from helium_secrets.errors import (
+    IntegrityError,
+    SecretNotFoundError,
+    UnauthenticatedError,
+    UnavailableError,
+)
+from helium_secrets.testing.conformance import CANARY, BackendConformance
+
+KEY = generate_key()
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` (except the lock file) and its bytes."""
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != ".lock"
+    }
+
+
+def secret_files(root: Path) -> list[Path]:
+    return sorted((root / "secrets").glob("*.hsec"))
+
+
+def no_retry_store(backend: LocalFileBackend) -> SecretStore:
+    return SecretStore(backend, cache=None, retry=RetryPolicy.never())
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return tmp_path / "store"
+
+
+# -- the conformance suite ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("conformance") / "store"
+
+
+class TestLocalFileConformance(BackendConformance):
+    @pytest.fixture
+    def store(self, shared_dir: Path) -> Iterator[SecretStore]:
+        # Through the registry, as applications open it; one directory for the whole module.
+        with open_store(shared_dir.as_uri(), key=KEY) as store:
+            yield store
+
+
+# -- URLs, the default location ----------------------------------------------------------------
+
+
+def test_url_forms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    plain = LocalFileBackend.from_url(urlsplit("file:///srv/secrets%20dir"))
+    assert plain.path == Path("/srv/secrets dir")
+    assert LocalFileBackend.from_url(urlsplit("file://localhost/srv/x")).path == Path("/srv/x")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    home = LocalFileBackend.from_url(urlsplit("file://~/secrets"))
+    assert home.path == tmp_path / "secrets"
+    monkeypatch.chdir(tmp_path)
+    assert LocalFileBackend.from_url(urlsplit("file:rel/dir")).path == tmp_path / "rel" / "dir"
+    options = LocalFileBackend.from_url(
+        urlsplit("file:///srv/x?key_file=/etc/k&max_value_bytes=10&lock_timeout=2")
+    )
+    assert options.key_file == Path("/etc/k")
+    assert options.capabilities.max_value_bytes == 10
+
+
+def test_bad_urls_are_refused() -> None:
+    with pytest.raises(ValueError, match="host 'example.com' is not supported"):
+        LocalFileBackend.from_url(urlsplit("file://example.com/srv"))
+    with pytest.raises(ValueError, match="unknown file:// URL option"):
+        LocalFileBackend.from_url(urlsplit("file:///srv?colour=blue"))
+
+
+def test_default_location_follows_xdg(tmp_path: Path) -> None:
+    assert default_path({"XDG_DATA_HOME": str(tmp_path)}) == tmp_path / "helium-secrets"
+    home = Path(os.path.expanduser("~"))
+    assert default_path({}) == home / ".local" / "share" / "helium-secrets"
+    # The XDG spec says a relative XDG_DATA_HOME is invalid and ignored.
+    assert default_path({"XDG_DATA_HOME": "rel"}) == home / ".local" / "share" / "helium-secrets"
+    url = default_url({"XDG_DATA_HOME": str(tmp_path / "a b")})
+    assert url == "file://" + str(tmp_path / "a%20b" / "helium-secrets")
+    backend = LocalFileBackend.from_url(urlsplit("file://"), environ={"XDG_DATA_HOME": str(tmp_path)})
+    assert backend.path == tmp_path / "helium-secrets"
+
+
+def test_registry_default_is_the_file_store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from helium_secrets import default_url as registry_default
+
+    monkeypatch.delenv("HELIUM_SECRETS_URL", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    assert registry_default() == default_url()
+    with open_store(None, key=KEY) as store:
+        assert isinstance(store.backend, LocalFileBackend)
+        store.put("demo", "v")
+    assert secret_files(tmp_path / "helium-secrets")
+
+
+# -- keys ------------------------------------------------------------------------------------
+
+
+def test_new_store_creates_a_private_key_file(root: Path) -> None:
+    with no_retry_store(LocalFileBackend(root, environ={})) as store:
+        assert list(store.list()) == []
+        assert not root.exists(), "reading an empty store creates nothing"
+        store.put("app/db", "v1")
+    key_file = root / ".key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(root.stat().st_mode) == 0o700
+    assert stat.S_IMODE((root / "secrets").stat().st_mode) == 0o700
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in secret_files(root))
+    # A second instance finds the same key file and reads the data.
+    with no_retry_store(LocalFileBackend(root, environ={})) as store:
+        assert store.get("app/db").value.reveal() == "v1"
+
+
+def test_key_file_option_creates_file_and_directory(tmp_path: Path, root: Path) -> None:
+    key_file = tmp_path / "keys" / "store.key"
+    with no_retry_store(LocalFileBackend(root, key_file=key_file, environ={})) as store:
+        store.put("a", "v")
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(key_file.parent.stat().st_mode) == 0o700
+    assert not (root / ".key").exists()
+
+
+def test_key_precedence(tmp_path: Path, root: Path) -> None:
+    explicit, from_file, from_env = generate_key(), generate_key(), generate_key()
+    key_file = tmp_path / "k"
+    key_file.write_text(from_file)
+    key_file.chmod(0o600)
+    env = {KEY_ENV_VAR: from_env}
+    # The store is created with the env key; each source then wins over the next one.
+    with no_retry_store(LocalFileBackend(root, environ=env)) as store:
+        store.put("a", "v")
+    assert not (root / ".key").exists(), "an env key means no key file"
+
+    def reads(**options: object) -> bool:
+        with no_retry_store(LocalFileBackend(root, **options)) as store:  # type: ignore[arg-type]
+            try:
+                return store.get("a").value.reveal() == "v"
+            except IntegrityError:
+                return False
+
+    assert reads(environ=env)
+    assert not reads(environ=env, key_file=key_file), "key_file= beats the environment"
+    assert not reads(environ=env, key=explicit), "key= beats the environment"
+    assert reads(environ={}, key=from_env), "key= takes base64 text"
+    assert reads(environ={}, key=base64.urlsafe_b64decode(from_env)), "or the raw 32 bytes"
+    assert reads(environ={}, key=base64.b64encode(base64.urlsafe_b64decode(from_env)).decode())
+    key_file.write_text(from_env)
+    assert reads(environ={KEY_ENV_VAR: explicit}, key_file=key_file)
+    assert not reads(environ={KEY_ENV_VAR: from_env}, key_file=key_file, key=explicit)
+
+
+def test_missing_key_for_an_existing_store(root: Path) -> None:
+    with no_retry_store(LocalFileBackend(root, environ={KEY_ENV_VAR: KEY})) as store:
+        store.put("a", "v")
+    before = snapshot(root)
+    with no_retry_store(LocalFileBackend(root, environ={})) as store:
+        with pytest.raises(UnauthenticatedError, match=KEY_ENV_VAR) as info:
+            store.get("a")
+        assert info.value.name == "a"
+        assert info.value.backend == "file"
+        with pytest.raises(UnauthenticatedError):
+            store.put("b", "v")
+    assert snapshot(root) == before, "no key file is made up for an existing store"
+
+
+def test_bad_key_text_is_refused_without_echoing_it(root: Path) -> None:
+    bad = "not-a-key-" + CANARY
+    store = no_retry_store(LocalFileBackend(root, environ={KEY_ENV_VAR: bad}))
+    with pytest.raises(UnauthenticatedError) as info:
+        store.put("a", "v")
+    assert CANARY not in str(info.value)
+    with pytest.raises(ValueError, match="32 bytes"):
+        LocalFileBackend(root, key=b"short")
+
+
+def test_key_file_readable_by_others_is_refused(root: Path) -> None:
+    with no_retry_store(LocalFileBackend(root, environ={})) as store:
+        store.put("a", "v")
+    (root / ".key").chmod(0o644)
+    store = no_retry_store(LocalFileBackend(root, environ={}))
+    with pytest.raises(UnauthenticatedError, match="chmod 600"):
+        store.get("a")
+
+
+# -- wrong key, damaged files: a clear error and nothing overwritten -----------------------------
+
+
+@pytest.fixture
+def populated(root: Path) -> Path:
+    with no_retry_store(LocalFileBackend(root, key=KEY)) as store:
+        store.put("app/db", CANARY)
+        store.put("app/db", CANARY + "-2", labels=["blue"])
+        store.put("app/other", "x")
+    return root
+
+
+def test_wrong_key_fails_every_operation_and_touches_nothing(populated: Path) -> None:
+    before = snapshot(populated)
+    with no_retry_store(LocalFileBackend(populated, key=generate_key())) as store:
+        for call in (
+            lambda: store.get("app/db"),
+            lambda: store.put("app/db", "new"),
+            lambda: store.put("brand-new", "new"),  # even a secret the store doesn't have
+            lambda: store.delete("app/db"),
+            lambda: store.set_label("app/db", "green", "1"),
+            lambda: list(store.list()),
+            lambda: store.versions("app/db"),
+        ):
+            with pytest.raises(IntegrityError, match="different key") as info:
+                call()
+            assert str(populated / "store.hsec") in str(info.value)
+            assert CANARY not in str(info.value)
+    assert snapshot(populated) == before
+
+
+def damage(path: Path, offset: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    ("how", "message"),
+    [
+        ("flip-ciphertext", "damaged (authentication failed)"),
+        ("flip-nonce", "damaged (authentication failed)"),
+        ("truncate", "damaged (truncated)"),
+        ("magic", "not a helium-secrets file"),
+        ("future-format", "format 2"),
+        ("other-key-id", "different key"),
+    ],
+)
+def test_damaged_file_is_a_clear_error_and_is_not_overwritten(
+    populated: Path, how: str, message: str
+) -> None:
+    backend = LocalFileBackend(populated, key=KEY)
+    target = backend._file("app/db")
+    if how == "flip-ciphertext":
+        damage(target, len(target.read_bytes()) - 20)
+    elif how == "flip-nonce":
+        damage(target, 4 + 1 + 8)
+    elif how == "truncate":
+        target.write_bytes(target.read_bytes()[:30])
+    elif how == "magic":
+        damage(target, 0)
+    elif how == "future-format":
+        data = bytearray(target.read_bytes())
+        data[4] = FORMAT_VERSION + 1
+        target.write_bytes(bytes(data))
+    elif how == "other-key-id":
+        damage(target, 5)
+    before = snapshot(populated)
+    with no_retry_store(backend) as store:
+        for call in (
+            lambda: store.get("app/db"),
+            lambda: store.put("app/db", "new"),
+            lambda: store.delete("app/db"),
+            lambda: store.set_label("app/db", "green", "1"),
+            lambda: list(store.list()),
+        ):
+            with pytest.raises(IntegrityError, match=re.escape(message)) as info:
+                call()
+            assert str(target) in str(info.value)
+            assert CANARY not in str(info.value)
+            assert info.value.__cause__ is None or CANARY not in str(info.value.__cause__)
+        # The other secrets stay readable and writable.
+        assert store.get("app/other").value.reveal() == "x"
+        store.put("app/other", "y")
+    after = snapshot(populated)
+    assert after[str(target.relative_to(populated))] == before[str(target.relative_to(populated))]
+
+
+def test_a_file_copied_over_another_secret_is_detected(populated: Path) -> None:
+    backend = LocalFileBackend(populated, key=KEY)
+    backend._file("app/other").write_bytes(backend._file("app/db").read_bytes())
+    store = no_retry_store(backend)
+    with pytest.raises(IntegrityError, match="holds another secret"):
+        store.get("app/other")
+
+
+def test_missing_store_file_is_detected(populated: Path) -> None:
+    (populated / "store.hsec").unlink()
+    store = no_retry_store(LocalFileBackend(populated, key=KEY))
+    with pytest.raises(IntegrityError, match="store.hsec is missing"):
+        store.get("app/db")
+
+
+# -- what is on disk -------------------------------------------------------------------------
+
+
+def test_on_disk_format_is_encrypted_and_versioned(populated: Path) -> None:
+    files = secret_files(populated)
+    assert len(files) == 2
+    for path in [*files, populated / "store.hsec"]:
+        data = path.read_bytes()
+        assert data[:4] == b"HSEC"
+        assert data[4] == FORMAT_VERSION
+        assert CANARY.encode() not in data
+        assert b"app/db" not in data, "names are encrypted too"
+    leftovers = [p for p in populated.rglob("*") if p.name.startswith(".tmp-")]
+    assert leftovers == []
+
+
+def test_data_survives_a_new_instance(populated: Path) -> None:
+    fixed = LocalFileBackend(populated, key=KEY)
+    fixed.put("meta", "v", metadata={"owner": "team-a"}, request_token="tok-1")
+    with no_retry_store(LocalFileBackend(populated, key=KEY)) as store:
+        secret = store.get("app/db", label="blue")
+        assert secret.value.reveal() == CANARY + "-2"
+        assert [v.version for v in store.versions("app/db")] == ["1", "2"]
+        assert store.get("app/db", "1").value.reveal() == CANARY
+        assert dict(store.get("meta").metadata) == {"owner": "team-a"}
+        assert list(store.list("app/")) == ["app/db", "app/other"]
+    # The idempotency token outlives the process that wrote it.
+    again = LocalFileBackend(populated, key=KEY).put("meta", "v", request_token="tok-1")
+    assert again.version == "1"
+    assert len(LocalFileBackend(populated, key=KEY).list_versions("meta")) == 1
+
+
+def test_delete_removes_the_file(populated: Path) -> None:
+    with no_retry_store(LocalFileBackend(populated, key=KEY)) as store:
+        store.delete("app/db")
+        assert len(secret_files(populated)) == 1
+        with pytest.raises(SecretNotFoundError):
+            store.get("app/db")
+
+
+def test_lock_timeout_is_a_transient_unavailable_error(root: Path) -> None:
+    backend = LocalFileBackend(root, key=KEY, lock_timeout=0.05)
+    with no_retry_store(backend) as store:
+        store.put("a", "v")
+        before = snapshot(root)
+        # Another holder of the lock file: a separate FileLock object, as another process has.
+        with FileLock(str(root / ".lock"), thread_local=False, is_singleton=False):
+            with pytest.raises(UnavailableError, match="lock") as info:
+                store.put("a", "w")
+            assert info.value.transient
+            assert store.get("a").value.reveal() == "v", "readers take no lock"
+        assert snapshot(root) == before
+        store.put("a", "w")
+
+
+# -- two processes writing at once -------------------------------------------------------------
+
+WRITES_PER_PROCESS = 40
+WRITERS = 3
+
+
+def _writer(path: str, key: str, worker: int, start: multiprocessing.synchronize.Event) -> None:
+    backend = LocalFileBackend(path, key=key, lock_timeout=120)
+    start.wait(60)
+    for i in range(WRITES_PER_PROCESS):
+        backend.put("shared", f"w{worker}-{i}")
+        backend.put(f"own/{worker}", f"w{worker}-{i}")
+
+
+def test_processes_writing_at_once_lose_nothing(root: Path) -> None:
+    # spawn: a fresh interpreter per writer, as two separate programs would be.
+    ctx = multiprocessing.get_context("spawn")
+    start = ctx.Event()
+    workers = [
+        ctx.Process(target=_writer, args=(str(root), KEY, n, start)) for n in range(WRITERS)
+    ]
+    for proc in workers:
+        proc.start()
+    start.set()
+    for proc in workers:
+        proc.join(240)
+    assert [proc.exitcode for proc in workers] == [0] * WRITERS
+
+    backend = LocalFileBackend(root, key=KEY)
+    versions = backend.list_versions("shared")
+    total = WRITERS * WRITES_PER_PROCESS
+    assert [v.version for v in versions] == [str(i) for i in range(1, total + 1)]
+    values = {backend.get("shared", v.version).value for v in versions}
+    assert values == {f"w{n}-{i}" for n in range(WRITERS) for i in range(WRITES_PER_PROCESS)}
+    for n in range(WRITERS):
+        own = [backend.get(f"own/{n}", v.version).value for v in backend.list_versions(f"own/{n}")]
+        assert own == [f"w{n}-{i}" for i in range(WRITES_PER_PROCESS)], "each writer's order kept"
+    assert list(backend.list_names()) == [*(f"own/{n}" for n in range(WRITERS)), "shared"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
+def test_store_directory_permissions_of_an_existing_dir_are_kept(tmp_path: Path) -> None:
+    # A directory the user made (e.g. a mounted volume) is used as is; only new ones are 0700.
+    tmp_path.chmod(0o755)
+    with no_retry_store(LocalFileBackend(tmp_path, key=KEY)) as store:
+        store.put("a", "v")
+    assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o755
+    assert stat.S_IMODE((tmp_path / "secrets").stat().st_mode) == 0o700
