@@ -1,0 +1,152 @@
+"""``env://``: read-only secrets from environment variables.
+
+A portable name maps to a variable by one injective rule (docs/backends/env.md)::
+
+    prefix + name.upper() with "/" -> "__" and "-" -> "_"
+    env://?prefix=APP_ :  "db-password"    -> APP_DB_PASSWORD
+                          "billing/api-key" -> APP_BILLING__API_KEY
+
+Names are restricted to lower-case letters, digits and single inner hyphens per segment, so the
+rule can be read backwards: :meth:`EnvironBackend.list_names` returns the one name that maps to
+each variable, and two names never read the same variable.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, ClassVar, NoReturn
+from urllib.parse import SplitResult, parse_qs
+
+from helium_secrets._values import VersionInfo
+from helium_secrets.backends._base import BackendBase, Capabilities, NameRules, RawSecret
+from helium_secrets.errors import ReadOnlyError, SecretNotFoundError, VersionNotFoundError
+
+__all__ = ["VERSION", "EnvironBackend"]
+
+#: The one version every variable has: the environment keeps no history.
+VERSION = "env"
+
+_SEGMENT = r"[a-z0-9]+(?:-[a-z0-9]+)*"
+_VARIABLE_BODY = re.compile(r"[A-Z0-9]+(?:_[A-Z0-9]+)*(?:__[A-Z0-9]+(?:_[A-Z0-9]+)*)*")
+_PREFIX = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]*)?")
+
+NAME_RULES = NameRules(
+    max_length=512,
+    segment_pattern=_SEGMENT,
+    description=(
+        "lower-case letters and digits, words joined by single hyphens (the name maps to an "
+        "environment variable: upper-cased, '/' -> '__', '-' -> '_')"
+    ),
+)
+
+
+class EnvironBackend(BackendBase):
+    """Read-only secrets from environment variables, under an optional prefix.
+
+    :param prefix: prepended to every variable name (``"APP_"``); letters, digits and ``_``.
+    :param environ: the mapping to read (default :data:`os.environ`, read live at every call);
+        tests pass a dict instead of changing the process environment.
+    """
+
+    name: ClassVar[str] = "env"
+
+    def __init__(self, *, prefix: str = "", environ: Mapping[str, str] | None = None) -> None:
+        if not _PREFIX.fullmatch(prefix):
+            raise ValueError(
+                f"invalid env:// prefix {prefix!r}: letters, digits and '_', not starting with "
+                "a digit"
+            )
+        self.prefix = prefix
+        #: The variables read; a live view of the process environment unless one was passed.
+        self.environ: Mapping[str, str] = os.environ if environ is None else environ
+        self.capabilities = Capabilities(
+            binary=False,
+            versions=False,
+            labels=False,
+            read_only=True,
+            max_value_bytes=None,
+            name_rules=NAME_RULES,
+            version_probe=True,
+        )
+
+    def __repr__(self) -> str:
+        return f"EnvironBackend(prefix={self.prefix!r})"
+
+    @classmethod
+    def from_url(cls, url: SplitResult, **options: Any) -> EnvironBackend:
+        """Build from ``env://`` or ``env://?prefix=APP_``."""
+        if url.netloc or url.path not in ("", "/"):
+            raise ValueError("env:// URLs take no host or path; write env://?prefix=APP_")
+        query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        if "prefix" in query:
+            options.setdefault("prefix", query.pop("prefix"))
+        if query:
+            raise ValueError(f"unknown env:// URL option(s): {', '.join(sorted(query))}")
+        return cls(**options)
+
+    # -- the name mapping ------------------------------------------------------------------
+
+    def variable(self, name: str) -> str:
+        """The environment variable that holds the portable ``name``."""
+        return self.prefix + name.upper().replace("/", "__").replace("-", "_")
+
+    def name_for(self, variable: str) -> str | None:
+        """The portable name whose variable is ``variable``, or ``None`` if no name maps to it."""
+        if not variable.startswith(self.prefix):
+            return None
+        body = variable[len(self.prefix):]
+        if not _VARIABLE_BODY.fullmatch(body):
+            return None
+        return body.lower().replace("__", "/").replace("_", "-")
+
+    # -- the protocol ----------------------------------------------------------------------
+
+    def get(self, name: str, version: str | None = None, label: str | None = None) -> RawSecret:
+        value = self.environ.get(self.variable(name))
+        if value is None:
+            raise SecretNotFoundError(f"environment variable {self.variable(name)} is not set")
+        if (version is not None and version != VERSION) or label is not None:
+            raise VersionNotFoundError(
+                f"environment variables have one version, {VERSION!r}, and no labels"
+            )
+        return RawSecret(name=name, value=value, version=VERSION)
+
+    def current_version(self, name: str) -> str:
+        if self.variable(name) not in self.environ:
+            raise SecretNotFoundError(f"environment variable {self.variable(name)} is not set")
+        return VERSION
+
+    def list_names(self, prefix: str = "") -> Iterator[str]:
+        names = (self.name_for(variable) for variable in list(self.environ))
+        return iter(sorted(n for n in names if n is not None and n.startswith(prefix)))
+
+    def list_versions(self, name: str) -> list[VersionInfo]:
+        self.current_version(name)
+        return [VersionInfo(version=VERSION)]
+
+    def _refuse(self, name: str) -> NoReturn:
+        raise ReadOnlyError(
+            f"the env backend is read-only: set the environment variable {self.variable(name)} "
+            "instead"
+        )
+
+    def put(
+        self,
+        name: str,
+        value: str | bytes,
+        *,
+        expected_version: str | None = None,
+        create_only: bool = False,
+        request_token: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        labels: Sequence[str] = (),
+    ) -> VersionInfo:
+        self._refuse(name)
+
+    def delete(self, name: str, *, purge: bool = False) -> None:
+        self._refuse(name)
+
+    def set_label(self, name: str, label: str, version: str | None) -> None:
+        self._refuse(name)
