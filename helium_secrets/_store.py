@@ -29,10 +29,12 @@ from helium_secrets.errors import (
     InvalidArgumentError,
     InvalidNameError,
     ReadOnlyError,
+    RotationTestFailed,
     SecretNotFoundError,
     StoreClosedError,
     TooLargeError,
     UnavailableError,
+    UnsupportedError,
     error_for_code,
 )
 from helium_secrets.layers.audit import AuditEvent, AuditHook
@@ -566,6 +568,118 @@ class SecretStore:
             self._cache.invalidate(name)
 
     # -- rotation --------------------------------------------------------------------------
+
+    def rotate(
+        self,
+        name: str,
+        generator: Callable[[], str | bytes],
+        *,
+        metadata: Mapping[str, str] | None = None,
+    ) -> Secret:
+        """Write a new version from ``generator()``, check-and-set against the current one.
+
+        Two rotators racing on one secret never both win: the second gets a
+        :class:`~helium_secrets.errors.ConflictError` and nothing is overwritten. A secret that
+        does not exist yet is created (``create_only``, with the same guarantee).
+
+        :param generator: returns the new value, e.g. a
+            :class:`~helium_secrets.generators.PasswordGenerator`.
+        :return: the new current secret.
+        """
+        self._check_open()
+        self._check_name(name)
+        self._check_writable(name)
+        value = generator()
+        self._check_value(name, value)
+        try:
+            current: str | None = self.current_version(name)
+        except SecretNotFoundError as exc:
+            if type(exc) is not SecretNotFoundError:
+                raise
+            current = None
+        return self.put(name, value, expected_version=current, create_only=current is None,
+                        metadata=metadata)
+
+    def rotate_staged(
+        self,
+        name: str,
+        generator: Callable[[], str | bytes],
+        test: Callable[[Secret], object],
+    ) -> Secret:
+        """Rotate in stages: write a pending version, test it, then promote or roll back.
+
+        Readers keep getting the current version while the pending one is tested. If
+        ``test(pending)`` raises or returns ``False``, the pending version is discarded and
+        :class:`~helium_secrets.errors.RotationTestFailed` is raised; otherwise it becomes
+        current (check-and-set against the version it replaces) and rotation listeners fire.
+        Each backend uses what its service has natively (AWS stages, GCP aliases, Vault version
+        metadata, Azure tags); see the backend's page.
+
+        :raises UnsupportedError: the backend has no staging.
+        :raises ConflictError: someone else rotated the secret meanwhile.
+        :raises RotationTestFailed: the test rejected the pending value (it was discarded).
+        """
+        self._check_open()
+        self._check_name(name)
+        self._check_writable(name)
+        if not self._caps.staging:
+            raise UnsupportedError(f"the {self._backend_name} backend has no staged rotation",
+                                   backend=self._backend_name, name=name)
+        value = generator()
+        self._check_value(name, value)
+        current = self.current_version(name)
+        token = uuid.uuid4().hex
+        info = self._call(
+            "stage", name,
+            lambda: self.backend.stage(name, value, expected_current=current, request_token=token),
+            self.retry_policy, scrub=value,
+        )
+        pending = Secret(name=name, value=SecretValue(value), version=info.version,
+                         labels=info.labels, created_at=info.created_at)
+        try:
+            passed = test(pending)
+        except Exception as exc:
+            self._discard(name, info.version)
+            raise RotationTestFailed(name, info.version) from exc
+        if passed is False:
+            self._discard(name, info.version)
+            raise RotationTestFailed(name, info.version)
+        try:
+            self._call(
+                "promote", name,
+                lambda: self.backend.promote(name, info.version, expected_current=current),
+                self.retry_policy, version=info.version,
+            )
+        except ConflictError:
+            # A promotion retried after a lost answer conflicts with itself.
+            if self.current_version(name) != info.version:
+                raise
+        promoted = self.refresh(name)  # caches it and tells the rotation listeners
+        return promoted
+
+    def _discard(self, name: str, version: str) -> None:
+        try:
+            self._call("discard", name, lambda: self.backend.discard(name, version),
+                       self.retry_policy, version=version)
+        except HeliumError as exc:  # the rotation already failed; report, don't mask it
+            _log.error("could not discard pending version %s of %r: %s", version, name, exc.code)
+
+    def previous(self, name: str) -> Secret | None:
+        """The version that was current before the current one, for grace periods
+        (accept a token signed with the current or the previous key); ``None`` if there is none.
+        """
+        self._check_open()
+        self._check_name(name)
+        current = self.current_version(name)
+        versions = self.versions(name)
+        position = next((i for i, v in enumerate(versions) if v.version == current), None)
+        if position is None:
+            return None
+        for candidate in reversed(versions[:position]):
+            if candidate.enabled:
+                return self.get(name, candidate.version)
+        return None
+
 
     @overload
     def on_rotation(self, name: str) -> Callable[[RotationCallback], RotationCallback]: ...

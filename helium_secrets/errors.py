@@ -19,6 +19,7 @@ __all__ = [
     "InvalidNameError",
     "PermissionDeniedError",
     "ReadOnlyError",
+    "RotationTestFailed",
     "SecretNotFoundError",
     "StoreClosedError",
     "ThrottledError",
@@ -207,6 +208,23 @@ class UnknownError(HeliumError):
     """An error the backend could not classify."""
 
     code = ErrorCode.UNKNOWN
+
+
+class RotationTestFailed(Exception):
+    """A staged rotation's test rejected the pending value, which was discarded.
+
+    Not a backend error: the secret is unchanged. The test's own exception, if it raised one,
+    is the ``__cause__``.
+    """
+
+    def __init__(self, name: str, version: str) -> None:
+        super().__init__(f"the pending version {version!r} of {name!r} failed its test and was "
+                         "discarded; the current version is unchanged")
+        self.name = name
+        self.version = version
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.name, self.version))
 
 
 _BY_CODE: dict[ErrorCode, type[HeliumError]] = {

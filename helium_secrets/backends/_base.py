@@ -79,6 +79,8 @@ class Capabilities:
     :param batch_get: ``get_many`` is native; the largest batch the service takes (0: none).
     :param idempotent_put: ``put`` honours ``request_token`` so a retried put makes one version.
     :param check_and_set: ``put`` honours ``expected_version`` atomically.
+    :param staging: :meth:`Backend.stage`, :meth:`Backend.promote` and :meth:`Backend.discard`
+        are implemented (staged rotation).
     """
 
     binary: bool = True
@@ -91,6 +93,7 @@ class Capabilities:
     batch_get: int = 0
     idempotent_put: bool = False
     check_and_set: bool = False
+    staging: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +195,30 @@ class Backend(Protocol):
         """Move ``label`` to ``version``, or remove it from the secret when ``version`` is None."""
         ...
 
+    def stage(
+        self,
+        name: str,
+        value: str | bytes,
+        *,
+        expected_current: str | None,
+        request_token: str | None = None,
+    ) -> VersionInfo:
+        """Write a *pending* version that reads of the current version do not return yet.
+
+        :param expected_current: stage only if the current version is this one (conflict
+            otherwise), so two rotators never both stage against the same version.
+        """
+        ...
+
+    def promote(self, name: str, version: str, *, expected_current: str | None) -> None:
+        """Make the staged ``version`` current (conflict if the current one is not
+        ``expected_current``)."""
+        ...
+
+    def discard(self, name: str, version: str) -> None:
+        """Roll back the staged ``version``: it never becomes current."""
+        ...
+
     def classify(self, exc: BaseException) -> Classified | None:
         """Map an SDK exception to a portable code, or ``None`` when it is not the SDK's."""
         ...
@@ -230,9 +257,28 @@ class BackendBase:
         return out
 
     def set_label(self, name: str, label: str, version: str | None) -> None:
+        raise self._unsupported("labels")
+
+    def stage(
+        self,
+        name: str,
+        value: str | bytes,
+        *,
+        expected_current: str | None,
+        request_token: str | None = None,
+    ) -> VersionInfo:
+        raise self._unsupported("staged rotation")
+
+    def promote(self, name: str, version: str, *, expected_current: str | None) -> None:
+        raise self._unsupported("staged rotation")
+
+    def discard(self, name: str, version: str) -> None:
+        raise self._unsupported("staged rotation")
+
+    def _unsupported(self, what: str) -> Exception:
         from helium_secrets.errors import UnsupportedError
 
-        raise UnsupportedError(f"the {self.name} backend has no labels")
+        return UnsupportedError(f"the {self.name} backend has no {what}")
 
     def classify(self, exc: BaseException) -> Classified | None:
         return None

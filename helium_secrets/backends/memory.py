@@ -33,6 +33,9 @@ from helium_secrets.errors import (
 
 __all__ = ["MemoryBackend"]
 
+#: The label of a staged version until it is promoted or discarded.
+PENDING = "pending"
+
 #: The Vault KV / AWS / GCP sized default; change it per instance with ``max_value_bytes=``.
 DEFAULT_MAX_VALUE_BYTES = 64 * 1024
 
@@ -52,10 +55,17 @@ class _Entry:
     metadata: dict[str, str] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)  # request token -> version id
     counter: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    current_id: str = ""  # the newest version, except while a staged one is pending
 
     @property
     def current(self) -> _Version:
-        return self.versions[-1]
+        return self.version(self.current_id)
+
+    def version(self, version_id: str) -> _Version:
+        for candidate in self.versions:
+            if candidate.id == version_id:
+                return candidate
+        raise VersionNotFoundError("no such version")
 
 
 class InjectedFault(Exception):
@@ -90,6 +100,7 @@ class MemoryBackend(BackendBase):
             batch_get=0,
             idempotent_put=True,
             check_and_set=True,
+            staging=True,
         )
         self._clock = clock or (lambda: datetime.now(timezone.utc))
         self._lock = threading.RLock()
@@ -234,7 +245,7 @@ class MemoryBackend(BackendBase):
 
     def _write(
         self, name: str, value: str | bytes, *, metadata: Mapping[str, str] | None,
-        labels: Sequence[str],
+        labels: Sequence[str], make_current: bool = True,
     ) -> VersionInfo:
         entry = self._secrets.setdefault(name, _Entry())
         # A label names one version of a secret at a time (like AWS stages): move it.
@@ -247,6 +258,8 @@ class MemoryBackend(BackendBase):
             labels=set(labels),
         )
         entry.versions.append(new)
+        if make_current or not entry.current_id:
+            entry.current_id = new.id
         if metadata is not None:
             entry.metadata.update(metadata)
         return self._info(new)
@@ -295,6 +308,46 @@ class MemoryBackend(BackendBase):
                 candidate.labels.discard(label)
             if target is not None:
                 target.labels.add(label)
+
+    def stage(
+        self,
+        name: str,
+        value: str | bytes,
+        *,
+        expected_current: str | None,
+        request_token: str | None = None,
+    ) -> VersionInfo:
+        self._enter("stage")
+        with self._lock:
+            entry = self._entry(name)
+            if request_token in entry.tokens:
+                return self._info(entry.version(entry.tokens[request_token]))
+            if expected_current is not None and entry.current_id != expected_current:
+                raise ConflictError("staging failed: the current version changed")
+            staged = self._write(name, value, metadata=None, labels=(PENDING,), make_current=False)
+            if request_token is not None:
+                entry.tokens[request_token] = staged.version
+            return staged
+
+    def promote(self, name: str, version: str, *, expected_current: str | None) -> None:
+        self._enter("promote")
+        with self._lock:
+            entry = self._entry(name)
+            target = entry.version(version)
+            if expected_current is not None and entry.current_id != expected_current:
+                raise ConflictError("promotion failed: the current version changed")
+            target.labels.discard(PENDING)
+            entry.current_id = target.id
+
+    def discard(self, name: str, version: str) -> None:
+        self._enter("discard")
+        with self._lock:
+            entry = self._entry(name)
+            target = entry.version(version)
+            if target.id == entry.current_id:
+                raise ConflictError("the version is current; it can no longer be discarded")
+            target.labels.discard(PENDING)
+            target.state = "destroyed"
 
     def classify(self, exc: BaseException) -> Classified | None:
         if isinstance(exc, InjectedFault):
