@@ -170,6 +170,7 @@ class Fault:
     retry_after: int | None = None
     code: str | None = None
     methods: frozenset[str] | None = None
+    message: str | None = None
 
 
 @dataclass(frozen=True)
@@ -313,6 +314,7 @@ class KeyVaultEmulator:
         retry_after: int | None = None,
         code: str | None = None,
         methods: tuple[str, ...] | None = None,
+        message: str | None = None,
     ) -> None:
         """Answer the next ``count`` authenticated requests with an error instead.
 
@@ -320,8 +322,10 @@ class KeyVaultEmulator:
         :param retry_after: the Retry-After header, in seconds.
         :param code: the Key Vault error code (default: chosen from the status).
         :param methods: only requests with these HTTP methods are failed.
+        :param message: the error message (services sometimes echo a request in it).
         """
-        fault = Fault(status, retry_after, code, frozenset(methods) if methods else None)
+        fault = Fault(status, retry_after, code, frozenset(methods) if methods else None,
+                      message)
         with self._lock:
             self._faults.extend([fault] * count)
 
@@ -784,14 +788,16 @@ class _Handler(BaseHTTPRequestHandler):
         if status == 429:
             return _ApiError(
                 429, fault.code or "Throttled",
-                "Request was not processed because too many requests were received.",
+                fault.message
+                or "Request was not processed because too many requests were received.",
                 headers=headers,
             )
         if status == 503:
             return _ApiError(503, fault.code or "ServiceUnavailable",
-                             "The service is temporarily unavailable.", headers=headers)
+                             fault.message or "The service is temporarily unavailable.",
+                             headers=headers)
         return _ApiError(status, fault.code or "InternalServerError",
-                         "An injected failure.", headers=headers)
+                         fault.message or "An injected failure.", headers=headers)
 
     def _error(self, exc: _ApiError) -> None:
         error: dict[str, Any] = {"code": exc.code, "message": exc.message}

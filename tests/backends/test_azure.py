@@ -1,0 +1,642 @@
+"""Azure Key Vault: the conformance suite and the Key Vault specifics, through the real
+``SecretClient`` talking HTTPS to the wire-level emulator in ``tests/emulators/keyvault.py``.
+
+TLS verification stays on: the client trusts the CA the emulator made at start-up. The one
+concession is ``verify_challenge_resource=False``: the emulator's challenge names
+``https://vault.azure.net`` (as a real vault's does) while it listens on 127.0.0.1, which is not
+a subdomain of it; :func:`test_challenge_resource_is_verified_by_default` shows that the check is
+real and on by default. One emulator serves the whole module: every test uses its own names.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from azure.core.credentials import AccessToken
+from azure.keyvault.secrets import SecretClient
+
+from helium_secrets import GuardPolicy, RetryPolicy, SecretStore, open_store
+from helium_secrets.backends.azurekeyvault import (
+    BINARY_CONTENT_TYPE,
+    MAX_VALUE_BYTES,
+    ORDER_TAG,
+    AzureKeyVaultBackend,
+    decode_name,
+    encode_name,
+)
+from helium_secrets.errors import (
+    ConflictError,
+    DeadlineExceededError,
+    IntegrityError,
+    InvalidArgumentError,
+    InvalidNameError,
+    PermissionDeniedError,
+    SecretNotFoundError,
+    ThrottledError,
+    TooLargeError,
+    UnauthenticatedError,
+    UnavailableError,
+    VersionNotFoundError,
+)
+from helium_secrets.testing.conformance import CANARY, BackendConformance
+from tests.emulators.keyvault import KeyVaultEmulator
+
+FAST_RETRY = RetryPolicy(max_attempts=3, initial_backoff=0.0, max_backoff=0.0, deadline=60.0)
+NO_GUARD = GuardPolicy(threshold=0)
+
+
+class StaticCredential:
+    """A ``TokenCredential`` that hands out one fixed token and records what it was asked."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.requests: list[tuple[tuple[str, ...], dict[str, Any]]] = []
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        self.requests.append((scopes, kwargs))
+        return AccessToken(self.token, int(time.time()) + 3600)
+
+
+class FakeClock:
+    """The store's clock: sleeps are recorded and advance time instantly."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[KeyVaultEmulator]:
+    # Small pages so that listings page; one 404 before each deletion "completes".
+    with KeyVaultEmulator(page_size=3, deletion_polls=1) as server:
+        yield server
+
+
+@pytest.fixture
+def kv(emulator: KeyVaultEmulator) -> Iterator[KeyVaultEmulator]:
+    """The shared emulator with its switches reset around one test."""
+    emulator.clear_faults()
+    yield emulator
+    emulator.clear_faults()
+    emulator.latency = 0.0
+    emulator.soft_delete = True
+    emulator.purge_protection = False
+    emulator.enforce_dates = False
+
+
+def make_backend(kv: KeyVaultEmulator, **options: Any) -> AzureKeyVaultBackend:
+    options.setdefault("credential", StaticCredential(kv.token))
+    options.setdefault("connection_verify", str(kv.ca_path))
+    options.setdefault("verify_challenge_resource", False)
+    options.setdefault("poll_interval", 0.01)
+    return AzureKeyVaultBackend(kv.url, **options)
+
+
+@pytest.fixture
+def backend(kv: KeyVaultEmulator) -> Iterator[AzureKeyVaultBackend]:
+    backend = make_backend(kv)
+    yield backend
+    backend.close()
+
+
+@pytest.fixture
+def store(backend: AzureKeyVaultBackend) -> Iterator[SecretStore]:
+    with SecretStore(backend, retry=FAST_RETRY, guard=NO_GUARD) as store:
+        yield store
+
+
+@pytest.fixture
+def raw(kv: KeyVaultEmulator) -> Iterator[SecretClient]:
+    """A plain SecretClient: "another tool" writing to the same vault."""
+    client = SecretClient(
+        kv.url, StaticCredential(kv.token), connection_verify=str(kv.ca_path),
+        verify_challenge_resource=False, retry_total=0,
+    )
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"az/t{uuid.uuid4().hex[:12]}"
+
+
+class TestAzureConformance(BackendConformance):
+    missing_version = "0" * 32  # a well-formed Key Vault version id, never issued
+
+    @pytest.fixture
+    def store(self, kv: KeyVaultEmulator) -> Iterator[SecretStore]:
+        with SecretStore(make_backend(kv), retry=FAST_RETRY, guard=NO_GUARD) as store:
+            yield store
+
+
+# -- the name mapping -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("portable", "mapped"),
+    [
+        ("db", "db"),
+        ("app/db", "app--db"),
+        ("App/DB_pass", "-41pp---44-42-5fpass"),
+        ("my-app/x.y", "my-2dapp--x-2ey"),
+        ("a+b=c@d", "a-2bb-3dc-40d"),
+    ],
+)
+def test_name_mapping_examples(portable: str, mapped: str) -> None:
+    assert encode_name(portable) == mapped
+    assert decode_name(mapped) == portable
+    assert decode_name(mapped.upper()) == portable  # Key Vault may hand names back in any case
+
+
+def test_name_mapping_is_injective_under_case_folding() -> None:
+    alphabet = "aZ0/-._"
+    names = {""}
+    for _ in range(4):
+        names |= {n + c for n in names for c in alphabet}
+    valid = [n for n in names if n and all(n.split("/"))]
+    mapped = {n: encode_name(n) for n in valid}
+    folded = {m.lower() for m in mapped.values()}
+    assert len(folded) == len(valid)  # no two portable names share a Key Vault name
+    for name, kv_name in mapped.items():
+        assert kv_name == kv_name.lower()
+        assert set(kv_name) <= set("abcdefghijklmnopqrstuvwxyz0123456789-")
+        assert decode_name(kv_name) == name
+
+
+@pytest.mark.parametrize("foreign", ["my-secret", "a-61", "a----b", "--a", "x-zz", "a-2f"])
+def test_foreign_names_do_not_decode(foreign: str) -> None:
+    assert decode_name(foreign) is None
+
+
+def test_mapped_length_limit_checked_before_any_call(
+    store: SecretStore, kv: KeyVaultEmulator
+) -> None:
+    before = len(kv.requests)
+    calls = store.stats().backend_calls
+    with pytest.raises(InvalidNameError, match="127"):
+        store.get("A" * 43)  # 43 * 3 = 129 characters once mapped
+    with pytest.raises(InvalidNameError):
+        store.put("x" * 128, "v")
+    assert store.stats().backend_calls == calls
+    assert len(kv.requests) == before
+    longest = "y" * 127
+    store.put(longest, "v")
+    assert store.get(longest).value.reveal() == "v"
+    store.delete(longest, purge=True)
+
+
+def test_list_skips_foreign_names_and_folds_case(
+    store: SecretStore, raw: SecretClient, prefix: str
+) -> None:
+    mapped = encode_name(prefix)
+    raw.set_secret(f"{mapped}--plain-name", "v")  # "-na" is not an escape: not ours
+    raw.set_secret(f"{mapped.upper()}--SHOUTED", "loud")
+    listed = list(store.list(prefix + "/"))
+    assert listed == [f"{prefix}/shouted"]
+    assert store.get(f"{prefix}/shouted").value.reveal() == "loud"  # names are case-insensitive
+
+
+def test_verbatim_names(kv: KeyVaultEmulator, raw: SecretClient) -> None:
+    name = f"Verbatim-{uuid.uuid4().hex[:8]}"
+    raw.set_secret(name, "as-is")
+    with SecretStore(make_backend(kv, names="verbatim"), retry=FAST_RETRY) as store:
+        assert store.get(name).value.reveal() == "as-is"
+        assert name in list(store.list("Verbatim-"))
+        with pytest.raises(InvalidNameError):
+            store.get("a/b")
+        with pytest.raises(InvalidNameError):
+            store.get("under_score")
+
+
+# -- authentication and TLS -----------------------------------------------------------------
+
+
+def test_bearer_challenge_then_token(kv: KeyVaultEmulator, prefix: str) -> None:
+    credential = StaticCredential(kv.token)
+    # A port of its own would need a second server; a fresh client still answers the
+    # challenge from the SDK's process-wide cache, so look at what the emulator saw instead.
+    with SecretStore(make_backend(kv, credential=credential)) as store:
+        store.put(f"{prefix}/auth", "v")
+    unauthenticated = [r for r in kv.requests if not r.authenticated]
+    assert unauthenticated, "the first request of the module carried no token"
+    assert all(r.status == 401 for r in unauthenticated)
+    scopes, options = credential.requests[0]
+    assert scopes == ("https://vault.azure.net/.default",)
+    assert options.get("tenant_id") == kv.tenant
+
+
+def test_challenge_answer_shape(kv: KeyVaultEmulator) -> None:
+    import requests
+
+    response = requests.get(f"{kv.url}/secrets?api-version=7.4", verify=str(kv.ca_path),
+                            timeout=30)
+    assert response.status_code == 401
+    challenge = response.headers["WWW-Authenticate"]
+    assert challenge.startswith("Bearer ")
+    assert f'authorization="https://login.microsoftonline.com/{kv.tenant}"' in challenge
+    assert 'resource="https://vault.azure.net"' in challenge
+    assert response.json()["error"]["code"] == "Unauthorized"
+
+
+def test_wrong_token_is_unauthenticated(kv: KeyVaultEmulator, prefix: str) -> None:
+    backend = make_backend(kv, credential=StaticCredential("not-the-token"))
+    with (
+        SecretStore(backend, retry=FAST_RETRY, guard=NO_GUARD) as store,
+        pytest.raises(UnauthenticatedError) as info,
+    ):
+        store.get(f"{prefix}/x")
+    assert not info.value.transient
+    assert "not-the-token" not in str(info.value)
+
+
+def test_tls_is_verified(kv: KeyVaultEmulator, prefix: str) -> None:
+    before = len(kv.requests)
+    backend = make_backend(kv, connection_verify=True)  # the system CAs do not know ours
+    with (
+        SecretStore(backend, retry=FAST_RETRY, guard=NO_GUARD) as store,
+        pytest.raises(UnavailableError, match="TLS") as info,
+    ):
+        store.get(f"{prefix}/x")
+    assert not info.value.transient
+    assert len(kv.requests) == before  # no HTTP request got through
+    with pytest.raises(ValueError, match="cannot be turned off"):
+        make_backend(kv, connection_verify=False)
+
+
+def test_challenge_resource_is_verified_by_default(kv: KeyVaultEmulator, prefix: str) -> None:
+    before = kv.count()
+    backend = make_backend(kv, verify_challenge_resource=True)
+    with (
+        SecretStore(backend, retry=FAST_RETRY, guard=NO_GUARD) as store,
+        pytest.raises(UnauthenticatedError, match="challenge"),
+    ):
+        store.get(f"{prefix}/x")
+    assert kv.count() == before  # the token was never sent to 127.0.0.1
+
+
+# -- values, metadata, versions -------------------------------------------------------------
+
+
+def test_bytes_are_base64_with_a_content_type(
+    store: SecretStore, raw: SecretClient, prefix: str
+) -> None:
+    data = b"\x00\xffbinary"
+    store.put(f"{prefix}/bin", data)
+    stored = raw.get_secret(encode_name(f"{prefix}/bin"))
+    assert stored.properties.content_type == BINARY_CONTENT_TYPE
+    assert stored.value == base64.b64encode(data).decode()
+    store.clear_cache()
+    got = store.get(f"{prefix}/bin")
+    assert got.value.is_binary
+    assert got.value.reveal_bytes() == data
+
+
+def test_text_from_another_tool_and_bad_base64(
+    store: SecretStore, raw: SecretClient, prefix: str
+) -> None:
+    raw.set_secret(encode_name(f"{prefix}/txt"), "plain", content_type="password")
+    assert store.get(f"{prefix}/txt").value.reveal() == "plain"
+    raw.set_secret(encode_name(f"{prefix}/bad"), CANARY, content_type=BINARY_CONTENT_TYPE)
+    with pytest.raises(IntegrityError) as info:
+        store.get(f"{prefix}/bad")
+    assert CANARY not in str(info.value)
+    assert CANARY not in repr(info.value)
+
+
+def test_binary_size_counts_the_base64_form(store: SecretStore, kv: KeyVaultEmulator,
+                                            prefix: str) -> None:
+    puts = kv.count("PUT")
+    data = b"x" * 20_000  # under the limit as bytes, over it once base64-encoded
+    assert len(data) < MAX_VALUE_BYTES < len(base64.b64encode(data))
+    with pytest.raises(TooLargeError, match="base64"):
+        store.put(f"{prefix}/big", data)
+    assert kv.count("PUT") == puts
+    store.put(f"{prefix}/fits", b"x" * (MAX_VALUE_BYTES // 4 * 3))
+    store.put(f"{prefix}/fits-text", "x" * MAX_VALUE_BYTES)
+
+
+def test_metadata_is_tags(store: SecretStore, raw: SecretClient, prefix: str) -> None:
+    name = f"{prefix}/tagged"
+    store.put(name, "v", metadata={"owner": "team-a", "env": "prod"})
+    store.clear_cache()
+    assert dict(store.get(name).metadata) == {"owner": "team-a", "env": "prod"}
+    tags = raw.get_secret(encode_name(name)).properties.tags or {}
+    assert tags["owner"] == "team-a"
+    assert ORDER_TAG in tags
+    with pytest.raises(InvalidArgumentError, match="at most 14"):
+        store.put(name, "v", metadata={f"k{i}": "v" for i in range(15)})
+
+
+def test_versions_in_write_order_across_pages(store: SecretStore, kv: KeyVaultEmulator,
+                                              prefix: str) -> None:
+    name = f"{prefix}/many-versions"
+    written = [store.put(name, f"v{i}").version for i in range(7)]
+    pages_before = kv.count("GET", f"/secrets/{encode_name(name)}/versions")
+    listed = store.versions(name)
+    assert [v.version for v in listed] == written
+    assert all(v.enabled for v in listed)
+    # 7 versions in pages of 3: the client followed nextLink twice.
+    assert kv.count("GET", f"/secrets/{encode_name(name)}/versions") - pages_before == 3
+    assert store.get(name, written[2]).value.reveal() == "v2"
+    with pytest.raises(SecretNotFoundError):
+        store.versions(f"{prefix}/nothing")
+
+
+def test_list_follows_next_link(store: SecretStore, kv: KeyVaultEmulator, prefix: str) -> None:
+    names = [f"{prefix}/list/{i}" for i in range(5)]
+    for name in names:
+        store.put(name, "v")
+    before = kv.count("GET", "/secrets")
+    assert list(store.list(f"{prefix}/list/")) == names
+    assert kv.count("GET", "/secrets") - before >= 2
+
+
+def test_malformed_version_is_version_not_found(store: SecretStore, prefix: str) -> None:
+    name = f"{prefix}/v"
+    store.put(name, "v")
+    with pytest.raises(VersionNotFoundError):
+        store.get(name, "../other")
+    with pytest.raises(SecretNotFoundError) as info:
+        store.get(f"{prefix}/missing", "0" * 32)
+    assert type(info.value) is SecretNotFoundError
+
+
+# -- enabled flag and dates -----------------------------------------------------------------
+
+
+def test_disabled_version_is_not_readable(store: SecretStore, raw: SecretClient,
+                                          prefix: str) -> None:
+    name = f"{prefix}/disabled"
+    first = store.put(name, "one")
+    second = store.put(name, "two")
+    raw.update_secret_properties(encode_name(name), second.version, enabled=False)
+    store.clear_cache()
+    with pytest.raises(VersionNotFoundError, match="SecretDisabled"):
+        store.get(name)
+    assert store.get(name, first.version).value.reveal() == "one"
+    states = {v.version: v.state for v in store.versions(name)}
+    assert states == {first.version: "enabled", second.version: "disabled"}
+
+
+def test_expiry_and_not_before_are_honoured(kv: KeyVaultEmulator, raw: SecretClient,
+                                            prefix: str) -> None:
+    now = datetime.now(timezone.utc)
+    expired, future = encode_name(f"{prefix}/expired"), encode_name(f"{prefix}/future")
+    raw.set_secret(expired, "old", expires_on=now - timedelta(hours=1))
+    raw.set_secret(future, "new", not_before=now + timedelta(hours=1))
+    assert raw.get_secret(expired).value == "old"  # the service itself returns it
+    with SecretStore(make_backend(kv), retry=FAST_RETRY) as store:
+        with pytest.raises(VersionNotFoundError, match="expired"):
+            store.get(f"{prefix}/expired")
+        with pytest.raises(VersionNotFoundError, match="not valid before"):
+            store.get(f"{prefix}/future")
+    with SecretStore(make_backend(kv, honour_dates=False), retry=FAST_RETRY) as store:
+        assert store.get(f"{prefix}/expired").value.reveal() == "old"
+        assert store.get(f"{prefix}/future").value.reveal() == "new"
+    kv.enforce_dates = True  # a vault that refuses them itself: the same error
+    with (
+        SecretStore(make_backend(kv, honour_dates=False), retry=FAST_RETRY) as store,
+        pytest.raises(VersionNotFoundError),
+    ):
+        store.get(f"{prefix}/expired")
+
+
+# -- soft delete ----------------------------------------------------------------------------
+
+
+def test_delete_waits_then_recover(store: SecretStore, backend: AzureKeyVaultBackend,
+                                   kv: KeyVaultEmulator, prefix: str) -> None:
+    name = f"{prefix}/soft"
+    mapped = encode_name(name)
+    store.put(name, "kept")
+    polls = kv.count("GET", f"/deletedsecrets/{mapped}")
+    store.delete(name)
+    # The poller read the deleted secret until its deletion completed (one 404, then 200).
+    assert kv.count("GET", f"/deletedsecrets/{mapped}") - polls == 2
+    assert mapped in kv.deleted_names()
+    assert name in list(backend.list_deleted(prefix))
+    with pytest.raises(SecretNotFoundError):
+        store.get(name)
+    with pytest.raises(ConflictError, match="recover") as info:
+        store.put(name, CANARY)
+    assert not info.value.transient
+    assert CANARY not in str(info.value)
+    backend.recover(name)  # behind the store's back: its cache still says "not found"
+    assert store.refresh(name).value.reveal() == "kept"
+    store.delete(name, purge=True)
+    assert mapped not in kv.deleted_names()
+    store.put(name, "reborn")  # a purged name is free again
+    assert store.get(name).value.reveal() == "reborn"
+
+
+def test_recover_deleted_on_write(kv: KeyVaultEmulator, prefix: str) -> None:
+    name = f"{prefix}/phoenix"
+    with SecretStore(make_backend(kv, recover_deleted=True), retry=FAST_RETRY) as store:
+        first = store.put(name, "one")
+        store.delete(name)
+        second = store.put(name, "two")
+        assert store.get(name).value.reveal() == "two"
+        assert [v.version for v in store.versions(name)] == [first.version, second.version]
+
+
+def test_purge_protection_refuses_purge(store: SecretStore, kv: KeyVaultEmulator,
+                                        prefix: str) -> None:
+    name = f"{prefix}/protected"
+    store.put(name, "v")
+    kv.purge_protection = True
+    with pytest.raises(PermissionDeniedError):
+        store.delete(name, purge=True)
+    assert encode_name(name) in kv.deleted_names()  # deleted, still recoverable
+
+
+def test_vault_without_soft_delete(store: SecretStore, kv: KeyVaultEmulator,
+                                   prefix: str) -> None:
+    kv.soft_delete = False
+    name = f"{prefix}/hard"
+    store.put(name, "v")
+    before = kv.count(path_prefix="/deletedsecrets")
+    store.delete(name, purge=True)
+    assert kv.count(path_prefix="/deletedsecrets") == before  # nothing to wait for or purge
+    with pytest.raises(SecretNotFoundError):
+        store.get(name)
+
+
+# -- faults, retries and error text ---------------------------------------------------------
+
+
+def test_throttling_is_retried_with_retry_after(backend: AzureKeyVaultBackend,
+                                                kv: KeyVaultEmulator, prefix: str) -> None:
+    name = f"{prefix}/throttled"
+    backend.put(name, "v")
+    clock = FakeClock()
+    retry = RetryPolicy(max_attempts=4, initial_backoff=0.0, max_backoff=0.0, deadline=60.0)
+    with SecretStore(backend, cache=None, retry=retry, guard=NO_GUARD, clock=clock) as store:
+        kv.fail_next(429, 2, retry_after=3)
+        before = kv.count("GET")
+        assert store.get(name).value.reveal() == "v"
+        assert kv.count("GET") - before == 3  # azure-core did not retry on its own
+        assert clock.sleeps == [3.0, 3.0]
+        assert store.stats().retries == 2
+
+
+def test_throttling_surfaces_when_it_persists(backend: AzureKeyVaultBackend,
+                                              kv: KeyVaultEmulator, prefix: str) -> None:
+    name = f"{prefix}/throttled"
+    backend.put(name, "v")
+    retry = RetryPolicy(max_attempts=3, initial_backoff=0.0, max_backoff=0.0, deadline=600.0)
+    with SecretStore(backend, cache=None, retry=retry, guard=NO_GUARD,
+                     clock=FakeClock()) as store:
+        kv.fail_next(429, 10, retry_after=7)
+        before = kv.count("GET")
+        with pytest.raises(ThrottledError) as info:
+            store.get(name)
+        assert kv.count("GET") - before == 3
+    assert info.value.transient
+    assert info.value.retry_after == 7.0
+    assert isinstance(info.value.__cause__, Exception)
+
+
+def test_unavailable_and_dropped_connections(backend: AzureKeyVaultBackend,
+                                             kv: KeyVaultEmulator, prefix: str) -> None:
+    name = f"{prefix}/flaky"
+    backend.put(name, "v")
+    with SecretStore(backend, cache=None, retry=FAST_RETRY, guard=NO_GUARD) as store:
+        kv.fail_next(503, 1)
+        kv.fail_next(None, 1)  # then a dropped connection
+        assert store.get(name).value.reveal() == "v"
+        kv.fail_next(503, 5)
+        with pytest.raises(UnavailableError) as info:
+            store.get(name)
+        assert info.value.transient
+        kv.clear_faults()
+        kv.fail_next(None, 5)
+        with pytest.raises(UnavailableError, match="dropped"):
+            store.get(name)
+
+
+def test_stale_value_served_while_vault_is_down(store: SecretStore, kv: KeyVaultEmulator,
+                                                prefix: str) -> None:
+    name = f"{prefix}/stale"
+    store.put(name, "v")
+    kv.fail_next(503, 5)
+    assert store.refresh(name).value.reveal() == "v"
+    assert store.stats().stale_served == 1
+
+
+def test_plain_put_is_not_retried(store: SecretStore, kv: KeyVaultEmulator, prefix: str) -> None:
+    kv.fail_next(503, 1, methods=("PUT",))
+    before = kv.count("PUT")
+    with pytest.raises(UnavailableError):
+        store.put(f"{prefix}/once", "v")
+    assert kv.count("PUT") - before == 1  # no idempotency token: a retry could write twice
+
+
+def test_read_timeout_is_deadline_exceeded(kv: KeyVaultEmulator, prefix: str) -> None:
+    backend = make_backend(kv, read_timeout=0.2)
+    name = f"{prefix}/slow"
+    backend.put(name, "v")
+    kv.latency = 3.0
+    with (
+        SecretStore(backend, retry=RetryPolicy.never(), guard=NO_GUARD) as store,
+        pytest.raises(DeadlineExceededError),
+    ):
+        store.get(name)
+
+
+def test_service_text_never_reaches_errors(store: SecretStore, kv: KeyVaultEmulator,
+                                           prefix: str) -> None:
+    kv.fail_next(400, 1, code="BadParameter", message=f"bad value {CANARY}")
+    with pytest.raises(InvalidArgumentError) as info:
+        store.put(f"{prefix}/echo", "x" + CANARY)
+    assert "BadParameter" in str(info.value)
+    assert CANARY not in str(info.value)
+    assert CANARY not in repr(info.value)
+
+
+def test_best_effort_create_only_and_expected_version(store: SecretStore, prefix: str) -> None:
+    name = f"{prefix}/guarded"
+    first = store.put(name, "one", create_only=True)
+    with pytest.raises(ConflictError, match="already exists"):
+        store.put(name, "two", create_only=True)
+    second = store.put(name, "two", expected_version=first.version)
+    with pytest.raises(ConflictError, match="check-and-set"):
+        store.put(name, "three", expected_version=first.version)
+    store.clear_cache()
+    assert store.get(name).version == second.version
+
+
+def test_rotation_is_noticed(store: SecretStore, raw: SecretClient, prefix: str) -> None:
+    name = f"{prefix}/rotating"
+    store.put(name, "old")
+    seen: list[tuple[str | None, str]] = []
+    store.on_rotation(name, lambda old, new: seen.append(
+        (old.value.reveal() if old else None, new.value.reveal())))
+    raw.set_secret(encode_name(name), "new", tags={ORDER_TAG: str(time.time_ns())})
+    store.rotation.poll_once()
+    assert seen[-1] == ("old", "new")
+
+
+# -- URLs -----------------------------------------------------------------------------------
+
+
+def test_from_url_forms() -> None:
+    credential = StaticCredential("t")
+    short = AzureKeyVaultBackend.from_url(urlsplit("azurekeyvault://myvault"),
+                                          credential=credential)
+    assert short._client.vault_url == "https://myvault.vault.azure.net"
+    full = AzureKeyVaultBackend.from_url(
+        urlsplit("azurekeyvault://other.vault.azure.cn?recover_deleted=true&names=verbatim"),
+        credential=credential,
+    )
+    assert full._client.vault_url == "https://other.vault.azure.cn"
+    assert full._recover_deleted
+    assert full.capabilities.name_rules.problem("a/b") is not None
+    for bad in ("azurekeyvault://v?colour=blue", "azurekeyvault://v/path",
+                "azurekeyvault://", "azurekeyvault://v?recover_deleted=maybe"):
+        with pytest.raises(ValueError):  # noqa: PT011 - the messages differ per case
+            AzureKeyVaultBackend.from_url(urlsplit(bad), credential=credential)
+
+
+def test_open_store_against_the_emulator(kv: KeyVaultEmulator, prefix: str) -> None:
+    url = f"azurekeyvault://127.0.0.1:{kv.port}?verify_challenge_resource=false"
+    with open_store(url, credential=StaticCredential(kv.token),
+                    connection_verify=str(kv.ca_path), retry=FAST_RETRY) as store:
+        assert store.backend.name == "azure"
+        store.put(f"{prefix}/url", "via-url")
+        assert store.get(f"{prefix}/url").value.reveal() == "via-url"
+
+
+# -- a real vault ---------------------------------------------------------------------------
+
+
+@pytest.mark.live
+@pytest.mark.skipif(not os.environ.get("AZURE_KEYVAULT_URL"),
+                    reason="set AZURE_KEYVAULT_URL (and azure-identity credentials) to run")
+def test_live_vault_round_trip() -> None:
+    url = os.environ["AZURE_KEYVAULT_URL"]
+    name = f"helium-live/t{uuid.uuid4().hex[:12]}"
+    with SecretStore(AzureKeyVaultBackend(url, poll_interval=2.0)) as store:
+        try:
+            first = store.put(name, "one", metadata={"purpose": "helium-secrets live test"})
+            second = store.put(name, b"\x00two")
+            assert store.get(name).value.reveal_bytes() == b"\x00two"
+            assert [v.version for v in store.versions(name)] == [first.version, second.version]
+            assert name in list(store.list("helium-live/"))
+        finally:
+            store.delete(name, purge=True)
