@@ -310,7 +310,9 @@ class LocalFileBackend(BackendBase):
 
         nonce = os.urandom(_NONCE_LEN)
         header = _MAGIC + bytes([FORMAT_VERSION]) + _key_id(key) + nonce
-        plaintext = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        # ASCII escapes: a str with a lone surrogate still round-trips, and encoding can't fail
+        # with an error that carries the plaintext.
+        plaintext = json.dumps(doc, separators=(",", ":"), ensure_ascii=True).encode("ascii")
         return header + AESGCM(key).encrypt(nonce, plaintext, header)
 
     @staticmethod
@@ -447,7 +449,7 @@ class LocalFileBackend(BackendBase):
         metadata: Mapping[str, str] | None = None,
         labels: Sequence[str] = (),
     ) -> VersionInfo:
-        size = len(value.encode("utf-8") if isinstance(value, str) else value)
+        size = len(value.encode("utf-8", "surrogatepass") if isinstance(value, str) else value)
         limit = self.capabilities.max_value_bytes
         if limit is not None and size > limit:
             raise TooLargeError(f"the value is {size} bytes; this store takes at most {limit}")
@@ -542,10 +544,11 @@ class LocalFileBackend(BackendBase):
             return Classified(ErrorCode.UNAVAILABLE, "timed out waiting for the store's lock file",
                               transient=True)
         if isinstance(exc, PermissionError):
-            return Classified(ErrorCode.PERMISSION_DENIED, f"file system: {exc.strerror}")
+            return Classified(ErrorCode.PERMISSION_DENIED,
+                              f"file system: {exc.strerror} ({exc.filename})")
         if isinstance(exc, OSError):
             code = errno.errorcode.get(exc.errno or 0, "unknown")
             transient = exc.errno in (errno.ENOSPC, errno.EAGAIN, errno.EINTR, errno.EIO)
             return Classified(ErrorCode.UNAVAILABLE if transient else ErrorCode.UNKNOWN,
-                              f"file system error {code}", transient=transient)
+                              f"file system error {code} ({exc.filename})", transient=transient)
         return None

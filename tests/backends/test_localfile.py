@@ -28,6 +28,7 @@ from helium_secrets.backends.localfile import (
 )
 from helium_secrets.errors import (
     IntegrityError,
+    PermissionDeniedError,
     SecretNotFoundError,
     UnauthenticatedError,
     UnavailableError,
@@ -347,6 +348,29 @@ def test_data_survives_a_new_instance(populated: Path) -> None:
     again = LocalFileBackend(populated, key=KEY).put("meta", "v", request_token="tok-1")
     assert again.version == "1"
     assert len(LocalFileBackend(populated, key=KEY).list_versions("meta")) == 1
+
+
+def test_odd_text_round_trips(root: Path) -> None:
+    odd = "lone \ud800 surrogate, NUL \x00, emoji \U0001f511, quote \" and backslash \\"
+    with no_retry_store(LocalFileBackend(root, key=KEY)) as store:
+        store.put("odd", odd)
+        store.put("empty", "")
+    with no_retry_store(LocalFileBackend(root, key=KEY)) as store:
+        assert store.get("odd").value.reveal() == odd
+        assert store.get("empty").value.reveal() == ""
+        assert not store.get("empty").value.is_binary
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root ignores permissions")
+def test_unwritable_directory_is_permission_denied(root: Path) -> None:
+    with no_retry_store(LocalFileBackend(root, key=KEY)) as store:
+        store.put("a", "v")
+        (root / "secrets").chmod(0o500)
+        try:
+            with pytest.raises(PermissionDeniedError, match="secrets"):
+                store.put("a", "w")
+        finally:
+            (root / "secrets").chmod(0o700)
 
 
 def test_delete_removes_the_file(populated: Path) -> None:
