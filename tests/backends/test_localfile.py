@@ -10,6 +10,7 @@ import os
 import re
 import stat
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -434,6 +435,30 @@ def test_processes_writing_at_once_lose_nothing(root: Path) -> None:
         own = [backend.get(f"own/{n}", v.version).value for v in backend.list_versions(f"own/{n}")]
         assert own == [f"w{n}-{i}" for i in range(WRITES_PER_PROCESS)], "each writer's order kept"
     assert list(backend.list_names()) == [*(f"own/{n}" for n in range(WRITERS)), "shared"]
+
+
+def test_threads_and_instances_writing_at_once_lose_nothing(root: Path) -> None:
+    # Threads sharing one instance, and instances sharing one directory, in one process.
+    shared = LocalFileBackend(root, key=KEY)
+    backends = [shared, shared, LocalFileBackend(root, key=KEY), LocalFileBackend(root, key=KEY)]
+    start = threading.Barrier(len(backends))
+
+    def write(n: int) -> None:
+        start.wait(60)
+        for i in range(10):
+            backends[n].put("shared", f"t{n}-{i}", request_token=f"t{n}-{i}")
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(len(backends))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not any(thread.is_alive() for thread in threads)
+    versions = shared.list_versions("shared")
+    assert [v.version for v in versions] == [str(i) for i in range(1, 41)]
+    assert {shared.get("shared", v.version).value for v in versions} == {
+        f"t{n}-{i}" for n in range(len(backends)) for i in range(10)
+    }
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
