@@ -60,6 +60,7 @@ MAX_VALUE_BYTES = 64 * 1024
 BATCH_SIZE = 20
 CURRENT = "AWSCURRENT"
 PREVIOUS = "AWSPREVIOUS"
+PENDING = "AWSPENDING"
 
 NAME_RULES = NameRules(
     max_length=512,
@@ -149,9 +150,9 @@ class AWSSecretsManagerBackend(BackendBase):
     :param kms_key_id: the KMS key for secrets this backend creates.
     :param description: the description of secrets this backend creates.
     :param tags: tags for secrets this backend creates (merged with ``metadata`` of a put).
-    :param atomic_check_and_set: make ``put(expected_version=...)`` atomic with a staging label
-        compare-and-swap (3 calls) instead of DescribeSecret-then-write (2 calls, with a race
-        window); see the documentation page.
+    :param atomic_check_and_set: ``put(expected_version=...)`` is a staging-label
+        compare-and-swap (3 calls, atomic; the default); ``False`` checks DescribeSecret and then
+        writes (2 calls, with a race window); see the documentation page.
     """
 
     name: ClassVar[str] = "aws"
@@ -169,7 +170,7 @@ class AWSSecretsManagerBackend(BackendBase):
         kms_key_id: str | None = None,
         description: str | None = None,
         tags: Mapping[str, str] | None = None,
-        atomic_check_and_set: bool = False,
+        atomic_check_and_set: bool = True,
     ) -> None:
         if not 7 <= recovery_window_days <= 30:
             raise ValueError("recovery_window_days must be between 7 and 30 (AWS's range)")
@@ -183,6 +184,7 @@ class AWSSecretsManagerBackend(BackendBase):
             batch_get=BATCH_SIZE,
             idempotent_put=True,
             check_and_set=True,
+            staging=True,
         )
         self.recovery_window_days = recovery_window_days
         self.kms_key_id = kms_key_id
@@ -387,8 +389,9 @@ class AWSSecretsManagerBackend(BackendBase):
                 version=v["VersionId"],
                 labels=frozenset(v.get("VersionStages") or ()),
                 created_at=v.get("CreatedDate"),
-                # A version without stages is "deprecated" but still readable by id.
-                state="enabled",
+                # A version without stages is what AWS calls deprecated: out of the lifecycle,
+                # readable by id until AWS removes it.
+                state="enabled" if v.get("VersionStages") else "disabled",
             )
             for v in versions
         ]
@@ -406,6 +409,8 @@ class AWSSecretsManagerBackend(BackendBase):
         metadata: Mapping[str, str] | None = None,
         labels: Sequence[str] = (),
     ) -> VersionInfo:
+        if not value:
+            raise InvalidArgumentError("AWS Secrets Manager does not store empty values")
         token = _request_token(request_token)
         labels = [label for label in dict.fromkeys(labels) if label != CURRENT]
         if create_only:
@@ -555,6 +560,53 @@ class AWSSecretsManagerBackend(BackendBase):
                 self._stages_of(name)  # the secret exists: the version does not
                 raise VersionNotFoundError("no such version") from exc
             raise
+
+    # -- staged rotation (AWS's own AWSPENDING protocol) -------------------------------------
+
+    def stage(
+        self,
+        name: str,
+        value: str | bytes,
+        *,
+        expected_current: str | None,
+        request_token: str | None = None,
+    ) -> VersionInfo:
+        if not value:
+            raise InvalidArgumentError("AWS Secrets Manager does not store empty values")
+        token = _request_token(request_token)
+        if expected_current is not None:
+            current = self.current_version(name)
+            if current != expected_current:
+                raise ConflictError("staging failed: the current version changed")
+        # AWSPENDING moves to the new version; a reader of AWSCURRENT does not see it.
+        return self._put_value(name, value, token, [PENDING])
+
+    def promote(self, name: str, version: str, *, expected_current: str | None) -> None:
+        if expected_current is None:
+            expected_current = self.current_version(name)
+        try:
+            # Atomic: AWS refuses the move when expected_current no longer holds AWSCURRENT.
+            self.client.update_secret_version_stage(
+                SecretId=name, VersionStage=CURRENT, MoveToVersionId=version,
+                RemoveFromVersionId=expected_current,
+            )
+        except botocore.exceptions.ClientError as exc:
+            if _error_code(exc) in _INVALID:
+                raise ConflictError("promotion failed: the current version changed") from exc
+            raise
+        self._drop_stage(name, PENDING, version)
+
+    def discard(self, name: str, version: str) -> None:
+        stages = self._stages_of(name).get(version)
+        if stages is None:
+            raise VersionNotFoundError("no such version")
+        if CURRENT in stages:
+            raise ConflictError("the version is current; it can no longer be discarded")
+        if PENDING in stages:
+            # Without stages the version is deprecated: never current, removed by AWS later.
+            self.client.update_secret_version_stage(
+                SecretId=name, VersionStage=PENDING, RemoveFromVersionId=version
+            )
 
     def delete(self, name: str, *, purge: bool = False) -> None:
         if purge:

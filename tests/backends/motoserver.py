@@ -39,8 +39,41 @@ FAULTS: dict[str, tuple[int, str, str]] = {
     "limit": (400, "LimitExceededException", "quota exceeded"),
 }
 
+def _fix_moto_stage_moves() -> None:
+    """Make moto's "default version" follow AWSCURRENT, as AWS's one notion of current does.
+
+    moto keeps a ``default_version_id`` apart from the stages: UpdateSecretVersionStage moves
+    the AWSCURRENT stage but not that id, so after a stage move moto's BatchGetSecretValue
+    and its next PutSecretValue work on the old version (two versions end up AWSCURRENT).
+    This fixes the emulator, in the server; the SDK is untouched.
+    """
+    from moto.secretsmanager.models import SecretsManagerBackend
+
+    original = SecretsManagerBackend.update_secret_version_stage
+    if getattr(original, "_helium_fixed", False):
+        return
+
+    def update_secret_version_stage(
+        self: Any, secret_id: str, version_stage: str, remove_from_version_id: str,
+        move_to_version_id: str,
+    ) -> tuple[str, str]:
+        result: tuple[str, str] = original(self, secret_id, version_stage,
+                                           remove_from_version_id, move_to_version_id)
+        if version_stage == "AWSCURRENT" and move_to_version_id:
+            self.secrets[secret_id].set_default_version_id(move_to_version_id)
+        return result
+
+    update_secret_version_stage._helium_fixed = True  # type: ignore[attr-defined]
+    SecretsManagerBackend.update_secret_version_stage = update_secret_version_stage  # type: ignore[method-assign]
+
+
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length",
                "proxy-connection", "upgrade", "te", "trailer"}
+
+
+class _ProxyServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # 32 threads connect at once in the cold-read tests
 
 
 @dataclass
@@ -64,7 +97,7 @@ class MotoServer:
         self._denied: set[str] = set()
         #: Requests that reached the proxy, per operation ("GetSecretValue", ...).
         self.requests: collections.Counter[str] = collections.Counter()
-        self._proxy: ThreadingHTTPServer | None = None
+        self._proxy: _ProxyServer | None = None
         self._thread: threading.Thread | None = None
         self.moto_port = 0
 
@@ -72,10 +105,10 @@ class MotoServer:
 
     def start(self) -> MotoServer:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+        _fix_moto_stage_moves()
         self._moto.start()
         self.moto_port = self._moto.get_host_and_port()[1]
-        self._proxy = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._proxy.daemon_threads = True
+        self._proxy = _ProxyServer(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(target=self._proxy.serve_forever, daemon=True,
                                         name="moto-proxy")
         self._thread.start()

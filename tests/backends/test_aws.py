@@ -22,8 +22,10 @@ from helium_secrets import GuardPolicy, RetryPolicy, SecretStore, open_store
 from helium_secrets.backends.awssecretsmanager import AWSSecretsManagerBackend
 from helium_secrets.errors import (
     ConflictError,
+    InvalidArgumentError,
     InvalidNameError,
     PermissionDeniedError,
+    RotationTestFailed,
     SecretNotFoundError,
     ThrottledError,
     UnauthenticatedError,
@@ -84,14 +86,14 @@ class TestAWSConformance(BackendConformance):
             yield store
 
 
-class TestAWSConformanceAtomicCAS(BackendConformance):
-    """The same contract with the staging-label compare-and-swap for ``expected_version``."""
+class TestAWSConformanceDescribeCAS(BackendConformance):
+    """The same contract with the DescribeSecret-then-write check for ``expected_version``."""
 
     missing_version = "0" * 32
 
     @pytest.fixture
     def store(self, moto: MotoServer) -> Iterator[SecretStore]:
-        with SecretStore(make_backend(moto, atomic_check_and_set=True)) as store:
+        with SecretStore(make_backend(moto, atomic_check_and_set=False)) as store:
             yield store
 
 
@@ -156,6 +158,15 @@ def test_binary_secret(store: SecretStore, prefix: str) -> None:
 # -- writes ------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("empty", ["", b""])
+def test_empty_value_refused_before_any_call(
+    store: SecretStore, server: MotoServer, prefix: str, empty: str | bytes
+) -> None:
+    with pytest.raises(InvalidArgumentError, match="empty"):
+        store.put(f"{prefix}/empty", empty)
+    assert sum(server.requests.values()) == 0
+
+
 def test_lost_answer_put_is_retried_without_a_second_version(
     store: SecretStore, server: MotoServer, prefix: str
 ) -> None:
@@ -213,6 +224,24 @@ def test_expected_version(server: MotoServer, prefix: str, atomic: bool) -> None
             assert [v.version for v in currents] == [second.version]
 
 
+def test_atomic_cas_keeps_one_current_version_for_later_writes(
+    store: SecretStore, server: MotoServer, prefix: str
+) -> None:
+    name = f"{prefix}/cas-then-put"
+    first = store.put(name, "one")
+    second = store.put(name, "two", expected_version=first.version)
+    third = store.put(name, "three")
+    store.clear_cache()
+    assert store.get_many([name])[name].version == third.version
+    stages = {v.version: v.labels for v in store.versions(name)}
+    assert stages == {first.version: frozenset(), second.version: {"AWSPREVIOUS"},
+                      third.version: {"AWSCURRENT"}}
+    states = {v.version: v.state for v in store.versions(name)}
+    assert states[first.version] == "disabled"  # AWS's "deprecated": no stage left
+    assert store.previous(name) is not None
+    assert store.previous(name).version == second.version  # type: ignore[union-attr]
+
+
 def test_atomic_cas_retried_after_lost_answer(server: MotoServer, prefix: str) -> None:
     with SecretStore(make_backend(server, atomic_check_and_set=True), retry=FAST_RETRY,
                      guard=NO_GUARD) as store:
@@ -236,6 +265,66 @@ def test_create_options_and_metadata_become_tags(server: MotoServer, prefix: str
     assert tags == {"team": "core", "owner": "me", "env": "prod"}
     assert described["Description"] == "app db"
     assert described["KmsKeyId"] == "alias/app"
+
+
+# -- rotation ----------------------------------------------------------------------------
+
+
+def test_rotate_staged_uses_awspending(store: SecretStore, prefix: str) -> None:
+    name = f"{prefix}/staged"
+    old = store.put(name, "old")
+    seen: list[tuple[str, frozenset[str], str]] = []
+
+    def check(pending: Any) -> bool:
+        # While tested, the pending version carries AWSPENDING and readers still get "old".
+        seen.append((pending.value.reveal(), store.get(name, pending.version).labels,
+                     store.refresh(name).value.reveal()))
+        return True
+
+    new = store.rotate_staged(name, lambda: "new", check)
+    assert seen == [("new", frozenset({"AWSPENDING"}), "old")]
+    assert new.value.reveal() == "new"
+    assert store.current_version(name) == new.version
+    stages = {v.version: v.labels for v in store.versions(name)}
+    assert stages == {old.version: {"AWSPREVIOUS"}, new.version: {"AWSCURRENT"}}
+
+
+def test_rotate_staged_failed_test_discards(store: SecretStore, prefix: str) -> None:
+    name = f"{prefix}/staged-fail"
+    old = store.put(name, "old")
+    with pytest.raises(RotationTestFailed) as info:
+        store.rotate_staged(name, lambda: CANARY, lambda pending: False)
+    assert CANARY not in str(info.value)
+    assert store.refresh(name).version == old.version
+    by_version = {v.version: v for v in store.versions(name)}
+    discarded = by_version[info.value.version]
+    assert discarded.labels == frozenset()
+    assert not discarded.enabled
+    assert by_version[old.version].labels == {"AWSCURRENT"}
+
+
+def test_rotate_staged_conflicts_with_a_concurrent_writer(
+    store: SecretStore, server: MotoServer, prefix: str
+) -> None:
+    name = f"{prefix}/staged-race"
+    store.put(name, "old")
+    client = server.client()
+
+    def someone_else_writes(pending: Any) -> bool:
+        client.put_secret_value(SecretId=name, SecretString="theirs")
+        return True
+
+    with pytest.raises(ConflictError):
+        store.rotate_staged(name, lambda: "mine", someone_else_writes)
+    assert store.refresh(name).value.reveal() == "theirs"
+
+
+def test_rotate_is_check_and_set(store: SecretStore, prefix: str) -> None:
+    name = f"{prefix}/rotate"
+    created = store.rotate(name, lambda: "first")
+    rotated = store.rotate(name, lambda: "second")
+    assert rotated.version != created.version
+    assert store.get(name, label="AWSPREVIOUS").version == created.version
 
 
 # -- deletion and restore ----------------------------------------------------------------
