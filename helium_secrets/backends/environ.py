@@ -150,3 +150,19 @@ class EnvironBackend(BackendBase):
 
     def set_label(self, name: str, label: str, version: str | None) -> None:
         self._refuse(name)
+
+    def stage(
+        self,
+        name: str,
+        value: str | bytes,
+        *,
+        expected_current: str | None,
+        request_token: str | None = None,
+    ) -> VersionInfo:
+        self._refuse(name)
+
+    def promote(self, name: str, version: str, *, expected_current: str | None) -> None:
+        self._refuse(name)
+
+    def discard(self, name: str, version: str) -> None:
+        self._refuse(name)

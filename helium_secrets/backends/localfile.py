@@ -54,6 +54,7 @@ __all__ = [
     "DEFAULT_MAX_VALUE_BYTES",
     "FORMAT_VERSION",
     "KEY_ENV_VAR",
+    "PENDING",
     "LocalFileBackend",
     "default_path",
     "default_url",
@@ -66,6 +67,8 @@ FORMAT_VERSION = 1
 KEY_ENV_VAR = "HELIUM_SECRETS_KEY"
 #: The largest value accepted by default, in bytes (the same as most cloud services).
 DEFAULT_MAX_VALUE_BYTES = 64 * 1024
+#: The label of a staged version until it is promoted or discarded (as on ``mem://``).
+PENDING = "pending"
 #: Request tokens remembered per secret, newest kept: a retry comes soon after its first try.
 MAX_TOKENS = 100
 
@@ -175,6 +178,7 @@ class LocalFileBackend(BackendBase):
             version_probe=False,  # the probe would decrypt the same file as a read
             idempotent_put=True,
             check_and_set=True,
+            staging=True,
         )
         if isinstance(key, str):
             self._explicit_key: bytes | None = _decode_key(key, "the key= option")
@@ -425,16 +429,82 @@ class LocalFileBackend(BackendBase):
             metadata=MappingProxyType(dict(doc.get("metadata", {}))),
         )
 
+    # -- documents -------------------------------------------------------------------------
+
+    @staticmethod
+    def _current(doc: Mapping[str, Any]) -> dict[str, Any]:
+        # "current" is absent until a version is staged: then the newest version is current.
+        current_id = doc.get("current")
+        for entry in reversed(doc["versions"]):
+            if current_id is None or entry["id"] == current_id:
+                return entry  # type: ignore[no-any-return]
+        raise IntegrityError("the secret's current version is missing")
+
+    @staticmethod
+    def _version(doc: Mapping[str, Any], version: str) -> dict[str, Any]:
+        for entry in doc["versions"]:
+            if entry["id"] == version:
+                return entry  # type: ignore[no-any-return]
+        raise VersionNotFoundError("no such version")
+
+    @staticmethod
+    def _token(doc: Mapping[str, Any] | None, request_token: str | None) -> str | None:
+        if doc is None or request_token is None:
+            return None
+        return dict(doc.get("tokens", [])).get(request_token)
+
+    def _append(
+        self,
+        doc: dict[str, Any],
+        value: str | bytes,
+        labels: Sequence[str],
+        request_token: str | None,
+    ) -> dict[str, Any]:
+        """Add a version to ``doc`` (not yet current, not yet on disk) and return it."""
+        size = len(value.encode("utf-8", "surrogatepass") if isinstance(value, str) else value)
+        limit = self.capabilities.max_value_bytes
+        if limit is not None and size > limit:
+            raise TooLargeError(f"the value is {size} bytes; this store takes at most {limit}")
+        # A label names one version of a secret at a time (like AWS stages): move it.
+        for entry in doc["versions"]:
+            entry["labels"] = [x for x in entry["labels"] if x not in labels]
+        new = {
+            "id": str(doc["next_version"]),
+            "created_at": self._clock().isoformat(),
+            "labels": sorted(set(labels)),
+            "state": "enabled",
+            "type": "bytes" if isinstance(value, bytes) else "text",
+            "value": base64.b64encode(value).decode("ascii") if isinstance(value, bytes) else value,
+        }
+        doc["next_version"] += 1
+        doc["versions"].append(new)
+        if request_token is not None:
+            doc["tokens"] = [*doc["tokens"], [request_token, new["id"]]][-MAX_TOKENS:]
+        return new
+
+    @contextlib.contextmanager
+    def _updating(self, name: str) -> Iterator[dict[str, Any]]:
+        """Lock, load an existing secret, let the caller change it, then write it back."""
+        with self._writing() as key:
+            path = self._file(name)
+            doc = self._load(path, key, name)
+            if doc is None or not doc["versions"]:
+                raise SecretNotFoundError("secret not found")
+            yield doc
+            self._atomic_write(path, self._seal(key, doc))
+
     # -- the protocol ----------------------------------------------------------------------
 
     def get(self, name: str, version: str | None = None, label: str | None = None) -> RawSecret:
         doc = self._read(name)
         if version is None and label is None:
-            return self._raw(doc, doc["versions"][-1])
+            return self._raw(doc, self._current(doc))
         for entry in doc["versions"]:
             if (version is None or entry["id"] == version) and (
                 label is None or label in entry["labels"]
             ):
+                if entry.get("state", "enabled") != "enabled":
+                    raise VersionNotFoundError(f"version is {entry['state']}")
                 return self._raw(doc, entry)
         raise VersionNotFoundError("no such version or label")
 
@@ -449,47 +519,29 @@ class LocalFileBackend(BackendBase):
         metadata: Mapping[str, str] | None = None,
         labels: Sequence[str] = (),
     ) -> VersionInfo:
-        size = len(value.encode("utf-8", "surrogatepass") if isinstance(value, str) else value)
-        limit = self.capabilities.max_value_bytes
-        if limit is not None and size > limit:
-            raise TooLargeError(f"the value is {size} bytes; this store takes at most {limit}")
         with self._writing() as key:
             path = self._file(name)
             doc = self._load(path, key, name)
+            done = self._token(doc, request_token)
+            if done is not None:
+                assert doc is not None
+                return self._info(self._version(doc, done))
             exists = doc is not None and bool(doc["versions"])
-            if doc is not None and request_token is not None:
-                done = dict(doc.get("tokens", [])).get(request_token)
-                if done is not None:
-                    return next(self._info(e) for e in doc["versions"] if e["id"] == done)
             if create_only and exists:
                 raise ConflictError("secret already exists")
             if expected_version is not None:
-                if not exists:
+                if doc is None or not exists:
                     raise ConflictError("check-and-set failed: the secret does not exist")
-                assert doc is not None
-                if doc["versions"][-1]["id"] != expected_version:
+                if self._current(doc)["id"] != expected_version:
                     raise ConflictError("check-and-set failed: the current version changed")
             if doc is None:
                 doc = {"kind": "secret", "name": name, "next_version": 1, "metadata": {},
                        "tokens": [], "versions": []}
-            # A label names one version of a secret at a time (like AWS stages): move it.
-            for entry in doc["versions"]:
-                entry["labels"] = [x for x in entry["labels"] if x not in labels]
-            new = {
-                "id": str(doc["next_version"]),
-                "created_at": self._clock().isoformat(),
-                "labels": sorted(set(labels)),
-                "state": "enabled",
-                "type": "bytes" if isinstance(value, bytes) else "text",
-                "value": base64.b64encode(value).decode("ascii")
-                if isinstance(value, bytes) else value,
-            }
-            doc["next_version"] += 1
-            doc["versions"].append(new)
+            new = self._append(doc, value, labels, request_token)
+            if "current" in doc:
+                doc["current"] = new["id"]
             if metadata is not None:
                 doc["metadata"].update(metadata)
-            if request_token is not None:
-                doc["tokens"] = [*doc["tokens"], [request_token, new["id"]]][-MAX_TOKENS:]
             self._atomic_write(path, self._seal(key, doc))
             return self._info(new)
 
@@ -523,21 +575,60 @@ class LocalFileBackend(BackendBase):
         return [self._info(e) for e in self._read(name)["versions"]]
 
     def current_version(self, name: str) -> str:
-        return str(self._read(name)["versions"][-1]["id"])
+        return str(self._current(self._read(name))["id"])
 
     def set_label(self, name: str, label: str, version: str | None) -> None:
+        with self._updating(name) as doc:
+            if version is not None:
+                self._version(doc, version)
+            for entry in doc["versions"]:
+                entry["labels"] = [x for x in entry["labels"] if x != label]
+                if entry["id"] == version:
+                    entry["labels"] = sorted({*entry["labels"], label})
+
+    def stage(
+        self,
+        name: str,
+        value: str | bytes,
+        *,
+        expected_current: str | None,
+        request_token: str | None = None,
+    ) -> VersionInfo:
         with self._writing() as key:
             path = self._file(name)
             doc = self._load(path, key, name)
             if doc is None or not doc["versions"]:
                 raise SecretNotFoundError("secret not found")
-            if version is not None and not any(e["id"] == version for e in doc["versions"]):
-                raise VersionNotFoundError("no such version")
-            for entry in doc["versions"]:
-                entry["labels"] = [x for x in entry["labels"] if x != label]
-                if entry["id"] == version:
-                    entry["labels"] = sorted({*entry["labels"], label})
+            done = self._token(doc, request_token)
+            if done is not None:
+                return self._info(self._version(doc, done))
+            current = self._current(doc)
+            if expected_current is not None and current["id"] != expected_current:
+                raise ConflictError("staging failed: the current version changed")
+            doc["current"] = current["id"]  # the new version is not current until promoted
+            new = self._append(doc, value, (PENDING,), request_token)
             self._atomic_write(path, self._seal(key, doc))
+            return self._info(new)
+
+    def promote(self, name: str, version: str, *, expected_current: str | None) -> None:
+        with self._updating(name) as doc:
+            target = self._version(doc, version)
+            if target.get("state", "enabled") != "enabled":
+                raise VersionNotFoundError(f"version is {target['state']}")
+            if expected_current is not None and self._current(doc)["id"] != expected_current:
+                raise ConflictError("promotion failed: the current version changed")
+            target["labels"] = [x for x in target["labels"] if x != PENDING]
+            doc["current"] = target["id"]
+
+    def discard(self, name: str, version: str) -> None:
+        with self._updating(name) as doc:
+            target = self._version(doc, version)
+            if target["id"] == self._current(doc)["id"]:
+                raise ConflictError("the version is current; it can no longer be discarded")
+            target["labels"] = [x for x in target["labels"] if x != PENDING]
+            # Destroyed: the value itself leaves the file, only the version's record stays.
+            target["state"] = "destroyed"
+            target["type"], target["value"] = "text", ""
 
     def classify(self, exc: BaseException) -> Classified | None:
         if isinstance(exc, LockTimeout):

@@ -127,6 +127,12 @@ def test_writes_are_refused_with_a_clear_error() -> None:
         backend.delete("x")
     with pytest.raises(ReadOnlyError):
         backend.set_label("x", "blue", VERSION)
+    with pytest.raises(ReadOnlyError):
+        backend.stage("x", CANARY, expected_current=VERSION)
+    with pytest.raises(ReadOnlyError):
+        backend.promote("x", VERSION, expected_current=None)
+    with pytest.raises(ReadOnlyError):
+        backend.discard("x", VERSION)
     assert environ == {"APP_X": "v"}
 
 

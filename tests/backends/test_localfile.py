@@ -18,21 +18,25 @@ from urllib.parse import urlsplit
 import pytest
 from filelock import FileLock
 
-from helium_secrets import RetryPolicy, SecretStore, open_store
+from helium_secrets import RetryPolicy, Secret, SecretStore, open_store
 from helium_secrets.backends.localfile import (
     FORMAT_VERSION,
     KEY_ENV_VAR,
+    PENDING,
     LocalFileBackend,
     default_path,
     default_url,
     generate_key,
 )
 from helium_secrets.errors import (
+    ConflictError,
     IntegrityError,
     PermissionDeniedError,
+    RotationTestFailed,
     SecretNotFoundError,
     UnauthenticatedError,
     UnavailableError,
+    VersionNotFoundError,
 )
 from helium_secrets.testing.conformance import CANARY, BackendConformance
 
@@ -395,6 +399,70 @@ def test_lock_timeout_is_a_transient_unavailable_error(root: Path) -> None:
             assert store.get("a").value.reveal() == "v", "readers take no lock"
         assert snapshot(root) == before
         store.put("a", "w")
+
+
+# -- staged rotation -------------------------------------------------------------------------
+
+
+def test_staged_rotation_promotes_and_survives_a_new_instance(root: Path) -> None:
+    with no_retry_store(LocalFileBackend(root, key=KEY)) as store:
+        store.put("db", "one")
+        during: list[str] = []
+
+        def test(pending: Secret) -> bool:
+            # Another process (a new instance) still reads the current version meanwhile.
+            during.append(LocalFileBackend(root, key=KEY).get("db").value)  # type: ignore[arg-type]
+            assert PENDING in pending.labels
+            return True
+
+        promoted = store.rotate_staged("db", lambda: "two", test)
+        assert during == ["one"]
+    fresh = LocalFileBackend(root, key=KEY)
+    assert fresh.get("db").value == "two"
+    assert fresh.current_version("db") == promoted.version
+    assert PENDING not in fresh.get("db").labels
+    # A plain put after a staged rotation is current again, as always.
+    third = fresh.put("db", "three")
+    assert fresh.current_version("db") == third.version
+
+
+def test_staged_rotation_rolls_back_and_destroys_the_value(root: Path) -> None:
+    with no_retry_store(LocalFileBackend(root, key=KEY)) as store:
+        store.put("db", "one")
+        with pytest.raises(RotationTestFailed) as info:
+            store.rotate_staged("db", lambda: CANARY, lambda pending: False)
+        assert store.get("db").value.reveal() == "one"
+        states = {v.version: v.state for v in store.versions("db")}
+        assert states == {"1": "enabled", info.value.version: "destroyed"}
+        with pytest.raises(VersionNotFoundError):
+            store.get("db", info.value.version)
+    # The discarded value is gone from the (decrypted) document, not just hidden.
+    backend = LocalFileBackend(root, key=KEY)
+    document = backend._open_file(backend._file("db"), base64.urlsafe_b64decode(KEY))
+    assert CANARY not in str(document)
+
+
+def test_staging_checks_the_current_version_and_tokens(root: Path) -> None:
+    backend = LocalFileBackend(root, key=KEY)
+    with pytest.raises(SecretNotFoundError):
+        backend.stage("db", "x", expected_current=None)
+    first = backend.put("db", "one")
+    with pytest.raises(ConflictError):
+        backend.stage("db", "x", expected_current="7")
+    staged = backend.stage("db", "two", expected_current=first.version, request_token="tok")
+    again = backend.stage("db", "two", expected_current=first.version, request_token="tok")
+    assert again.version == staged.version
+    assert len(backend.list_versions("db")) == 2
+    assert backend.get("db").version == first.version
+    assert backend.get("db", label=PENDING).value == "two"
+    with pytest.raises(ConflictError):
+        backend.discard("db", first.version)  # the current version can't be discarded
+    with pytest.raises(ConflictError):
+        backend.promote("db", staged.version, expected_current="7")
+    backend.promote("db", staged.version, expected_current=first.version)
+    assert backend.get("db").version == staged.version
+    with pytest.raises(VersionNotFoundError):
+        backend.promote("db", "42", expected_current=None)
 
 
 # -- two processes writing at once -------------------------------------------------------------
