@@ -227,18 +227,24 @@ def test_verbatim_names(kv: KeyVaultEmulator, raw: SecretClient) -> None:
 # -- authentication and TLS -----------------------------------------------------------------
 
 
-def test_bearer_challenge_then_token(kv: KeyVaultEmulator, prefix: str) -> None:
-    credential = StaticCredential(kv.token)
-    # A port of its own would need a second server; a fresh client still answers the
-    # challenge from the SDK's process-wide cache, so look at what the emulator saw instead.
-    with SecretStore(make_backend(kv, credential=credential)) as store:
-        store.put(f"{prefix}/auth", "v")
-    unauthenticated = [r for r in kv.requests if not r.authenticated]
-    assert unauthenticated, "the first request of the module carried no token"
-    assert all(r.status == 401 for r in unauthenticated)
+def test_bearer_challenge_then_token() -> None:
+    # A vault of its own: the SDK caches challenges per host and port for the whole process.
+    with KeyVaultEmulator() as fresh:
+        credential = StaticCredential(fresh.token)
+        with SecretStore(make_backend(fresh, credential=credential), cache=None) as store:
+            store.put("auth/probe", "v")
+            assert store.get("auth/probe").value.reveal() == "v"
+        first, *rest = fresh.requests
+    # The first request went without a token (and without its body) to elicit the challenge;
+    # the SDK then asked the credential for the challenge's scope and tenant, once.
+    assert (first.method, first.status, first.authenticated) == ("PUT", 401, False)
+    assert [(r.method, r.status, r.authenticated) for r in rest] == [
+        ("PUT", 200, True), ("GET", 200, True),
+    ]
+    assert len(credential.requests) == 1
     scopes, options = credential.requests[0]
     assert scopes == ("https://vault.azure.net/.default",)
-    assert options.get("tenant_id") == kv.tenant
+    assert options.get("tenant_id") == fresh.tenant
 
 
 def test_challenge_answer_shape(kv: KeyVaultEmulator) -> None:
@@ -590,6 +596,24 @@ def test_rotation_is_noticed(store: SecretStore, raw: SecretClient, prefix: str)
     raw.set_secret(encode_name(name), "new", tags={ORDER_TAG: str(time.time_ns())})
     store.rotation.poll_once()
     assert seen[-1] == ("old", "new")
+
+
+def test_classify_credential_and_server_errors() -> None:
+    from azure.core.exceptions import ServiceRequestError
+    from azure.identity import CredentialUnavailableError
+
+    from helium_secrets.backends.azurekeyvault import classify
+    from helium_secrets.errors import ErrorCode
+
+    verdict = classify(CredentialUnavailableError(message=f"no credential {CANARY}"))
+    assert verdict is not None
+    assert verdict.code is ErrorCode.UNAUTHENTICATED
+    assert CANARY not in (verdict.message or "")
+    network = classify(ServiceRequestError("connection refused"))
+    assert network is not None
+    assert network.code is ErrorCode.UNAVAILABLE
+    assert network.transient is None  # the code's default: transient
+    assert classify(KeyError("x")) is None
 
 
 # -- URLs -----------------------------------------------------------------------------------
