@@ -31,6 +31,7 @@ from helium_secrets.errors import (
     ConflictError,
     InvalidNameError,
     ReadOnlyError,
+    RotationTestFailed,
     SecretNotFoundError,
     StoreClosedError,
     TooLargeError,
@@ -247,6 +248,55 @@ class BackendConformance:
         with pytest.raises(ReadOnlyError):
             store.delete(f"{prefix}/x")
         assert store.stats().backend_calls == calls
+
+    # -- rotation --------------------------------------------------------------------------
+
+    def test_rotate_is_check_and_set(self, store: SecretStore, prefix: str) -> None:
+        self._writable()
+        name = f"{prefix}/rotate"
+        first = store.put(name, "one")
+        seen: list[str] = []
+        store.on_rotation(name, lambda old, new: seen.append(new.version))
+        rotated = store.rotate(name, lambda: "two")
+        assert rotated.version != first.version
+        assert seen == [rotated.version]
+        store.clear_cache()
+        assert store.get(name).value.reveal() == "two"
+
+    def test_staged_rotation_promotes(self, store: SecretStore, prefix: str) -> None:
+        self._writable()
+        if not store.backend.capabilities.staging:
+            pytest.skip("the backend has no staged rotation")
+        name = f"{prefix}/staged"
+        first = store.put(name, "one")
+        during: list[str] = []
+
+        def test(pending: object) -> bool:
+            during.append(store.refresh(name).value.reveal())  # readers still see "one"
+            return True
+
+        promoted = store.rotate_staged(name, lambda: "two", test)
+        assert during == ["one"]
+        assert promoted.version != first.version
+        store.clear_cache()
+        current = store.get(name)
+        assert (current.version, current.value.reveal()) == (promoted.version, "two")
+        assert store.current_version(name) == promoted.version
+
+    def test_staged_rotation_rolls_back(self, store: SecretStore, prefix: str) -> None:
+        self._writable()
+        if not store.backend.capabilities.staging:
+            pytest.skip("the backend has no staged rotation")
+        name = f"{prefix}/rollback"
+        first = store.put(name, "one")
+        with pytest.raises(RotationTestFailed):
+            store.rotate_staged(name, lambda: "two", lambda pending: False)
+        store.clear_cache()
+        current = store.get(name)
+        assert (current.version, current.value.reveal()) == (first.version, "one")
+        assert store.current_version(name) == first.version
+        # The next rotation is not blocked by the discarded one.
+        assert store.rotate_staged(name, lambda: "three", lambda p: True).value.reveal() == "three"
 
     # -- the value never shows -------------------------------------------------------------
 
