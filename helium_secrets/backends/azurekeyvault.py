@@ -113,8 +113,8 @@ _FALSE = {"0", "false", "no", "off"}
 
 
 def encode_name(name: str) -> str:
-    """Map a portable name to its Key Vault name (``app/DB_pass`` -> ``app--db-5fpass``... see
-    the module docstring for the scheme).
+    """Map a portable name to its Key Vault name: ``app/db`` -> ``app--db``,
+    ``app/DB_x`` -> ``app---44-42-5fx`` (the scheme is in the module docstring).
 
     :raises ValueError: the name has a character outside the portable set.
     """
