@@ -1,0 +1,632 @@
+"""The ``helium-secrets`` command line: ``demo``, ``get``, ``put``, ``list``, ``versions``, ``delete``.
+
+The store comes from ``--url``, else ``$HELIUM_SECRETS_URL``, else the local encrypted file store.
+A value is read only from stdin or ``--file``, never from the command line (where ``ps`` and
+shell history would see it), and printed only by ``get``, on stdout. Errors are one line on
+stderr, never with a value in it; the exit code says what kind of error it was (see
+:class:`ExitCode` and docs/cli.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import enum
+import getpass
+import json
+import logging
+import os
+import sys
+import traceback
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from typing import IO, Any, NoReturn
+from urllib.parse import urlsplit, urlunsplit
+
+from helium_secrets._registry import default_url, open_store
+from helium_secrets._store import SecretStore
+from helium_secrets._values import Secret, SecretValue, VersionInfo
+from helium_secrets.errors import (
+    ConflictError,
+    ErrorCode,
+    HeliumError,
+    InvalidArgumentError,
+)
+from helium_secrets.layers.audit import logging_hook
+
+__all__ = ["ExitCode", "main"]
+
+PROG = "helium-secrets"
+
+
+class ExitCode(enum.IntEnum):
+    """The exit codes scripts can rely on."""
+
+    OK = 0
+    #: A bug, an error the backend could not classify, or anything unexpected.
+    UNEXPECTED = 1
+    #: Bad arguments or options, a bad store URL or a missing extra, an unconfirmed delete.
+    USAGE = 2
+    #: The secret, version or label does not exist.
+    NOT_FOUND = 3
+    #: Permission denied, or missing / invalid / expired credentials (or file-store key).
+    ACCESS = 4
+    #: Check-and-set failed, the secret already exists, or it is deleted but recoverable.
+    CONFLICT = 5
+    #: Unavailable, throttled or past the deadline, after retries: trying later may work.
+    TRANSIENT = 6
+    #: The request was refused: invalid name or value, too large, not JSON, unsupported,
+    #: read-only store.
+    INVALID = 7
+    #: Stored data failed an integrity check (wrong key, damaged file).
+    INTEGRITY = 8
+    #: Interrupted (Ctrl-C).
+    INTERRUPTED = 130
+
+
+_EXIT_BY_CODE: dict[ErrorCode, ExitCode] = {
+    ErrorCode.NOT_FOUND: ExitCode.NOT_FOUND,
+    ErrorCode.VERSION_NOT_FOUND: ExitCode.NOT_FOUND,
+    ErrorCode.PERMISSION_DENIED: ExitCode.ACCESS,
+    ErrorCode.UNAUTHENTICATED: ExitCode.ACCESS,
+    ErrorCode.CONFLICT: ExitCode.CONFLICT,
+    ErrorCode.THROTTLED: ExitCode.TRANSIENT,
+    ErrorCode.UNAVAILABLE: ExitCode.TRANSIENT,
+    ErrorCode.DEADLINE_EXCEEDED: ExitCode.TRANSIENT,
+    ErrorCode.INVALID_ARGUMENT: ExitCode.INVALID,
+    ErrorCode.TOO_LARGE: ExitCode.INVALID,
+    ErrorCode.UNSUPPORTED: ExitCode.INVALID,
+    ErrorCode.INTEGRITY: ExitCode.INTEGRITY,
+    ErrorCode.CLOSED: ExitCode.UNEXPECTED,
+    ErrorCode.UNKNOWN: ExitCode.UNEXPECTED,
+}
+
+
+def exit_code_for(error: HeliumError) -> ExitCode:
+    """The exit code for a helium error."""
+    return _EXIT_BY_CODE.get(error.code, ExitCode.UNEXPECTED)
+
+
+class CLIError(Exception):
+    """An error the CLI detects itself; its message never contains a value."""
+
+    def __init__(self, message: str, exit_code: ExitCode) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+
+
+class _UsageError(Exception):
+    """Raised by the parser instead of exiting, so that :func:`main` returns the code."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        raise _UsageError(message)
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if message:
+            sys.stderr.write(message)
+        raise SystemExit(status)
+
+
+# -- output ------------------------------------------------------------------------------------
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat() if when is not None else None
+
+
+def _print_json(document: Any) -> None:
+    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+
+def _write_bytes(data: bytes) -> None:
+    """Write bytes to stdout as they are, without any decoding."""
+    sys.stdout.flush()
+    buffer: IO[bytes] | None = getattr(sys.stdout, "buffer", None)
+    if buffer is None:  # a text-only stream replaced sys.stdout: fall back to text
+        sys.stdout.write(data.decode("utf-8", "surrogateescape"))
+    else:
+        buffer.write(data)
+        buffer.flush()
+
+
+def _secret_document(secret: Secret) -> dict[str, Any]:
+    """A secret's description, without its value."""
+    return {
+        "name": secret.name,
+        "version": secret.version,
+        "labels": sorted(secret.labels),
+        "created_at": _iso(secret.created_at),
+        "metadata": dict(secret.metadata),
+    }
+
+
+def _version_document(info: VersionInfo, current: str | None) -> dict[str, Any]:
+    return {
+        "version": info.version,
+        "state": info.state,
+        "created_at": _iso(info.created_at),
+        "labels": sorted(info.labels),
+        "current": info.version == current,
+    }
+
+
+def _display_url(url: str) -> str:
+    """The store URL with any password and query string hidden: they may hold credentials."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable URL>"
+    if "@" not in parts.netloc and not parts.query:
+        return url
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rpartition("@")[2]
+    query = "***" if parts.query else ""
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+# -- reading a value ---------------------------------------------------------------------------
+
+
+def _read_value(args: argparse.Namespace) -> str | bytes:
+    """The value for ``put``: from ``--file`` or stdin (a prompt without echo on a terminal)."""
+    path: str | None = args.file
+    if path is not None and path != "-":
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as exc:
+            raise CLIError(f"cannot read --file {path}: {exc.strerror or type(exc).__name__}",
+                           ExitCode.USAGE) from None
+    elif sys.stdin is not None and sys.stdin.isatty():
+        # Interactive: ask without echo, like passwd; the prompt goes to the terminal.
+        data = getpass.getpass(f"value for {args.name} (not echoed): ").encode(
+            "utf-8", "surrogateescape"
+        )
+    else:
+        if sys.stdin is None:
+            raise CLIError("no stdin to read the value from; pass --file", ExitCode.USAGE)
+        stream: IO[bytes] | None = getattr(sys.stdin, "buffer", None)
+        data = stream.read() if stream is not None else sys.stdin.read().encode("utf-8")
+    value: str | bytes
+    if args.binary:
+        value = data
+    else:
+        try:
+            value = data.decode("utf-8")
+        except UnicodeDecodeError:
+            # Never chain or quote: the decode error's message shows the offending bytes.
+            raise CLIError("the value is not UTF-8 text; pass --binary to store it as bytes",
+                           ExitCode.INVALID) from None
+        if not args.keep_newline:
+            if value.endswith("\r\n"):
+                value = value[:-2]
+            elif value.endswith("\n"):
+                value = value[:-1]
+    if not value and not args.allow_empty:
+        raise CLIError("the value is empty; pass --allow-empty to store an empty value",
+                       ExitCode.INVALID)
+    return value
+
+
+def _parse_metadata(pairs: Sequence[str]) -> dict[str, str] | None:
+    if not pairs:
+        return None
+    metadata: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise CLIError("--meta takes KEY=VALUE", ExitCode.USAGE)
+        metadata[key] = value
+    return metadata
+
+
+def _select_field(secret: Secret, field: str) -> Any:
+    """The part of the secret's JSON document at the dotted path ``field``."""
+    try:
+        node = secret.value.reveal_json()
+    except ValueError:
+        raise InvalidArgumentError("the secret value is not valid JSON",
+                                   name=secret.name) from None
+    for key in field.split("."):
+        try:
+            if isinstance(node, list):
+                node = node[int(key)]
+            elif isinstance(node, dict):
+                node = node[key]
+            else:
+                raise KeyError(key)
+        except (KeyError, IndexError, ValueError):
+            raise InvalidArgumentError(f"field {field!r} is not in the secret's JSON document",
+                                       name=secret.name) from None
+    return node
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+
+def _cmd_get(store: SecretStore, args: argparse.Namespace) -> int:
+    secret = store.get(args.name, args.version, label=args.label)
+    document = _secret_document(secret)
+    if args.metadata_only:
+        if args.json:
+            _print_json(document)
+        else:
+            for key, item in document.items():
+                shown = ", ".join(item) if key == "labels" else item
+                if key == "metadata":
+                    shown = ", ".join(f"{k}={v}" for k, v in sorted(item.items()))
+                sys.stdout.write(f"{key}: {'' if shown is None else shown}\n")
+        return ExitCode.OK
+    if args.field is not None:
+        node = _select_field(secret, args.field)
+        if args.json:
+            _print_json({**document, "field": args.field, "value": node})
+        elif isinstance(node, str):
+            _write_bytes(node.encode("utf-8", "surrogatepass") + b"\n")
+        else:
+            sys.stdout.write(json.dumps(node, ensure_ascii=False) + "\n")
+        return ExitCode.OK
+    value = secret.value
+    if args.json:
+        if value.is_binary:
+            try:
+                shown, encoding = value.reveal(), "utf-8"
+            except ValueError:
+                shown = base64.b64encode(value.reveal_bytes()).decode("ascii")
+                encoding = "base64"
+        else:
+            shown, encoding = value.reveal(), "utf-8"
+        _print_json({**document, "value": shown, "encoding": encoding})
+    elif value.is_binary:
+        _write_bytes(value.reveal_bytes())
+    else:
+        _write_bytes(value.reveal().encode("utf-8", "surrogatepass") + b"\n")
+    return ExitCode.OK
+
+
+def _cmd_put(store: SecretStore, args: argparse.Namespace) -> int:
+    metadata = _parse_metadata(args.meta)
+    value = _read_value(args)
+    secret = store.put(
+        args.name,
+        value,
+        expected_version=args.expected_version,
+        create_only=args.create_only,
+        metadata=metadata,
+        labels=args.label,
+    )
+    if args.json:
+        _print_json(_secret_document(secret))
+    else:
+        sys.stdout.write(f"stored {secret.name} version {secret.version}\n")
+    return ExitCode.OK
+
+
+def _cmd_list(store: SecretStore, args: argparse.Namespace) -> int:
+    names = list(store.list(args.prefix))
+    if args.json:
+        _print_json(names)
+    else:
+        for name in names:
+            sys.stdout.write(name + "\n")
+    return ExitCode.OK
+
+
+def _cmd_versions(store: SecretStore, args: argparse.Namespace) -> int:
+    versions = store.versions(args.name)
+    current = store.current_version(args.name)
+    documents = [_version_document(info, current) for info in versions]
+    if args.json:
+        _print_json(documents)
+        return ExitCode.OK
+    rows = [("", "VERSION", "STATE", "CREATED", "LABELS")] + [
+        ("*" if d["current"] else "", d["version"], d["state"], d["created_at"] or "-",
+         ",".join(d["labels"]))
+        for d in documents
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        cells = [row[i].ljust(widths[i]) for i in range(4)] + [row[4]]
+        sys.stdout.write("  ".join(cells).rstrip() + "\n")
+    return ExitCode.OK
+
+
+def _confirm(question: str) -> bool:
+    sys.stderr.write(f"{question} [y/N] ")
+    sys.stderr.flush()
+    answer = sys.stdin.readline()
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _cmd_delete(store: SecretStore, args: argparse.Namespace) -> int:
+    if not args.yes:
+        if sys.stdin is None or not sys.stdin.isatty():
+            raise CLIError(f"not deleting {args.name} without confirmation: pass --yes",
+                           ExitCode.USAGE)
+        how = "purge" if args.purge else "delete"
+        if not _confirm(f"{how} {args.name} and all its versions?"):
+            raise CLIError("not confirmed; nothing deleted", ExitCode.USAGE)
+    store.delete(args.name, purge=args.purge)
+    if args.json:
+        _print_json({"name": args.name, "deleted": True, "purged": args.purge})
+    else:
+        sys.stdout.write(f"deleted {args.name}\n")
+    return ExitCode.OK
+
+
+def _cmd_demo(store: SecretStore, args: argparse.Namespace) -> int:
+    """Store, read, version and list secrets, and show that values are redacted."""
+    prefix = f"helium-demo/{uuid.uuid4().hex[:8]}/"
+    db, config = prefix + "db-password", prefix + "config"
+    steps: list[dict[str, Any]] = []
+    as_json: bool = args.json
+
+    def say(step: str, text: str, **fields: Any) -> None:
+        steps.append({"step": step, **fields})
+        if not as_json:
+            sys.stdout.write(text + "\n")
+
+    say("store", f"store: {_display_url(args.store_url)} (backend {store.backend.name})",
+        url=_display_url(args.store_url), backend=store.backend.name)
+    written: list[str] = []
+    try:
+        first_value = "demo-" + uuid.uuid4().hex
+        first = store.put(db, first_value, create_only=True)
+        written.append(db)
+        say("put", f"put {db}\n  -> {first!r}", name=db, version=first.version,
+            repr=repr(first))
+
+        got = store.get(db)
+        matches = got.value.reveal() == first_value
+        say("get", f"get {db}\n  -> {got!r}\n  print(secret.value) shows {got.value}"
+            f"\n  secret.value.reveal() returns the value written: {matches}",
+            name=db, version=got.version, repr=repr(got), str_value=str(got.value),
+            reveal_matches=matches)
+
+        second = store.put(db, "demo-" + uuid.uuid4().hex, expected_version=first.version)
+        say("put", f"put {db} (check-and-set on version {first.version})\n  -> {second!r}",
+            name=db, version=second.version, expected_version=first.version,
+            repr=repr(second))
+
+        try:
+            store.put(db, "demo-lost-update", expected_version=first.version)
+        except ConflictError as exc:
+            say("conflict", f"a second check-and-set on version {first.version} is refused:"
+                f"\n  ConflictError: {exc}", name=db, error=str(exc))
+        else:  # pragma: no cover - every backend enforces check-and-set
+            say("conflict", "warning: the store accepted a stale check-and-set", name=db,
+                error=None)
+
+        versions = store.versions(db)
+        say("versions", f"versions of {db}:" + "".join(
+            f"\n  {v.version} {v.state}{' ' + ','.join(sorted(v.labels)) if v.labels else ''}"
+            for v in versions), name=db, versions=[v.version for v in versions])
+
+        old = store.get(db, first.version)
+        say("get-version", f"get {db} version {first.version}\n  -> {old!r}", name=db,
+            version=old.version, repr=repr(old))
+
+        store.put(config, json.dumps({"db": {"host": "localhost", "port": 5432}}),
+                  create_only=True)
+        written.append(config)
+        port = store.get_json(config, "db.port")
+        say("get-json", f"put {config} (JSON), get_json({config!r}, 'db.port') -> {port}",
+            name=config, field="db.port", result=port)
+
+        names = list(store.list(prefix))
+        say("list", f"list {prefix}:" + "".join(f"\n  {n}" for n in names), prefix=prefix,
+            names=names)
+
+        say("redaction", "values are redacted everywhere but reveal():"
+            f"\n  repr(secret.value) = {SecretValue(first_value)!r}"
+            f"\n  f'{{secret.value}}'  = {SecretValue(first_value)}",
+            repr=repr(SecretValue(first_value)))
+    finally:
+        # Clean up even when a step failed; what could not be deleted is reported.
+        left = list(written)
+        if not args.keep:
+            for name in written:
+                with contextlib.suppress(HeliumError):
+                    store.delete(name, purge=True)
+                    left.remove(name)
+    if args.keep:
+        say("done", f"kept {', '.join(written)} (delete them with: {PROG} delete NAME --yes)",
+            left=left)
+    elif left:
+        say("done", f"could not delete {', '.join(left)}", left=left)
+    else:
+        say("done", f"deleted the demo secrets under {prefix}; nothing left behind", left=left)
+    location = getattr(store.backend, "path", None)
+    if location is not None:
+        say("location", f"the store itself (encrypted files and its key) is in {location}",
+            path=str(location))
+    if as_json:
+        _print_json({"steps": steps, "left": left})
+    return ExitCode.OK
+
+
+# -- the parser --------------------------------------------------------------------------------
+
+
+def _build_parser() -> _Parser:
+    # The global options are accepted before and after the command; SUPPRESS keeps a later
+    # (command-level) absence from overwriting an earlier (global) value.
+    common = _Parser(add_help=False)
+    common.add_argument("--url", default=argparse.SUPPRESS, metavar="URL",
+                        help="the store URL (default: $HELIUM_SECRETS_URL, else the local "
+                        "encrypted file store)")
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="print JSON on stdout")
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show tracebacks and log every backend call (never values)")
+
+    parser = _Parser(
+        prog=PROG,
+        parents=[common],
+        description="Read and write secrets in any helium-secrets store.",
+        epilog="Exit codes: 0 ok, 1 unexpected, 2 usage, 3 not found, 4 permission denied or "
+        "unauthenticated, 5 conflict, 6 unavailable/throttled/deadline, 7 invalid request "
+        "(name, value, size, read-only), 8 integrity (wrong key, damaged data), 130 interrupted.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    def command(name: str, help: str, handler: Callable[[SecretStore, argparse.Namespace], int]
+                ) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help, parents=[common])
+        sub.set_defaults(handler=handler)
+        return sub
+
+    demo = command("demo", "store, read, version and list demo secrets, show redaction",
+                   _cmd_demo)
+    demo.add_argument("--keep", action="store_true",
+                      help="keep the demo secrets instead of deleting them")
+
+    get = command("get", "print a secret's value on stdout", _cmd_get)
+    get.add_argument("name", metavar="NAME")
+    pick = get.add_mutually_exclusive_group()
+    pick.add_argument("--version", metavar="V", help="a version id (default: the current one)")
+    pick.add_argument("--label", metavar="L", help="a label (stage, alias) naming a version")
+    show = get.add_mutually_exclusive_group()
+    show.add_argument("--field", metavar="A.B",
+                      help="print one field of a JSON value (dotted path, digits index lists)")
+    show.add_argument("--metadata-only", action="store_true",
+                      help="print the version, labels, dates and metadata, not the value")
+
+    put = command("put", "write a new version; the value comes from stdin or --file", _cmd_put)
+    put.add_argument("name", metavar="NAME")
+    put.add_argument("--file", metavar="PATH",
+                     help="read the value from this file ('-': stdin) instead of stdin")
+    put.add_argument("--binary", action="store_true",
+                     help="store the bytes as they are (default: UTF-8 text)")
+    put.add_argument("--keep-newline", action="store_true",
+                     help="keep a trailing newline (default: one is removed from text values)")
+    put.add_argument("--allow-empty", action="store_true", help="accept an empty value")
+    cas = put.add_mutually_exclusive_group()
+    cas.add_argument("--expected-version", metavar="V",
+                     help="write only if the current version is V (check-and-set)")
+    cas.add_argument("--create-only", action="store_true",
+                     help="write only if the secret does not exist yet")
+    put.add_argument("--label", action="append", default=[], metavar="L",
+                     help="move this label onto the new version (repeatable)")
+    put.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE",
+                     help="set a metadata entry (repeatable)")
+
+    lst = command("list", "list secret names, sorted", _cmd_list)
+    lst.add_argument("prefix", nargs="?", default="", metavar="PREFIX")
+
+    versions = command("versions", "list a secret's versions, oldest first", _cmd_versions)
+    versions.add_argument("name", metavar="NAME")
+
+    delete = command("delete", "delete a secret and all its versions", _cmd_delete)
+    delete.add_argument("name", metavar="NAME")
+    delete.add_argument("--purge", action="store_true",
+                        help="skip the service's recovery window where it has one")
+    delete.add_argument("--yes", "-y", action="store_true",
+                        help="do not ask for confirmation (needed when stdin is not a terminal)")
+    return parser
+
+
+def _unexpected_arguments(extras: Sequence[str], command: str | None) -> str:
+    """Describe unrecognised arguments without echoing any that might be a value."""
+    options = [a for a in extras if a.startswith("-")]
+    others = len(extras) - len(options)
+    parts = [f"unrecognized option(s): {' '.join(options)}"] if options else []
+    if others:
+        parts.append(f"{others} unexpected argument(s) (not shown)")
+    message = "; ".join(parts)
+    if command == "put" and others:
+        message += ": put reads the value from stdin or --file, never from the command line"
+    return message
+
+
+@contextlib.contextmanager
+def _debug_logging(enabled: bool) -> Iterator[None]:
+    """With --debug, log the library's events (never values) on stderr for this run."""
+    if not enabled:
+        yield
+        return
+    logger = logging.getLogger("helium_secrets")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("helium-secrets: debug: %(name)s: %(message)s"))
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+
+
+def _error(message: str) -> None:
+    sys.stderr.write(f"{PROG}: error: {message}\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line and return its exit code (see :class:`ExitCode`).
+
+    :param argv: the arguments, without the program name (default ``sys.argv[1:]``).
+    """
+    parser = _build_parser()
+    try:
+        args, extras = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+        if extras:
+            parser.print_usage(sys.stderr)
+            raise _UsageError(_unexpected_arguments(extras, getattr(args, "command", None)))
+    except _UsageError as exc:
+        _error(str(exc))
+        return ExitCode.USAGE
+    except SystemExit as exc:  # --help
+        return exc.code if isinstance(exc.code, int) else ExitCode.USAGE
+    debug: bool = getattr(args, "debug", False)
+    args.json = getattr(args, "json", False)
+    args.store_url = getattr(args, "url", None) or default_url()
+    handler: Callable[[SecretStore, argparse.Namespace], int] = args.handler
+    try:
+        with _debug_logging(debug):
+            try:
+                store = open_store(args.store_url, cache=None,
+                                   audit=[logging_hook(level=logging.DEBUG)] if debug else [])
+            except (ValueError, ImportError) as exc:
+                if isinstance(exc, HeliumError):
+                    raise
+                raise CLIError(f"cannot open the store {_display_url(args.store_url)}: {exc}",
+                               ExitCode.USAGE) from exc
+            with store:
+                return handler(store, args)
+    except CLIError as exc:
+        _report(exc, debug)
+        _error(exc.message)
+        return exc.exit_code
+    except HeliumError as exc:
+        _report(exc, debug)
+        _error(f"{exc} [{exc.code.value}]")
+        return exit_code_for(exc)
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`... | head`): stop quietly, without a second error at exit.
+        with contextlib.suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return ExitCode.UNEXPECTED
+    except Exception as exc:
+        _report(exc, debug)
+        # Only the type: an unexpected exception's text is not known to be free of values.
+        hint = "" if debug else " (run with --debug for the traceback)"
+        _error(f"unexpected {type(exc).__name__}{hint}")
+        return ExitCode.UNEXPECTED
+
+
+def _report(exc: BaseException, debug: bool) -> None:
+    if debug:
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
