@@ -480,7 +480,11 @@ class AWSSecretsManagerBackend(BackendBase):
                 return VersionInfo(version=token, labels=frozenset(stages))
             if create_only:
                 raise ConflictError("the secret already exists") from exc
-            return self._put_value(name, value, token, [CURRENT, *labels] if labels else None)
+            # Someone else created it meanwhile: add our version to it.
+            info = self._put_value(name, value, token, [CURRENT, *labels] if labels else None)
+            if metadata:
+                self.client.tag_resource(SecretId=name, Tags=_tags(metadata))
+            return info
         version = str(response["VersionId"])
         for label in labels:
             self.client.update_secret_version_stage(
