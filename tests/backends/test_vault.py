@@ -1,0 +1,622 @@
+"""Vault / OpenBao: the conformance suite and the Vault specifics, against a real OpenBao server.
+
+hvac talks HTTP(S) to ``bao server`` processes started by the harness in ``openbao.py``;
+nothing in the SDK is mocked. One dev server serves most of the module (every test uses its own
+names); the restart and seal tests get a persistent, file-backed server of their own.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import hvac
+import hvac.exceptions
+import pytest
+import requests
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+from helium_secrets import GuardPolicy, RetryPolicy, SecretStore, open_store
+from helium_secrets.backends.hashivault import (
+    AppRoleAuth,
+    JWTAuth,
+    TokenAuth,
+    UserpassAuth,
+    VaultBackend,
+)
+from helium_secrets.errors import (
+    ConflictError,
+    PermissionDeniedError,
+    SecretNotFoundError,
+    ThrottledError,
+    UnauthenticatedError,
+    UnavailableError,
+    UnsupportedError,
+    VersionNotFoundError,
+)
+from helium_secrets.testing.conformance import CANARY, BackendConformance
+from tests.backends.openbao import DevServer, PersistentServer
+
+FAST_RETRY = RetryPolicy(max_attempts=3, initial_backoff=0.0, max_backoff=0.0, deadline=60.0)
+NO_GUARD = GuardPolicy(threshold=0)
+POLL_BOUND = 120.0  # seconds: the most any poll loop below waits for its condition
+
+READ_ONLY_POLICY = """
+path "secret/data/ro/*" { capabilities = ["read"] }
+path "secret/metadata/ro/*" { capabilities = ["read", "list"] }
+"""
+
+
+# -- servers and helpers ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+    with DevServer(tmp_path_factory.mktemp("bao-dev")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def admin(bao: DevServer) -> Iterator[hvac.Client]:
+    client = hvac.Client(bao.address, token=bao.root_token)
+    yield client
+    client.adapter.close()
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"vault/t{uuid.uuid4().hex[:12]}"
+
+
+def make_store(backend: VaultBackend, **options: Any) -> SecretStore:
+    options.setdefault("retry", FAST_RETRY)
+    options.setdefault("guard", NO_GUARD)
+    return SecretStore(backend, **options)
+
+
+@pytest.fixture
+def store(bao: DevServer) -> Iterator[SecretStore]:
+    with make_store(VaultBackend(bao.address, token=bao.root_token)) as store:
+        yield store
+
+
+def wait_until(condition: Any, what: str, bound: float = POLL_BOUND) -> None:
+    deadline = time.monotonic() + bound
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting until {what}")
+        time.sleep(0.05)
+
+
+def unique(stem: str) -> str:
+    return f"{stem}{uuid.uuid4().hex[:8]}"
+
+
+def approle(admin: hvac.Client, policies: list[str], **role: Any) -> tuple[str, str]:
+    """A fresh AppRole with ``policies``; returns its role id and a secret id."""
+    if "approle/" not in admin.sys.list_auth_methods()["data"]:
+        admin.sys.enable_auth_method("approle")
+    name = unique("role")
+    admin.auth.approle.create_or_update_approle(name, token_policies=policies, **role)
+    role_id = admin.auth.approle.read_role_id(name)["data"]["role_id"]
+    secret_id = admin.auth.approle.generate_secret_id(name)["data"]["secret_id"]
+    return role_id, secret_id
+
+
+# -- the conformance suite -------------------------------------------------------------------
+
+
+class TestVaultConformance(BackendConformance):
+    """KV version 2 at ``secret/``, the dev server's default mount."""
+
+    @pytest.fixture
+    def store(self, bao: DevServer) -> Iterator[SecretStore]:
+        with make_store(VaultBackend(bao.address, token=bao.root_token)) as store:
+            yield store
+
+
+class TestVaultKV1Conformance(BackendConformance):
+    """A KV version 1 mount: no versions and no check-and-set, the rest the same."""
+
+    @pytest.fixture
+    def store(self, bao: DevServer, admin: hvac.Client) -> Iterator[SecretStore]:
+        if "kv1/" not in admin.sys.list_mounted_secrets_engines()["data"]:
+            admin.sys.enable_secrets_engine("kv", path="kv1", options={"version": "1"})
+        backend = VaultBackend(bao.address, token=bao.root_token, mount="kv1", kv_version=1)
+        with make_store(backend) as store:
+            yield store
+
+    def test_retried_write_does_not_duplicate(self, store: SecretStore, prefix: str) -> None:
+        # The suite counts versions; KV v1 keeps none. A v1 put is a plain overwrite, so a
+        # retried one leaves the same state: check that instead.
+        name = f"{prefix}/idempotent"
+        first = store.backend.put(name, "one", request_token="t")
+        again = store.backend.put(name, "one", request_token="t")
+        assert again.version == first.version
+        assert [v.version for v in store.versions(name)] == [first.version]
+
+    def test_rotate_is_check_and_set(self, store: SecretStore, prefix: str) -> None:
+        # rotate() is check-and-set, which KV v1 cannot do: it is refused, nothing is written.
+        name = f"{prefix}/rotate"
+        store.put(name, "one")
+        with pytest.raises(UnsupportedError, match="check-and-set"):
+            store.rotate(name, lambda: "two")
+        store.clear_cache()
+        assert store.get(name).value.reveal() == "one"
+
+
+# -- the value mapping -------------------------------------------------------------------------
+
+
+def test_put_writes_a_value_map_and_bytes_as_base64(store: SecretStore, admin: hvac.Client,
+                                                   prefix: str) -> None:
+    store.put(f"{prefix}/text", "hunter2")
+    store.put(f"{prefix}/bin", b"\x00\xff")
+    text = admin.secrets.kv.v2.read_secret_version(f"{prefix}/text", raise_on_deleted_version=True)
+    binary = admin.secrets.kv.v2.read_secret_version(f"{prefix}/bin", raise_on_deleted_version=True)
+    assert text["data"]["data"] == {"value": "hunter2"}
+    assert binary["data"]["data"] == {"value": base64.b64encode(b"\x00\xff").decode(),
+                                      "encoding": "base64"}
+
+
+def test_maps_written_elsewhere_read_as_json(store: SecretStore, admin: hvac.Client,
+                                             prefix: str) -> None:
+    document = {"username": "app", "password": "pw", "port": 5432}
+    admin.secrets.kv.v2.create_or_update_secret(f"{prefix}/map", secret=document)
+    admin.secrets.kv.v2.create_or_update_secret(f"{prefix}/single", secret={"value": "plain"})
+    assert store.get_json(f"{prefix}/map") == document
+    assert store.get_json(f"{prefix}/map", "password") == "pw"
+    assert store.get(f"{prefix}/single").value.reveal() == "plain"
+
+
+def test_custom_metadata_merges(store: SecretStore, prefix: str) -> None:
+    name = f"{prefix}/meta"
+    store.put(name, "v1", metadata={"owner": "team-a"})
+    store.put(name, "v2", metadata={"tier": "gold"})
+    store.clear_cache()
+    assert dict(store.get(name).metadata) == {"owner": "team-a", "tier": "gold"}
+
+
+# -- versions, delete, list, probe -------------------------------------------------------------
+
+
+def test_delete_latest_version_then_whole_secret(store: SecretStore, admin: hvac.Client,
+                                                 prefix: str) -> None:
+    backend = store.backend
+    assert isinstance(backend, VaultBackend)
+    name = f"{prefix}/del"
+    first = store.put(name, "one")
+    second = store.put(name, "two")
+    backend.delete_latest_version(name)
+    store.clear_cache()
+    with pytest.raises(SecretNotFoundError, match="current version is deleted"):
+        store.get(name)
+    states = {v.version: v.state for v in store.versions(name)}
+    assert states == {first.version: "enabled", second.version: "deleted"}
+    assert store.get(name, first.version).value.reveal() == "one"
+    with pytest.raises(VersionNotFoundError):
+        store.get(name, second.version)
+    backend.undelete_versions(name, [second.version])
+    assert store.get(name).value.reveal() == "two"
+    backend.destroy_versions(name, [first.version])
+    assert {v.version: v.state for v in store.versions(name)}[first.version] == "destroyed"
+    store.delete(name)  # the whole secret and its history
+    with pytest.raises(hvac.exceptions.InvalidPath):
+        admin.secrets.kv.v2.read_secret_metadata(name)
+    with pytest.raises(SecretNotFoundError):
+        backend.delete_latest_version(name)
+
+
+def test_list_is_recursive_and_prefix_is_a_string_prefix(store: SecretStore,
+                                                         prefix: str) -> None:
+    for name in ("app/db", "app/dir/x", "app/dir/deep/y", "app/other", "apple"):
+        store.put(f"{prefix}/{name}", "v")
+    assert list(store.list(f"{prefix}/app/d")) == [
+        f"{prefix}/app/db", f"{prefix}/app/dir/deep/y", f"{prefix}/app/dir/x"]
+    assert list(store.list(f"{prefix}/app")) == [
+        f"{prefix}/app/db", f"{prefix}/app/dir/deep/y", f"{prefix}/app/dir/x",
+        f"{prefix}/app/other", f"{prefix}/apple"]
+    assert list(store.list(f"{prefix}/nothing/")) == []
+
+
+def test_current_version_probe_reads_only_metadata(store: SecretStore, prefix: str) -> None:
+    backend = store.backend
+    assert isinstance(backend, VaultBackend)
+    name = f"{prefix}/probe"
+    store.put(name, "one")
+    written = store.put(name, "two")
+    paths: list[str] = []
+
+    def record(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        paths.append(requests.utils.urlparse(response.request.url).path)
+
+    backend._client.adapter.session.hooks["response"].append(record)
+    assert store.current_version(name) == written.version
+    assert paths == [f"/v1/secret/metadata/{name}"]
+
+
+def test_rotation_by_another_writer_is_noticed(store: SecretStore, admin: hvac.Client,
+                                               prefix: str) -> None:
+    name = f"{prefix}/rotating"
+    store.put(name, "old")
+    seen: list[tuple[str | None, str]] = []
+    store.on_rotation(name, lambda old, new: seen.append(
+        (old.value.reveal() if old else None, new.value.reveal())))
+    admin.secrets.kv.v2.create_or_update_secret(name, secret={"value": "new"})
+    store.rotation.poll_once()
+    assert seen == [("old", "new")]
+    assert store.get(name).value.reveal() == "new"
+
+
+def test_concurrent_plain_puts_each_make_a_version(store: SecretStore, prefix: str) -> None:
+    name = f"{prefix}/race"
+    store.put(name, "start")
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def writer(i: int) -> None:
+        barrier.wait()
+        try:
+            store.put(name, f"w{i}")
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=POLL_BOUND)
+    assert errors == []
+    assert len(store.versions(name)) == 5
+
+
+def test_check_and_set_conflict_names_no_value(store: SecretStore, prefix: str) -> None:
+    name = f"{prefix}/cas"
+    store.put(name, "one")
+    with pytest.raises(ConflictError) as info:
+        store.put(name, CANARY, expected_version="2")
+    assert CANARY not in str(info.value)
+    with pytest.raises(ConflictError, match="check-and-set"):
+        store.put(name, CANARY, expected_version="not-a-number")
+
+
+def test_labels_are_unsupported(store: SecretStore, prefix: str) -> None:
+    name = f"{prefix}/labels"
+    store.put(name, "v")
+    with pytest.raises(UnsupportedError):
+        store.get(name, label="AWSCURRENT")
+
+
+# -- KV version 1 specifics --------------------------------------------------------------------
+
+
+def test_kv1_has_no_check_and_set(bao: DevServer, admin: hvac.Client, prefix: str) -> None:
+    if "kv1/" not in admin.sys.list_mounted_secrets_engines()["data"]:
+        admin.sys.enable_secrets_engine("kv", path="kv1", options={"version": "1"})
+    backend = VaultBackend(bao.address, token=bao.root_token, mount="kv1", kv_version=1)
+    assert not backend.capabilities.versions
+    assert not backend.capabilities.check_and_set
+    with make_store(backend) as store:
+        first = store.put(f"{prefix}/v1", "one")
+        second = store.put(f"{prefix}/v1", "two")
+        assert first.version != second.version  # a content digest: rotations stay visible
+        assert admin.secrets.kv.v1.read_secret(f"{prefix}/v1", mount_point="kv1")["data"] == {
+            "value": "two"}
+        with pytest.raises(UnsupportedError):
+            store.put(f"{prefix}/v1", "three", expected_version=second.version)
+
+
+# -- authentication and token lifecycle ---------------------------------------------------------
+
+
+def test_approle_least_privilege(bao: DevServer, admin: hvac.Client, tmp_path: Path) -> None:
+    admin.sys.create_or_update_policy("helium-ro", READ_ONLY_POLICY)
+    role_id, secret_id = approle(admin, ["helium-ro"])
+    secret_file = tmp_path / "secret-id"
+    secret_file.write_text(secret_id + "\n")
+    name = f"ro/{uuid.uuid4().hex[:8]}/db"
+    admin.secrets.kv.v2.create_or_update_secret(name, secret={"value": "readable"})
+    backend = VaultBackend(bao.address, auth=AppRoleAuth(role_id=role_id,
+                                                         secret_id_file=str(secret_file)))
+    with make_store(backend, cache=None) as store:
+        assert store.get(name).value.reveal() == "readable"
+        assert list(store.list(name.rsplit("/", 1)[0] + "/")) == [name]
+        with pytest.raises(PermissionDeniedError) as denied:
+            store.put(name, CANARY)
+        assert CANARY not in str(denied.value)
+        with pytest.raises(PermissionDeniedError):
+            store.delete(name)
+        with pytest.raises(PermissionDeniedError):
+            store.get("elsewhere/db")
+    assert backend.logins == 1  # a policy "no" is not mistaken for an expired token
+    assert secret_id not in repr(backend.auth)
+
+
+def test_short_ttl_token_is_renewed_then_recreated(bao: DevServer, admin: hvac.Client,
+                                                   prefix: str) -> None:
+    admin.secrets.kv.v2.create_or_update_secret(f"{prefix}/db", secret={"value": "pw"})
+    role_id, secret_id = approle(admin, ["default", "root"], token_ttl="3s",
+                                 token_max_ttl="8s")
+    backend = VaultBackend(bao.address, auth=AppRoleAuth(role_id=role_id, secret_id=secret_id))
+    with make_store(backend, cache=None) as store:
+        # Keep reading until the token has been renewed and then replaced across its max TTL
+        # twice; every read in between must work.
+        def read_ok() -> bool:
+            assert store.get(f"{prefix}/db").value.reveal() == "pw"
+            return backend.renewals >= 1 and backend.logins >= 3
+
+        wait_until(read_ok, "the token was renewed and re-created")
+
+
+def test_revoked_token_is_replaced_once_for_many_threads(bao: DevServer, admin: hvac.Client,
+                                                         prefix: str) -> None:
+    admin.secrets.kv.v2.create_or_update_secret(f"{prefix}/db", secret={"value": "pw"})
+    role_id, secret_id = approle(admin, ["root"])
+    backend = VaultBackend(bao.address, auth=AppRoleAuth(role_id=role_id, secret_id=secret_id))
+    with make_store(backend, cache=None) as store:
+        assert store.get(f"{prefix}/db").value.reveal() == "pw"
+        assert backend.logins == 1
+        admin.auth.token.revoke(backend._client.token)
+        barrier = threading.Barrier(8)
+        results: list[str] = []
+        failures: list[BaseException] = []
+
+        def reader() -> None:
+            barrier.wait()
+            try:
+                results.append(store.get(f"{prefix}/db").value.reveal())
+            except BaseException as exc:  # asserted below
+                failures.append(exc)
+
+        threads = [threading.Thread(target=reader) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=POLL_BOUND)
+        assert failures == []
+        assert results == ["pw"] * 8
+        assert backend.logins == 2
+
+
+def test_revoked_plain_token_is_unauthenticated(bao: DevServer, admin: hvac.Client,
+                                                prefix: str) -> None:
+    token = admin.auth.token.create(policies=["root"], ttl="1h")["auth"]["client_token"]
+    with make_store(VaultBackend(bao.address, token=token), cache=None) as store:
+        store.put(f"{prefix}/x", "v")
+        admin.auth.token.revoke(token)
+        with pytest.raises(UnauthenticatedError) as info:
+            store.get(f"{prefix}/x")
+    assert token not in str(info.value)
+
+
+def test_token_file_is_reread_when_its_token_is_revoked(bao: DevServer, admin: hvac.Client,
+                                                         tmp_path: Path, prefix: str) -> None:
+    def new_token() -> str:
+        created = admin.auth.token.create(policies=["root"], ttl="1h")
+        return str(created["auth"]["client_token"])
+
+    token_file = tmp_path / "vault-token"
+    old = new_token()
+    token_file.write_text(old)
+    backend = VaultBackend(bao.address, auth=TokenAuth(token_file=str(token_file)))
+    with make_store(backend, cache=None) as store:
+        store.put(f"{prefix}/x", "v")
+        token_file.write_text(new_token())  # as Vault Agent would
+        admin.auth.token.revoke(old)
+        assert store.get(f"{prefix}/x").value.reveal() == "v"
+    assert backend.logins == 2
+
+
+def test_bad_approle_secret_is_unauthenticated(bao: DevServer, admin: hvac.Client) -> None:
+    role_id, _ = approle(admin, ["default"])
+    backend = VaultBackend(bao.address, auth=AppRoleAuth(role_id=role_id, secret_id=CANARY))
+    with make_store(backend) as store, pytest.raises(UnauthenticatedError) as info:
+        store.get("anything")
+    assert "approle login failed" in str(info.value)
+    assert CANARY not in str(info.value)
+
+
+def test_userpass_login(bao: DevServer, admin: hvac.Client, prefix: str,
+                        tmp_path: Path) -> None:
+    if "userpass/" not in admin.sys.list_auth_methods()["data"]:
+        admin.sys.enable_auth_method("userpass")
+    user = unique("user")
+    admin.auth.userpass.create_or_update_user(user, password="pw-" + user, policies=["root"])
+    password_file = tmp_path / "password"
+    password_file.write_text("pw-" + user)
+    url = f"vault://127.0.0.1:{bao.port}/secret?tls=false&auth=userpass&username={user}" \
+          f"&password_file={password_file}"
+    with open_store(url, retry=FAST_RETRY) as store:
+        store.put(f"{prefix}/u", "v")
+        assert store.get(f"{prefix}/u").value.reveal() == "v"
+    with open_store(url.split("?")[0] + "?tls=false", retry=FAST_RETRY,
+                    auth=UserpassAuth(username=user, password="wrong")) as store, \
+            pytest.raises(UnauthenticatedError):
+        store.get(f"{prefix}/u")
+
+
+def _es256_jwt(key: ec.EllipticCurvePrivateKey, claims: dict[str, Any]) -> str:
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    header = b64(json.dumps({"alg": "ES256", "typ": "JWT"}).encode())
+    payload = b64(json.dumps(claims).encode())
+    der = key.sign(f"{header}.{payload}".encode(), ec.ECDSA(hashes.SHA256()))
+    r, s = decode_dss_signature(der)
+    return f"{header}.{payload}.{b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+
+
+def test_jwt_login_from_a_file(bao: DevServer, admin: hvac.Client, prefix: str,
+                               tmp_path: Path) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    public_pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    mount = unique("jwt")
+    admin.sys.enable_auth_method("jwt", path=mount)
+    admin.write_data(f"auth/{mount}/config", data={"jwt_validation_pubkeys": [public_pem]})
+    admin.write_data(f"auth/{mount}/role/app", data={
+        "role_type": "jwt", "user_claim": "sub", "bound_audiences": ["helium"],
+        "token_policies": ["root"], "token_ttl": "1h"})
+    now = int(time.time())
+    jwt_file = tmp_path / "token.jwt"
+    jwt_file.write_text(_es256_jwt(key, {"sub": "workload", "aud": "helium", "iat": now,
+                                         "nbf": now - 60, "exp": now + 3600}))
+    backend = VaultBackend(bao.address, auth=JWTAuth(role="app", jwt_file=str(jwt_file),
+                                                     mount=mount))
+    with make_store(backend) as store:
+        store.put(f"{prefix}/j", "v")
+        assert store.get(f"{prefix}/j").value.reveal() == "v"
+    assert backend.logins == 1
+
+
+# -- namespaces, configuration, TLS ------------------------------------------------------------
+
+
+def test_namespace_isolates_secrets(bao: DevServer, admin: hvac.Client, prefix: str) -> None:
+    namespace = unique("team")
+    bao.cli("namespace", "create", namespace)
+    bao.cli("secrets", "enable", "-path=secret", "kv-v2", namespace=namespace)
+    backend = VaultBackend(bao.address, token=bao.root_token, namespace=namespace)
+    with make_store(backend) as store:
+        store.put(f"{prefix}/ns", "inside")
+        assert store.get(f"{prefix}/ns").value.reveal() == "inside"
+        assert list(store.list(f"{prefix}/")) == [f"{prefix}/ns"]
+    with make_store(VaultBackend(bao.address, token=bao.root_token)) as root, \
+            pytest.raises(SecretNotFoundError):
+        root.get(f"{prefix}/ns")
+    inner = hvac.Client(bao.address, token=bao.root_token, namespace=namespace)
+    assert inner.secrets.kv.v2.read_secret_version(
+        f"{prefix}/ns", raise_on_deleted_version=True)["data"]["data"] == {"value": "inside"}
+
+
+def test_environment_variables_like_the_cli(bao: DevServer, monkeypatch: pytest.MonkeyPatch,
+                                            prefix: str) -> None:
+    monkeypatch.setenv("VAULT_ADDR", bao.address)
+    monkeypatch.setenv("VAULT_TOKEN", bao.root_token)
+    with open_store("vault:///secret", retry=FAST_RETRY) as store:
+        store.put(f"{prefix}/env", "v")
+        assert store.get(f"{prefix}/env").value.reveal() == "v"
+        assert isinstance(store.backend, VaultBackend)
+        assert store.backend.address == bao.address
+
+
+def test_token_from_the_cli_token_file(bao: DevServer, monkeypatch: pytest.MonkeyPatch,
+                                       tmp_path: Path, prefix: str) -> None:
+    for var in ("VAULT_TOKEN", "BAO_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / ".vault-token").write_text(bao.root_token)
+    backend = VaultBackend(bao.address)
+    assert backend.auth == TokenAuth(token_file=str(tmp_path / ".vault-token"))
+    with make_store(backend) as store:
+        store.put(f"{prefix}/cli", "v")
+
+
+def test_url_and_address_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("VAULT_ADDR", "BAO_ADDR"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(ValueError, match="plain http"):
+        VaultBackend("http://10.1.2.3:8200", token="t")
+    with pytest.raises(ValueError, match="plain http"):
+        open_store("vault://vault.example:8200/secret?tls=false", token="t")
+    assert VaultBackend("http://10.1.2.3:8200", token="t",
+                        allow_insecure_http=True).address == "http://10.1.2.3:8200"
+    with pytest.raises(ValueError, match="credentials do not belong"):
+        open_store("vault://vault.example/secret?token=abc")
+    with open_store("vault://vault.example/team/kv?namespace=a/b&kv_version=1",
+                    token="t") as store:
+        backend = store.backend
+        assert isinstance(backend, VaultBackend)
+        assert (backend.address, backend.mount, backend.kv_version, backend.namespace) == (
+            "https://vault.example:8200", "team/kv", 1, "a/b")
+    with pytest.raises(ValueError, match="unknown vault:// URL option"):
+        open_store("vault://vault.example/secret?colour=red", token="t")
+
+
+def test_tls_with_a_ca_bundle(tmp_path_factory: pytest.TempPathFactory, prefix: str) -> None:
+    with DevServer(tmp_path_factory.mktemp("bao-tls"), tls=True) as server:
+        assert isinstance(server.verify, str)
+        backend = VaultBackend(server.address, token=server.root_token, ca_cert=server.verify)
+        with make_store(backend) as store:
+            store.put(f"{prefix}/tls", "v")
+            assert store.get(f"{prefix}/tls").value.reveal() == "v"
+        untrusted = VaultBackend(server.address, token=server.root_token)
+        with make_store(untrusted) as store, pytest.raises(UnavailableError) as info:
+            store.get(f"{prefix}/tls")
+        assert not info.value.transient  # a certificate problem does not heal by retrying
+        assert "TLS" in str(info.value)
+
+
+# -- errors and faults -------------------------------------------------------------------------
+
+
+def test_rate_limit_quota_is_throttled(bao: DevServer, admin: hvac.Client, prefix: str) -> None:
+    mount = unique("limited")
+    admin.sys.enable_secrets_engine("kv", path=mount, options={"version": "2"})
+    admin.write_data(f"sys/quotas/rate-limit/{mount}",
+                     data={"path": f"{mount}/", "rate": 1, "interval": "1h"})
+    backend = VaultBackend(bao.address, token=bao.root_token, mount=mount)
+    with make_store(backend, cache=None, retry=RetryPolicy.never()) as store:
+        with pytest.raises(ThrottledError) as info:
+            for _ in range(5):  # the quota allows one request per hour on this mount
+                store.list(f"{prefix}/")
+        assert info.value.transient
+        assert info.value.retry_after is not None and info.value.retry_after > 0
+
+
+@pytest.fixture
+def persistent(tmp_path: Path) -> Iterator[PersistentServer]:
+    with PersistentServer(tmp_path / "bao-file") as server:
+        client = hvac.Client(server.address, token=server.root_token)
+        client.sys.enable_secrets_engine("kv", path="secret", options={"version": "2"})
+        client.adapter.close()
+        yield server
+
+
+@pytest.mark.slow
+def test_server_down_then_restarted(persistent: PersistentServer, prefix: str) -> None:
+    backend = VaultBackend(persistent.address, token=persistent.root_token)
+    policy = RetryPolicy(max_attempts=3, initial_backoff=0.05, max_backoff=0.2, deadline=20.0)
+    with make_store(backend, cache=None, retry=policy) as store:
+        store.put(f"{prefix}/db", "before")
+        persistent.stop()
+        started = time.monotonic()
+        with pytest.raises(UnavailableError) as info:
+            store.get(f"{prefix}/db")
+        assert time.monotonic() - started < policy.deadline + 30  # bounded, not hung
+        assert info.value.transient
+        persistent.start()  # same port and storage, unsealed again
+        assert store.get(f"{prefix}/db").value.reveal() == "before"
+        store.put(f"{prefix}/db", "after")
+        assert store.get(f"{prefix}/db").value.reveal() == "after"
+
+
+@pytest.mark.slow
+def test_sealed_server_is_unavailable(persistent: PersistentServer, prefix: str) -> None:
+    backend = VaultBackend(persistent.address, token=persistent.root_token)
+    with make_store(backend, cache=None, retry=RetryPolicy.never()) as store:
+        store.put(f"{prefix}/db", "v")
+        persistent.seal()
+        with pytest.raises(UnavailableError, match="sealed"):
+            store.get(f"{prefix}/db")
+        persistent.unseal()
+        assert store.get(f"{prefix}/db").value.reveal() == "v"
+
+
+def test_cached_value_is_served_while_the_server_is_down(persistent: PersistentServer,
+                                                        prefix: str) -> None:
+    backend = VaultBackend(persistent.address, token=persistent.root_token)
+    with make_store(backend, retry=RetryPolicy.never()) as store:
+        store.put(f"{prefix}/db", "cached")
+        persistent.stop()
+        assert store.get(f"{prefix}/db").value.reveal() == "cached"
+        with pytest.raises(UnavailableError):
+            store.get(f"{prefix}/other")
