@@ -31,6 +31,7 @@ disabled version is 403 with the inner error code ``SecretDisabled``.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import ipaddress
 import json
@@ -671,8 +672,9 @@ class KeyVaultEmulator:
     def _page(self, items: list[dict[str, Any]], query: dict[str, str], url: str) -> dict[str, Any]:
         try:
             size = int(query.get("maxresults", MAX_PAGE))
-            start = int(query.get("$skiptoken", "0") or "0", 16)
-        except ValueError:
+            token = query.get("$skiptoken")
+            start = json.loads(base64.b64decode(token))["NextMarker"] if token else 0
+        except (ValueError, KeyError, TypeError):
             raise _ApiError(400, "BadParameter", "Invalid maxresults or $skiptoken.") from None
         if not 1 <= size <= MAX_PAGE:
             raise _ApiError(400, "BadParameter", f"maxresults must be between 1 and {MAX_PAGE}.")
@@ -682,7 +684,9 @@ class KeyVaultEmulator:
         next_link = None
         if end < len(items):
             version = query.get("api-version", "7.4")
-            next_link = f"{url}?api-version={version}&$skiptoken={end:x}&maxresults={size}"
+            # Like the service's: an opaque base64 token (padding and all) and an explicit port.
+            token = base64.b64encode(json.dumps({"NextMarker": end}).encode()).decode()
+            next_link = f"{url}?api-version={version}&$skiptoken={token}&maxresults={size}"
         return {"value": page, "nextLink": next_link}
 
     # -- direct state changes for tests ---------------------------------------------------
