@@ -68,6 +68,7 @@ NAME_RULES = NameRules(
     description="segments of letters, digits and _ + = . @ - (AWS secret names)",
 )
 
+_PREFIX_RE = re.compile(r"[A-Za-z0-9_+=.@/-]*")
 _TOKEN_RE = re.compile(r"[A-Za-z0-9-]{32,64}")
 _NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 
@@ -361,6 +362,8 @@ class AWSSecretsManagerBackend(BackendBase):
         return description
 
     def list_names(self, prefix: str = "") -> Iterator[str]:
+        if len(prefix) > NAME_RULES.max_length or not _PREFIX_RE.fullmatch(prefix):
+            return  # no AWS name can start with it (and AWS's filter would refuse it)
         params: dict[str, Any] = {"MaxResults": 100}
         if prefix:
             # AWS matches the name filter as a case-insensitive prefix: filter again exactly.
@@ -415,6 +418,10 @@ class AWSSecretsManagerBackend(BackendBase):
         labels = [label for label in dict.fromkeys(labels) if label != CURRENT]
         if create_only:
             return self._create(name, value, token, metadata, labels, create_only=True)
+        if expected_version is not None and not _is_version_id(expected_version):
+            # No AWS version has such an id, so it is not the current one; and sending it
+            # would fail the SDK's validation after the new version was written.
+            raise ConflictError("check-and-set failed: the current version changed")
         if expected_version is not None:
             if self.atomic_check_and_set:
                 return self._put_atomic(name, value, token, expected_version, labels, metadata)
@@ -543,6 +550,8 @@ class AWSSecretsManagerBackend(BackendBase):
         return stages
 
     def set_label(self, name: str, label: str, version: str | None) -> None:
+        if version is not None and not _is_version_id(version):
+            raise VersionNotFoundError("no such version")
         holder = next(
             (v for v, stages in self._stages_of(name).items() if label in stages), None
         )
@@ -586,6 +595,10 @@ class AWSSecretsManagerBackend(BackendBase):
         return self._put_value(name, value, token, [PENDING])
 
     def promote(self, name: str, version: str, *, expected_current: str | None) -> None:
+        if not _is_version_id(version):
+            raise VersionNotFoundError("no such version")
+        if expected_current is not None and not _is_version_id(expected_current):
+            raise ConflictError("promotion failed: the current version changed")
         if expected_current is None:
             expected_current = self.current_version(name)
         try:

@@ -253,6 +253,33 @@ def test_atomic_cas_retried_after_lost_answer(server: MotoServer, prefix: str) -
         assert store.refresh(name).value.reveal() == "two"
 
 
+@pytest.mark.parametrize("atomic", [False, True])
+def test_malformed_expected_version_is_a_conflict_without_a_write(
+    server: MotoServer, prefix: str, atomic: bool
+) -> None:
+    with SecretStore(make_backend(server, atomic_check_and_set=atomic), retry=FAST_RETRY,
+                     guard=NO_GUARD) as store:
+        name = f"{prefix}/cas-short"
+        store.put(name, "one")
+        server.reset_counts()
+        with pytest.raises(ConflictError):
+            store.put(name, "two", expected_version="3")
+        assert sum(server.requests.values()) == 0
+        assert len(store.versions(name)) == 1
+
+
+def test_list_prefix_outside_the_aws_alphabet_matches_nothing(
+    store: SecretStore, server: MotoServer, prefix: str
+) -> None:
+    store.put(f"{prefix}/x", "v")
+    server.reset_counts()
+    assert list(store.list(f"{prefix}/#")) == []
+    assert list(store.list("*")) == []
+    assert sum(server.requests.values()) == 0
+    assert list(store.list(f"{prefix.upper()}/")) == []  # AWS's filter ignores case; we do not
+    assert list(store.list(f"{prefix}/")) == [f"{prefix}/x"]
+
+
 def test_create_options_and_metadata_become_tags(server: MotoServer, prefix: str) -> None:
     backend = make_backend(server, kms_key_id="alias/app", description="app db",
                            tags={"team": "core"})
