@@ -34,6 +34,7 @@ How the portable model maps onto the service:
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import ipaddress
 import re
@@ -237,6 +238,10 @@ class GCPSecretManagerBackend(BackendBase):
         one ``GetSecret`` call from the 600/min read quota) instead of returning value and
         version only.
     :param raw_names: use names as secret ids, without the escape mapping.
+    :param current_alias: *alias mode*: the current version is the one this alias (e.g.
+        ``"current"``) names, not ``latest``. Puts move it; check-and-set is atomic (the
+        move is made under the secret's etag) and staged rotation works. Versions added by
+        tools that don't move the alias are not current until promoted.
     """
 
     name: ClassVar[str] = "gcp"
@@ -257,11 +262,14 @@ class GCPSecretManagerBackend(BackendBase):
         page_size: int = 250,
         read_metadata: bool = False,
         raw_names: bool = False,
+        current_alias: str | None = None,
     ) -> None:
         if location is not None and replica_locations:
             raise ValueError("regional secrets (location=) take no replica_locations")
         if location is not None and not re.fullmatch(r"[a-z0-9-]+", location):
             raise ValueError(f"invalid GCP location {location!r}")
+        if current_alias is not None and not _valid_alias(current_alias):
+            raise ValueError(f"current_alias {current_alias!r} is not a valid GCP alias name")
         if timeout <= 0 or page_size <= 0:
             raise ValueError("timeout and page_size must be positive")
         if project is None:
@@ -283,6 +291,7 @@ class GCPSecretManagerBackend(BackendBase):
         self._page_size = page_size
         self._read_metadata = read_metadata
         self._raw_names = raw_names
+        self._current_alias = current_alias
         self._owns_client = client is None
         if client is None:
             client = self._build_client(credentials, transport, client_options, endpoint,
@@ -304,7 +313,8 @@ class GCPSecretManagerBackend(BackendBase):
             version_probe=True,
             batch_get=0,
             idempotent_put=False,
-            check_and_set=False,
+            check_and_set=current_alias is not None,
+            staging=current_alias is not None,
         )
 
     def _build_client(
@@ -343,7 +353,8 @@ class GCPSecretManagerBackend(BackendBase):
     @classmethod
     def from_url(cls, url: SplitResult, **options: Any) -> GCPSecretManagerBackend:
         """``gcpsecretmanager://[PROJECT][?location=&replica_locations=a,b&endpoint=&insecure=
-        &timeout=&page_size=&read_metadata=&raw_names=]``; keyword options win over the URL."""
+        &timeout=&page_size=&read_metadata=&raw_names=&current_alias=]``; keyword options win
+        over the URL."""
         if url.path not in ("", "/"):
             raise ValueError("gcpsecretmanager:// URLs take no path; use ?location= for a region")
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
@@ -354,7 +365,7 @@ class GCPSecretManagerBackend(BackendBase):
                 if text not in ("true", "false", "1", "0", "yes", "no"):
                     raise ValueError(f"{key} must be true or false")
                 options.setdefault(key, text in ("true", "1", "yes"))
-        for key in ("location", "endpoint"):
+        for key in ("location", "endpoint", "current_alias"):
             if key in query:
                 options.setdefault(key, query.pop(key))
         if "replica_locations" in query:
@@ -402,17 +413,16 @@ class GCPSecretManagerBackend(BackendBase):
                 raise VersionNotFoundError("no such alias (not a valid GCP alias name)")
             spec = label
         else:
-            spec = "latest"
-        try:
-            response = self._access(name, spec)
-        except api_exceptions.NotFound as exc:
-            if spec == "latest":
-                raise
-            raise self._version_missing(name, exc) from exc
-        except api_exceptions.FailedPrecondition as exc:
-            if spec != "latest":
+            spec = None
+        if spec is None:
+            response = self._access_current(name)
+        else:
+            try:
+                response = self._access(name, spec)
+            except api_exceptions.NotFound as exc:
+                raise self._version_missing(name, exc) from exc
+            except api_exceptions.FailedPrecondition as exc:
                 raise VersionNotFoundError("the version is disabled or destroyed") from exc
-            response = self._access_newest_enabled(name)
         value, version_id = self._checked_payload(response)
         labels: frozenset[str] = frozenset([label]) if label is not None else frozenset()
         metadata = _EMPTY
@@ -428,11 +438,21 @@ class GCPSecretManagerBackend(BackendBase):
 
     def current_version(self, name: str) -> str:
         # An access call, on purpose: the 90,000/min access quota, not the 600/min read quota.
+        return _version_id(self._access_current(name).name)
+
+    def _access_current(self, name: str) -> types.AccessSecretVersionResponse:
+        """Access the current version: the current alias in alias mode, else ``latest``."""
+        if self._current_alias is not None:
+            try:
+                return self._access(name, self._current_alias)
+            except api_exceptions.NotFound:
+                pass  # the alias is not set yet (a secret written by other tools): latest
+            except api_exceptions.FailedPrecondition as exc:
+                raise VersionNotFoundError("the current version is disabled or destroyed") from exc
         try:
-            response = self._access(name, "latest")
+            return self._access(name, "latest")
         except api_exceptions.FailedPrecondition:
-            response = self._access_newest_enabled(name)
-        return str(response.name.rsplit("/", 1)[-1])
+            return self._access_newest_enabled(name)
 
     def _access(self, name: str, spec: str) -> types.AccessSecretVersionResponse:
         return self._client.access_secret_version(
@@ -440,11 +460,19 @@ class GCPSecretManagerBackend(BackendBase):
         )
 
     def _access_newest_enabled(self, name: str) -> types.AccessSecretVersionResponse:
-        """The latest version is disabled or destroyed: the newest enabled one is current."""
-        enabled = [
-            v for v in self._list_raw_versions(name)
-            if v.state == types.SecretVersion.State.ENABLED
-        ]
+        """The latest version is disabled or destroyed: the newest enabled one is current.
+
+        Finding it lists the versions (``secretmanager.versions.list``, which the accessor
+        role lacks); without that permission, the current version is simply not readable.
+        """
+        try:
+            listed = self._list_raw_versions(name)
+        except api_exceptions.PermissionDenied as exc:
+            raise VersionNotFoundError(
+                "the latest version is disabled or destroyed (listing the versions to find an "
+                "enabled one was denied)"
+            ) from exc
+        enabled = [v for v in listed if v.state == types.SecretVersion.State.ENABLED]
         if not enabled:
             raise VersionNotFoundError("the secret has no enabled version")
         newest = max(enabled, key=lambda v: int(v.name.rsplit("/", 1)[-1]))
@@ -471,6 +499,8 @@ class GCPSecretManagerBackend(BackendBase):
             self._get_secret(name)
         except api_exceptions.NotFound as missing:
             return missing
+        except api_exceptions.PermissionDenied:
+            pass  # an accessor-only identity can't read the secret: assume it exists
         return VersionNotFoundError("no such version or alias")
 
     def _get_secret(self, name: str) -> types.Secret:
@@ -543,6 +573,9 @@ class GCPSecretManagerBackend(BackendBase):
                     "characters, starting and ending with a letter or digit"
                 )
         data = value.encode("utf-8") if isinstance(value, str) else value
+        if self._current_alias is not None:
+            return self._put_alias_mode(name, data, expected_version, create_only, metadata,
+                                        labels)
         annotated = False
         if create_only:
             annotated = self._create(name, metadata)
@@ -556,23 +589,98 @@ class GCPSecretManagerBackend(BackendBase):
             if current != expected_version:
                 raise ConflictError("check-and-set failed: the current version changed")
         if metadata and not annotated:
-            annotated = self._merge_annotations(name, metadata)
-        try:
-            version = self._add_version(name, data)
-        except api_exceptions.NotFound:
-            if expected_version is not None:
-                raise ConflictError("check-and-set failed: the secret was deleted") from None
-            self._create(name, metadata)
-            version = self._add_version(name, data)
-        version_id = str(version.name.rsplit("/", 1)[-1])
+            self._merge_annotations(name, metadata)
+        version = self._add_or_create(name, data, metadata, guarded=expected_version is not None)
+        version_id = _version_id(version.name)
         if labels:
             self._update_aliases(name, {label: version_id for label in labels})
-        return VersionInfo(
-            version=version_id,
-            labels=frozenset(labels),
-            created_at=_plain_datetime(version.create_time if "create_time" in version else None),
-            state="enabled",
-        )
+        return _written(version, labels)
+
+    def _put_alias_mode(
+        self, name: str, data: bytes, expected_version: str | None, create_only: bool,
+        metadata: Mapping[str, str] | None, labels: Sequence[str],
+    ) -> VersionInfo:
+        """Write a version, then move the current alias onto it.
+
+        A guarded write (``expected_version`` or ``create_only``) moves the alias only if it
+        still names the version it named before the write (checked and moved under the
+        secret's etag): if a concurrent writer moved it first, ours is refused and the version
+        we wrote is disabled. Check-and-set is atomic.
+        """
+        alias = self._current_alias
+        assert alias is not None
+        annotated = False
+        if create_only:
+            annotated = self._create(name, metadata)
+            if not annotated and self._has_versions(name):
+                raise ConflictError("the secret already exists")
+        guarded = expected_version is not None or create_only
+        seen: types.Secret | None = None
+        if guarded:
+            try:
+                seen = self._get_secret(name)
+            except api_exceptions.NotFound as exc:
+                raise ConflictError("check-and-set failed: the secret does not exist") from exc
+            current = self._current_of(name, seen)
+            if create_only and current is not None:
+                raise ConflictError("the secret already exists")
+            if expected_version is not None and current != expected_version:
+                raise ConflictError("check-and-set failed: the current version changed")
+        version = self._add_or_create(name, data, None if annotated else metadata,
+                                      guarded=expected_version is not None)
+        version_id = _version_id(version.name)
+        moves: dict[str, str | None] = {label: version_id for label in labels}
+        moves[alias] = version_id
+        extra = None if annotated else metadata
+        if seen is None:
+            self._update_aliases(name, moves, metadata=extra)
+        else:
+            expected_alias = seen.version_aliases.get(alias)
+            try:
+                self._update_aliases(name, moves, metadata=extra,
+                                     alias_must_be=(alias, expected_alias))
+            except ConflictError:
+                self._disable_quietly(name, version_id)
+                raise
+        return _written(version, [*labels, alias])
+
+    def _current_of(self, name: str, secret: types.Secret) -> str | None:
+        """The current version in alias mode: the alias, or (not set yet) the latest."""
+        assert self._current_alias is not None
+        target = secret.version_aliases.get(self._current_alias)
+        if target is not None:
+            return str(target)
+        try:
+            return self._latest_version(name)
+        except (api_exceptions.NotFound, SecretNotFoundError):
+            return None
+
+    def _latest_version(self, name: str) -> str:
+        try:
+            response = self._access(name, "latest")
+        except api_exceptions.FailedPrecondition:
+            response = self._access_newest_enabled(name)
+        return _version_id(response.name)
+
+    def _add_or_create(
+        self, name: str, data: bytes, metadata: Mapping[str, str] | None, *, guarded: bool
+    ) -> types.SecretVersion:
+        try:
+            return self._add_version(name, data)
+        except api_exceptions.NotFound:
+            if guarded:
+                raise ConflictError("check-and-set failed: the secret was deleted") from None
+            if not self._create(name, metadata) and metadata:
+                self._merge_annotations(name, metadata)  # created by someone else meanwhile
+            return self._add_version(name, data)
+
+    def _disable_quietly(self, name: str, version: str) -> None:
+        """Take a version that lost a check-and-set race out of reach; best effort."""
+        # If this fails, nothing reads the version anyway: the current alias never names it.
+        with contextlib.suppress(api_exceptions.GoogleAPICallError):
+            self._client.disable_secret_version(
+                name=self._version_path(name, version), retry=None, timeout=self._timeout
+            )
 
     def _add_version(self, name: str, data: bytes) -> types.SecretVersion:
         payload = types.SecretPayload(data=data, data_crc32c=crc32c(data))
@@ -612,23 +720,31 @@ class GCPSecretManagerBackend(BackendBase):
         return bool(next(iter(response.pages)).versions)
 
     def _update_secret(
-        self, name: str, path: str, change: Callable[[types.Secret], bool]
+        self,
+        name: str,
+        paths: Sequence[str],
+        change: Callable[[types.Secret], bool],
     ) -> bool:
-        """Read-modify-write one map field of the secret under its etag.
+        """Read-modify-write map fields of the secret under its etag.
 
-        A concurrent update makes the etag check fail (ABORTED); the change is then re-applied
-        to the fresh secret. This is optimistic concurrency on our own update, not a retry of
-        a failed call. Returns whether an update was needed.
+        ``change`` edits the secret just read (and raises ConflictError when what it relies on
+        is not so); the update carries that read's etag, so a concurrent update in between
+        makes it fail (ABORTED), and ``change`` is applied again to a fresh read. That makes
+        the check in ``change`` and the update atomic. This is optimistic concurrency on our
+        own update, not a retry of a failed call.
+
+        :return: whether an update was needed.
         """
         for attempt in range(3):
             secret = self._get_secret(name)
             if not change(secret):
                 return False
             update = types.Secret(name=secret.name, etag=secret.etag)
-            setattr(update, path, dict(getattr(secret, path)))
+            for path in paths:
+                setattr(update, path, dict(getattr(secret, path)))
             try:
                 self._client.update_secret(
-                    secret=update, update_mask=field_mask_pb2.FieldMask(paths=[path]),
+                    secret=update, update_mask=field_mask_pb2.FieldMask(paths=list(paths)),
                     retry=None, timeout=self._timeout,
                 )
             except api_exceptions.Aborted:
@@ -638,31 +754,51 @@ class GCPSecretManagerBackend(BackendBase):
             return True
         return False  # pragma: no cover - the loop returns or raises
 
-    def _merge_annotations(self, name: str, metadata: Mapping[str, str]) -> bool:
+    def _merge_annotations(self, name: str, metadata: Mapping[str, str]) -> None:
         def change(secret: types.Secret) -> bool:
             if all(secret.annotations.get(k) == v for k, v in metadata.items()):
                 return False
             secret.annotations.update(metadata)
             return True
 
-        try:
-            self._update_secret(name, "annotations", change)
-        except api_exceptions.NotFound:
-            return False  # a new secret: created with its annotations by put()
-        return True
+        # NotFound: a new secret, which put() creates with its annotations.
+        with contextlib.suppress(api_exceptions.NotFound):
+            self._update_secret(name, ["annotations"], change)
 
-    def _update_aliases(self, name: str, moves: Mapping[str, str | None]) -> None:
+    def _update_aliases(
+        self,
+        name: str,
+        moves: Mapping[str, str | None],
+        *,
+        metadata: Mapping[str, str] | None = None,
+        alias_must_be: tuple[str, int | None] | None = None,
+    ) -> None:
+        """Move aliases (``None`` removes one), and merge ``metadata`` in the same update.
+
+        :param alias_must_be: ``(alias, version)``: refuse (ConflictError) unless the alias
+            still points at that version (``None``: is unset) when the update is applied.
+        """
+
         def change(secret: types.Secret) -> bool:
             aliases = secret.version_aliases
+            if alias_must_be is not None:
+                alias, target = alias_must_be
+                if aliases.get(alias) != target:
+                    raise ConflictError("check-and-set failed: the current version changed")
             before = dict(aliases)
             for alias, version in moves.items():
                 if version is None:
                     aliases.pop(alias, None)
                 else:
                     aliases[alias] = int(version)
-            return dict(aliases) != before
+            changed = dict(aliases) != before
+            if metadata and any(secret.annotations.get(k) != v for k, v in metadata.items()):
+                secret.annotations.update(metadata)
+                changed = True
+            return changed
 
-        self._update_secret(name, "version_aliases", change)
+        paths = ["version_aliases", "annotations"] if metadata else ["version_aliases"]
+        self._update_secret(name, paths, change)
 
     def set_label(self, name: str, label: str, version: str | None) -> None:
         if not _valid_alias(label):
@@ -677,6 +813,50 @@ class GCPSecretManagerBackend(BackendBase):
             except api_exceptions.NotFound as exc:
                 raise self._version_missing(name, exc) from exc
         self._update_aliases(name, {label: version})
+
+    # -- staged rotation (alias mode) ------------------------------------------------------
+
+    def stage(
+        self,
+        name: str,
+        value: str | bytes,
+        *,
+        expected_current: str | None,
+        request_token: str | None = None,
+    ) -> VersionInfo:
+        """Write a pending version: readers of the current alias don't see it until promoted."""
+        alias = self._current_alias
+        if alias is None:
+            return super().stage(name, value, expected_current=expected_current,
+                                 request_token=request_token)
+        secret = self._get_secret(name)
+        current = self._current_of(name, secret)
+        if current != expected_current:
+            raise ConflictError("the current version changed before staging")
+        if current is not None and secret.version_aliases.get(alias) is None:
+            # Pin the current version first, or the pending one would be "latest" and current.
+            self._update_aliases(name, {alias: current}, alias_must_be=(alias, None))
+        data = value.encode("utf-8") if isinstance(value, str) else value
+        version = self._add_version(name, data)
+        return _written(version, ())
+
+    def promote(self, name: str, version: str, *, expected_current: str | None) -> None:
+        """Move the current alias to the staged ``version``, from ``expected_current`` only."""
+        alias = self._current_alias
+        if alias is None:
+            super().promote(name, version, expected_current=expected_current)
+            return
+        expected = int(expected_current) if expected_current is not None else None
+        self._update_aliases(name, {alias: version}, alias_must_be=(alias, expected))
+
+    def discard(self, name: str, version: str) -> None:
+        """Disable the staged ``version``: it never becomes current (and can't be read)."""
+        if self._current_alias is None:
+            super().discard(name, version)
+            return
+        self._client.disable_secret_version(
+            name=self._version_path(name, version), retry=None, timeout=self._timeout
+        )
 
     def delete(self, name: str, *, purge: bool = False) -> None:
         # GCP deletes at once, with every version: there is no recovery window to purge.
@@ -785,6 +965,19 @@ def _classify_http(exc: api_exceptions.GoogleAPICallError) -> Classified:
     }
     code = by_status.get(status, ErrorCode.UNAVAILABLE if status >= 500 else ErrorCode.UNKNOWN)
     return Classified(code, f"GCP Secret Manager: HTTP {status}")
+
+
+def _version_id(resource_name: str) -> str:
+    return str(resource_name.rsplit("/", 1)[-1])
+
+
+def _written(version: types.SecretVersion, labels: Sequence[str]) -> VersionInfo:
+    return VersionInfo(
+        version=_version_id(version.name),
+        labels=frozenset(labels),
+        created_at=_plain_datetime(version.create_time if "create_time" in version else None),
+        state="enabled",
+    )
 
 
 def _valid_alias(label: str) -> bool:

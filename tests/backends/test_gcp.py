@@ -11,6 +11,7 @@ import os
 import random
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -35,10 +36,12 @@ from helium_secrets.errors import (
     InvalidArgumentError,
     InvalidNameError,
     PermissionDeniedError,
+    RotationTestFailed,
     SecretNotFoundError,
     ThrottledError,
     UnauthenticatedError,
     UnavailableError,
+    UnsupportedError,
     VersionNotFoundError,
 )
 from helium_secrets.testing.conformance import CANARY, BackendConformance
@@ -130,6 +133,17 @@ class TestGCPConformanceRegional(BackendConformance):
     def store(self, emulator: SecretManagerEmulator) -> Iterator[SecretStore]:
         emulator.reset_switches()
         with SecretStore(make_backend(emulator, location="us-east1"), poll=NO_POLL) as store:
+            yield store
+
+
+class TestGCPConformanceAliasMode(BackendConformance):
+    """Alias mode: the current version is an alias; atomic check-and-set and staged rotation."""
+
+    @pytest.fixture
+    def store(self, emulator: SecretManagerEmulator) -> Iterator[SecretStore]:
+        emulator.reset_switches()
+        backend = make_backend(emulator, current_alias="current")
+        with SecretStore(backend, poll=NO_POLL) as store:
             yield store
 
 
@@ -421,6 +435,25 @@ def test_version_states_and_rollback_by_disabling(
         store.refresh(name)
 
 
+def test_accessor_only_identity_gets_version_errors(
+    store: SecretStore, backend: GCPSecretManagerBackend, server: SecretManagerEmulator,
+    prefix: str,
+) -> None:
+    # roles/secretmanager.secretAccessor may access versions but not get or list: the
+    # follow-up metadata reads are denied, and the answer is still "no such version".
+    name = f"{prefix}/accessor"
+    store.put(name, "one")
+    store.put(name, "two")
+    server.fail_next(grpc.StatusCode.PERMISSION_DENIED, methods=["GetSecret"])
+    with pytest.raises(VersionNotFoundError):
+        store.get(name, "99")
+    backend.disable_version(name, "2")
+    server.fail_next(grpc.StatusCode.PERMISSION_DENIED, methods=["ListSecretVersions"])
+    with pytest.raises(VersionNotFoundError, match="denied"):
+        store.refresh(name)
+    assert store.refresh(name).value.reveal() == "one"
+
+
 def test_state_changes_map_errors_and_check_etags(
     backend: GCPSecretManagerBackend, store: SecretStore,
     client: SecretManagerServiceClient, prefix: str,
@@ -559,6 +592,99 @@ def test_put_to_a_secret_deleted_meanwhile_recreates_it(
     store.put(name, "one")
     client.delete_secret(name=path(name))
     assert store.put(name, "again").version == "1"
+
+
+# -- alias mode ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def alias_store(server: SecretManagerEmulator) -> Iterator[SecretStore]:
+    backend = make_backend(server, current_alias="current")
+    with SecretStore(backend, retry=FAST_RETRY, guard=NO_GUARD, poll=NO_POLL) as store:
+        yield store
+
+
+def test_alias_mode_concurrent_check_and_set_has_one_winner(
+    server: SecretManagerEmulator, alias_store: SecretStore, prefix: str
+) -> None:
+    name = f"{prefix}/race"
+    base = alias_store.put(name, "base").version
+    writers = 6
+    barrier = threading.Barrier(writers)
+    outcomes: list[str] = []
+
+    def write(index: int) -> None:
+        with SecretStore(make_backend(server, current_alias="current"), cache=None,
+                         retry=RetryPolicy.never()) as store:
+            barrier.wait(timeout=60)
+            try:
+                outcomes.append(store.put(name, f"writer-{index}", expected_version=base).version)
+            except ConflictError:
+                outcomes.append("conflict")
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    winners = [o for o in outcomes if o != "conflict"]
+    assert len(outcomes) == writers and len(winners) == 1
+    alias_store.clear_cache()
+    assert alias_store.get(name).version == winners[0]
+    states = {v.version: v.state for v in alias_store.versions(name)}
+    losers = [v for v in states if v not in (base, winners[0])]
+    assert len(losers) == writers - 1
+    assert all(states[v] == "disabled" for v in losers)  # the losers' values are out of reach
+
+
+def test_alias_mode_versions_from_other_tools_are_not_current(
+    alias_store: SecretStore, client: SecretManagerServiceClient, prefix: str
+) -> None:
+    name = f"{prefix}/foreign"
+    # A secret made by another tool has no alias yet: its latest version is current.
+    create_empty(client, encode_name(name))
+    add_version(client, name, b"from-gcloud")
+    assert alias_store.get(name).value.reveal() == "from-gcloud"
+    mine = alias_store.put(name, "from-helium", expected_version="1")
+    assert mine.labels == {"current"}
+    add_version(client, name, b"not-promoted")
+    alias_store.clear_cache()
+    assert alias_store.get(name).version == mine.version
+    assert alias_store.current_version(name) == mine.version
+    alias_store.set_label(name, "current", "3")  # promoting by hand
+    assert alias_store.refresh(name).value.reveal() == "not-promoted"
+
+
+def test_alias_mode_staged_rotation_discards_by_disabling(
+    alias_store: SecretStore, prefix: str
+) -> None:
+    name = f"{prefix}/staged"
+    alias_store.put(name, "one")
+    with pytest.raises(RotationTestFailed):
+        alias_store.rotate_staged(name, lambda: CANARY, lambda pending: False)
+    assert {v.version: v.state for v in alias_store.versions(name)} == {
+        "1": "enabled", "2": "disabled",
+    }
+    assert alias_store.refresh(name).value.reveal() == "one"
+
+
+def test_latest_mode_has_no_staged_rotation(store: SecretStore, prefix: str) -> None:
+    store.put(f"{prefix}/s", "one")
+    with pytest.raises(UnsupportedError):
+        store.rotate_staged(f"{prefix}/s", lambda: "two", lambda pending: True)
+
+
+def test_alias_mode_from_url(server: SecretManagerEmulator, prefix: str) -> None:
+    url = (f"gcpsecretmanager://{PROJECT}?endpoint={server.address}&insecure=true"
+           "&current_alias=live")
+    with open_store(url) as store:
+        assert store.backend.capabilities.check_and_set
+        store.put(f"{prefix}/u", "v")
+        assert {v.version: v.labels for v in store.versions(f"{prefix}/u")} == {
+            "1": frozenset({"live"})
+        }
+    with pytest.raises(ValueError, match="alias"):
+        open_store(f"gcpsecretmanager://{PROJECT}?current_alias=latest")
 
 
 # -- errors, retries, faults -------------------------------------------------------------
