@@ -475,6 +475,9 @@ def _build_parser() -> _Parser:
         "unauthenticated, 5 conflict, 6 unavailable/throttled/deadline, 7 invalid request "
         "(name, value, size, read-only), 8 integrity (wrong key, damaged data), 130 interrupted.",
     )
+    from helium_secrets import __version__
+
+    parser.add_argument("-V", "--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 

@@ -449,6 +449,23 @@ def test_usage_errors(run: Run) -> None:
     assert help_.code == 0 and b"Exit codes" in help_.out
 
 
+def test_version_option(run: Run) -> None:
+    from helium_secrets import __version__
+
+    result = run("--version")
+    assert result.code == 0
+    assert result.text.strip() == f"helium-secrets {__version__}"
+
+
+def test_importing_the_cli_imports_no_sdk() -> None:
+    code = ("import sys, helium_secrets.cli; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('boto3', 'botocore', 'hvac', 'azure', 'google', 'grpc')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120, check=True)
+    assert result.stdout.strip() == "[]"
+
+
 def test_exit_codes_are_documented() -> None:
     text = DOCS.read_text(encoding="utf-8")
     for code in ExitCode:
