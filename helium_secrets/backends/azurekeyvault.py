@@ -25,6 +25,10 @@ What this module owns, and nothing more (the store does validation, retries and 
 * **Attributes.** A disabled version is not readable (Key Vault refuses it); an expired or
   not-yet-valid version (``exp``/``nbf``, which Key Vault treats as informational) is refused
   here too unless ``honour_dates=False``. Both are :class:`~helium_secrets.errors.VersionNotFoundError`.
+* **Staged rotation.** Key Vault makes every write current at once, so a pending value waits
+  in a hidden secret (``<Key Vault name>-0staged``, which no portable name maps to); promoting
+  copies it into the secret as a new version (check-and-set on the current one) and purges the
+  hidden secret.
 * **Errors.** :meth:`AzureKeyVaultBackend.classify` maps HTTP statuses and Key Vault error
   codes (never the service's free text) to portable codes; 429 carries Retry-After.
 
@@ -71,6 +75,7 @@ from helium_secrets.errors import (
     ErrorCode,
     IntegrityError,
     InvalidArgumentError,
+    InvalidNameError,
     SecretNotFoundError,
     TooLargeError,
     UnsupportedError,
@@ -99,7 +104,15 @@ MAX_TAGS = 15
 BINARY_CONTENT_TYPE = "application/octet-stream;base64"
 #: The tag that orders versions written within one second (Key Vault's timestamps are seconds).
 ORDER_TAG = "helium-written-ns"
+#: Staged rotation: the pending value waits in the secret ``<Key Vault name>-0staged``, a name
+#: no portable name maps to ("-0s" is not an escape), so ``list`` never shows it.
+STAGED_SUFFIX = "-0staged"
+#: On a staged value: the version it is meant to replace.
+STAGED_FOR_TAG = "helium-staged-for"
+#: On a promoted version: the staged version it came from (makes a retried promote a no-op).
+PROMOTED_FROM_TAG = "helium-promoted-from"
 
+_INTERNAL_TAGS = frozenset({ORDER_TAG, STAGED_FOR_TAG, PROMOTED_FROM_TAG})
 _PLAIN = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 _ESCAPED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ._+=@-")
 _HEX = frozenset("0123456789abcdef")
@@ -255,6 +268,8 @@ class AzureKeyVaultBackend(BackendBase):
             batch_get=0,
             idempotent_put=False,
             check_and_set=False,  # expected_version is checked, but not atomically
+            # A hidden "<name>-0staged" secret could clash with a verbatim name.
+            staging=not self._verbatim,
         )
         self._recover_deleted = recover_deleted
         self._honour_dates = honour_dates
@@ -362,7 +377,9 @@ class AzureKeyVaultBackend(BackendBase):
 
     @staticmethod
     def _metadata(tags: Mapping[str, str] | None) -> Mapping[str, str]:
-        return MappingProxyType({k: v for k, v in (tags or {}).items() if k != ORDER_TAG})
+        return MappingProxyType(
+            {k: v for k, v in (tags or {}).items() if k not in _INTERNAL_TAGS}
+        )
 
     # -- the protocol ---------------------------------------------------------------------
 
@@ -418,17 +435,7 @@ class AzureKeyVaultBackend(BackendBase):
         if labels:
             raise UnsupportedError("Azure Key Vault has no labels")
         kv = self.kv_name(name)
-        content_type: str | None = None
-        if isinstance(value, bytes):
-            text = base64.b64encode(value).decode("ascii")
-            content_type = BINARY_CONTENT_TYPE
-            if len(text) > MAX_VALUE_BYTES:
-                raise TooLargeError(
-                    f"the value is {len(value)} bytes, {len(text)} once base64-encoded; Key "
-                    f"Vault takes at most {MAX_VALUE_BYTES}"
-                )
-        else:
-            text = value
+        text, content_type = _encode_value(value)
         tags = dict(metadata or {})
         if len(tags) >= MAX_TAGS:
             raise InvalidArgumentError(
@@ -437,7 +444,6 @@ class AzureKeyVaultBackend(BackendBase):
             )
         if any(len(k) > 512 or len(v) > 512 for k, v in tags.items()):
             raise InvalidArgumentError("Key Vault tag names and values are at most 512 long")
-        tags[ORDER_TAG] = str(time.time_ns())
         if expected_version is not None or create_only:
             # Key Vault has no conditional write: this check is not atomic (see the docs).
             current = self._current(kv)
@@ -445,18 +451,90 @@ class AzureKeyVaultBackend(BackendBase):
                 raise ConflictError("the secret already exists")
             if expected_version is not None and current != expected_version:
                 raise ConflictError("check-and-set failed: the current version is another one")
+        written = self._set(kv, text, content_type, tags, recover=self._recover_deleted)
+        return _info(written.properties)
+
+    def _set(
+        self, kv: str, text: str, content_type: str | None, tags: dict[str, str], *,
+        recover: bool,
+    ) -> KeyVaultSecret:
+        """Write a version; with ``recover``, first recover a deleted-but-recoverable name."""
+        tags[ORDER_TAG] = str(time.time_ns())
         try:
-            written = self._client.set_secret(kv, text, content_type=content_type, tags=tags)
+            return self._client.set_secret(kv, text, content_type=content_type, tags=tags)
         except ResourceExistsError:
-            if not self._recover_deleted:
+            if not recover:
                 raise
-            self._wait(self._client.begin_recover_deleted_secret(
-                kv, _polling_interval=self._poll_interval), "recover")
-            written = self._client.set_secret(kv, text, content_type=content_type, tags=tags)
-        return VersionInfo(
-            version=written.properties.version or "",
-            created_at=written.properties.created_on,
-        )
+        self._wait(self._client.begin_recover_deleted_secret(
+            kv, _polling_interval=self._poll_interval), "recover")
+        return self._client.set_secret(kv, text, content_type=content_type, tags=tags)
+
+    # -- staged rotation: the pending value waits in a hidden secret ------------------------
+
+    def _staging_name(self, name: str) -> str:
+        kv = self.kv_name(name)
+        hidden = kv + STAGED_SUFFIX
+        if len(hidden) > MAX_NAME_LENGTH:
+            raise InvalidNameError(
+                f"staged rotation needs a Key Vault name of at most "
+                f"{MAX_NAME_LENGTH - len(STAGED_SUFFIX)} characters; this one has {len(kv)}"
+            )
+        return hidden
+
+    def stage(
+        self,
+        name: str,
+        value: str | bytes,
+        *,
+        expected_current: str | None,
+        request_token: str | None = None,
+    ) -> VersionInfo:
+        hidden = self._staging_name(name)
+        text, content_type = _encode_value(value)
+        current = self._current(self.kv_name(name))
+        if current is None:
+            raise SecretNotFoundError("secret not found")
+        if expected_current is not None and current != expected_current:
+            raise ConflictError("the current version changed before staging")
+        # A hidden secret left soft-deleted by an earlier rotation (purge refused) is reused.
+        written = self._set(hidden, text, content_type, {STAGED_FOR_TAG: current}, recover=True)
+        return _info(written.properties)
+
+    def promote(self, name: str, version: str, *, expected_current: str | None) -> None:
+        kv, hidden = self.kv_name(name), self._staging_name(name)
+        current = self._client.get_secret(kv).properties
+        if (current.tags or {}).get(PROMOTED_FROM_TAG) == version:
+            self._drop(hidden)  # a retried promotion whose first attempt got through
+            return
+        if expected_current is not None and current.version != expected_current:
+            raise ConflictError("the current version changed while the new one was staged")
+        try:
+            staged = self._client.get_secret(hidden, version)
+        except ResourceNotFoundError as exc:
+            raise VersionNotFoundError("no such staged version", version=version) from exc
+        self._set(kv, staged.value or "", staged.properties.content_type,
+                  {PROMOTED_FROM_TAG: version}, recover=False)
+        self._drop(hidden)
+
+    def discard(self, name: str, version: str) -> None:
+        self._drop(self._staging_name(name))
+
+    def _drop(self, hidden: str) -> None:
+        """Delete and purge the hidden staging secret; gone already is fine."""
+        try:
+            deleted = self._wait(self._client.begin_delete_secret(
+                hidden, _polling_interval=self._poll_interval), "delete")
+        except ResourceNotFoundError:
+            return
+        if deleted.recovery_id is None:
+            return
+        try:
+            self._client.purge_deleted_secret(hidden)
+        except HttpResponseError as exc:
+            # Purge protection or no purge permission: it stays soft-deleted, and the next
+            # stage() recovers and overwrites it.
+            if exc.status_code != 403:
+                raise
 
     def _wait(self, poller: Any, what: str) -> Any:
         poller.wait(timeout=self._wait_timeout)
@@ -524,6 +602,23 @@ class AzureKeyVaultBackend(BackendBase):
             self._client.close()
         if self._owned_credential is not None:
             self._owned_credential.close()
+
+
+def _encode_value(value: str | bytes) -> tuple[str, str | None]:
+    """The text Key Vault stores for ``value`` and its content type (bytes: base64)."""
+    if isinstance(value, str):
+        return value, None
+    text = base64.b64encode(value).decode("ascii")
+    if len(text) > MAX_VALUE_BYTES:
+        raise TooLargeError(
+            f"the value is {len(value)} bytes, {len(text)} once base64-encoded; Key Vault "
+            f"takes at most {MAX_VALUE_BYTES}"
+        )
+    return text, BINARY_CONTENT_TYPE
+
+
+def _info(props: SecretProperties) -> VersionInfo:
+    return VersionInfo(version=props.version or "", created_at=props.created_on)
 
 
 def _age(props: SecretProperties) -> tuple[float, int, str]:

@@ -23,11 +23,12 @@ import pytest
 from azure.core.credentials import AccessToken
 from azure.keyvault.secrets import SecretClient
 
-from helium_secrets import GuardPolicy, RetryPolicy, SecretStore, open_store
+from helium_secrets import GuardPolicy, RetryPolicy, Secret, SecretStore, open_store
 from helium_secrets.backends.azurekeyvault import (
     BINARY_CONTENT_TYPE,
     MAX_VALUE_BYTES,
     ORDER_TAG,
+    STAGED_SUFFIX,
     AzureKeyVaultBackend,
     decode_name,
     encode_name,
@@ -481,6 +482,73 @@ def test_vault_without_soft_delete(store: SecretStore, kv: KeyVaultEmulator,
     assert kv.count(path_prefix="/deletedsecrets") == before  # nothing to wait for or purge
     with pytest.raises(SecretNotFoundError):
         store.get(name)
+
+
+# -- staged rotation ------------------------------------------------------------------------
+
+
+def test_staged_value_is_hidden_until_promoted(store: SecretStore, raw: SecretClient,
+                                               kv: KeyVaultEmulator, prefix: str) -> None:
+    name = f"{prefix}/staged"
+    mapped = encode_name(name)
+    first = store.put(name, "one")
+    seen: list[tuple[str, list[str], list[str]]] = []
+
+    def test(pending: Secret) -> bool:
+        seen.append((raw.get_secret(mapped).value or "", list(store.list(prefix + "/")),
+                     kv.secret_names()))
+        return pending.value.reveal() == "two"
+
+    promoted = store.rotate_staged(name, lambda: "two", test)
+    other_tools_saw, listed, stored = seen[0]
+    assert other_tools_saw == "one"  # every reader, not only helium, kept the current value
+    assert listed == [name]
+    assert mapped + STAGED_SUFFIX in stored
+    assert mapped + STAGED_SUFFIX not in kv.secret_names() + kv.deleted_names()  # purged
+    assert promoted.value.reveal() == "two"
+    assert dict(promoted.metadata) == {}  # internal tags stay internal
+    assert [v.version for v in store.versions(name)] == [first.version, promoted.version]
+
+
+def test_promote_is_idempotent_and_checks_the_current_version(
+    backend: AzureKeyVaultBackend, raw: SecretClient, prefix: str
+) -> None:
+    name = f"{prefix}/promote"
+    first = backend.put(name, "one")
+    staged = backend.stage(name, "two", expected_current=first.version)
+    backend.promote(name, staged.version, expected_current=first.version)
+    backend.promote(name, staged.version, expected_current=first.version)  # a retry: no-op
+    assert len(backend.list_versions(name)) == 2
+    current = backend.current_version(name)
+    again = backend.stage(name, "three", expected_current=current)
+    raw.set_secret(encode_name(name), "someone else")  # a rotation by another tool meanwhile
+    with pytest.raises(ConflictError):
+        backend.promote(name, again.version, expected_current=current)
+    with pytest.raises(ConflictError):
+        backend.stage(name, "four", expected_current=current)
+    backend.discard(name, again.version)
+    backend.discard(name, again.version)  # gone already: fine
+
+
+def test_staging_under_purge_protection(store: SecretStore, kv: KeyVaultEmulator,
+                                        prefix: str) -> None:
+    kv.purge_protection = True
+    name = f"{prefix}/protected-rotation"
+    hidden = encode_name(name) + STAGED_SUFFIX
+    store.put(name, "one")
+    store.rotate_staged(name, lambda: "two", lambda pending: True)
+    assert hidden in kv.deleted_names()  # could not be purged: left soft-deleted
+    store.rotate_staged(name, lambda: "three", lambda pending: True)  # recovered and reused
+    store.clear_cache()
+    assert store.get(name).value.reveal() == "three"
+
+
+def test_staging_limits(kv: KeyVaultEmulator) -> None:
+    assert not make_backend(kv, names="verbatim").capabilities.staging
+    backend = make_backend(kv)
+    assert backend.capabilities.staging
+    with pytest.raises(InvalidNameError, match="staged rotation"):
+        backend.stage("z" * 125, "v", expected_current=None)
 
 
 # -- faults, retries and error text ---------------------------------------------------------
