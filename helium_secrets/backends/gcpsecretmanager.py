@@ -15,6 +15,8 @@ How the portable model maps onto the service:
 * **Versions** are ``"1"``, ``"2"``, ...; states enabled, disabled, destroyed. The current
   version is ``latest`` (the most recently created one); when that one is disabled or
   destroyed, the newest *enabled* version is current, so disabling a bad version rolls back.
+  In *alias mode* (``current_alias="current"``) the current version is the one that alias
+  names instead, and puts move it.
 * **Labels** are version aliases (an alias names one version at a time). **Metadata** is
   written as the secret's annotations; reads (with ``read_metadata=True``) and version
   listings merge the secret's labels and annotations.
@@ -23,11 +25,12 @@ How the portable model maps onto the service:
   a mismatch, never returning a damaged value.
 * **Quotas.** Reads of values and the rotation probe use ``AccessSecretVersion`` (90,000/min
   per project), not the metadata reads (``GetSecret``, ``List*``: 600/min).
-* **Check-and-set** is best effort: the service has no "expected version" on
-  ``AddSecretVersion``, so ``expected_version`` is compared with the current version just
-  before the write; a writer that slips in between the two calls is not detected
-  (``capabilities.check_and_set`` is False). Secret-level updates (annotations, aliases) use
-  the secret's etag.
+* **Check-and-set.** The service has no "expected version" on ``AddSecretVersion``. By
+  default ``expected_version`` is compared with the current version just before the write: a
+  writer that slips in between the two calls is not detected (``capabilities.check_and_set``
+  is False). In alias mode the check is atomic: the alias is moved under the secret's etag
+  only if it still names the expected version, and staged rotation is available. Every
+  secret-level update (annotations, aliases) is made under the secret's etag.
 * **Retries.** google-api-core's retries are switched off on every call (``retry=None``) and
   every call has a ``timeout``: the store's retry layer is the only one.
 """
