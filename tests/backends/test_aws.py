@@ -6,6 +6,7 @@ in the SDK is mocked. One server serves the whole module: every test uses its ow
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -35,6 +36,7 @@ from helium_secrets.errors import (
 from helium_secrets.testing.conformance import CANARY, BackendConformance
 from tests.backends.motoserver import MotoServer
 
+LIVE_REGION = os.environ.get("HELIUM_SECRETS_AWS_LIVE_REGION", "")
 FAST_RETRY = RetryPolicy(max_attempts=3, initial_backoff=0.0, max_backoff=0.0, deadline=60.0)
 NO_GUARD = GuardPolicy(threshold=0)
 
@@ -84,6 +86,29 @@ class TestAWSConformance(BackendConformance):
     def store(self, moto: MotoServer) -> Iterator[SecretStore]:
         with SecretStore(make_backend(moto)) as store:
             yield store
+
+
+@pytest.mark.live
+@pytest.mark.skipif(not LIVE_REGION, reason="set HELIUM_SECRETS_AWS_LIVE_REGION to run on AWS")
+class TestAWSLive(BackendConformance):
+    """The conformance suite on real AWS (credentials from boto3's usual chain). Every secret
+    a test creates is purged afterwards; each costs a few seconds of a secret's price."""
+
+    missing_version = "0" * 32
+
+    @pytest.fixture
+    def store(self) -> Iterator[SecretStore]:
+        with SecretStore(AWSSecretsManagerBackend(region=LIVE_REGION)) as store:
+            yield store
+
+    @pytest.fixture
+    def prefix(self, store: SecretStore) -> Iterator[str]:
+        prefix = f"helium-live/t{uuid.uuid4().hex[:12]}"
+        yield prefix
+        backend = AWSSecretsManagerBackend(region=LIVE_REGION)
+        for name in list(backend.list_names(prefix)):
+            backend.delete(name, purge=True)
+        backend.close()
 
 
 class TestAWSConformanceDescribeCAS(BackendConformance):
@@ -386,6 +411,16 @@ def test_purge_deletes_at_once_and_the_name_is_free(store: SecretStore, prefix: 
     with pytest.raises(SecretNotFoundError):
         store.get(name)
     assert store.put(name, "again", create_only=True).value.reveal() == "again"
+
+
+def test_list_follows_pages(store: SecretStore, server: MotoServer, prefix: str) -> None:
+    client = server.client()
+    names = sorted(f"{prefix}/paged/{i:03d}" for i in range(130))
+    for name in names:
+        client.create_secret(Name=name, SecretString="v")
+    server.reset_counts()
+    assert list(store.list(f"{prefix}/paged/")) == names
+    assert server.requests == {"ListSecrets": 2}  # 100 a page
 
 
 # -- get_many ----------------------------------------------------------------------------
