@@ -681,9 +681,10 @@ class VaultBackend(BackendBase):
         with self._auth_lock:
             if self._generation != generation:
                 return True
-            if isinstance(self.auth, TokenAuth):
-                if self.auth.token_file is None or self.auth.current() == self._token:
-                    return False
+            if isinstance(self.auth, TokenAuth) and (
+                self.auth.token_file is None or self.auth.current() == self._token
+            ):
+                return False
             self._login_locked()
             return True
 
@@ -693,8 +694,8 @@ class VaultBackend(BackendBase):
         try:
             return fn()
         except hvac.exceptions.VaultError as exc:
-            exc.helium_status = self._local.status  # type: ignore[attr-defined]
-            exc.helium_retry_after = self._local.retry_after  # type: ignore[attr-defined]
+            exc.helium_status = self._local.status
+            exc.helium_retry_after = self._local.retry_after
             raise
 
     def _op(self, fn: Callable[[], T]) -> T:

