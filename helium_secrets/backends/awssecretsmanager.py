@@ -71,6 +71,8 @@ NAME_RULES = NameRules(
 _PREFIX_RE = re.compile(r"[A-Za-z0-9_+=.@/-]*")
 _TOKEN_RE = re.compile(r"[A-Za-z0-9-]{32,64}")
 _NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})
+# botocore waits 60 s by default; a hung call should fail well within the store's deadline.
+_DEFAULTS = Config(connect_timeout=10, read_timeout=30)
 
 _NOT_FOUND = frozenset({"ResourceNotFoundException"})
 _DENIED = frozenset({"AccessDeniedException", "AccessDenied", "DecryptionFailure",
@@ -146,7 +148,7 @@ class AWSSecretsManagerBackend(BackendBase):
         (``Config(retries={"total_max_attempts": 1})``): the store retries, and a client that
         retries too multiplies the attempts (a warning says so).
     :param config: a ``botocore.config.Config`` merged into the client's (timeouts, proxies,
-        pool size); its retry settings are overridden.
+        pool size); its retry settings are overridden. Defaults: 10 s to connect, 30 s to read.
     :param recovery_window_days: days a deleted secret can be restored (7-30, default 30).
     :param kms_key_id: the KMS key for secrets this backend creates.
     :param description: the description of secrets this backend creates.
@@ -195,8 +197,10 @@ class AWSSecretsManagerBackend(BackendBase):
         self._batch_denied = False
         self._owns_client = client is None
         if client is not None:
-            if session is not None or profile is not None or region is not None:
-                raise ValueError("pass either client= or session/profile/region, not both")
+            if any(x is not None for x in (session, profile, region, endpoint_url, config)):
+                raise ValueError(
+                    "pass either client= or session/profile/region/endpoint_url/config, not both"
+                )
             self._warn_if_client_retries(client)
             self.client = client
         else:
@@ -204,7 +208,9 @@ class AWSSecretsManagerBackend(BackendBase):
                 session = boto3.Session(profile_name=profile, region_name=region)
             elif profile is not None:
                 raise ValueError("pass either session= or profile=, not both")
-            merged = config.merge(_NO_RETRIES) if config is not None else _NO_RETRIES
+            merged = (_DEFAULTS.merge(config) if config is not None else _DEFAULTS).merge(
+                _NO_RETRIES
+            )
             self.client = session.client(
                 "secretsmanager", region_name=region, endpoint_url=endpoint_url, config=merged
             )

@@ -596,8 +596,15 @@ def test_open_store_url(server: MotoServer, prefix: str) -> None:
         open_store("awssecretsmanager://?recovery_window_days=3", session=server.session())
 
 
-def test_client_retries_are_off(backend: AWSSecretsManagerBackend) -> None:
+def test_client_retries_are_off(backend: AWSSecretsManagerBackend, server: MotoServer) -> None:
     assert backend.client.meta.config.retries["total_max_attempts"] == 1
+    assert backend.client.meta.config.read_timeout == 30
+    tuned = make_backend(server, config=Config(read_timeout=5, retries={"max_attempts": 9}))
+    assert tuned.client.meta.config.read_timeout == 5
+    assert tuned.client.meta.config.retries["total_max_attempts"] == 1
+    tuned.close()
+    with pytest.raises(ValueError, match="not both"):
+        AWSSecretsManagerBackend(client=server.client(), endpoint_url=server.endpoint_url)
 
 
 def test_injected_client_that_retries_is_warned_about(server: MotoServer) -> None:
