@@ -612,8 +612,8 @@ class SecretStore:
         ``test(pending)`` raises or returns ``False``, the pending version is discarded and
         :class:`~helium_secrets.errors.RotationTestFailed` is raised; otherwise it becomes
         current (check-and-set against the version it replaces) and rotation listeners fire.
-        Each backend uses what its service has natively (AWS stages, GCP aliases, Vault version
-        metadata, Azure tags); see the backend's page.
+        Each backend stages with what its service has (AWS stages, GCP aliases, ...); its
+        documentation page says how.
 
         :raises UnsupportedError: the backend has no staging.
         :raises ConflictError: someone else rotated the secret meanwhile.
