@@ -17,13 +17,14 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import requests
 
-__all__ = ["DevServer", "PersistentServer", "bao_binary", "free_port"]
+__all__ = ["DevServer", "PersistentServer", "TLSFiles", "bao_binary", "free_port"]
 
 ROOT_TOKEN = "root-token-for-tests"
 START_TIMEOUT = 90.0  # seconds: generous for a slow 2-core box
@@ -65,6 +66,8 @@ class _Server:
         self.process: subprocess.Popen[bytes] | None = None
         self.root_token = ROOT_TOKEN
         self.verify: bool | str = True
+        #: The client certificate and key the harness presents (servers that require one).
+        self.cert: tuple[str, str] | None = None
 
     @property
     def address(self) -> str:
@@ -87,7 +90,7 @@ class _Server:
         """The status code of ``sys/health`` (200 active, 501 uninitialised, 503 sealed)."""
         try:
             response = requests.get(f"{self.address}/v1/sys/health", timeout=5,
-                                    verify=self.verify)
+                                    verify=self.verify, cert=self.cert)
         except (requests.RequestException, OSError):  # OSError: the CA file is not written yet
             return None
         return response.status_code
@@ -124,7 +127,7 @@ class _Server:
         """A raw API call with the root token (harness use only)."""
         headers = {"X-Vault-Token": self.root_token, **kwargs.pop("headers", {})}
         response = requests.request(method, f"{self.address}/v1/{path}", headers=headers,
-                                    timeout=30, verify=self.verify, **kwargs)
+                                    timeout=30, verify=self.verify, cert=self.cert, **kwargs)
         response.raise_for_status()
         return response
 
@@ -182,6 +185,24 @@ class DevServer(_Server):
         return self.start()
 
 
+@dataclass(frozen=True)
+class TLSFiles:
+    """PEM files for a TLS listener that requires client certificates.
+
+    :param ca_file: the CA that signed the server and client certificates.
+    :param cert_file: the server certificate (for 127.0.0.1).
+    :param key_file: its key.
+    :param client_cert_file: a client certificate the CA signed.
+    :param client_key_file: its key.
+    """
+
+    ca_file: str
+    cert_file: str
+    key_file: str
+    client_cert_file: str
+    client_key_file: str
+
+
 class PersistentServer(_Server):
     """A non-dev server with on-disk (raft) storage under ``workdir``: initialised, unsealed, restartable.
 
@@ -190,7 +211,7 @@ class PersistentServer(_Server):
     store built before a restart keeps its address.
     """
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, tls: TLSFiles | None = None) -> None:
         super().__init__(workdir)
         self.unseal_key: str | None = None
         self.root_token = ""
@@ -199,13 +220,23 @@ class PersistentServer(_Server):
         data.mkdir(exist_ok=True)
         # OpenBao has no "file" storage backend any more: integrated (raft) storage is its
         # on-disk storage, a one-node cluster here.
+        listener_tls = "  tls_disable = true\n"
+        if tls is not None:
+            self.scheme = "https"
+            self.verify = tls.ca_file
+            self.cert = (tls.client_cert_file, tls.client_key_file)
+            listener_tls = (
+                f'  tls_cert_file = "{tls.cert_file}"\n  tls_key_file = "{tls.key_file}"\n'
+                f'  tls_client_ca_file = "{tls.ca_file}"\n'
+                "  tls_require_and_verify_client_cert = true\n"
+            )
         config = self.workdir / "config.hcl"
         config.write_text(
             f'storage "raft" {{\n  path = "{data}"\n  node_id = "node1"\n}}\n'
             f'listener "tcp" {{\n  address = "127.0.0.1:{self.port}"\n'
-            f'  cluster_address = "127.0.0.1:{self.cluster_port}"\n  tls_disable = true\n}}\n'
-            f'api_addr = "http://127.0.0.1:{self.port}"\n'
-            f'cluster_addr = "http://127.0.0.1:{self.cluster_port}"\n'
+            f'  cluster_address = "127.0.0.1:{self.cluster_port}"\n{listener_tls}}}\n'
+            f'api_addr = "{self.address}"\n'
+            f'cluster_addr = "https://127.0.0.1:{self.cluster_port}"\n'
         )
 
     def _args(self) -> list[str]:
@@ -217,7 +248,8 @@ class PersistentServer(_Server):
         status = self.wait_for(200, 501, 503)
         if status == 501:
             body = requests.put(f"{self.address}/v1/sys/init", timeout=60,
-                                json={"secret_shares": 1, "secret_threshold": 1}).json()
+                                json={"secret_shares": 1, "secret_threshold": 1},
+                                verify=self.verify, cert=self.cert).json()
             self.unseal_key = body["keys_base64"][0]
             self.root_token = body["root_token"]
         self.unseal()
@@ -227,7 +259,7 @@ class PersistentServer(_Server):
         """Unseal with the stored key and wait until the server is active."""
         assert self.unseal_key is not None
         requests.put(f"{self.address}/v1/sys/unseal", json={"key": self.unseal_key},
-                     timeout=60).raise_for_status()
+                     timeout=60, verify=self.verify, cert=self.cert).raise_for_status()
         self.wait_for(200)
 
     def seal(self) -> None:

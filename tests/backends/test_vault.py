@@ -8,22 +8,27 @@ names); the restart and seal tests get a persistent, file-backed server of their
 from __future__ import annotations
 
 import base64
+import datetime
+import ipaddress
 import json
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import hvac
 import hvac.exceptions
 import pytest
 import requests
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from helium_secrets import GuardPolicy, RetryPolicy, SecretStore, open_store
 from helium_secrets.backends.hashivault import (
@@ -44,7 +49,7 @@ from helium_secrets.errors import (
     VersionNotFoundError,
 )
 from helium_secrets.testing.conformance import CANARY, BackendConformance
-from tests.backends.openbao import DevServer, PersistentServer
+from tests.backends.openbao import DevServer, PersistentServer, TLSFiles
 
 FAST_RETRY = RetryPolicy(max_attempts=3, initial_backoff=0.0, max_backoff=0.0, deadline=60.0)
 NO_GUARD = GuardPolicy(threshold=0)
@@ -448,6 +453,54 @@ def test_userpass_login(bao: DevServer, admin: hvac.Client, prefix: str,
         store.get(f"{prefix}/u")
 
 
+def make_ca(common_name: str) -> tuple[str, ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """A self-signed CA: its PEM, key and certificate."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), key, cert
+
+
+def make_tls_files(directory: Path) -> TLSFiles:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate, as PEM files."""
+    ca_pem, ca_key, ca_cert = make_ca("helium test CA")
+    paths: dict[str, str] = {"ca": str(directory / "ca.pem")}
+    (directory / "ca.pem").write_text(ca_pem)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    for role, usage in (("server", ExtendedKeyUsageOID.SERVER_AUTH),
+                        ("client", ExtendedKeyUsageOID.CLIENT_AUTH)):
+        key = ec.generate_private_key(ec.SECP256R1())
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, role)]))
+            .issuer_name(ca_cert.subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        )
+        if role == "server":
+            builder = builder.add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        cert = builder.sign(ca_key, hashes.SHA256())
+        (directory / f"{role}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        (directory / f"{role}-key.pem").write_bytes(key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption()))
+        paths[role] = str(directory / f"{role}.pem")
+        paths[f"{role}-key"] = str(directory / f"{role}-key.pem")
+    return TLSFiles(ca_file=paths["ca"], cert_file=paths["server"], key_file=paths["server-key"],
+                    client_cert_file=paths["client"], client_key_file=paths["client-key"])
+
+
 def _es256_jwt(key: ec.EllipticCurvePrivateKey, claims: dict[str, Any]) -> str:
     def b64(data: bytes) -> str:
         return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
@@ -481,6 +534,73 @@ def test_jwt_login_from_a_file(bao: DevServer, admin: hvac.Client, prefix: str,
         store.put(f"{prefix}/j", "v")
         assert store.get(f"{prefix}/j").value.reveal() == "v"
     assert backend.logins == 1
+
+
+class _TokenReviewHandler(BaseHTTPRequestHandler):
+    """The one Kubernetes API call Vault's kubernetes auth makes: a TokenReview."""
+
+    accepted: ClassVar[dict[str, str]] = {}  # service-account JWT -> "namespace:name"
+    reviews: ClassVar[list[str]] = []
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        token = body["spec"]["token"]
+        self.reviews.append(self.path)
+        who = self.accepted.get(token)
+        status: dict[str, Any] = {"authenticated": False}
+        if who is not None:
+            status = {"authenticated": True, "user": {
+                "username": f"system:serviceaccount:{who}", "uid": "uid-1",
+                "groups": ["system:serviceaccounts"]}}
+        answer = json.dumps({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
+                             "status": status}).encode()
+        self.send_response(201)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_kubernetes_login_with_a_token_review(bao: DevServer, admin: hvac.Client, prefix: str,
+                                              tmp_path: Path) -> None:
+    api = ThreadingHTTPServer(("127.0.0.1", 0), _TokenReviewHandler)
+    thread = threading.Thread(target=api.serve_forever, daemon=True)
+    thread.start()
+    try:
+        key = ec.generate_private_key(ec.SECP256R1())
+        jwt = _es256_jwt(key, {
+            "iss": "kubernetes/serviceaccount", "sub": "system:serviceaccount:default:app",
+            "kubernetes.io/serviceaccount/namespace": "default",
+            "kubernetes.io/serviceaccount/service-account.name": "app",
+            "kubernetes.io/serviceaccount/service-account.uid": "uid-1"})
+        _TokenReviewHandler.accepted[jwt] = "default:app"
+        mount = unique("k8s")
+        admin.sys.create_or_update_policy("helium-rw", READ_WRITE_POLICY)
+        admin.sys.enable_auth_method("kubernetes", path=mount)
+        admin.write_data(f"auth/{mount}/config", data={
+            "kubernetes_host": f"http://127.0.0.1:{api.server_address[1]}",
+            "disable_local_ca_jwt": True, "kubernetes_ca_cert": make_ca("k8s")[0]})
+        admin.write_data(f"auth/{mount}/role/app", data={
+            "bound_service_account_names": ["app"], "bound_service_account_namespaces":
+            ["default"], "token_policies": ["helium-rw"], "token_ttl": "1h"})
+        jwt_file = tmp_path / "token"
+        jwt_file.write_text(jwt)
+        url = (f"vault://127.0.0.1:{bao.port}/secret?tls=false&auth=kubernetes&role=app"
+               f"&jwt_file={jwt_file}&auth_mount={mount}")
+        with open_store(url, retry=FAST_RETRY) as store:
+            store.put(f"{prefix}/k", "v")
+            assert store.get(f"{prefix}/k").value.reveal() == "v"
+            backend = store.backend
+            assert isinstance(backend, VaultBackend)
+            assert backend.logins == 1
+        assert _TokenReviewHandler.reviews == ["/apis/authentication.k8s.io/v1/tokenreviews"]
+    finally:
+        api.shutdown()
+        api.server_close()
+        thread.join(timeout=30)
 
 
 # -- namespaces, configuration, TLS ------------------------------------------------------------
@@ -559,6 +679,24 @@ def test_tls_with_a_ca_bundle(tmp_path_factory: pytest.TempPathFactory, prefix: 
             store.get(f"{prefix}/tls")
         assert not info.value.transient  # a certificate problem does not heal by retrying
         assert "TLS" in str(info.value)
+
+
+@pytest.mark.slow
+def test_tls_client_certificate(tmp_path: Path, prefix: str) -> None:
+    (tmp_path / "pki").mkdir()
+    tls = make_tls_files(tmp_path / "pki")
+    with PersistentServer(tmp_path / "bao-mtls", tls=tls) as server:
+        server.request("POST", "sys/mounts/secret", json={"type": "kv",
+                                                         "options": {"version": "2"}})
+        url = (f"vault://127.0.0.1:{server.port}/secret?ca_cert={tls.ca_file}"
+               f"&client_cert={tls.client_cert_file}&client_key={tls.client_key_file}")
+        with open_store(url, token=server.root_token, retry=FAST_RETRY) as store:
+            store.put(f"{prefix}/mtls", "v")
+            assert store.get(f"{prefix}/mtls").value.reveal() == "v"
+        without = VaultBackend(server.address, token=server.root_token, ca_cert=tls.ca_file)
+        with make_store(without, retry=RetryPolicy.never()) as store, \
+                pytest.raises(UnavailableError):
+            store.get(f"{prefix}/mtls")  # the server wants a client certificate
 
 
 # -- errors and faults -------------------------------------------------------------------------
