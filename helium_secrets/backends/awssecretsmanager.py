@@ -391,8 +391,7 @@ class AWSSecretsManagerBackend(BackendBase):
                 break
             params["NextToken"] = page["NextToken"]
         # Oldest first; a stable sort keeps the service's order among equal dates.
-        epoch = datetime.min
-        versions.sort(key=lambda v: _naive(v.get("CreatedDate")) or epoch)
+        versions.sort(key=lambda v: _timestamp(v.get("CreatedDate")))
         return [
             VersionInfo(
                 version=v["VersionId"],
@@ -448,7 +447,15 @@ class AWSSecretsManagerBackend(BackendBase):
             return self._create(name, value, token, metadata, labels, create_only=False)
         if metadata:
             self.client.tag_resource(SecretId=name, Tags=_tags(metadata))
-        return info
+        return self._ensure_labels(name, info, labels)
+
+    def _ensure_labels(self, name: str, info: VersionInfo, labels: Sequence[str]) -> VersionInfo:
+        """Add the labels a first attempt did not get to (a create that failed after
+        CreateSecret): AWS ignores a repeated PutSecretValue, stages included."""
+        missing = [label for label in labels if label not in info.labels]
+        for label in missing:
+            self.set_label(name, label, info.version)
+        return VersionInfo(version=info.version, labels=info.labels | frozenset(missing))
 
     def _put_value(
         self, name: str, value: str | bytes, token: str, stages: list[str] | None
@@ -490,14 +497,16 @@ class AWSSecretsManagerBackend(BackendBase):
             # Exists: ours already if a retried create lost its answer; else someone else's.
             stages = self._stages_of(name).get(token)
             if stages is not None:
-                return VersionInfo(version=token, labels=frozenset(stages))
+                return self._ensure_labels(
+                    name, VersionInfo(version=token, labels=frozenset(stages)), labels
+                )
             if create_only:
                 raise ConflictError("the secret already exists") from exc
             # Someone else created it meanwhile: add our version to it.
             info = self._put_value(name, value, token, [CURRENT, *labels] if labels else None)
             if metadata:
                 self.client.tag_resource(SecretId=name, Tags=_tags(metadata))
-            return info
+            return self._ensure_labels(name, info, labels)
         version = str(response["VersionId"])
         for label in labels:
             self.client.update_secret_version_stage(
@@ -735,6 +744,5 @@ def _tags(tags: Mapping[str, str]) -> list[dict[str, str]]:
     return [{"Key": key, "Value": value} for key, value in tags.items()]
 
 
-def _naive(moment: datetime | None) -> datetime | None:
-    # Compare aware and naive dates alike (moto and AWS both send aware ones).
-    return moment.replace(tzinfo=None) if moment is not None else None
+def _timestamp(moment: datetime | None) -> float:
+    return moment.timestamp() if moment is not None else 0.0

@@ -215,6 +215,19 @@ def test_lost_answer_create_is_retried_without_a_conflict(
     assert [v.version for v in store.versions(name)] == [written.version]
 
 
+def test_lost_create_with_labels_still_labels_on_retry(
+    store: SecretStore, server: MotoServer, prefix: str
+) -> None:
+    name = f"{prefix}/lost-labels"
+    server.fail_next(1, "drop", operations=["UpdateSecretVersionStage"])
+    written = store.put(name, "one", labels=["blue"])
+    # The retry's PutSecretValue is ignored (same token, same value), stages included.
+    assert server.requests["PutSecretValue"] == 2
+    assert server.requests["CreateSecret"] == 1
+    assert store.get(name, label="blue").version == written.version
+    assert len(store.versions(name)) == 1
+
+
 def test_request_token_is_the_version_id(backend: AWSSecretsManagerBackend, prefix: str) -> None:
     name = f"{prefix}/token"
     token = uuid.uuid4().hex
