@@ -38,6 +38,7 @@ How the portable model maps onto the service:
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib
 import ipaddress
 import re
@@ -329,8 +330,9 @@ class GCPSecretManagerBackend(BackendBase):
         insecure: bool,
     ) -> SecretManagerServiceClient:
         if isinstance(client_options, Mapping):
-            client_options = ClientOptions(**client_options)
-        options = client_options or ClientOptions()
+            options = ClientOptions(**client_options)
+        else:  # a copy: the caller's options stay as they were
+            options = copy.copy(client_options) if client_options else ClientOptions()
         if endpoint is not None:
             options.api_endpoint = endpoint
         elif self.location is not None and options.api_endpoint is None:

@@ -18,6 +18,7 @@ from typing import Any
 
 import grpc
 import pytest
+from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud.secretmanager_v1 import SecretManagerServiceClient
 
@@ -340,9 +341,11 @@ def test_regional_secrets_live_under_the_location(
 
 def test_endpoints_global_regional_and_explicit() -> None:
     anonymous = AnonymousCredentials()  # type: ignore[no-untyped-call]
+    mine = ClientOptions()
     backends = [
         GCPSecretManagerBackend("p", credentials=anonymous),
-        GCPSecretManagerBackend("p", credentials=anonymous, location="europe-west1"),
+        GCPSecretManagerBackend("p", credentials=anonymous, location="europe-west1",
+                                client_options=mine),
         GCPSecretManagerBackend("p", credentials=anonymous, endpoint="sm.internal:443"),
     ]
     try:
@@ -352,6 +355,7 @@ def test_endpoints_global_regional_and_explicit() -> None:
             "secretmanager.europe-west1.rep.googleapis.com",
             "sm.internal:443",
         ]
+        assert mine.api_endpoint is None  # the caller's options are not changed
     finally:
         for backend in backends:
             backend.close()
