@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import importlib
 import ipaddress
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -48,6 +47,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar
 from urllib.parse import SplitResult, parse_qs
 
+import google_crc32c
 import grpc
 from google.api_core import exceptions as api_exceptions
 from google.api_core.client_options import ClientOptions
@@ -151,39 +151,9 @@ def _raw_name_problem(name: str) -> str | None:
 # -- checksums ---------------------------------------------------------------------------
 
 
-def _crc32c_table() -> list[int]:
-    table = []
-    for byte in range(256):
-        crc = byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
-        table.append(crc)
-    return table
-
-
-_TABLE = _crc32c_table()
-
-
-def _crc32c_python(data: bytes) -> int:
-    crc = 0xFFFFFFFF
-    table = _TABLE
-    for byte in data:
-        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
-
-
-_fast_crc32c: Any
-try:  # the C implementation when installed (pip install google-crc32c); same results
-    _fast_crc32c = importlib.import_module("google_crc32c")
-except ImportError:  # pragma: no cover - depends on the environment
-    _fast_crc32c = None
-
-
 def crc32c(data: bytes) -> int:
     """The CRC32C (Castagnoli) checksum of ``data``, as Secret Manager computes it."""
-    if _fast_crc32c is not None:  # pragma: no cover - depends on the environment
-        return int(_fast_crc32c.value(data))
-    return _crc32c_python(data)
+    return int(google_crc32c.value(data))
 
 
 # -- errors ------------------------------------------------------------------------------
