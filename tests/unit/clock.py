@@ -162,6 +162,12 @@ class ControlledBackend(MemoryBackend):
             self.lost_answers -= 1
             raise InjectedFault(Classified(ErrorCode.UNAVAILABLE))
 
+    def current_value(self, name: str) -> str | bytes:
+        """The current value of ``name`` (not counted as a backend call)."""
+        raw = MemoryBackend.get(self, name)
+        self.calls["get"] -= 1
+        return raw.value
+
     def version_count(self, name: str) -> int:
         """How many versions ``name`` has (not counted as a backend call)."""
         count = len(self.list_versions(name))
