@@ -14,7 +14,6 @@ import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
@@ -109,6 +108,8 @@ def register_backend(
 
 def _load_entry_points() -> None:
     global _entry_points_loaded
+    from importlib.metadata import entry_points  # ~20 ms: only when a third-party scheme is needed
+
     with _lock:
         if _entry_points_loaded:
             return

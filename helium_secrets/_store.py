@@ -11,9 +11,9 @@ from __future__ import annotations
 import builtins
 import contextlib
 import logging
+import secrets
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -491,7 +491,7 @@ class SecretStore:
             raise InvalidArgumentError(f"the {self._backend_name} backend has no labels",
                                        backend=self._backend_name, name=name)
         guarded = expected_version is not None or create_only
-        token = uuid.uuid4().hex
+        token = secrets.token_hex(16)
         policy = retry or self.retry_policy
         if not (guarded or self._caps.idempotent_put):
             policy = policy.replace(max_attempts=1)  # a blind retry could write twice
@@ -628,7 +628,7 @@ class SecretStore:
         value = generator()
         self._check_value(name, value)
         current = self.current_version(name)
-        token = uuid.uuid4().hex
+        token = secrets.token_hex(16)
         info = self._call(
             "stage", name,
             lambda: self.backend.stage(name, value, expected_current=current, request_token=token),

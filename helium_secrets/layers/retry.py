@@ -14,8 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Protocol, TypeVar
 
-import tenacity
-
 from helium_secrets.errors import HeliumError
 
 __all__ = ["Clock", "RetryPolicy", "SystemClock", "call_with_retry"]
@@ -94,6 +92,19 @@ def call_with_retry(
     re-raised as it is.
     """
     started = clock.monotonic()
+    try:  # the first attempt needs no retry machinery: keep the common path cheap
+        return fn()
+    except HeliumError as exc:
+        if policy.max_attempts <= 1 or not retryable(exc):
+            raise
+        first_failure: list[HeliumError] = [exc]
+
+    import tenacity  # only once something failed; it costs a few ms to import
+
+    def attempt() -> T:
+        if first_failure:  # tenacity's attempt 1 replays the failure that already happened
+            raise first_failure.pop()
+        return fn()
 
     def should_retry(state: tenacity.RetryCallState) -> bool:
         outcome = state.outcome
@@ -138,4 +149,4 @@ def call_with_retry(
         before_sleep=before_sleep,
         reraise=True,
     )
-    return retrying(fn)
+    return retrying(attempt)

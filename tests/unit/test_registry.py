@@ -78,7 +78,7 @@ def test_entry_point_backends(monkeypatch: pytest.MonkeyPatch) -> None:
         EntryPoint("thirdparty", f"{__name__}:_ThirdParty", registry.ENTRY_POINT_GROUP),
         EntryPoint("mem", f"{__name__}:_ThirdParty", registry.ENTRY_POINT_GROUP),
     ]
-    monkeypatch.setattr(registry, "entry_points", lambda group: points)
+    monkeypatch.setattr("importlib.metadata.entry_points", lambda group: points)
     with pytest.warns(RuntimeWarning, match="already registered"):
         store = open_store("thirdparty://")
     assert store.backend.name == "third"
