@@ -127,9 +127,17 @@ class ControlledBackend(MemoryBackend):
         if held is None:
             return super().get(name, version, label)
         hold, read_first = held
-        raw = super().get(name, version, label) if read_first else None
+        raw: RawSecret | None = None
+        error: Exception | None = None
+        if read_first:  # the answer is decided now, delivered after the release
+            try:
+                raw = super().get(name, version, label)
+            except Exception as exc:
+                error = exc
         hold.entered.set()
         assert hold.released.wait(TIMEOUT), "the test never released the held call"
+        if error is not None:
+            raise error
         return raw if raw is not None else super().get(name, version, label)
 
     def put(
