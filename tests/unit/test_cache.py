@@ -28,6 +28,7 @@ from helium_secrets.errors import (
     HeliumError,
     PermissionDeniedError,
     SecretNotFoundError,
+    StoreClosedError,
     ThrottledError,
     UnauthenticatedError,
     UnavailableError,
@@ -320,6 +321,25 @@ def test_refresh_ahead_makes_one_backend_call_however_many_reads_queue_it(
     finally:
         hold_a.release()
         hold_b.release()
+
+
+def test_close_waits_for_a_refresh_in_flight_and_caches_nothing_after(
+    make_store: MakeStore, backend: ControlledBackend, clock: ManualClock
+) -> None:
+    backend.write_external("a", "v1")
+    store = make_store(ttl=100, refresh_ahead=0.2)
+    store.get("a")
+    clock.advance(90)
+    hold = backend.hold("a")
+    store.get("a")
+    hold.wait_entered()
+    with ThreadPoolExecutor(1) as pool:
+        closing = pool.submit(store.close)
+        hold.release()
+        closing.result(TIMEOUT)
+    assert store.stats().cached == 0
+    with pytest.raises(StoreClosedError):
+        store.get("a")
 
 
 # -- stale-if-error ------------------------------------------------------------------------
