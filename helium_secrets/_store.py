@@ -191,7 +191,7 @@ class SecretStore:
         now = self._now()
         entry = self._entries.get(name)
         if entry is not None and now < entry.expires_at:
-            fresh_enough = ttl is None or now - entry.stored_at <= ttl
+            fresh_enough = ttl is None or now - entry.stored_at < ttl
             if entry.secret is None and fresh_enough:
                 self._negative_hits += 1
                 self._emit_error("get", name, "negative", SecretNotFoundError.code)
@@ -224,10 +224,17 @@ class SecretStore:
                 future = self._inflight[key] = Future()
         if not leader:
             self._coalesced += 1
+            started = time.perf_counter()
             try:
-                return future.result()
+                secret = future.result()
             except HeliumError as exc:
+                self._emit_error("get", name, "coalesced", exc.code,
+                                 time.perf_counter() - started)
                 raise _copy_error(exc) from exc.__cause__
+            if self._audit_hooks:
+                self._emit("get", name, secret.version, None, time.perf_counter() - started,
+                           "coalesced", 0)
+            return secret
         try:
             self._misses += 1
             secret = self._fetch(name, version, label, policy, stale=stale, ttl=ttl)
@@ -252,6 +259,8 @@ class SecretStore:
         ttl: float | None,
     ) -> Secret:
         current = version is None and label is None
+        # A write, delete or clear by this store while we fetch makes our answer outdated.
+        generation = self._cache.generation if self._cache is not None else 0
         try:
             raw = self._call(
                 "get",
@@ -262,7 +271,8 @@ class SecretStore:
                 version=version,
             )
         except SecretNotFoundError as exc:
-            if current and self._cache is not None and type(exc) is SecretNotFoundError:
+            if (current and self._cache is not None and type(exc) is SecretNotFoundError
+                    and self._cache.generation == generation):
                 self._cache.put_missing(name, self._now())
             raise
         except HeliumError as exc:
@@ -271,6 +281,7 @@ class SecretStore:
                 and stale is not None
                 and stale.secret is not None
                 and self._cache is not None
+                and self._cache.policy.stale_if_error > 0
                 and self._now() - stale.expires_at <= self._cache.policy.stale_if_error
             ):
                 self._stale += 1
@@ -279,7 +290,8 @@ class SecretStore:
             raise
         secret = _to_secret(raw)
         if current:
-            if self._cache is not None and not self._closed:
+            if (self._cache is not None and not self._closed
+                    and self._cache.generation == generation):
                 self._cache.put(name, secret, self._now(), ttl)
             self._listeners.observe(secret)
         return secret
@@ -296,10 +308,13 @@ class SecretStore:
             executor = self._executor
 
         def run() -> None:
+            entry = self._entries.get(name)
+            if entry is not None and entry.secret is not None and self._now() < entry.refresh_at:
+                return  # a refresh queued before this one has already renewed it
             try:
                 self._refreshes += 1
-                self._load(name, None, None, self.retry_policy, ttl=None,
-                           stale=self._entries.get(name))
+                # No stale fallback: callers are served the cached value meanwhile anyway.
+                self._load(name, None, None, self.retry_policy, ttl=None, stale=None)
             except Exception as exc:  # the cached value stays until it expires
                 _log.debug("background refresh of %r failed: %s", name, type(exc).__name__)
 
@@ -524,6 +539,7 @@ class SecretStore:
             metadata=MappingProxyType(dict(metadata or {})),
         )
         if self._cache is not None:
+            self._cache.generation += 1  # reads in flight must not cache over this write
             self._cache.put(name, secret, self._now())
         self._listeners.observe(secret)
         return secret
@@ -835,8 +851,10 @@ class SecretStore:
         attempts = 0
         wait = self._guard.admit(self._now())
         if wait is not None:
+            pause = (f"paused for {wait:.1f}s" if wait > 0
+                     else "paused while a trial call checks whether it is back")
             error: HeliumError = UnavailableError(
-                f"calls to the backend are paused for {wait:.1f}s after repeated failures",
+                f"calls to the backend are {pause} after repeated failures",
                 backend=self._backend_name, name=name,
             )
             self._errors += 1
@@ -899,9 +917,10 @@ class SecretStore:
         )
         return error
 
-    def _emit_error(self, operation: str, name: str, cache: str, code: ErrorCode) -> None:
+    def _emit_error(self, operation: str, name: str, cache: str, code: ErrorCode,
+                    latency: float = 0.0) -> None:
         if self._audit_hooks:
-            self._emit(operation, name, None, code, 0.0, cache, 0)
+            self._emit(operation, name, None, code, latency, cache, 0)
 
     def _emit(
         self,

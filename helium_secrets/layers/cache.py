@@ -75,6 +75,9 @@ class SecretCache:
         self.entries: dict[str, CacheEntry] = {}
         self._rng = rng
         self.evictions = 0
+        #: Bumped by the store's own writes, deletes and clears: a fetch that began before
+        #: a bump does not cache what it read.
+        self.generation = 0
 
     def put(self, name: str, secret: Secret, now: float, ttl: float | None = None) -> None:
         """Cache ``secret`` as the current version of ``name``."""
@@ -101,10 +104,12 @@ class SecretCache:
 
     def invalidate(self, name: str) -> None:
         """Forget ``name``."""
+        self.generation += 1
         self.entries.pop(name, None)
 
     def clear(self) -> None:
         """Forget everything."""
+        self.generation += 1
         self.entries.clear()
 
     @staticmethod

@@ -26,6 +26,12 @@ class GuardPolicy:
     threshold: int = 5
     cooldown: float = 5.0
 
+    def __post_init__(self) -> None:
+        if self.threshold < 0:
+            raise ValueError("GuardPolicy.threshold must not be negative (0 turns the guard off)")
+        if self.cooldown < 0:
+            raise ValueError("GuardPolicy.cooldown must not be negative")
+
     def replace(self, **changes: object) -> GuardPolicy:
         """Return a copy with ``changes`` applied."""
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -17,6 +17,7 @@ The pytest plugin (:mod:`helium_secrets.testing.plugin`) gives each test one as 
 from __future__ import annotations
 
 import collections
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -26,7 +27,7 @@ from helium_secrets.backends._base import Classified
 from helium_secrets.backends.memory import MemoryBackend
 from helium_secrets.errors import HeliumError
 
-__all__ = ["FakeSecrets"]
+__all__ = ["FakeSecrets", "ManualClock"]
 
 
 class FakeSecrets:
@@ -90,3 +91,33 @@ class FakeSecrets:
     def close(self) -> None:
         """Close the store."""
         self.store.close()
+
+
+class ManualClock:
+    """A :class:`~helium_secrets.layers.retry.Clock` that moves only when told to.
+
+    ``sleep`` does not block: it records the wait and moves the clock forward by it, so retry
+    backoff is observable and instantaneous. Thread-safe.
+
+    :param start: the initial reading of :meth:`monotonic`.
+    """
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self._lock = threading.Lock()
+        self._now = start
+        #: Every ``sleep`` asked for, in order.
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        with self._lock:
+            return self._now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.sleeps.append(seconds)
+            self._now += seconds
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward by ``seconds``."""
+        with self._lock:
+            self._now += seconds

@@ -16,41 +16,12 @@ from helium_secrets._values import VersionInfo
 from helium_secrets.backends._base import Classified, RawSecret
 from helium_secrets.backends.memory import InjectedFault, MemoryBackend
 from helium_secrets.errors import ErrorCode
+from helium_secrets.testing import ManualClock
 
 __all__ = ["TIMEOUT", "ControlledBackend", "Hold", "ManualClock", "canary", "wait_until"]
 
 #: Seconds a test waits for another thread before failing: generous, for a slow 2-core box.
 TIMEOUT = 60.0
-
-
-class ManualClock:
-    """A :class:`~helium_secrets.layers.retry.Clock` that moves only when told to.
-
-    ``sleep`` does not block: it records the wait and moves the clock forward by it, so retry
-    backoff is observable and instantaneous. Thread-safe.
-
-    :param start: the initial reading of :meth:`monotonic`.
-    """
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self._lock = threading.Lock()
-        self._now = start
-        #: Every ``sleep`` asked for, in order.
-        self.sleeps: list[float] = []
-
-    def monotonic(self) -> float:
-        with self._lock:
-            return self._now
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            self.sleeps.append(seconds)
-            self._now += seconds
-
-    def advance(self, seconds: float) -> None:
-        """Move time forward by ``seconds``."""
-        with self._lock:
-            self._now += seconds
 
 
 @dataclasses.dataclass

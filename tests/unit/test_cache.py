@@ -152,11 +152,6 @@ def test_ttl_zero_fetches_once_time_has_moved(
     assert backend.reads["a"] == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: _get accepts an entry when now - stored_at <= ttl, so ttl=0 is a cache hit "
-    "within one clock tick (a coarse monotonic clock, or a fake one); it must be <",
-)
 def test_ttl_zero_always_fetches_even_within_one_clock_tick(
     make_store: MakeStore, backend: ControlledBackend
 ) -> None:
@@ -268,11 +263,6 @@ def test_a_failed_background_refresh_keeps_the_cached_value_and_is_tried_again(
     assert store.get("a").value.reveal() == "v2"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a background refresh that fails falls back to the cached entry in _fetch and "
-    "counts it as stale_served (with a 'stale' audit event) although no caller was served",
-)
 def test_a_failed_background_refresh_is_not_counted_as_stale_served(
     make_store: MakeStore, backend: ControlledBackend, clock: ManualClock
 ) -> None:
@@ -291,11 +281,6 @@ def test_a_failed_background_refresh_is_not_counted_as_stale_served(
     assert [e.cache for e in events if e.cache == "stale"] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: _refresh_in_background only skips a name whose refresh is already running; "
-    "refreshes queued before the first starts each make their own backend call",
-)
 def test_refresh_ahead_makes_one_backend_call_however_many_reads_queue_it(
     make_store: MakeStore, backend: ControlledBackend, clock: ManualClock
 ) -> None:
@@ -420,11 +405,6 @@ def test_stale_if_error_zero_turns_it_off(
         store.get("a")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: _fetch serves stale while now - expires_at <= stale_if_error, so with "
-    "stale_if_error=0 a read at the very moment of expiry is still served stale",
-)
 def test_stale_if_error_zero_serves_nothing_stale_even_at_the_moment_of_expiry(
     make_store: MakeStore, backend: ControlledBackend, clock: ManualClock
 ) -> None:
@@ -512,12 +492,6 @@ def test_own_writes_are_cached_and_own_deletes_invalidate(
     assert backend.reads["a"] == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a read that was in flight during the store's own put/delete caches what it "
-    "read after the write, so the store serves the overwritten or deleted value for a whole "
-    "TTL, or 'not found' for a secret it has just created",
-)
 @pytest.mark.parametrize("write", ["put", "delete", "create"])
 def test_a_read_in_flight_never_caches_over_the_stores_own_write(
     make_store: MakeStore, backend: ControlledBackend, write: str
@@ -637,11 +611,6 @@ def test_concurrent_misses_of_a_missing_secret_make_one_call_and_remember_it(
     assert backend.reads["nope"] == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: coalesced readers emit no audit event (AuditEvent documents cache="
-    "'coalesced'), so 32 reads are audited as one",
-)
 def test_every_coalesced_read_is_audited(
     make_store: MakeStore, backend: ControlledBackend
 ) -> None:

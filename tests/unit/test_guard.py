@@ -270,3 +270,10 @@ def test_guard_policies_are_immutable_values() -> None:
     assert policy.replace(cooldown=1.0) == GuardPolicy(cooldown=1.0)
     with pytest.raises(AttributeError):
         policy.threshold = 1  # type: ignore[misc]
+
+
+def test_policy_rejects_negative_settings() -> None:
+    with pytest.raises(ValueError, match="threshold"):
+        GuardPolicy(threshold=-1)
+    with pytest.raises(ValueError, match="cooldown"):
+        GuardPolicy(cooldown=-0.5)
