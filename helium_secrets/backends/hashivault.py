@@ -407,6 +407,8 @@ class VaultBackend(BackendBase):
         if not self.mount:
             raise ValueError("the KV mount path is empty")
         self.kv_version = kv_version
+        if client is not None and auth is None and token is None and client.token:
+            token = client.token  # a ready client brings its token
         self.auth = self._resolve_auth(auth, token)
         v2 = kv_version == 2
         self.capabilities = Capabilities(
@@ -617,7 +619,7 @@ class VaultBackend(BackendBase):
         if isinstance(self.auth, TokenAuth):
             token = self.auth.current()
             self._client.token = token
-            ttl, renewable = self._lookup_ttl()
+            remaining, lease, renewable = self._lookup_ttl()
         else:
             try:
                 auth = self.auth.login(self._client)
@@ -629,23 +631,26 @@ class VaultBackend(BackendBase):
                     ) from exc
                 raise
             token = str(auth["client_token"])
-            ttl = float(auth.get("lease_duration") or 0)
+            remaining = lease = float(auth.get("lease_duration") or 0)
             renewable = bool(auth.get("renewable"))
             self._client.token = token
         self._token = token
-        self._set_lease(ttl, renewable)
+        self._set_lease(remaining, renewable)
         self._capped = False
-        self._lease = ttl
+        self._lease = lease
         self._generation += 1
         self.logins += 1
 
-    def _lookup_ttl(self) -> tuple[float, bool]:
-        """A given token's remaining TTL and renewability (0: never expires or unknown)."""
+    def _lookup_ttl(self) -> tuple[float, float, bool]:
+        """A given token's remaining TTL, its TTL when created, and whether it is renewable
+        (TTLs of 0: it never expires, or we may not look it up and leave it to Vault)."""
         try:
             data = self._client.auth.token.lookup_self()["data"]
         except hvac.exceptions.Forbidden:
-            return 0.0, False  # invalid, or no lookup-self permission: calls will tell
-        return float(data.get("ttl") or 0), bool(data.get("renewable"))
+            return 0.0, 0.0, False  # invalid, or no lookup-self permission: calls will tell
+        remaining = float(data.get("ttl") or 0)
+        lease = float(data.get("period") or data.get("creation_ttl") or remaining)
+        return remaining, lease, bool(data.get("renewable"))
 
     def _set_lease(self, ttl: float, renewable: bool) -> None:
         now = time.monotonic()
@@ -661,6 +666,11 @@ class VaultBackend(BackendBase):
         response = self._client.auth.token.renew_self(increment=increment)
         auth = _auth_block(response)
         granted = float(auth.get("lease_duration") or 0)
+        if granted <= 0:  # renewed to nothing at its maximum TTL: replace it right away
+            self._capped = self.auth.can_login
+            self._renew_at = time.monotonic() if self._capped else float("inf")
+            self.renewals += 1
+            return
         self._set_lease(granted, bool(auth.get("renewable")))
         # Less than asked for: the maximum TTL caps the token; log in again next time.
         self._capped = self.auth.can_login and granted < self._lease
@@ -705,7 +715,7 @@ class VaultBackend(BackendBase):
         try:
             return self._send(fn)
         except hvac.exceptions.Forbidden as exc:
-            if not self._token_rejected():
+            if not self._token_was_rejected(generation):
                 raise  # the policy denies it
             if not self._relogin(generation):
                 raise UnauthenticatedError("the Vault token is invalid or expired") from exc
@@ -715,6 +725,12 @@ class VaultBackend(BackendBase):
             if self._token_rejected():
                 raise UnauthenticatedError("the Vault token is invalid or expired") from exc
             raise
+
+    def _token_was_rejected(self, generation: int) -> bool:
+        """After a 403: was it the token (rather than the policy)? A token replaced by another
+        thread meanwhile counts as rejected, so the call is retried with the new one."""
+        rejected = self._token_rejected()
+        return rejected or self._generation != generation
 
     # -- the protocol ----------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import base64
 import datetime
 import ipaddress
 import json
+import socket
 import threading
 import time
 import uuid
@@ -365,6 +366,22 @@ def test_short_ttl_token_is_renewed_then_recreated(bao: DevServer, admin: hvac.C
         wait_until(read_ok, "the token was renewed and re-created")
 
 
+def test_short_ttl_plain_token_is_renewed(bao: DevServer, admin: hvac.Client,
+                                          prefix: str) -> None:
+    admin.sys.create_or_update_policy("helium-rw", READ_WRITE_POLICY)
+    admin.secrets.kv.v2.create_or_update_secret(f"{prefix}/db", secret={"value": "pw"})
+    token = admin.auth.token.create(policies=["helium-rw"], ttl="3s", renewable=True,
+                                    explicit_max_ttl="1h")["auth"]["client_token"]
+    backend = VaultBackend(bao.address, token=token)
+    with make_store(backend, cache=None) as store:
+        def read_ok() -> bool:
+            assert store.get(f"{prefix}/db").value.reveal() == "pw"
+            return backend.renewals >= 3  # alive well past the 3 s it was created with
+
+        wait_until(read_ok, "the token was renewed three times")
+    assert backend.logins == 1
+
+
 def test_revoked_token_is_replaced_once_for_many_threads(bao: DevServer, admin: hvac.Client,
                                                          prefix: str) -> None:
     admin.secrets.kv.v2.create_or_update_secret(f"{prefix}/db", secret={"value": "pw"})
@@ -647,7 +664,7 @@ def test_token_from_the_cli_token_file(bao: DevServer, monkeypatch: pytest.Monke
 
 
 def test_url_and_address_rules(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("VAULT_ADDR", "BAO_ADDR"):
+    for var in ("VAULT_ADDR", "BAO_ADDR", "VAULT_NAMESPACE", "BAO_NAMESPACE"):
         monkeypatch.delenv(var, raising=False)
     with pytest.raises(ValueError, match="plain http"):
         VaultBackend("http://10.1.2.3:8200", token="t")
@@ -665,6 +682,15 @@ def test_url_and_address_rules(monkeypatch: pytest.MonkeyPatch) -> None:
             "https://vault.example:8200", "team/kv", 1, "a/b")
     with pytest.raises(ValueError, match="unknown vault:// URL option"):
         open_store("vault://vault.example/secret?colour=red", token="t")
+    with open_store("vault://vault.example/secret?auth=approle&role_id=r1"
+                    "&secret_id_file=/run/sid&auth_mount=apps") as store:
+        assert isinstance(store.backend, VaultBackend)
+        assert store.backend.auth == AppRoleAuth(role_id="r1", secret_id_file="/run/sid",
+                                                 mount="apps")
+    monkeypatch.setenv("BAO_ADDR", "http://127.0.0.1:1")  # OpenBao's spelling works too
+    monkeypatch.setenv("BAO_NAMESPACE", "team-b")
+    backend = VaultBackend(token="t")
+    assert (backend.address, backend.namespace) == ("http://127.0.0.1:1", "team-b")
 
 
 def test_tls_with_a_ca_bundle(tmp_path_factory: pytest.TempPathFactory, prefix: str) -> None:
@@ -716,6 +742,19 @@ def test_rate_limit_quota_is_throttled(bao: DevServer, admin: hvac.Client, prefi
             store.list(f"{prefix}/")
         assert info.value.transient
         assert info.value.retry_after is not None and info.value.retry_after > 0
+
+
+def test_server_that_never_answers_times_out(prefix: str) -> None:
+    # A listening socket that nobody accepts from: the TCP handshake completes, no answer comes.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        address = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        backend = VaultBackend(address, token="t", timeout=(5.0, 0.5))
+        with make_store(backend, retry=RetryPolicy.never()) as store, \
+                pytest.raises(UnavailableError, match="did not answer in time") as info:
+            store.get(f"{prefix}/x")
+    assert info.value.transient
 
 
 @pytest.fixture
