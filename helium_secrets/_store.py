@@ -55,8 +55,12 @@ _DEFAULT_POLL = PollPolicy()
 
 
 @dataclass(frozen=True, slots=True)
-class StoreStats:
-    """Counters since the store was opened (see :meth:`SecretStore.stats`)."""
+class StoreStats(Mapping[str, int]):
+    """Counters since the store was opened (see :meth:`SecretStore.stats`).
+
+    Read them as attributes (``stats.hits``) or as a read-only mapping (``stats["hits"]``,
+    ``dict(stats)``).
+    """
 
     hits: int
     misses: int
@@ -76,6 +80,18 @@ class StoreStats:
     def as_dict(self) -> dict[str, int]:
         """The counters as a plain dict."""
         return asdict(self)
+
+    def __getitem__(self, key: str) -> int:
+        if key not in self.__dataclass_fields__:
+            raise KeyError(key)
+        value: int = getattr(self, key)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.__dataclass_fields__)
+
+    def __len__(self) -> int:
+        return len(self.__dataclass_fields__)
 
 
 class SecretStore:

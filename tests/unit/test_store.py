@@ -181,3 +181,15 @@ def test_stats_count_backend_calls(store: SecretStore, backend: MemoryBackend) -
     store.refresh("a")
     assert store.stats().backend_calls == 2 and store.stats().refreshes == 1
     assert store.stats().as_dict()["backend_calls"] == 2
+
+
+def test_stats_read_as_a_mapping(store: SecretStore) -> None:
+    store.put("a", "v")
+    store.get("a")
+    stats = store.stats()
+    assert stats["hits"] == stats.hits == 1
+    assert dict(stats) == stats.as_dict()
+    assert {"hits", "misses", "stale_served", "coalesced", "backend_calls", "retries",
+            "errors"} <= set(stats)
+    with pytest.raises(KeyError):
+        stats["nope"]
