@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import collections
+import contextlib
 import hashlib
 import hmac
 import ipaddress
@@ -91,6 +92,10 @@ _STATUS_OF: dict[type[Exception], int] = {
 #: A per-process key for KV v1 version ids (content digests that must not reveal the value).
 _V1_DIGEST_KEY = secrets.token_bytes(32)
 _TRUE = frozenset({"1", "true", "yes", "on"})
+#: A staged value lives at NAME + this suffix. ``~`` is not in any portable name, so the
+#: companion path never collides with a secret, and listing leaves it out.
+STAGED_SUFFIX = "~staged"
+PENDING = "pending"
 
 
 # -- authentication ------------------------------------------------------------------------
@@ -421,6 +426,7 @@ class VaultBackend(BackendBase):
             # v2: a retried put is recognised (see put); v1: a put is a plain overwrite.
             idempotent_put=True,
             check_and_set=v2,
+            staging=v2,
         )
         self._local = threading.local()
         if client is None:
@@ -909,6 +915,8 @@ class VaultBackend(BackendBase):
             return
         self._metadata(name)
         self._op(lambda: self._kv2.delete_metadata_and_all_versions(name, mount_point=self.mount))
+        if self.capabilities.staging:
+            self._drop_staged(name)  # a staged value must not outlive its secret
 
     def list_names(self, prefix: str = "") -> Iterator[str]:
         directory = prefix[: prefix.rfind("/") + 1]
@@ -926,7 +934,7 @@ class VaultBackend(BackendBase):
                     # Descend only where names under ``full`` can start with the prefix.
                     if full.startswith(prefix) or prefix.startswith(full):
                         pending.append(full)
-                elif full.startswith(prefix):
+                elif full.startswith(prefix) and not full.endswith(STAGED_SUFFIX):
                     yield full
 
     def list_versions(self, name: str) -> list[VersionInfo]:
@@ -956,6 +964,98 @@ class VaultBackend(BackendBase):
         if state != "enabled":
             raise SecretNotFoundError(f"the current version is {state}")
         return current
+
+    # -- staged rotation (KV v2) -----------------------------------------------------------
+    #
+    # KV v2 has no version that exists without being current, so a staged value waits at a
+    # companion path (NAME~staged) with the version it was staged against. Its id is the
+    # version it will become: promoting writes it to NAME with cas=<that version>, so it lands
+    # exactly as announced, or conflicts if anyone wrote in between.
+
+    def stage(
+        self,
+        name: str,
+        value: str | bytes,
+        *,
+        expected_current: str | None,
+        request_token: str | None = None,
+    ) -> VersionInfo:
+        self._require_v2("staged rotation")
+        base = 0
+        if expected_current is not None:
+            number = _version_number(expected_current)
+            if number is None:
+                raise ConflictError("staging failed: no such version")
+            base = number
+        if self._current_or_zero(name) != base:
+            raise ConflictError("staging failed: the current version changed")
+        record = {**_encode(value), "for_version": str(base)}
+        companion = name + STAGED_SUFFIX
+        cas = 0
+        for _ in range(2):
+            try:
+                self._op(lambda c=cas: self._kv2.create_or_update_secret(  # type: ignore[misc]
+                    companion, secret=record, cas=c, mount_point=self.mount))
+                return VersionInfo(version=str(base + 1), labels=frozenset({PENDING}))
+            except hvac.exceptions.InvalidRequest as exc:
+                if not _is_cas_mismatch(exc):
+                    raise
+                staged, staged_version = self._read_staged(name)
+                if staged is None:
+                    cas = staged_version  # deleted versions only: write over them
+                elif staged.get("for_version") == str(base):
+                    if staged == record:  # a retry of this very stage call
+                        return VersionInfo(version=str(base + 1),
+                                           labels=frozenset({PENDING}))
+                    raise ConflictError("staging failed: another rotation is staged") from exc
+                else:
+                    cas = staged_version  # left over from an older rotation: replace it
+        raise ConflictError("staging failed: the staged value kept changing")
+
+    def _read_staged(self, name: str) -> tuple[dict[str, Any] | None, int]:
+        """The staged record of ``name`` (``None`` if none) and its companion's version."""
+        try:
+            response = self._op(lambda: self._kv2.read_secret_version(
+                name + STAGED_SUFFIX, mount_point=self.mount, raise_on_deleted_version=False))
+        except hvac.exceptions.InvalidPath:
+            return None, 0
+        body = response["data"]
+        version = int((body.get("metadata") or {}).get("version") or 0)
+        data = body.get("data")
+        return (dict(data) if isinstance(data, Mapping) else None), version
+
+    def promote(self, name: str, version: str, *, expected_current: str | None) -> None:
+        self._require_v2("staged rotation")
+        staged, _ = self._read_staged(name)
+        target = _version_number(version)
+        if staged is None or target is None or staged.get("for_version") != str(target - 1):
+            raise VersionNotFoundError("no such staged version")
+        if expected_current is not None and expected_current != str(target - 1):
+            raise ConflictError("promotion failed: the current version changed")
+        value = {k: v for k, v in staged.items() if k != "for_version"}
+        try:
+            self._op(lambda: self._kv2.create_or_update_secret(
+                name, secret=value, cas=target - 1, mount_point=self.mount))
+        except hvac.exceptions.InvalidRequest as exc:
+            if _is_cas_mismatch(exc):
+                raise ConflictError("promotion failed: the current version changed") from exc
+            raise
+        # Promoted already: a leftover companion holds the now-current value and the next
+        # rotation replaces it. Only a policy without "delete" on metadata leaves one.
+        with contextlib.suppress(hvac.exceptions.Forbidden):
+            self._drop_staged(name)
+
+    def discard(self, name: str, version: str) -> None:
+        self._require_v2("staged rotation")
+        staged, _ = self._read_staged(name)
+        target = _version_number(version)
+        if staged is None or target is None or staged.get("for_version") != str(target - 1):
+            raise VersionNotFoundError("no such staged version")
+        self._drop_staged(name)
+
+    def _drop_staged(self, name: str) -> None:
+        self._op(lambda: self._kv2.delete_metadata_and_all_versions(
+            name + STAGED_SUFFIX, mount_point=self.mount))
 
     def classify(self, exc: BaseException) -> Classified | None:
         if isinstance(exc, hvac.exceptions.VaultError):

@@ -298,6 +298,34 @@ def test_check_and_set_conflict_names_no_value(store: SecretStore, prefix: str) 
         store.put(name, CANARY, expected_version="not-a-number")
 
 
+def test_staged_value_waits_beside_the_secret(store: SecretStore, admin: hvac.Client,
+                                              prefix: str) -> None:
+    backend = store.backend
+    assert isinstance(backend, VaultBackend)
+    name = f"{prefix}/staged"
+    first = store.put(name, "one")
+    pending = backend.stage(name, "two", expected_current=first.version, request_token="t1")
+    assert pending.version == "2"  # the version it will become
+    assert backend.stage(name, "two", expected_current=first.version).version == "2"  # retry
+    with pytest.raises(ConflictError, match="another rotation is staged"):
+        backend.stage(name, "other", expected_current=first.version)
+    assert store.refresh(name).value.reveal() == "one"  # readers do not see it
+    assert list(store.list(f"{prefix}/")) == [name]  # nor does listing
+    companion = admin.secrets.kv.v2.read_secret_version(f"{name}~staged",
+                                                        raise_on_deleted_version=True)
+    assert companion["data"]["data"] == {"value": "two", "for_version": "1"}
+    store.put(name, "someone else")  # a writer gets in first: the promotion must not win
+    with pytest.raises(ConflictError):
+        backend.promote(name, pending.version, expected_current=None)
+    # The leftover staged value belongs to an older version: a new rotation replaces it.
+    promoted = store.rotate_staged(name, lambda: "three", lambda candidate: True)
+    assert (promoted.version, promoted.value.reveal()) == ("3", "three")
+    backend.stage(name, "four", expected_current="3")
+    store.delete(name)  # takes the staged value with it
+    with pytest.raises(hvac.exceptions.InvalidPath):
+        admin.secrets.kv.v2.read_secret_metadata(f"{name}~staged")
+
+
 def test_labels_are_unsupported(store: SecretStore, prefix: str) -> None:
     name = f"{prefix}/labels"
     store.put(name, "v")
