@@ -41,6 +41,7 @@ from helium_secrets.backends.hashivault import (
 )
 from helium_secrets.errors import (
     ConflictError,
+    ErrorCode,
     PermissionDeniedError,
     SecretNotFoundError,
     ThrottledError,
@@ -48,6 +49,7 @@ from helium_secrets.errors import (
     UnavailableError,
     UnsupportedError,
     VersionNotFoundError,
+    error_for_code,
 )
 from helium_secrets.testing.conformance import CANARY, BackendConformance
 from tests.backends.openbao import DevServer, PersistentServer, TLSFiles
@@ -721,13 +723,20 @@ def test_url_and_address_rules(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (backend.address, backend.namespace) == ("http://127.0.0.1:1", "team-b")
 
 
-def test_tls_with_a_ca_bundle(tmp_path_factory: pytest.TempPathFactory, prefix: str) -> None:
+def test_tls_with_a_ca_bundle(tmp_path_factory: pytest.TempPathFactory,
+                              monkeypatch: pytest.MonkeyPatch, prefix: str) -> None:
     with DevServer(tmp_path_factory.mktemp("bao-tls"), tls=True) as server:
         assert isinstance(server.verify, str)
         backend = VaultBackend(server.address, token=server.root_token, ca_cert=server.verify)
         with make_store(backend) as store:
             store.put(f"{prefix}/tls", "v")
             assert store.get(f"{prefix}/tls").value.reveal() == "v"
+        with monkeypatch.context() as env:
+            env.setenv("VAULT_ADDR", server.address)
+            env.setenv("VAULT_TOKEN", server.root_token)
+            env.setenv("VAULT_CACERT", server.verify)
+            with open_store("vault://", retry=FAST_RETRY) as store:
+                assert store.get(f"{prefix}/tls").value.reveal() == "v"
         untrusted = VaultBackend(server.address, token=server.root_token)
         with make_store(untrusted) as store, pytest.raises(UnavailableError) as info:
             store.get(f"{prefix}/tls")
@@ -736,7 +745,8 @@ def test_tls_with_a_ca_bundle(tmp_path_factory: pytest.TempPathFactory, prefix: 
 
 
 @pytest.mark.slow
-def test_tls_client_certificate(tmp_path: Path, prefix: str) -> None:
+def test_tls_client_certificate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                prefix: str) -> None:
     (tmp_path / "pki").mkdir()
     tls = make_tls_files(tmp_path / "pki")
     with PersistentServer(tmp_path / "bao-mtls", tls=tls) as server:
@@ -747,6 +757,13 @@ def test_tls_client_certificate(tmp_path: Path, prefix: str) -> None:
         with open_store(url, token=server.root_token, retry=FAST_RETRY) as store:
             store.put(f"{prefix}/mtls", "v")
             assert store.get(f"{prefix}/mtls").value.reveal() == "v"
+        with monkeypatch.context() as env:  # the CLI's variables do the same
+            env.setenv("VAULT_CACERT", tls.ca_file)
+            env.setenv("VAULT_CLIENT_CERT", tls.client_cert_file)
+            env.setenv("VAULT_CLIENT_KEY", tls.client_key_file)
+            from_env = VaultBackend(server.address, token=server.root_token)
+            with make_store(from_env) as store:
+                assert store.get(f"{prefix}/mtls").value.reveal() == "v"
         without = VaultBackend(server.address, token=server.root_token, ca_cert=tls.ca_file)
         with make_store(without, retry=RetryPolicy.never()) as store, \
                 pytest.raises(UnavailableError):
@@ -783,6 +800,33 @@ def test_server_that_never_answers_times_out(prefix: str) -> None:
                 pytest.raises(UnavailableError, match="did not answer in time") as info:
             store.get(f"{prefix}/x")
     assert info.value.transient
+
+
+@pytest.mark.parametrize(("exc", "code", "transient"), [
+    (hvac.exceptions.InvalidPath(errors=[CANARY]), ErrorCode.NOT_FOUND, False),
+    (hvac.exceptions.Forbidden(errors=[CANARY]), ErrorCode.PERMISSION_DENIED, False),
+    (hvac.exceptions.Unauthorized(errors=[CANARY]), ErrorCode.UNAUTHENTICATED, False),
+    (hvac.exceptions.InvalidRequest(errors=["check-and-set parameter did not match"]),
+     ErrorCode.CONFLICT, False),
+    (hvac.exceptions.InvalidRequest(errors=[CANARY]), ErrorCode.INVALID_ARGUMENT, False),
+    (hvac.exceptions.RateLimitExceeded(errors=[CANARY]), ErrorCode.THROTTLED, True),
+    (hvac.exceptions.InternalServerError(errors=[CANARY]), ErrorCode.UNAVAILABLE, True),
+    (hvac.exceptions.BadGateway(errors=[CANARY]), ErrorCode.UNAVAILABLE, True),
+    (hvac.exceptions.VaultDown(errors=[CANARY]), ErrorCode.UNAVAILABLE, True),
+    (hvac.exceptions.PreconditionFailed(errors=[CANARY]), ErrorCode.UNAVAILABLE, True),
+    (requests.exceptions.ConnectionError(CANARY), ErrorCode.UNAVAILABLE, True),
+    (requests.exceptions.ReadTimeout(CANARY), ErrorCode.UNAVAILABLE, True),
+    (requests.exceptions.SSLError(CANARY), ErrorCode.UNAVAILABLE, False),
+])
+def test_classification_uses_no_server_text(exc: Exception, code: ErrorCode,
+                                            transient: bool) -> None:
+    # The exceptions hvac raises for each status, carrying text that must not be quoted.
+    verdict = VaultBackend("http://127.0.0.1:1", token="t").classify(exc)
+    assert verdict is not None
+    assert verdict.code is code
+    default = error_for_code(code).default_transient
+    assert (default if verdict.transient is None else verdict.transient) is transient
+    assert verdict.message and CANARY not in verdict.message
 
 
 @pytest.fixture
