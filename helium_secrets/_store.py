@@ -338,12 +338,15 @@ class SecretStore:
             executor.submit(run)
 
     def refresh(self, name: str) -> Secret:
-        """Read the current version of ``name`` from the backend, bypassing the cache once."""
+        """Read the current version of ``name`` from the backend, bypassing the cache once.
+
+        Unlike :meth:`get`, a failure is raised even when a stale cached value exists.
+        """
         self._check_open()
         self._check_name(name)
         self._refreshes += 1
-        return self._load(name, None, None, self.retry_policy, ttl=None,
-                          stale=self._entries.get(name))
+        # No stale fallback: the caller asked for the backend's answer, so a failure is raised.
+        return self._load(name, None, None, self.retry_policy, ttl=None)
 
     @overload
     def get_json(self, name: str, field: None = None, *, version: str | None = None,

@@ -18,6 +18,7 @@ from helium_secrets.errors import (
     SecretNotFoundError,
     StoreClosedError,
     TooLargeError,
+    UnavailableError,
     UnknownError,
 )
 
@@ -193,3 +194,12 @@ def test_stats_read_as_a_mapping(store: SecretStore) -> None:
             "errors"} <= set(stats)
     with pytest.raises(KeyError):
         stats["nope"]
+
+
+def test_refresh_raises_instead_of_serving_stale(backend: MemoryBackend) -> None:
+    with SecretStore(backend, retry=RetryPolicy.never()) as store:
+        store.put("a", "v")
+        backend.fail_next(1)
+        with pytest.raises(UnavailableError):
+            store.refresh("a")
+        assert store.get("a").value.reveal() == "v"  # the cached value is still served
