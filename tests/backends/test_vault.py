@@ -681,6 +681,16 @@ def test_environment_variables_like_the_cli(bao: DevServer, monkeypatch: pytest.
         assert store.backend.address == bao.address
 
 
+def test_a_ready_hvac_client(bao: DevServer, prefix: str) -> None:
+    client = hvac.Client(bao.address, token=bao.root_token)
+    backend = VaultBackend(client=client)
+    assert backend.auth == TokenAuth(token=bao.root_token)  # its token is used and managed
+    with make_store(backend) as store:
+        store.put(f"{prefix}/client", "v")
+        assert store.get(f"{prefix}/client").value.reveal() == "v"
+    assert bao.root_token not in repr(backend)
+
+
 def test_token_from_the_cli_token_file(bao: DevServer, monkeypatch: pytest.MonkeyPatch,
                                        tmp_path: Path, prefix: str) -> None:
     for var in ("VAULT_TOKEN", "BAO_TOKEN"):
