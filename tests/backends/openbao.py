@@ -178,7 +178,11 @@ class DevServer(_Server):
     def start(self) -> DevServer:
         """Start and wait until it serves requests."""
         self._spawn()
-        self.wait_for(200)
+        try:
+            self.wait_for(200)
+        except BaseException:
+            self.stop()  # never leave a half-started server behind
+            raise
         return self
 
     def __enter__(self) -> DevServer:
@@ -245,14 +249,18 @@ class PersistentServer(_Server):
     def start(self) -> PersistentServer:
         """Start, initialise on the first start, unseal, and wait until active."""
         self._spawn()
-        status = self.wait_for(200, 501, 503)
-        if status == 501:
-            body = requests.put(f"{self.address}/v1/sys/init", timeout=60,
-                                json={"secret_shares": 1, "secret_threshold": 1},
-                                verify=self.verify, cert=self.cert).json()
-            self.unseal_key = body["keys_base64"][0]
-            self.root_token = body["root_token"]
-        self.unseal()
+        try:
+            status = self.wait_for(200, 501, 503)
+            if status == 501:
+                body = requests.put(f"{self.address}/v1/sys/init", timeout=60,
+                                    json={"secret_shares": 1, "secret_threshold": 1},
+                                    verify=self.verify, cert=self.cert).json()
+                self.unseal_key = body["keys_base64"][0]
+                self.root_token = body["root_token"]
+            self.unseal()
+        except BaseException:
+            self.stop()  # never leave a half-started server behind
+            raise
         return self
 
     def unseal(self) -> None:
