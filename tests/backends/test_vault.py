@@ -396,6 +396,20 @@ def test_short_ttl_token_is_renewed_then_recreated(bao: DevServer, admin: hvac.C
         wait_until(read_ok, "the token was renewed and re-created")
 
 
+def test_non_renewable_token_is_replaced_by_a_new_login(bao: DevServer, admin: hvac.Client,
+                                                         prefix: str) -> None:
+    admin.secrets.kv.v2.create_or_update_secret(f"{prefix}/db", secret={"value": "pw"})
+    role_id, secret_id = approle(admin, ["helium-rw"], token_type="batch", token_ttl="3s")
+    backend = VaultBackend(bao.address, auth=AppRoleAuth(role_id=role_id, secret_id=secret_id))
+    with make_store(backend, cache=None) as store:
+        def read_ok() -> bool:
+            assert store.get(f"{prefix}/db").value.reveal() == "pw"
+            return backend.logins >= 3
+
+        wait_until(read_ok, "the batch token was replaced twice")
+    assert backend.renewals == 0  # batch tokens cannot be renewed: no attempt was made
+
+
 def test_short_ttl_plain_token_is_renewed(bao: DevServer, admin: hvac.Client,
                                           prefix: str) -> None:
     admin.sys.create_or_update_policy("helium-rw", READ_WRITE_POLICY)
