@@ -1123,8 +1123,12 @@ class VaultBackend(BackendBase):
             name, numbers, mount_point=self.mount)), name)
 
 
+def _has_error(exc: hvac.exceptions.VaultError, text: str) -> bool:
+    return any(text in str(error) for error in (exc.errors or ()))
+
+
 def _is_cas_mismatch(exc: hvac.exceptions.VaultError) -> bool:
-    return any("check-and-set" in str(error) for error in (exc.errors or ()))
+    return _has_error(exc, "check-and-set")
 
 
 def _classify_vault(exc: hvac.exceptions.VaultError) -> Classified:
@@ -1139,6 +1143,9 @@ def _classify_vault(exc: hvac.exceptions.VaultError) -> Classified:
     if isinstance(exc, hvac.exceptions.InvalidRequest):
         if _is_cas_mismatch(exc):
             return Classified(ErrorCode.CONFLICT, "check-and-set failed: the version changed")
+        if _has_error(exc, "Upgrading from non-versioned to versioned data"):
+            # A new or upgraded KV v2 mount refuses requests for a moment, with a 400.
+            return Classified(ErrorCode.UNAVAILABLE, "the KV mount is being upgraded (HTTP 400)")
         return Classified(ErrorCode.INVALID_ARGUMENT, "Vault rejected the request (HTTP 400)")
     if isinstance(exc, hvac.exceptions.RateLimitExceeded):
         retry_after = getattr(exc, "helium_retry_after", None)

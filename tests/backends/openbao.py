@@ -219,6 +219,8 @@ class PersistentServer(_Server):
         super().__init__(workdir)
         self.unseal_key: str | None = None
         self.root_token = ""
+        #: KV mounts made with :meth:`enable_kv`, waited for again after each unseal.
+        self.kv_mounts: dict[str, int] = {}
         self.cluster_port = free_port()
         data = self.workdir / "data"
         data.mkdir(exist_ok=True)
@@ -269,6 +271,29 @@ class PersistentServer(_Server):
         requests.put(f"{self.address}/v1/sys/unseal", json={"key": self.unseal_key},
                      timeout=60, verify=self.verify, cert=self.cert).raise_for_status()
         self.wait_for(200)
+        for path, version in self.kv_mounts.items():
+            self._wait_for_kv(path, version)
+
+    def enable_kv(self, path: str = "secret", version: int = 2) -> None:
+        """Mount a KV engine and wait until it serves: a new KV v2 mount answers 400
+        ("Upgrading from non-versioned to versioned data") for a moment."""
+        self.request("POST", f"sys/mounts/{path}",
+                     json={"type": "kv", "options": {"version": str(version)}})
+        self.kv_mounts[path] = version
+        self._wait_for_kv(path, version)
+
+    def _wait_for_kv(self, path: str, version: int) -> None:
+        probe = f"{path}/metadata/" if version == 2 else f"{path}/"
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            response = requests.request(
+                "LIST", f"{self.address}/v1/{probe}", timeout=30, verify=self.verify,
+                cert=self.cert, headers={"X-Vault-Token": self.root_token})
+            if response.status_code in (200, 404):
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the KV mount {path} did not come up: {response.status_code}")
+            time.sleep(0.1)
 
     def seal(self) -> None:
         """Seal the server: every API call then answers 503."""
