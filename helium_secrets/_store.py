@@ -11,7 +11,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import logging
-import secrets
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -525,7 +525,7 @@ class SecretStore:
             raise InvalidArgumentError(f"the {self._backend_name} backend has no labels",
                                        backend=self._backend_name, name=name)
         guarded = expected_version is not None or create_only
-        token = secrets.token_hex(16)
+        token = os.urandom(16).hex()
         policy = retry or self.retry_policy
         if not (guarded or self._caps.idempotent_put):
             policy = policy.replace(max_attempts=1)  # a blind retry could write twice
@@ -663,7 +663,7 @@ class SecretStore:
         value = generator()
         self._check_value(name, value)
         current = self.current_version(name)
-        token = secrets.token_hex(16)
+        token = os.urandom(16).hex()
         info = self._call(
             "stage", name,
             lambda: self.backend.stage(name, value, expected_current=current, request_token=token),
