@@ -283,9 +283,11 @@ class LocalFileBackend(BackendBase):
                 return self._key
             store_file = self.path / _STORE_FILE
             if not store_file.exists():
+                # Secrets without store.hsec: the key can't be checked, and making a new store
+                # (with whatever key is at hand) over them would mix keys in one directory.
+                if self._secrets_dir.is_dir() and any(self._secrets_dir.glob("*" + _SUFFIX)):
+                    raise IntegrityError(f"the store file {store_file} is missing")
                 if not create:
-                    if self._secrets_dir.is_dir() and any(self._secrets_dir.glob("*" + _SUFFIX)):
-                        raise IntegrityError(f"the store file {store_file} is missing")
                     return None
                 self._make_dirs()
                 key = self._resolve_key(create=True)

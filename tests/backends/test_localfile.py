@@ -537,3 +537,232 @@ def test_store_directory_permissions_of_an_existing_dir_are_kept(tmp_path: Path)
         store.put("a", "v")
     assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o755
     assert stat.S_IMODE((tmp_path / "secrets").stat().st_mode) == 0o700
+
+
+# -- documented behaviour (docs/backends/file.md, checked black-box through the public API) ----
+
+
+def decrypt_as_documented(path: Path, key_text: str) -> dict[str, object]:
+    """Read a ``.hsec`` file by the format page alone, without the backend's code."""
+    import hashlib
+    import hmac
+    import json
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    key = base64.urlsafe_b64decode(key_text)
+    data = path.read_bytes()
+    assert data[0:4] == b"HSEC"
+    assert data[4] == 1
+    assert data[5:13] == hmac.new(key, b"helium-secrets key id v1", hashlib.sha256).digest()[:8]
+    nonce, header = data[13:25], data[:25]
+    plaintext = AESGCM(key).decrypt(nonce, data[25:], header)
+    assert plaintext.isascii(), "the JSON is written with ASCII escapes"
+    doc = json.loads(plaintext)
+    assert isinstance(doc, dict)
+    return doc
+
+
+def test_doc_on_disk_format_version_1_reads_as_documented(root: Path) -> None:
+    from datetime import datetime
+
+    with open_store(root.as_uri(), key=KEY, cache=None) as store:
+        store.put("app/db", "h\u00e9llo", metadata={"owner": "team-a"})
+        store.put("app/db", b"\x00\x01\x02", labels=["blue"])
+    store_doc = decrypt_as_documented(root / "store.hsec", KEY)
+    assert store_doc["kind"] == "store" and store_doc["format"] == 1
+    assert datetime.fromisoformat(str(store_doc["created_at"])).utcoffset() is not None
+    import hashlib
+
+    path = root / "secrets" / (hashlib.sha256(b"app/db").hexdigest() + ".hsec")
+    assert secret_files(root) == [path]
+    doc = decrypt_as_documented(path, KEY)
+    assert doc["kind"] == "secret" and doc["name"] == "app/db"
+    assert doc["next_version"] == 3
+    assert "current" not in doc, "absent until a version is first staged"
+    assert doc["metadata"] == {"owner": "team-a"}
+    versions = doc["versions"]
+    assert isinstance(versions, list)
+    assert [(v["id"], v["labels"], v["state"], v["type"], v["value"]) for v in versions] == [
+        ("1", [], "enabled", "text", "h\u00e9llo"),
+        ("2", ["blue"], "enabled", "bytes", base64.b64encode(b"\x00\x01\x02").decode()),
+    ]
+    for v in versions:
+        assert datetime.fromisoformat(v["created_at"]).utcoffset() is not None
+    # Every write draws a new nonce.
+    nonces = {p.read_bytes()[13:25] for p in [path, root / "store.hsec"]}
+    assert len(nonces) == 2
+
+
+def test_doc_tokens_staging_and_destroyed_versions_on_disk(root: Path) -> None:
+    backend = LocalFileBackend(root, key=KEY)
+    backend.put("db", "one", request_token="tok-a")
+    staged = backend.stage("db", CANARY, expected_current="1", request_token="tok-b")
+    path = backend._file("db")
+    doc = decrypt_as_documented(path, KEY)
+    assert doc["current"] == "1", "present once a version is staged"
+    assert doc["tokens"] == [["tok-a", "1"], ["tok-b", staged.version]]
+    backend.discard("db", staged.version)
+    doc = decrypt_as_documented(path, KEY)
+    versions = doc["versions"]
+    assert isinstance(versions, list)
+    assert versions[-1]["state"] == "destroyed"
+    assert versions[-1]["value"] == "" and versions[-1]["type"] == "text"
+    # A put after a staged version is current, and "current" says so.
+    third = backend.put("db", "three")
+    assert decrypt_as_documented(path, KEY)["current"] == third.version == "3"
+
+
+def test_doc_the_last_100_tokens_are_remembered(root: Path) -> None:
+    backend = LocalFileBackend(root, key=KEY)
+    for i in range(101):
+        backend.put("db", f"v{i}", request_token=f"tok-{i}")
+    # The newest 100 are recognised; the oldest was forgotten.
+    assert backend.put("db", "v1", request_token="tok-1").version == "2"
+    assert backend.put("db", "v100", request_token="tok-100").version == "101"
+    assert len(backend.list_versions("db")) == 101
+    assert backend.put("db", "v0", request_token="tok-0").version == "102"
+    doc = decrypt_as_documented(backend._file("db"), KEY)
+    tokens = doc["tokens"]
+    assert isinstance(tokens, list) and len(tokens) == 100
+    assert tokens[-1] == ["tok-0", "102"], "newest last"
+
+
+def test_doc_delete_removes_every_version_and_ids_restart(root: Path) -> None:
+    with no_retry_store(LocalFileBackend(root, key=KEY)) as store:
+        store.put("db", "one")
+        store.put("db", "two")
+        store.delete("db")
+        assert secret_files(root) == []
+        with pytest.raises(SecretNotFoundError) as info:
+            store.versions("db")
+        assert (info.value.backend, info.value.name) == ("file", "db")
+        assert store.put("db", "again").version == "1"
+        assert [v.version for v in store.versions("db")] == ["1"]
+
+
+def test_doc_labels_move_and_metadata_updates(root: Path) -> None:
+    with no_retry_store(LocalFileBackend(root, key=KEY)) as store:
+        store.put("db", "one", labels=["blue"], metadata={"owner": "a", "team": "x"})
+        store.put("db", "two", labels=["blue"], metadata={"owner": "b"})
+        assert {v.version: v.labels for v in store.versions("db")} == {
+            "1": frozenset(), "2": frozenset({"blue"})
+        }
+        store.set_label("db", "blue", "1")
+        assert store.get("db", label="blue").version == "1"
+        assert store.get("db", "2").labels == frozenset()
+        store.set_label("db", "blue", None)
+        with pytest.raises(VersionNotFoundError):
+            store.get("db", label="blue")
+        with pytest.raises(VersionNotFoundError) as info:
+            store.set_label("db", "blue", "9")
+        assert (info.value.backend, info.value.name) == ("file", "db")
+        assert dict(store.get("db").metadata) == {"owner": "b", "team": "x"}
+
+
+def test_doc_value_limit_is_64_kib_in_encoded_bytes_before_any_call(root: Path) -> None:
+    from helium_secrets.errors import TooLargeError
+
+    with no_retry_store(LocalFileBackend(root, key=KEY)) as store:
+        with pytest.raises(TooLargeError) as info:
+            store.put("big", "\u00e9" * 32769)  # 32,769 characters, 65,538 bytes in UTF-8
+        assert (info.value.backend, info.value.name) == ("file", "big")
+        with pytest.raises(TooLargeError):
+            store.put("big", b"x" * 65537)
+        assert store.stats().backend_calls == 0
+        assert not root.exists(), "nothing was written"
+        store.put("big", b"x" * 65536)
+        store.put("big", "\u00e9" * 32768)
+        assert store.get("big").value.reveal() == "\u00e9" * 32768
+    with open_store(root.as_uri() + "?max_value_bytes=10", key=KEY) as small, \
+            pytest.raises(TooLargeError):
+        small.put("small", "x" * 11)
+
+
+def test_doc_names_are_portable_names_up_to_512_characters(root: Path) -> None:
+    from helium_secrets.errors import InvalidNameError
+
+    with no_retry_store(LocalFileBackend(root, key=KEY)) as store:
+        long = "a/" * 255 + "bc"
+        assert len(long) == 512
+        store.put(long, "v")
+        assert list(store.list("a/")) == [long]
+        calls = store.stats().backend_calls
+        with pytest.raises(InvalidNameError):
+            store.put(long + "d", "v")
+        assert store.stats().backend_calls == calls
+
+
+def test_doc_url_forms_default_and_home_of_a_user(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import getpass
+
+    env = {"XDG_DATA_HOME": str(tmp_path)}
+    for url in ("file://", "file:"):
+        with open_store(url, environ=env, key=KEY) as store:
+            assert isinstance(store.backend, LocalFileBackend)
+            assert store.backend.path == tmp_path / "helium-secrets"
+    user = getpass.getuser()
+    backend = LocalFileBackend.from_url(urlsplit(f"file://~{user}/dir"))
+    assert backend.path == Path(os.path.expanduser(f"~{user}")) / "dir"
+    # lock_timeout from the URL reaches the lock.
+    timed = LocalFileBackend.from_url(urlsplit(f"{(tmp_path / 's').as_uri()}?lock_timeout=0.05"))
+    timed.put("a", "v")
+    other = FileLock(str(tmp_path / "s" / ".lock"), thread_local=False, is_singleton=False)
+    with other, pytest.raises(UnavailableError):
+        no_retry_store(timed).put("a", "w")
+
+
+def test_doc_key_in_the_standard_alphabet_without_padding(root: Path) -> None:
+    raw = base64.urlsafe_b64decode(KEY)
+    standard = base64.b64encode(raw).decode().rstrip("=")
+    with no_retry_store(LocalFileBackend(root, key=KEY)) as store:
+        store.put("a", "v")
+    for text in (standard, KEY.rstrip("="), f"  {KEY}\n"):
+        with no_retry_store(LocalFileBackend(root, environ={KEY_ENV_VAR: text})) as store:
+            assert store.get("a").value.reveal() == "v"
+
+
+def test_doc_a_leftover_temporary_file_is_ignored(populated: Path) -> None:
+    leftover = populated / "secrets" / ".tmp-crashed.part"
+    leftover.write_bytes(b"half a file")
+    with no_retry_store(LocalFileBackend(populated, key=KEY)) as store:
+        assert list(store.list()) == ["app/db", "app/other"]
+        store.put("app/db", "next")
+        assert store.get("app/db").value.reveal() == "next"
+
+
+def test_doc_created_at_comes_from_the_clock_option(root: Path) -> None:
+    from datetime import datetime, timezone
+
+    moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    with no_retry_store(LocalFileBackend(root, key=KEY, clock=lambda: moment)) as store:
+        assert store.put("a", "v").created_at == moment
+        assert store.get("a").created_at == moment
+
+
+def test_doc_a_write_without_store_file_writes_nothing(populated: Path) -> None:
+    # The store exists (it has secrets) but store.hsec is gone: the key can no longer be
+    # checked, so a write must not make up a new store (with whatever key it has) over it.
+    (populated / "store.hsec").unlink()
+    before = snapshot(populated)
+    with no_retry_store(LocalFileBackend(populated, key=generate_key())) as store:
+        for name in ("brand-new", "app/db"):
+            with pytest.raises(IntegrityError, match="store.hsec is missing") as info:
+                store.put(name, "v")
+            assert (info.value.backend, info.value.name) == ("file", name)
+    assert snapshot(populated) == before
+
+
+def test_doc_unknown_format_names_the_file_and_both_formats(populated: Path) -> None:
+    backend = LocalFileBackend(populated, key=KEY)
+    target = backend._file("app/db")
+    data = bytearray(target.read_bytes())
+    data[4] = 7
+    target.write_bytes(bytes(data))
+    with pytest.raises(IntegrityError) as info:
+        no_retry_store(backend).get("app/db")
+    message = str(info.value)
+    assert str(target) in message and "format 7" in message and "format 1" in message
+    assert (info.value.backend, info.value.name) == ("file", "app/db")
