@@ -37,6 +37,14 @@ FAULTS: dict[str, tuple[int, str, str]] = {
     "decryption": (400, "DecryptionFailure", "cannot decrypt with the KMS key"),
     "expired": (400, "ExpiredTokenException", "The security token included is expired"),
     "limit": (400, "LimitExceededException", "quota exceeded"),
+    "encryption": (400, "EncryptionFailure", "cannot encrypt with the KMS key"),
+    "unrecognized": (400, "UnrecognizedClientException", "The security token is invalid"),
+    "validation": (400, "ValidationException", "1 validation error detected"),
+    "invalid-parameter": (400, "InvalidParameterException", "invalid parameter"),
+    "invalid-request": (400, "InvalidRequestException", "You can't perform this operation"),
+    "exists": (400, "ResourceExistsException", "the secret already exists"),
+    "http-429": (429, "SlowDown", "Please reduce your request rate"),
+    "http-502": (502, "BadGateway", "Bad gateway"),
 }
 
 def _fix_moto_stage_moves() -> None:

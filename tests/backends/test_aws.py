@@ -636,3 +636,370 @@ def test_import_loads_no_sdk() -> None:
     code = "import sys, helium_secrets; print(any(m.startswith(('boto', 'botocore')) for m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# -- documented behaviour (docs/backends/aws.md, checked black-box through the public API) -----
+
+
+def _open(server: MotoServer, url: str = "awssecretsmanager://", **options: Any) -> SecretStore:
+    options.setdefault("session", server.session())
+    options.setdefault("endpoint_url", server.endpoint_url)
+    return open_store(url, cache=None, retry=RetryPolicy.never(), guard=NO_GUARD, **options)
+
+
+def test_doc_url_forms(server: MotoServer, prefix: str) -> None:
+    with _open(server, "awssecretsmanager://eu-west-1") as store:
+        assert store.backend.client.meta.region_name == "eu-west-1"  # type: ignore[attr-defined]
+        store.put(f"{prefix}/url-host", "v")  # moto takes any region: the client works
+    with _open(server, "awssecretsmanager://?region=ap-south-1") as store:
+        assert store.backend.client.meta.region_name == "ap-south-1"  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="not both"):
+        _open(server, "awssecretsmanager://eu-west-1?region=ap-south-1")
+    url = "awssecretsmanager://?kms_key_id=alias/k&atomic_check_and_set=false&recovery_window_days=8"
+    with _open(server, url) as store:
+        backend = store.backend
+        assert isinstance(backend, AWSSecretsManagerBackend)
+        assert backend.kms_key_id == "alias/k"
+        assert backend.atomic_check_and_set is False
+        assert backend.recovery_window_days == 8
+    # Keyword options win over the URL's.
+    with _open(server, url, recovery_window_days=9, atomic_check_and_set=True,
+               kms_key_id="alias/kw") as store:
+        backend = store.backend
+        assert isinstance(backend, AWSSecretsManagerBackend)
+        assert (backend.recovery_window_days, backend.atomic_check_and_set,
+                backend.kms_key_id) == (9, True, "alias/kw")
+    with _open(server, "awssecretsmanager://eu-west-1", region="us-west-2") as store:
+        assert store.backend.client.meta.region_name == "us-west-2"  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="atomic_check_and_set"):
+        _open(server, "awssecretsmanager://?atomic_check_and_set=maybe")
+    # endpoint_url in the URL, as the options table says.
+    with open_store(f"awssecretsmanager://us-east-1?endpoint_url={server.endpoint_url}",
+                    session=server.session()) as store:
+        store.put(f"{prefix}/url-endpoint", "v")
+        assert store.get(f"{prefix}/url-endpoint").value.reveal() == "v"
+
+
+def _isolated_aws_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """No credentials or config from this machine, and no instance metadata lookups."""
+    for variable in list(os.environ):
+        if variable.startswith("AWS_"):
+            monkeypatch.delenv(variable)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+def test_doc_profile_and_region_from_the_usual_chain(
+    server: MotoServer, prefix: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    _isolated_aws_environment(monkeypatch, tmp_path)
+    (tmp_path / "config").write_text("[profile prod]\nregion = eu-central-1\n")
+    (tmp_path / "credentials").write_text(
+        "[prod]\naws_access_key_id = testing\naws_secret_access_key = testing\n"
+    )
+    url = f"awssecretsmanager://?profile=prod&recovery_window_days=7&endpoint_url={server.endpoint_url}"
+    with open_store(url) as store:
+        assert store.backend.client.meta.region_name == "eu-central-1"  # type: ignore[attr-defined]
+        store.put(f"{prefix}/profile", "v")
+        assert store.get(f"{prefix}/profile").value.reveal() == "v"
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "sa-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    backend = AWSSecretsManagerBackend(endpoint_url=server.endpoint_url)
+    assert backend.client.meta.region_name == "sa-east-1"
+    backend.close()
+
+
+def test_doc_no_credentials_is_unauthenticated_before_any_request(
+    server: MotoServer, prefix: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    _isolated_aws_environment(monkeypatch, tmp_path)
+    backend = AWSSecretsManagerBackend(region="us-east-1", endpoint_url=server.endpoint_url)
+    with SecretStore(backend, retry=RetryPolicy.never(), guard=NO_GUARD) as store:
+        with pytest.raises(UnauthenticatedError) as info:
+            store.get(f"{prefix}/no-credentials")
+        assert (info.value.backend, info.value.name) == ("aws", f"{prefix}/no-credentials")
+    assert sum(server.requests.values()) == 0
+
+
+def test_doc_injected_client_is_used_as_is(server: MotoServer, prefix: str) -> None:
+    client = server.client()
+    with open_store("awssecretsmanager://", client=client) as store:
+        assert store.backend.client is client  # type: ignore[attr-defined]
+        store.put(f"{prefix}/client", "v")
+    assert server.requests["PutSecretValue"] + server.requests["CreateSecret"] >= 1
+    # The backend did not close a client it does not own.
+    assert client.describe_secret(SecretId=f"{prefix}/client")["Name"] == f"{prefix}/client"
+
+
+def test_doc_names_map_unchanged_and_arn_like_suffixes_work(
+    store: SecretStore, server: MotoServer, prefix: str
+) -> None:
+    names = [f"{prefix}/app/db/password", f"{prefix}/db-abcdef", f"{prefix}/a_b+c=d.e@f-g"]
+    for name in names:
+        store.put(name, "v")
+    client = server.client()
+    for name in names:
+        assert client.describe_secret(SecretId=name)["Name"] == name
+        store.clear_cache()
+        assert store.get(name).value.reveal() == "v"
+    assert list(store.list(f"{prefix}/")) == sorted(names)
+
+
+def test_doc_value_limit_is_65536_bytes_checked_before_any_call(
+    store: SecretStore, server: MotoServer, prefix: str
+) -> None:
+    from helium_secrets.errors import TooLargeError
+
+    name = f"{prefix}/large"
+    for too_large in ("x" * 65537, "\u00e9" * 32769, b"x" * 65537):
+        with pytest.raises(TooLargeError) as info:
+            store.put(name, too_large)
+        assert (info.value.backend, info.value.name) == ("aws", name)
+    assert sum(server.requests.values()) == 0
+    store.put(name, "x" * 65536)
+    store.put(name, b"y" * 65536)
+    store.clear_cache()
+    assert store.get(name).value.reveal_bytes() == b"y" * 65536
+
+
+def test_doc_awscurrent_can_be_moved_back_never_removed(store: SecretStore, prefix: str) -> None:
+    name = f"{prefix}/rollback"
+    first = store.put(name, "one")
+    second = store.put(name, "two")
+    store.set_label(name, "AWSCURRENT", first.version)  # a rollback
+    assert store.get(name).version == first.version
+    assert store.current_version(name) == first.version
+    with pytest.raises(InvalidArgumentError) as info:
+        store.set_label(name, "AWSCURRENT", None)
+    assert (info.value.backend, info.value.name) == ("aws", name)
+    assert store.current_version(name) == first.version
+    assert second.version in {v.version for v in store.versions(name)}
+
+
+def test_doc_deprecated_versions_are_listed_disabled_and_readable_by_id(
+    store: SecretStore, prefix: str
+) -> None:
+    name = f"{prefix}/deprecated"
+    written = [store.put(name, f"v{i}") for i in range(3)]
+    versions = store.versions(name)
+    assert [v.version for v in versions] == [w.version for w in written], "oldest first"
+    assert [(v.labels, v.state) for v in versions] == [
+        (frozenset(), "disabled"),
+        (frozenset({"AWSPREVIOUS"}), "enabled"),
+        (frozenset({"AWSCURRENT"}), "enabled"),
+    ]
+    assert store.get(name, written[0].version).value.reveal() == "v0"
+
+
+def test_doc_reads_do_not_return_tags(store: SecretStore, prefix: str) -> None:
+    name = f"{prefix}/tags-not-read"
+    store.put(name, "v", metadata={"owner": "me"})
+    store.clear_cache()
+    assert dict(store.get(name).metadata) == {}
+
+
+def test_doc_deleted_secret_name_is_not_reused_and_can_still_be_purged(
+    store: SecretStore, prefix: str
+) -> None:
+    name = f"{prefix}/scheduled"
+    store.put(name, "v")
+    store.delete(name)
+    with pytest.raises(ConflictError) as info:
+        store.put(name, "again", create_only=True)
+    assert (info.value.backend, info.value.name) == ("aws", name)
+    store.delete(name, purge=True)
+    with pytest.raises(SecretNotFoundError):
+        store.get(name)
+    store.put(name, "new", create_only=True)
+    assert store.get(name).value.reveal() == "new"
+
+
+@pytest.mark.parametrize("purge", [False, True])
+def test_doc_deleting_a_missing_secret_is_not_found(
+    store: SecretStore, prefix: str, purge: bool
+) -> None:
+    name = f"{prefix}/never-there"
+    with pytest.raises(SecretNotFoundError) as info:
+        store.delete(name, purge=purge)
+    assert (info.value.backend, info.value.name) == ("aws", name)
+
+
+def test_doc_create_only_is_create_secret_alone(
+    store: SecretStore, server: MotoServer, prefix: str
+) -> None:
+    name = f"{prefix}/create-only"
+    store.put(name, "one", create_only=True)
+    assert server.requests == {"CreateSecret": 1}
+    server.reset_counts()
+    with pytest.raises(ConflictError):
+        store.put(name, "two", create_only=True)
+    assert set(server.requests) == {"CreateSecret", "DescribeSecret"}
+
+
+@pytest.mark.parametrize(("atomic", "calls"), [
+    (True, {"PutSecretValue": 1, "UpdateSecretVersionStage": 2}),
+    (False, {"DescribeSecret": 1, "PutSecretValue": 1}),
+])
+def test_doc_check_and_set_call_counts(
+    server: MotoServer, prefix: str, atomic: bool, calls: dict[str, int]
+) -> None:
+    with _open(server, atomic_check_and_set=atomic) as store:
+        name = f"{prefix}/cas-calls"
+        first = store.put(name, "one")
+        server.reset_counts()
+        store.put(name, "two", expected_version=first.version)
+        assert dict(server.requests) == calls
+
+
+# The IAM table: each store call touches only the actions its row names.
+IAM = {
+    "get": {"GetSecretValue"},
+    "get-missing-version": {"GetSecretValue", "DescribeSecret"},
+    "get_many": {"BatchGetSecretValue", "GetSecretValue"},
+    "current_version": {"DescribeSecret"},
+    "list": {"ListSecrets"},
+    "versions": {"ListSecretVersionIds"},
+    "put": {"PutSecretValue", "CreateSecret", "TagResource"},
+    "put-cas": {"PutSecretValue", "CreateSecret", "TagResource", "UpdateSecretVersionStage",
+                "DescribeSecret"},
+    "put-labels": {"PutSecretValue", "CreateSecret", "UpdateSecretVersionStage",
+                   "DescribeSecret"},
+    "set_label": {"UpdateSecretVersionStage", "DescribeSecret"},
+    "create_only": {"CreateSecret", "DescribeSecret"},
+    "delete": {"DeleteSecret"},
+    "purge": {"DeleteSecret", "DescribeSecret"},
+    "restore": {"RestoreSecret"},
+}
+
+
+def test_doc_iam_table_names_every_action_a_call_makes(
+    server: MotoServer, prefix: str
+) -> None:
+    name = f"{prefix}/iam"
+    with _open(server) as store:
+        backend = store.backend
+        assert isinstance(backend, AWSSecretsManagerBackend)
+        first: Any = None
+
+        def check(row: str, call: Any, raises: type[Exception] | None = None) -> Any:
+            server.reset_counts()
+            if raises is None:
+                result = call()
+            else:
+                with pytest.raises(raises):
+                    call()
+                result = None
+            assert set(server.requests) <= IAM[row], (row, dict(server.requests))
+            assert server.requests, row
+            return result
+
+        first = check("put", lambda: store.put(name, "one", metadata={"owner": "me"}))
+        check("put", lambda: store.put(name, "two", metadata={"owner": "you"}))
+        check("put-labels", lambda: store.put(name, "two-b", labels=["blue"]))
+        check("put-labels", lambda: store.put(f"{name}-new", "one", labels=["blue"]))
+        check("put-cas", lambda: store.put(name, "three",
+                                           expected_version=store.current_version(name)))
+        check("get", lambda: store.get(name))
+        check("get", lambda: store.refresh(name))
+        check("get-missing-version", lambda: store.get(name, "0" * 32), VersionNotFoundError)
+        check("get_many", lambda: store.get_many([name, f"{name}-new"]))
+        check("current_version", lambda: store.current_version(name))
+        check("list", lambda: list(store.list(prefix)))
+        check("versions", lambda: store.versions(name))
+        check("set_label", lambda: store.set_label(name, "green", first.version))
+        check("create_only", lambda: store.put(f"{name}-c", "v", create_only=True))
+        check("create_only", lambda: store.put(f"{name}-c", "v", create_only=True),
+              ConflictError)
+        check("delete", lambda: store.delete(f"{name}-c"))
+        check("restore", lambda: backend.restore(f"{name}-c"))
+        check("purge", lambda: store.delete(f"{name}-c", purge=True))
+
+
+@pytest.mark.parametrize(
+    ("kind", "error", "transient"),
+    [
+        ("encryption", PermissionDeniedError, False),
+        ("unrecognized", UnauthenticatedError, False),
+        ("validation", InvalidArgumentError, False),
+        ("invalid-parameter", InvalidArgumentError, False),
+        ("invalid-request", InvalidArgumentError, False),
+        ("exists", ConflictError, False),
+        ("throttle", ThrottledError, True),
+        ("http-429", ThrottledError, True),
+        ("internal", UnavailableError, True),
+        ("http-502", UnavailableError, True),
+    ],
+)
+def test_doc_error_table(
+    server: MotoServer, prefix: str, kind: str, error: type[Exception], transient: bool
+) -> None:
+    name = f"{prefix}/err-{kind}"
+    with _open(server) as store:
+        server.fail_next(1, kind, message=f"echo {CANARY}")
+        with pytest.raises(error) as info:
+            store.get(name)
+        exc = info.value
+        assert type(exc) is error
+        assert getattr(exc, "transient", None) is transient
+        assert (getattr(exc, "backend", None), getattr(exc, "name", None)) == ("aws", name)
+        assert isinstance(exc.__cause__, botocore.exceptions.ClientError)
+        assert CANARY not in str(exc) and CANARY not in repr(exc)
+
+
+def test_doc_read_timeout_is_deadline_exceeded(prefix: str) -> None:
+    import socket
+
+    from helium_secrets.errors import DeadlineExceededError
+
+    # A server that accepts and never answers.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        port = listener.getsockname()[1]
+        backend = AWSSecretsManagerBackend(
+            session=MotoServer().session(), endpoint_url=f"http://127.0.0.1:{port}",
+            config=Config(read_timeout=0.5, connect_timeout=5),
+        )
+        with SecretStore(backend, retry=RetryPolicy.never(), guard=NO_GUARD) as store:
+            with pytest.raises(DeadlineExceededError) as info:
+                store.get(f"{prefix}/slow")
+            assert info.value.transient
+            assert (info.value.backend, info.value.name) == ("aws", f"{prefix}/slow")
+    finally:
+        stop.set()
+        thread.join(10)
+        for conn in held:
+            conn.close()
+        listener.close()
+
+
+def test_doc_connection_refused_is_unavailable(prefix: str) -> None:
+    import socket
+
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()  # nothing listens there now
+    backend = AWSSecretsManagerBackend(session=MotoServer().session(),
+                                       endpoint_url=f"http://127.0.0.1:{port}")
+    with SecretStore(backend, retry=RetryPolicy.never(), guard=NO_GUARD) as store:
+        with pytest.raises(UnavailableError) as info:
+            store.get(f"{prefix}/refused")
+        assert info.value.transient
+        assert (info.value.backend, info.value.name) == ("aws", f"{prefix}/refused")
