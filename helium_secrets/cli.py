@@ -227,13 +227,16 @@ def _parse_metadata(pairs: Sequence[str]) -> dict[str, str] | None:
     return metadata
 
 
-def _select_field(secret: Secret, field: str) -> Any:
-    """The part of the secret's JSON document at the dotted path ``field``."""
+def _select_field(secret: Secret, field: str, backend: str) -> Any:
+    """The part of the secret's JSON document at the dotted path ``field``.
+
+    :param backend: the backend's name, for the error (every error names backend and secret).
+    """
     try:
         node = secret.value.reveal_json()
     except ValueError:
         raise InvalidArgumentError("the secret value is not valid JSON",
-                                   name=secret.name) from None
+                                   backend=backend, name=secret.name) from None
     for key in field.split("."):
         try:
             if isinstance(node, list):
@@ -244,7 +247,7 @@ def _select_field(secret: Secret, field: str) -> Any:
                 raise KeyError(key)
         except (KeyError, IndexError, ValueError):
             raise InvalidArgumentError(f"field {field!r} is not in the secret's JSON document",
-                                       name=secret.name) from None
+                                       backend=backend, name=secret.name) from None
     return node
 
 
@@ -265,7 +268,7 @@ def _cmd_get(store: SecretStore, args: argparse.Namespace) -> int:
                 sys.stdout.write(f"{key}: {'' if shown is None else shown}\n")
         return ExitCode.OK
     if args.field is not None:
-        node = _select_field(secret, args.field)
+        node = _select_field(secret, args.field, store.backend.name)
         if args.json:
             _print_json({**document, "field": args.field, "value": node})
         elif isinstance(node, str):

@@ -560,3 +560,104 @@ def test_python_m_demo_on_a_fresh_default_store(tmp_path: Path) -> None:
     assert "nothing left behind" in result.stdout
     assert (store / ".key").stat().st_mode & 0o077 == 0
     assert list((store / "secrets").glob("*.hsec")) == []
+
+
+# -- documented behaviour: docs/cli.md, claim by claim ----------------------------------------------
+
+
+def test_doc_first_session_prints_what_the_page_shows(run: Run) -> None:
+    assert run("put", "app/db", stdin=b"hunter2\n").text == "stored app/db version 1\n"
+    assert run("get", "app/db").text == "hunter2\n"
+    assert run("list", "app/").text == "app/db\n"
+    lines = run("versions", "app/db").text.splitlines()
+    assert re.fullmatch(r" {3}VERSION {2}STATE {4}CREATED +LABELS", lines[0])
+    assert re.fullmatch(r"\* {2}1 {8}enabled {2}\S+", lines[1])
+    assert run("delete", "app/db", "--yes").text == "deleted app/db\n"
+
+
+def test_doc_which_store_url_then_environment_then_default(
+    run: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    run("put", "a", stdin=b"from-env-store")
+    other = f"file://{tmp_path}/other"
+    assert run("--url", other, "get", "a").code == ExitCode.NOT_FOUND  # --url wins
+    assert run("get", "a").text == "from-env-store\n"  # else $HELIUM_SECRETS_URL
+    monkeypatch.delenv("HELIUM_SECRETS_URL")
+    assert run("put", "b", stdin=b"x").code == 0  # else the default file store
+    assert list((tmp_path / "xdg" / "helium-secrets").glob("**/*.hsec"))
+    monkeypatch.delenv("XDG_DATA_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert run("put", "c", stdin=b"x").code == 0
+    assert (tmp_path / "home" / ".local" / "share" / "helium-secrets").is_dir()
+
+
+def test_doc_a_mem_store_lives_for_one_command(run: Run) -> None:
+    assert run("--url", "mem://", "put", "a", stdin=b"x").code == 0
+    assert run("--url", "mem://", "get", "a").code == ExitCode.NOT_FOUND
+
+
+def test_doc_field_selection_and_its_errors(run: Run) -> None:
+    run("put", "app/config", stdin=b'{"db": {"host": "db.internal", "port": 5432}, "l": [7]}\n')
+    assert run("get", "app/config", "--field", "db.port").text == "5432\n"
+    assert run("get", "app/config", "--field", "db.host").text == "db.internal\n"  # as is
+    assert json.loads(run("get", "app/config", "--field", "db").out) == {
+        "host": "db.internal", "port": 5432}  # anything else as JSON
+    assert run("get", "app/config", "--field", "l.0").text == "7\n"  # digits index lists
+    run("put", "plain", stdin=CANARY.encode())
+    for argv in (("app/config", "--field", "db.nope"), ("plain", "--field", "a")):
+        result = run("get", *argv)
+        assert result.code == ExitCode.INVALID
+        line = one_error_line(result)
+        # "It names the backend and the secret and ends with the error code in brackets."
+        assert "backend=file" in line and f"name='{argv[0]}'" in line
+        assert line.endswith("[invalid_argument]") and CANARY not in line
+
+
+def test_doc_one_trailing_newline_from_stdin_or_file(run: Run, tmp_path: Path) -> None:
+    run("put", "crlf", stdin=b"v\r\n\r\n")
+    assert run("get", "crlf", "--json").out and json.loads(
+        run("get", "crlf", "--json").out)["value"] == "v\r\n"
+    path = tmp_path / "value.txt"
+    path.write_bytes(b"from-file\n")
+    assert run("put", "f", "--file", str(path)).code == 0
+    assert run("get", "f").out == b"from-file\n"
+    assert run("put", "s", "--file", "-", stdin=b"from-stdin\n").code == 0  # '-' is stdin
+    assert run("get", "s").out == b"from-stdin\n"
+    run("put", "b", "--binary", stdin=b"raw\n")
+    assert run("get", "b").out == b"raw\n"  # never changed, no newline added
+
+
+def test_doc_error_line_format(run: Run) -> None:
+    run("put", "app/db", stdin=b"one")
+    run("put", "app/db", stdin=b"two")
+    result = run("put", "app/db", "--expected-version", "1", stdin=CANARY.encode())
+    assert result.code == ExitCode.CONFLICT
+    assert one_error_line(result) == (
+        "helium-secrets: error: check-and-set failed: the current version changed "
+        "(backend=file, name='app/db') [conflict]")
+
+
+def _interrupting_backend(url: SplitResult, **options: Any) -> MemoryBackend:
+    class Interrupted(MemoryBackend):
+        def get(self, name: str, version: str | None = None,
+                label: str | None = None) -> Any:
+            raise KeyboardInterrupt
+
+    return Interrupted()
+
+
+register_backend("clitest-interrupt", _interrupting_backend, replace=True)
+
+
+def test_doc_ctrl_c_exits_130(run: Run) -> None:
+    result = run("--url", "clitest-interrupt://", "get", "a")
+    assert result.code == 130  # ExitCode.INTERRUPTED
+    assert one_error_line(result) == "helium-secrets: error: interrupted"
+
+
+def test_doc_debug_logs_calls_without_values(run: Run) -> None:
+    run("put", "app/db", stdin=CANARY.encode())
+    result = run("get", "app/db", "--debug")
+    assert result.code == 0
+    assert "get" in result.err and "app/db" in result.err and "outcome=ok" in result.err
+    assert CANARY not in result.err
