@@ -267,13 +267,18 @@ class AWSSecretsManagerBackend(BackendBase):
     def get(self, name: str, version: str | None = None, label: str | None = None) -> RawSecret:
         if version is not None and not _is_version_id(version):
             raise VersionNotFoundError("no such version (AWS version ids are 32-64 characters)")
+        if label is not None and not 1 <= len(label) <= 256:
+            # No stage has such a name; and an empty one must not fall back to AWSCURRENT.
+            raise VersionNotFoundError("no such stage (AWS staging labels are 1-256 characters)")
         # Always name a stage when no version is given: AWSCURRENT is what AWS reads by
         # default, and moto resolves the explicit stage correctly after stage moves.
         params: dict[str, Any] = {"SecretId": name}
         if version is not None:
             params["VersionId"] = version
-        if label is not None or version is None:
-            params["VersionStage"] = label or CURRENT
+        if label is not None:
+            params["VersionStage"] = label
+        elif version is None:
+            params["VersionStage"] = CURRENT
         try:
             response = self.client.get_secret_value(**params)
         except botocore.exceptions.ClientError as exc:

@@ -1003,3 +1003,30 @@ def test_doc_connection_refused_is_unavailable(prefix: str) -> None:
             store.get(f"{prefix}/refused")
         assert info.value.transient
         assert (info.value.backend, info.value.name) == ("aws", f"{prefix}/refused")
+
+
+def test_doc_an_empty_or_overlong_stage_is_no_stage_and_makes_no_call(
+    store: SecretStore, server: MotoServer, prefix: str
+) -> None:
+    name = f"{prefix}/empty-stage"
+    store.put(name, "v")
+    server.reset_counts()
+    for label in ("", "x" * 257):
+        with pytest.raises(VersionNotFoundError) as info:
+            store.get(name, label=label)
+        assert (info.value.backend, info.value.name) == ("aws", name)
+    assert sum(server.requests.values()) == 0
+
+
+def test_doc_a_client_excludes_the_options_that_build_one(server: MotoServer) -> None:
+    for url, options in [
+        ("awssecretsmanager://eu-west-1", {}),
+        ("awssecretsmanager://?profile=prod", {}),
+        (f"awssecretsmanager://?endpoint_url={server.endpoint_url}", {}),
+        ("awssecretsmanager://", {"config": Config(read_timeout=5)}),
+        ("awssecretsmanager://", {"session": server.session()}),
+    ]:
+        with pytest.raises(ValueError, match="not both"):
+            open_store(url, client=server.client(), **options)
+    with pytest.raises(ValueError, match="not both"):
+        open_store("awssecretsmanager://?profile=prod", session=server.session())
