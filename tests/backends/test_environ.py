@@ -298,3 +298,22 @@ def test_doc_import_loads_no_sdk() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_doc_path_is_listed_as_path_with_an_empty_prefix() -> None:
+    with SecretStore(EnvironBackend(environ={"PATH": "/bin", "HOME": "/root"})) as store:
+        assert list(store.list()) == ["home", "path"]
+
+
+def test_doc_rotation_is_unsupported_on_a_read_only_store() -> None:
+    from helium_secrets.errors import UnsupportedError
+
+    environ = {"X": "v"}
+    with SecretStore(EnvironBackend(environ=environ)) as store:
+        with pytest.raises(UnsupportedError) as info:
+            store.rotate_staged("x", lambda: CANARY, lambda pending: True)
+        assert (info.value.backend, info.value.name) == ("env", "x")
+        with pytest.raises(UnsupportedError):
+            store.rotate("x", lambda: CANARY)
+        assert CANARY not in str(info.value)
+    assert environ == {"X": "v"}

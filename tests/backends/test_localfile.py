@@ -766,3 +766,14 @@ def test_doc_unknown_format_names_the_file_and_both_formats(populated: Path) -> 
     message = str(info.value)
     assert str(target) in message and "format 7" in message and "format 1" in message
     assert (info.value.backend, info.value.name) == ("file", "app/db")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
+def test_doc_every_file_written_is_private_except_the_lock(root: Path) -> None:
+    with no_retry_store(LocalFileBackend(root, environ={})) as store:
+        store.put("a", "v")
+        store.put("a", "w")
+    for path in root.rglob("*"):
+        if path.is_file() and path.name != ".lock":
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
+    assert {p.name for p in root.iterdir()} == {"store.hsec", ".key", ".lock", "secrets"}
