@@ -879,12 +879,13 @@ def test_the_backend_protocol_members_exist() -> None:
     from helium_secrets.backends import Backend, BackendBase, Capabilities, RawSecret
 
     documented = {"name", "capabilities", "get", "put", "delete", "list_names", "list_versions",
-                  "current_version", "get_many", "set_label", "classify", "close"}
+                  "current_version", "get_many", "set_label", "stage", "promote", "discard",
+                  "classify", "close"}
     assert documented <= set(dir(Backend))
     assert isinstance(MemoryBackend(), Backend)
     assert hasattr(BackendBase, "from_url")
     fields = {"binary", "versions", "labels", "read_only", "max_value_bytes", "name_rules",
-              "version_probe", "batch_get", "idempotent_put", "check_and_set"}
+              "version_probe", "batch_get", "idempotent_put", "check_and_set", "staging"}
     assert fields <= set(Capabilities.__dataclass_fields__)
     assert RawSecret is not None
     put = inspect.signature(Backend.put).parameters
@@ -894,3 +895,198 @@ def test_the_backend_protocol_members_exist() -> None:
 def test_memory_keyword_wins_over_the_url() -> None:
     with open_store("mem://?max_value_bytes=1024", max_value_bytes=8) as store:
         assert store.backend.capabilities.max_value_bytes == 8
+
+
+# -- docs/caching.md: the finer points ---------------------------------------------------------
+
+
+def test_per_call_ttl_rules(backend: MemoryBackend) -> None:
+    clock = ManualClock()
+    with SecretStore(backend, clock=clock, cache=CachePolicy(ttl=60, refresh_ahead=0)) as store:
+        backend.write_external("a", "v")
+        store.get("a", ttl=5)  # fetched by a call with ttl=5: cached for 5 s, not 60
+        clock.advance(6)
+        store.get("a")
+        assert backend.calls["get"] == 2
+        clock.advance(61)  # expired under the store's TTL
+        store.get("a", ttl=1000)  # a longer per-call ttl does not extend an expired entry
+        assert backend.calls["get"] == 3
+        store.get("a", ttl=0)  # ttl=0 asks for a fetch
+        assert backend.calls["get"] == 4
+
+
+def test_refresh_ahead_serves_at_once_and_refreshes_in_the_background(
+    backend: MemoryBackend,
+) -> None:
+    clock = ManualClock()
+    seen: list[str] = []
+    store = SecretStore(backend, clock=clock, cache=CachePolicy(ttl=100, refresh_ahead=0.2))
+    backend.write_external("a", "one")
+    store.get("a")
+    store.on_rotation("a", lambda old, new: seen.append(new.value.reveal()))
+    backend.write_external("a", "two")
+    clock.advance(79)  # before the window (drawn in [80, 90]): a plain hit
+    assert store.get("a").value.reveal() == "one"
+    assert backend.calls["get"] == 1
+    clock.advance(12)  # inside the window: served at once, refreshed in the background
+    assert store.get("a").value.reveal() == "one"
+    store.close()  # waits for the refresh in progress
+    assert backend.calls["get"] == 2
+    assert store.stats().refreshes == 1
+    assert store.stats().hits == 3  # on_rotation read it once (a hit), then two reads
+    assert seen == ["two"]  # listeners are told of the new version
+
+
+def test_concurrent_misses_make_one_backend_call() -> None:
+    import threading
+
+    release = threading.Event()
+
+    class Slow(MemoryBackend):
+        def get(self, name: str, version: str | None = None, label: str | None = None) -> Any:
+            release.wait(60)
+            return super().get(name, version, label)
+
+    backend = Slow()
+    backend.write_external("a", "v")
+    events: list[AuditEvent] = []
+    with SecretStore(backend, audit=[events.append]) as store:
+        results: list[str] = []
+        threads = [threading.Thread(target=lambda: results.append(store.get("a").version))
+                   for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for _ in range(6000):  # until the seven others wait on the first (no timing assertion)
+            if store.stats().coalesced == 7:
+                break
+            threading.Event().wait(0.01)
+        release.set()
+        for thread in threads:
+            thread.join(60)
+        assert results == ["1"] * 8
+        assert backend.calls["get"] == 1
+        assert store.stats().coalesced == 7
+        # caching.md / concepts.md list the audit `cache` values; a waiter's is one of them.
+        assert {e.cache for e in events} <= {"hit", "miss", "stale", "negative", "coalesced",
+                                              None}
+
+
+def test_throttling_hints_are_respected_up_to_max_retry_after(backend: MemoryBackend) -> None:
+    from helium_secrets.backends._base import Classified
+
+    clock = ManualClock()
+    with SecretStore(backend, clock=clock, cache=None) as store:
+        backend.write_external("a", "v")
+        backend.fail_next(1, Classified(ErrorCode.THROTTLED, retry_after=2.5))
+        assert store.get("a").value.reveal() == "v"
+        assert clock.sleeps and clock.sleeps[0] >= 2.5  # the larger of backoff and hint
+        backend.fail_next(1, Classified(ErrorCode.THROTTLED, retry_after=61.0))
+        calls = backend.calls["get"]
+        with pytest.raises(errors.ThrottledError) as info:
+            store.get("a")  # over max_retry_after (60 s): fails at once
+        assert backend.calls["get"] == calls + 1
+        assert info.value.retry_after == 61.0  # kept for the caller
+
+
+def test_the_deadline_bounds_the_waits(backend: MemoryBackend) -> None:
+    from helium_secrets.backends._base import Classified
+
+    clock = ManualClock()
+    policy = RetryPolicy(max_attempts=10, deadline=1.0)
+    with SecretStore(backend, clock=clock, cache=None, retry=policy) as store:
+        backend.write_external("a", "v")
+        backend.fail_next(10, Classified(ErrorCode.THROTTLED, retry_after=0.6))
+        with pytest.raises(errors.ThrottledError):
+            store.get("a")
+        assert backend.calls["get"] == 2  # a second wait of 0.6 s would cross the deadline
+        assert sum(clock.sleeps) < 1.0
+
+
+class _NoTokens(MemoryBackend):
+    """The fake without idempotency tokens, like a service that has none."""
+
+    def __init__(self) -> None:
+        import dataclasses
+
+        super().__init__()
+        self.capabilities = dataclasses.replace(self.capabilities, idempotent_put=False)
+
+
+def test_a_plain_put_without_tokens_is_never_retried() -> None:
+    backend = _NoTokens()
+    with SecretStore(backend, clock=ManualClock()) as store:
+        backend.fail_next(1, UnavailableError, operations=["put"])
+        with pytest.raises(UnavailableError):
+            store.put("a", "v")
+        assert backend.calls["put"] == 1
+        backend.fail_next(1, UnavailableError, operations=["put"])
+        assert store.put("a", "v", create_only=True).version == "1"  # conditional: retried
+        assert backend.calls["put"] == 3
+
+
+def test_a_delete_is_retried(backend: MemoryBackend) -> None:
+    with SecretStore(backend, clock=ManualClock()) as store:
+        store.put("a", "v")
+        backend.fail_next(1, UnavailableError, operations=["delete"])
+        store.delete("a")
+        assert backend.calls["delete"] == 2
+        with pytest.raises(SecretNotFoundError):
+            store.get("a")
+
+
+def test_a_minimal_backend_on_backend_base_gets_the_documented_defaults() -> None:
+    from helium_secrets.backends import BackendBase, Capabilities, RawSecret
+    from helium_secrets.generators import PasswordGenerator
+    from helium_secrets.testing.conformance import BackendConformance
+
+    assert isinstance(BackendConformance, type)
+
+    class Tiny(BackendBase):
+        name = "tiny"
+        capabilities = Capabilities(versions=False)
+
+        def __init__(self) -> None:
+            self.data: dict[str, str | bytes] = {}
+
+        def get(self, name: str, version: str | None = None,
+                label: str | None = None) -> RawSecret:
+            if name not in self.data:
+                raise SecretNotFoundError("secret not found")
+            return RawSecret(name=name, value=self.data[name], version="1")
+
+        def put(self, name: str, value: str | bytes, **kwargs: Any) -> VersionInfo:
+            self.data[name] = value
+            return VersionInfo("1")
+
+        def delete(self, name: str, *, purge: bool = False) -> None:
+            del self.data[name]
+
+        def list_names(self, prefix: str = "") -> Iterator[str]:
+            return iter(sorted(n for n in self.data if n.startswith(prefix)))
+
+        def list_versions(self, name: str) -> list[VersionInfo]:
+            return [VersionInfo("1")]
+
+    register_backend("documented-tiny", Tiny, replace=True)
+    with open_store("documented-tiny://") as store:
+        store.put("a", "v")
+        assert store.current_version("a") == "1"  # built on get
+        assert store.get_many(["a"])["a"].value.reveal() == "v"  # built on get
+        with pytest.raises(errors.UnsupportedError):
+            store.rotate_staged("a", PasswordGenerator(), lambda pending: True)
+        assert store.get("a").value.reveal() == "v"
+
+
+@pytest.mark.xfail(strict=True, reason="core: SecretStore.set_label raises InvalidArgumentError "
+                   "on a backend without labels; concepts.md: UnsupportedError is 'the backend "
+                   "has no such operation' (BackendBase and rotate_staged already use it)")
+def test_set_label_on_a_backend_without_labels_is_unsupported() -> None:
+    import dataclasses
+
+    backend = MemoryBackend()
+    backend.capabilities = dataclasses.replace(backend.capabilities, labels=False)
+    with SecretStore(backend) as store:
+        store.put("a", "v")
+        with pytest.raises(errors.UnsupportedError) as info:
+            store.set_label("a", "blue", "1")
+        assert "memory" in str(info.value) and "'a'" in str(info.value)
