@@ -156,6 +156,8 @@ class AWSSecretsManagerBackend(BackendBase):
     :param atomic_check_and_set: ``put(expected_version=...)`` is a staging-label
         compare-and-swap (3 calls, atomic; the default); ``False`` checks DescribeSecret and then
         writes (2 calls, with a race window); see the documentation page.
+    :raises ValueError: conflicting options, a recovery window outside 7-30 days, or no
+        region anywhere.
     """
 
     name: ClassVar[str] = "aws"
@@ -211,9 +213,16 @@ class AWSSecretsManagerBackend(BackendBase):
             merged = (_DEFAULTS.merge(config) if config is not None else _DEFAULTS).merge(
                 _NO_RETRIES
             )
-            self.client = session.client(
-                "secretsmanager", region_name=region, endpoint_url=endpoint_url, config=merged
-            )
+            try:
+                self.client = session.client(
+                    "secretsmanager", region_name=region, endpoint_url=endpoint_url,
+                    config=merged,
+                )
+            except botocore.exceptions.NoRegionError as exc:
+                raise ValueError(
+                    "no AWS region: name it in the URL (awssecretsmanager://eu-west-1), with "
+                    "region=, AWS_DEFAULT_REGION or the profile's region"
+                ) from exc
 
     @classmethod
     def from_url(cls, url: SplitResult, **options: Any) -> AWSSecretsManagerBackend:

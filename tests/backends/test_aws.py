@@ -1030,3 +1030,12 @@ def test_doc_a_client_excludes_the_options_that_build_one(server: MotoServer) ->
             open_store(url, client=server.client(), **options)
     with pytest.raises(ValueError, match="not both"):
         open_store("awssecretsmanager://?profile=prod", session=server.session())
+
+
+def test_doc_no_region_anywhere_is_a_clear_value_error(
+    server: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    _isolated_aws_environment(monkeypatch, tmp_path)
+    with pytest.raises(ValueError, match="no AWS region"):
+        open_store("awssecretsmanager://", endpoint_url=server.endpoint_url)
+    assert sum(server.requests.values()) == 0
