@@ -150,9 +150,10 @@ class LocalFileBackend(BackendBase):
     :param environ: the environment to read ``HELIUM_SECRETS_KEY`` from (default
         :data:`os.environ`); tests pass a dict.
     :param max_value_bytes: the largest value accepted (default 64 KiB).
-    :param lock_timeout: seconds a writer waits for another process's lock before failing
-        with an "unavailable" error.
+    :param lock_timeout: seconds (0 or more) a writer waits for another process's lock before
+        failing with an "unavailable" error.
     :param clock: returns "now" for ``created_at`` (tests pass a fixed clock).
+    :raises ValueError: a key of the wrong length, or a limit or timeout out of range.
     """
 
     name: ClassVar[str] = "file"
@@ -168,6 +169,10 @@ class LocalFileBackend(BackendBase):
         lock_timeout: float = 30.0,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
+        if max_value_bytes < 1:
+            raise ValueError(f"max_value_bytes must be at least 1, not {max_value_bytes}")
+        if not lock_timeout >= 0:  # filelock waits forever on a negative timeout
+            raise ValueError(f"lock_timeout must be 0 or more seconds, not {lock_timeout}")
         self._environ = os.environ if environ is None else environ
         self.path = Path(path).expanduser().absolute() if path else default_path(self._environ)
         self.capabilities = Capabilities(
@@ -215,10 +220,15 @@ class LocalFileBackend(BackendBase):
         query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         if "key_file" in query:
             options.setdefault("key_file", query.pop("key_file"))
-        if "max_value_bytes" in query:
-            options.setdefault("max_value_bytes", int(query.pop("max_value_bytes")))
-        if "lock_timeout" in query:
-            options.setdefault("lock_timeout", float(query.pop("lock_timeout")))
+        try:
+            if "max_value_bytes" in query:
+                options.setdefault("max_value_bytes", int(query.pop("max_value_bytes")))
+            if "lock_timeout" in query:
+                options.setdefault("lock_timeout", float(query.pop("lock_timeout")))
+        except ValueError:
+            raise ValueError(
+                "file:// URL options max_value_bytes and lock_timeout take numbers"
+            ) from None
         if query:
             raise ValueError(f"unknown file:// URL option(s): {', '.join(sorted(query))}")
         return cls(path or None, **options)

@@ -777,3 +777,14 @@ def test_doc_every_file_written_is_private_except_the_lock(root: Path) -> None:
         if path.is_file() and path.name != ".lock":
             assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
     assert {p.name for p in root.iterdir()} == {"store.hsec", ".key", ".lock", "secrets"}
+
+
+@pytest.mark.parametrize("query", [
+    "max_value_bytes=big", "lock_timeout=soon", "max_value_bytes=0", "lock_timeout=-1",
+    "lock_timeout=nan",
+])
+def test_doc_bad_option_values_are_refused_when_opening(tmp_path: Path, query: str) -> None:
+    # A negative lock_timeout would make filelock wait forever: refused, not obeyed.
+    with pytest.raises(ValueError, match="max_value_bytes|lock_timeout"):
+        open_store(f"{tmp_path.as_uri()}?{query}", key=KEY)
+    assert list(tmp_path.iterdir()) == []
