@@ -243,7 +243,10 @@ class AWSSecretsManagerBackend(BackendBase):
             if key in query:
                 options.setdefault(key, query.pop(key))
         if "recovery_window_days" in query:
-            options.setdefault("recovery_window_days", int(query.pop("recovery_window_days")))
+            days = query.pop("recovery_window_days")
+            if not days.isdigit():
+                raise ValueError("recovery_window_days is a number of days (7-30)")
+            options.setdefault("recovery_window_days", int(days))
         if "atomic_check_and_set" in query:
             flag = query.pop("atomic_check_and_set").lower()
             if flag not in ("true", "false", "1", "0"):

@@ -1039,3 +1039,12 @@ def test_doc_no_region_anywhere_is_a_clear_value_error(
     with pytest.raises(ValueError, match="no AWS region"):
         open_store("awssecretsmanager://", endpoint_url=server.endpoint_url)
     assert sum(server.requests.values()) == 0
+
+
+@pytest.mark.parametrize("query", ["recovery_window_days=week", "recovery_window_days=31",
+                                   "recovery_window_days=-7"])
+def test_doc_recovery_window_outside_7_to_30_days_is_refused(
+    server: MotoServer, query: str
+) -> None:
+    with pytest.raises(ValueError, match="7"):
+        open_store(f"awssecretsmanager://?{query}", session=server.session())
