@@ -99,7 +99,9 @@ class EnvironBackend(BackendBase):
         body = variable[len(self.prefix):]
         if not _VARIABLE_BODY.fullmatch(body):
             return None
-        return body.lower().replace("__", "/").replace("_", "-")
+        name = body.lower().replace("__", "/").replace("_", "-")
+        # A name longer than the rules allow could be listed but never read.
+        return name if len(name) <= NAME_RULES.max_length else None
 
     # -- the protocol ----------------------------------------------------------------------
 

@@ -317,3 +317,11 @@ def test_doc_rotation_is_unsupported_on_a_read_only_store() -> None:
             store.rotate("x", lambda: CANARY)
         assert CANARY not in str(info.value)
     assert environ == {"X": "v"}
+
+
+def test_doc_only_readable_names_are_listed() -> None:
+    longest, too_long = "A" * 512, "B" * 513
+    with SecretStore(EnvironBackend(environ={longest: "1", too_long: "2"})) as store:
+        assert list(store.list()) == ["a" * 512]
+        for name in store.list():
+            assert store.get(name).value.reveal() == "1"
