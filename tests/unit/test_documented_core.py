@@ -1090,3 +1090,184 @@ def test_set_label_on_a_backend_without_labels_is_unsupported() -> None:
         with pytest.raises(errors.UnsupportedError) as info:
             store.set_label("a", "blue", "1")
         assert "memory" in str(info.value) and "'a'" in str(info.value)
+
+
+# -- docs/caching.md: the guard's trial call, stale under the guard, deletes, labels ---------------
+
+
+def test_the_guard_trial_call_reopens_on_failure(backend: MemoryBackend) -> None:
+    clock = ManualClock()
+    with SecretStore(backend, clock=clock, cache=None, retry=RetryPolicy.never(),
+                     guard=GuardPolicy(threshold=1, cooldown=5.0)) as store:
+        backend.write_external("a", "v")
+        backend.fail_next(2, UnavailableError)
+        with pytest.raises(UnavailableError):
+            store.get("a")
+        assert store.stats().guard_trips == 1
+        clock.advance(5.0)
+        with pytest.raises(UnavailableError):
+            store.get("a")  # the trial call fails: another cool-down
+        assert store.stats().guard_trips == 2
+        calls = backend.calls["get"]
+        with pytest.raises(UnavailableError, match="paused"):
+            store.get("a")
+        assert backend.calls["get"] == calls
+
+
+def test_the_guard_serves_stale_and_fresh_hits_are_unaffected(backend: MemoryBackend) -> None:
+    clock = ManualClock()
+    with SecretStore(backend, clock=clock, retry=RetryPolicy.never(),
+                     cache=CachePolicy(ttl=10, refresh_ahead=0),
+                     guard=GuardPolicy(threshold=1, cooldown=60.0)) as store:
+        backend.write_external("a", "a-value")
+        backend.write_external("b", "b-value")
+        store.get("a")
+        clock.advance(11)
+        store.get("b")  # fresh
+        backend.fail_next(1, UnavailableError)
+        assert store.get("a").value.reveal() == "a-value"  # failed, served stale; guard trips
+        assert store.stats().guard_trips == 1
+        calls = sum(backend.calls.values())
+        assert store.get("a").value.reveal() == "a-value"  # refused by the guard, stale
+        assert store.get("b").value.reveal() == "b-value"  # a fresh hit: not affected
+        assert sum(backend.calls.values()) == calls
+        assert store.stats().stale_served == 2
+
+
+def test_a_secret_deleted_elsewhere_is_not_found_not_stale(backend: MemoryBackend) -> None:
+    clock = ManualClock()
+    with SecretStore(backend, clock=clock, cache=CachePolicy(ttl=10, refresh_ahead=0)) as store:
+        backend.write_external("a", "v")
+        store.get("a")
+        backend.delete("a")
+        clock.advance(11)
+        with pytest.raises(SecretNotFoundError):
+            store.get("a")
+
+
+def test_set_label_drops_the_cached_entry(store: SecretStore, backend: MemoryBackend) -> None:
+    store.put("a", "v")
+    store.get("a")
+    store.set_label("a", "blue", "1")
+    store.get("a")
+    assert backend.calls["get"] == 1
+    assert store.get("a").labels == frozenset({"blue"})
+
+
+# -- docs/rotation.md: listeners, poller, rotate, credentials ---------------------------------------
+
+
+def test_registering_a_listener_reads_the_secret_once(store: SecretStore,
+                                                     backend: MemoryBackend) -> None:
+    backend.write_external("a", "v")
+    store.on_rotation("a", lambda old, new: None)
+    assert backend.calls["get"] + backend.calls["current_version"] == 1
+
+
+def test_old_is_none_after_a_delete(store: SecretStore) -> None:
+    seen: list[tuple[str | None, str]] = []
+    store.put("a", "1")
+    store.on_rotation("a", lambda old, new: seen.append((old.version if old else None,
+                                                         new.value.reveal())))
+    store.delete("a")
+    store.put("a", "again")
+    assert seen == [(None, "again")]
+
+
+def test_the_background_poller_fires_and_stops_on_close(backend: MemoryBackend) -> None:
+    import threading
+
+    fired = threading.Event()
+    store = SecretStore(backend, poll=PollPolicy(interval=0.05, jitter=0.0))
+    backend.write_external("a", "one")
+    store.on_rotation("a", lambda old, new: fired.set())
+    backend.write_external("a", "two")
+    assert fired.wait(60), "the poller noticed the rotation"
+    assert store.stats().rotations_polled >= 1
+    pollers = [t for t in threading.enumerate() if t.name == "helium-rotation-poller[memory]"]
+    assert pollers
+    store.close()
+    for thread in pollers:
+        thread.join(60)
+        assert not thread.is_alive()
+
+
+def test_two_rotators_never_both_win(backend: MemoryBackend) -> None:
+    from helium_secrets.generators import TokenGenerator
+
+    one, two = SecretStore(backend), SecretStore(backend)
+    one.put("a", "v")
+    two.get("a")
+    one.rotate("a", TokenGenerator())
+    # `two` saw version 1 when it read; rotate reads the current version id itself, so it wins
+    # against version 2 only, never overwriting blindly.
+    assert two.rotate("a", TokenGenerator()).version == "3"
+    with pytest.raises(ConflictError):
+        one.put("a", "x", expected_version="2")
+    assert [v.version for v in one.versions("a")] == ["1", "2", "3"]
+    one.close()
+    two.close()
+
+
+def test_rotate_checks_the_backend_limits_before_any_call() -> None:
+    from helium_secrets.generators import PasswordGenerator
+
+    backend = MemoryBackend(max_value_bytes=16)
+    with SecretStore(backend) as store:
+        with pytest.raises(errors.TooLargeError):
+            store.rotate("a", PasswordGenerator(length=32))
+        assert sum(backend.calls.values()) == 0
+
+
+def test_rotating_credential_without_a_newer_version_raises_the_original(
+    store: SecretStore,
+) -> None:
+    from helium_secrets.credentials import RotatingCredential
+
+    store.put("tok", "one")
+    cred = RotatingCredential(store, "tok", is_auth_error=lambda exc: True)
+    attempts: list[str] = []
+
+    def refused(secret: Secret) -> str:
+        attempts.append(secret.version)
+        raise PermissionError("refused")
+
+    with pytest.raises(PermissionError, match="refused"):
+        cred.run(refused)
+    assert attempts == ["1"]  # no newer version: not retried
+    assert [s.version for s in cred.accepted()] == ["1"]  # [current] when there is no previous
+
+
+# -- docs/testing.md: the examples, run as a user would ----------------------------------------
+
+
+def test_the_plugin_examples_pass_under_pytest(tmp_path: Path) -> None:
+    text = (ROOT / "docs" / "testing.md").read_text(encoding="utf-8")
+    path = tmp_path / "test_app_example.py"
+    path.write_text(_python_block(text, "## The pytest plugin"), encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             str(path)], capture_output=True, text=True, timeout=300,
+                            cwd=tmp_path, check=False)
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert "3 passed" in result.stdout
+
+
+def test_the_manual_clock_example_runs_as_written() -> None:
+    text = (ROOT / "docs" / "testing.md").read_text(encoding="utf-8")
+    code = _python_block(text, "## Controlling time")
+    exec(compile(code, "testing.md:clock", "exec"), {"__name__": "clock_example"})  # noqa: S102
+
+
+def test_fake_secrets_caches_by_default_and_adds_latency() -> None:
+    import time
+
+    fake = FakeSecrets()
+    fake.seed({"a": "v"})
+    fake.store.get("a")
+    fake.store.get("a")
+    assert fake.calls["get"] == 1  # the cache is on by default
+    fake.set_latency(0.05)
+    started = time.perf_counter()
+    fake.store.get("a", ttl=0)
+    assert time.perf_counter() - started >= 0.05  # every backend call sleeps this long
+    fake.close()
