@@ -1048,3 +1048,15 @@ def test_doc_recovery_window_outside_7_to_30_days_is_refused(
 ) -> None:
     with pytest.raises(ValueError, match="7"):
         open_store(f"awssecretsmanager://?{query}", session=server.session())
+
+
+def test_doc_put_with_labels_moves_them_to_the_new_version(store: SecretStore, prefix: str) -> None:
+    name = f"{prefix}/put-moves"
+    first = store.put(name, "one", labels=["blue"])
+    second = store.put(name, "two", labels=["blue", "green"])
+    assert store.get(name, label="blue").version == second.version
+    assert store.get(name, label="green").version == second.version
+    labels = {v.version: v.labels for v in store.versions(name)}
+    assert labels == {first.version: {"AWSPREVIOUS"},
+                      second.version: {"AWSCURRENT", "blue", "green"}}
+    assert second.labels == {"AWSCURRENT", "blue", "green"}
