@@ -1271,3 +1271,48 @@ def test_fake_secrets_caches_by_default_and_adds_latency() -> None:
     fake.store.get("a", ttl=0)
     assert time.perf_counter() - started >= 0.05  # every backend call sleeps this long
     fake.close()
+
+
+# -- bad input fails before any call (DESIGN.md: validation happens in the store) ---------------
+
+
+def test_bad_values_and_names_fail_before_any_call(store: SecretStore,
+                                                   backend: MemoryBackend) -> None:
+    bad: list[Any] = [5, None]
+    calls: list[Any] = [lambda: store.put("b", bad[0]), lambda: store.put("b", bad[1]),
+                        lambda: store.get(bad[0]), lambda: store.put("c", "x" * 70000)]
+    for call in calls:
+        with pytest.raises(errors.InvalidArgumentError) as info:
+            call()
+        assert info.value.backend == "memory"
+    assert sum(backend.calls.values()) == 0
+
+
+@pytest.mark.xfail(strict=True, reason="core: get(version=..., label=...) together reaches the "
+                   "backend instead of failing as an invalid argument before any call")
+def test_version_and_label_together_are_refused_before_any_call(
+    store: SecretStore, backend: MemoryBackend
+) -> None:
+    store.put("a", "v", labels=["blue"])
+    with pytest.raises(errors.InvalidArgumentError):
+        store.get("a", version="1", label="blue")
+    assert backend.calls["get"] == 0
+
+
+@pytest.mark.xfail(strict=True, reason="core: put(expected_version=..., create_only=True) is "
+                   "contradictory but reaches the backend (and reports 'already exists')")
+def test_expected_version_with_create_only_is_refused_before_any_call(
+    store: SecretStore, backend: MemoryBackend
+) -> None:
+    store.put("a", "v")
+    with pytest.raises(errors.InvalidArgumentError):
+        store.put("a", "w", expected_version="1", create_only=True)
+    assert backend.calls["put"] == 1
+
+
+@pytest.mark.xfail(strict=True, reason="core: a negative per-call ttl is accepted; policies "
+                   "refuse negative durations with ValueError (caching.md)")
+def test_a_negative_per_call_ttl_is_refused(store: SecretStore) -> None:
+    store.put("a", "v")
+    with pytest.raises(ValueError, match="ttl"):
+        store.get("a", ttl=-1)
