@@ -1316,3 +1316,45 @@ def test_a_negative_per_call_ttl_is_refused(store: SecretStore) -> None:
     store.put("a", "v")
     with pytest.raises(ValueError, match="ttl"):
         store.get("a", ttl=-1)
+
+
+# -- docs/caching.md: a failed background refresh; docs/testing.md: faults are real errors --------
+
+
+def test_a_failed_background_refresh_logs_its_type_only(
+    backend: MemoryBackend, caplog: pytest.LogCaptureFixture
+) -> None:
+    from helium_secrets.backends._base import Classified
+
+    clock = ManualClock()
+    store = SecretStore(backend, clock=clock, retry=RetryPolicy.never(),
+                        cache=CachePolicy(ttl=100, refresh_ahead=0.2))
+    backend.write_external("a", "v")
+    store.get("a")
+    clock.advance(91)
+    backend.fail_next(1, Classified(ErrorCode.UNAVAILABLE, message=CANARY))
+    with caplog.at_level(logging.DEBUG, logger="helium_secrets"):
+        assert store.get("a").value.reveal() == "v"  # served at once
+        store.close()  # waits for the refresh in progress
+    assert backend.calls["get"] == 2
+    assert "UnavailableError" in caplog.text
+    assert CANARY not in caplog.text
+
+
+def test_injected_faults_go_through_the_real_error_path(backend: MemoryBackend) -> None:
+    events: list[AuditEvent] = []
+    with SecretStore(backend, audit=[events.append], retry=RetryPolicy.never()) as store:
+        backend.write_external("a", "v")
+        backend.fail_next(1, errors.PermissionDeniedError("denied"))  # an instance works too
+        with pytest.raises(errors.PermissionDeniedError) as info:
+            store.get("a")
+        assert info.value.backend == "memory" and info.value.name == "a"
+        assert store.stats().errors == 1
+        assert (events[-1].outcome, events[-1].error_code) == ("error", "permission_denied")
+
+
+def test_a_missing_extra_names_the_pip_command() -> None:
+    register_backend("documented-noextra", "no_such_sdk_for_documented_tests:Backend",
+                     extra="documented", replace=True)
+    with pytest.raises(ImportError, match=re.escape("pip install 'helium-secrets[documented]'")):
+        open_store("documented-noextra://")
