@@ -1358,3 +1358,33 @@ def test_a_missing_extra_names_the_pip_command() -> None:
                      extra="documented", replace=True)
     with pytest.raises(ImportError, match=re.escape("pip install 'helium-secrets[documented]'")):
         open_store("documented-noextra://")
+
+
+def test_get_many_serves_cached_names_and_caches_what_it_fetches(
+    store: SecretStore, backend: MemoryBackend
+) -> None:
+    backend.write_external("a", "1")
+    backend.write_external("b", "2")
+    store.get("a")
+    assert backend.calls["get"] == 1
+    got = store.get_many(["a", "b"])
+    assert {n: s.value.reveal() for n, s in got.items()} == {"a": "1", "b": "2"}
+    assert backend.calls["get"] == 2  # only "b" was fetched
+    store.get("b")
+    assert backend.calls["get"] == 2  # and cached
+
+
+def test_close_drops_the_cache_and_releases_the_backend() -> None:
+    closed: list[bool] = []
+
+    class Tracked(MemoryBackend):
+        def close(self) -> None:
+            closed.append(True)
+            super().close()
+
+    store = SecretStore(Tracked())
+    store.put("a", "v")
+    store.close()
+    assert closed == [True]
+    assert store.stats().cached == 0
+    store.close()  # closing twice is harmless
