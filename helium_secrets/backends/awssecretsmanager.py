@@ -92,6 +92,10 @@ _INVALID = frozenset({"InvalidParameterException", "InvalidParameterValue",
 _CONFLICT = frozenset({"ResourceExistsException"})
 
 
+#: How the service words "this secret is scheduled for deletion" (matched, never shown).
+_DELETED_PHRASES = ("marked for deletion", "marked deleted", "scheduled for deletion")
+
+
 def _error_code(exc: botocore.exceptions.ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
@@ -106,7 +110,8 @@ def _is_deleted_error(exc: BaseException) -> bool:
     # ("marked for deletion", "marked deleted", "scheduled for deletion"); it is only matched,
     # never shown.
     message = str(exc.response.get("Error", {}).get("Message", "")).lower()
-    return "delet" in message
+    # Not just "delet": "can't delete secret X that still has replica regions" is another case.
+    return any(phrase in message for phrase in _DELETED_PHRASES)
 
 
 def _retry_after(exc: botocore.exceptions.ClientError) -> float | None:

@@ -1060,3 +1060,26 @@ def test_doc_put_with_labels_moves_them_to_the_new_version(store: SecretStore, p
     assert labels == {first.version: {"AWSPREVIOUS"},
                       second.version: {"AWSCURRENT", "blue", "green"}}
     assert second.labels == {"AWSCURRENT", "blue", "green"}
+
+
+@pytest.mark.parametrize(("message", "error"), [
+    ("You can't perform this operation on the secret because it was marked for deletion.",
+     ConflictError),
+    ("You tried to perform the operation on a secret that's currently marked deleted.",
+     ConflictError),
+    ("You can't create this secret because a secret with this name is already scheduled for "
+     "deletion.", ConflictError),
+    ("You can't delete secret x that still has replica regions [eu-west-1]",
+     InvalidArgumentError),
+    ("You can't perform this operation on a secret that is being rotated", InvalidArgumentError),
+])
+def test_doc_invalid_request_is_a_conflict_only_for_a_deleted_secret(
+    server: MotoServer, prefix: str, message: str, error: type[Exception]
+) -> None:
+    name = f"{prefix}/invalid-request"
+    with _open(server) as store:
+        server.fail_next(1, "invalid-request", message=message)
+        with pytest.raises(error) as info:
+            store.get(name)
+        assert type(info.value) is error
+        assert "scheduled for deletion" not in str(info.value) or error is ConflictError
