@@ -1388,3 +1388,10 @@ def test_close_drops_the_cache_and_releases_the_backend() -> None:
     assert closed == [True]
     assert store.stats().cached == 0
     store.close()  # closing twice is harmless
+
+
+def test_put_takes_text_bytes_or_a_secret_value(store: SecretStore) -> None:
+    copied = store.put("b", store.put("a", CANARY).value)
+    assert copied.value.reveal() == CANARY
+    binary = store.put("c", b"\xff\x00")
+    assert binary.value.is_binary and store.get("c").value.reveal_bytes() == b"\xff\x00"
