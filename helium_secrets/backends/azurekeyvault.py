@@ -257,6 +257,11 @@ class AzureKeyVaultBackend(BackendBase):
             raise ValueError("names is 'escaped' or 'verbatim'")
         if connection_verify is False:
             raise ValueError("TLS verification cannot be turned off; pass a CA bundle path")
+        for option, seconds in (("poll_interval", poll_interval), ("wait_timeout", wait_timeout),
+                                ("connection_timeout", connection_timeout),
+                                ("read_timeout", read_timeout)):
+            if not seconds > 0:
+                raise ValueError(f"{option} must be a positive number of seconds")
         self._verbatim = names == "verbatim"
         self.capabilities = Capabilities(
             binary=True,
@@ -325,7 +330,7 @@ class AzureKeyVaultBackend(BackendBase):
                 options.setdefault(key, _parse_bool(key, query.pop(key)))
         for key in ("poll_interval", "wait_timeout"):
             if key in query:
-                options.setdefault(key, float(query.pop(key)))
+                options.setdefault(key, _parse_seconds(key, query.pop(key)))
         if query:
             raise ValueError(
                 f"unknown azurekeyvault:// URL option(s): {', '.join(sorted(query))}"
@@ -638,6 +643,18 @@ def _parse_bool(key: str, text: str) -> bool:
     if lowered in _FALSE:
         return False
     raise ValueError(f"azurekeyvault:// URL option {key} takes true or false, not {text!r}")
+
+
+def _parse_seconds(key: str, text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(
+            f"azurekeyvault:// URL option {key} takes a positive number of seconds, not {text!r}"
+        )
+    return seconds
 
 
 def _retry_after(exc: HttpResponseError) -> float | None:

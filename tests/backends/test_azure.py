@@ -736,3 +736,273 @@ def test_live_vault_round_trip() -> None:
             assert name in list(store.list("helium-live/"))
         finally:
             store.delete(name, purge=True)
+
+
+# == documented behaviour ====================================================================
+# docs/backends/azure.md checked claim by claim, black-box through the public API.
+
+
+def _no_requests_during(kv: KeyVaultEmulator) -> int:
+    return len(kv.requests)
+
+
+@pytest.mark.parametrize(
+    ("portable", "mapped"),
+    [("app/db", "app--db"), ("my-app/DB_PASS", "my-2dapp---44-42-5f-50-41-53-53"),
+     ("prod/api.key", "prod--api-2ekey")],
+)
+def test_doc_name_mapping_examples_reach_the_vault(
+    store: SecretStore, kv: KeyVaultEmulator, prefix: str, portable: str, mapped: str
+) -> None:
+    name = f"{prefix}/{portable}"
+    store.put(name, "v")
+    assert f"{encode_name(prefix)}--{mapped}" in kv.secret_names()
+    assert list(store.list(prefix + "/")) == [name]
+
+
+def test_doc_name_lengths(store: SecretStore, kv: KeyVaultEmulator, prefix: str) -> None:
+    # Upper-case letters take three characters, "/" two: both limits are exact.
+    fits = ["B" * 42, "b" * 62 + "/" + "c" * 63]
+    for name in fits:
+        assert len(encode_name(name)) <= 127
+        store.put(name, "v")
+        assert store.get(name).value.reveal() == "v"
+        store.delete(name, purge=True)
+    before = len(kv.requests)
+    for name in ("B" * 43, "b" * 63 + "/" + "c" * 63):
+        with pytest.raises(InvalidNameError) as info:
+            store.put(name, "v")
+        assert info.value.backend == "azure"
+        assert info.value.name == name
+    assert len(kv.requests) == before
+
+
+def test_doc_verbatim_names_ignore_case(kv: KeyVaultEmulator) -> None:
+    name = f"Db-{uuid.uuid4().hex[:8]}"
+    with SecretStore(make_backend(kv, names="verbatim"), retry=FAST_RETRY) as store:
+        store.put(name, "one")
+        store.put(name.lower(), "two")
+        store.clear_cache()
+        assert store.get(name).value.reveal() == "two"
+        assert len(store.versions(name)) == 2
+        before = len(kv.requests)
+        with pytest.raises(InvalidNameError):
+            store.put("a/b", "v")
+        assert len(kv.requests) == before
+
+
+def test_doc_value_limits_checked_before_any_call(store: SecretStore, kv: KeyVaultEmulator,
+                                                  prefix: str) -> None:
+    store.put(f"{prefix}/text", "t" * 25 * 1024)
+    store.put(f"{prefix}/bytes", b"\x01" * 19_200)
+    store.clear_cache()
+    assert store.get(f"{prefix}/bytes").value.reveal_bytes() == b"\x01" * 19_200
+    before = len(kv.requests)
+    with pytest.raises(TooLargeError) as info:
+        store.put(f"{prefix}/text", "t" * (25 * 1024 + 1))
+    assert info.value.name == f"{prefix}/text"
+    with pytest.raises(TooLargeError):
+        store.put(f"{prefix}/bytes", b"\x01" * 19_201)
+    assert len(kv.requests) == before
+
+
+def test_doc_metadata_limits_and_tags_per_version(
+    store: SecretStore, raw: SecretClient, kv: KeyVaultEmulator, prefix: str
+) -> None:
+    name = f"{prefix}/tags"
+    fourteen = {f"k{i}": "v" * 512 for i in range(13)} | {"x" * 512: "y"}
+    store.put(name, "one", metadata=fourteen)
+    store.clear_cache()
+    assert dict(store.get(name).metadata) == fourteen  # without helium-written-ns
+    assert ORDER_TAG in (raw.get_secret(encode_name(name)).properties.tags or {})
+    # Tags belong to a version: a put without metadata writes a version without tags.
+    store.put(name, "two")
+    store.clear_cache()
+    assert dict(store.get(name).metadata) == {}
+    before = len(kv.requests)
+    for bad in ({f"k{i}": "v" for i in range(15)}, {"k": "v" * 513}, {"k" * 513: "v"}):
+        with pytest.raises(InvalidArgumentError) as info:
+            store.put(name, "three", metadata=bad)
+        assert info.value.backend == "azure"
+        assert info.value.name == name
+    assert len(kv.requests) == before
+
+
+def test_doc_no_labels_refused_before_any_call(store: SecretStore, kv: KeyVaultEmulator,
+                                               prefix: str) -> None:
+    name = f"{prefix}/nolabels"
+    store.put(name, "v")
+    assert not store.backend.capabilities.labels
+    before = len(kv.requests)
+    with pytest.raises(InvalidArgumentError):
+        store.put(name, "w", labels=["prod"])
+    assert len(kv.requests) == before
+
+
+def test_doc_get_many_reads_one_by_one(store: SecretStore, kv: KeyVaultEmulator,
+                                       prefix: str) -> None:
+    names = [f"{prefix}/many{i}" for i in range(3)]
+    for name in names:
+        store.put(name, name)
+    store.clear_cache()
+    gets = kv.count("GET")
+    got = store.get_many(names)
+    assert {n: s.value.reveal() for n, s in got.items()} == {n: n for n in names}
+    assert kv.count("GET") - gets == 3
+
+
+def test_doc_disabled_and_expired_messages_say_which(
+    kv: KeyVaultEmulator, raw: SecretClient, prefix: str
+) -> None:
+    with SecretStore(make_backend(kv), retry=FAST_RETRY) as store:
+        disabled = f"{prefix}/off"
+        written = store.put(disabled, CANARY)
+        raw.update_secret_properties(encode_name(disabled), written.version, enabled=False)
+        store.clear_cache()
+        with pytest.raises(VersionNotFoundError) as info:
+            store.get(disabled)
+        assert "disabled" in str(info.value).lower()
+        assert info.value.name == disabled
+        assert CANARY not in str(info.value)
+        expired = f"{prefix}/old"
+        written = store.put(expired, CANARY)
+        raw.update_secret_properties(encode_name(expired), written.version,
+                                     expires_on=datetime.now(timezone.utc) - timedelta(hours=1))
+        store.clear_cache()
+        with pytest.raises(VersionNotFoundError, match="expired"):
+            store.get(expired)
+        versions = store.versions(disabled)
+        assert [v.state for v in versions] == ["disabled"]
+    with SecretStore(make_backend(kv, honour_dates=False), retry=FAST_RETRY) as lenient:
+        assert lenient.get(expired).value.reveal() == CANARY
+
+
+def test_doc_soft_delete_conflict_recover_purge(store: SecretStore, kv: KeyVaultEmulator,
+                                                prefix: str) -> None:
+    name = f"{prefix}/soft"
+    store.put(name, "one")
+    store.delete(name)
+    backend = store.backend
+    assert isinstance(backend, AzureKeyVaultBackend)
+    assert list(backend.list_deleted(prefix + "/")) == [name]
+    with pytest.raises(ConflictError) as info:
+        store.put(name, "two")
+    assert "deleted" in str(info.value)
+    assert info.value.name == name
+    backend.recover(name)
+    store.put(name, "two")
+    assert len(store.versions(name)) == 2  # recovered with its old version
+    store.delete(name)
+    backend.purge(name)
+    assert encode_name(name) not in kv.deleted_names()
+    store.put(name, "fresh")
+    assert len(store.versions(name)) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "error", "transient"),
+    [
+        (401, "Unauthorized", UnauthenticatedError, False),
+        (403, "ForbiddenByRbac", PermissionDeniedError, False),
+        (409, "Conflict", ConflictError, False),
+        (429, "Throttled", ThrottledError, True),
+        (400, "BadParameter", InvalidArgumentError, False),
+        (500, "InternalServerError", UnavailableError, True),
+        (503, "ServiceUnavailable", UnavailableError, True),
+        (408, "RequestTimeout", DeadlineExceededError, True),
+        (504, "GatewayTimeout", DeadlineExceededError, True),
+        (None, None, UnavailableError, True),
+    ],
+)
+def test_doc_error_table(
+    kv: KeyVaultEmulator, prefix: str, status: int | None, code: str | None,
+    error: type[Exception], transient: bool,
+) -> None:
+    name = f"{prefix}/err"
+    one_try = RetryPolicy(max_attempts=1, deadline=60.0)
+    with SecretStore(make_backend(kv), retry=one_try, guard=NO_GUARD) as store:
+        kv.fail_next(status, 1, code=code, retry_after=3 if status == 429 else None,
+                     message=f"echo {CANARY}")
+        with pytest.raises(error) as info:
+            store.get(name)
+    exc = info.value
+    assert isinstance(exc, error)
+    assert exc.backend == "azure"  # type: ignore[attr-defined]
+    assert exc.name == name  # type: ignore[attr-defined]
+    assert exc.transient is transient  # type: ignore[attr-defined]
+    assert CANARY not in str(exc)
+    assert CANARY not in repr(exc)
+    assert exc.__cause__ is not None
+    if status == 429:
+        assert exc.retry_after == 3  # type: ignore[attr-defined]
+
+
+def test_doc_not_found_then_version_not_found(store: SecretStore, prefix: str) -> None:
+    name = f"{prefix}/nf"
+    with pytest.raises(SecretNotFoundError) as info:
+        store.get(name)
+    assert (info.value.backend, info.value.name) == ("azure", name)
+    store.put(name, "v")
+    with pytest.raises(VersionNotFoundError):
+        store.get(name, version="0" * 32)
+    with pytest.raises(SecretNotFoundError):
+        store.delete(f"{prefix}/never")
+
+
+def test_doc_url_options() -> None:
+    credential = StaticCredential("t")
+    backend = AzureKeyVaultBackend.from_url(
+        urlsplit("azurekeyvault://host.example:8443?verify_challenge_resource=false"
+                 "&poll_interval=0.5&wait_timeout=30&honour_dates=false"),
+        credential=credential,
+    )
+    assert backend._client.vault_url == "https://host.example:8443"
+    assert (backend._poll_interval, backend._wait_timeout) == (0.5, 30.0)
+    assert not backend._honour_dates
+    for key in ("poll_interval", "wait_timeout"):
+        with pytest.raises(ValueError, match=key):
+            AzureKeyVaultBackend.from_url(urlsplit(f"azurekeyvault://v?{key}=soon"),
+                                          credential=credential)
+    for key in ("poll_interval", "wait_timeout", "connection_timeout", "read_timeout"):
+        zero: dict[str, Any] = {key: 0}
+        with pytest.raises(ValueError, match=key):
+            AzureKeyVaultBackend("https://v.vault.azure.net", credential=credential,
+                                 **zero)
+    with pytest.raises(ValueError, match="names"):
+        AzureKeyVaultBackend.from_url(urlsplit("azurekeyvault://v?names=upper"),
+                                      credential=credential)
+    with pytest.raises(ValueError, match="TLS"):
+        AzureKeyVaultBackend("https://v.vault.azure.net", credential=credential,
+                             connection_verify=False)
+
+
+def test_doc_open_store_url_example_builds_the_vault_url() -> None:
+    with open_store("azurekeyvault://myvault", credential=StaticCredential("t")) as store:
+        assert store.backend._client.vault_url == "https://myvault.vault.azure.net"  # type: ignore[attr-defined]
+    with open_store("azurekeyvault://myvault.vault.azure.cn?recover_deleted=true",
+                    credential=StaticCredential("t")) as store:
+        backend = store.backend
+        assert isinstance(backend, AzureKeyVaultBackend)
+        assert backend._client.vault_url == "https://myvault.vault.azure.cn"
+        assert backend._recover_deleted
+
+
+def test_doc_staging_name_room(kv: KeyVaultEmulator, prefix: str) -> None:
+    with SecretStore(make_backend(kv), retry=FAST_RETRY) as store:
+        name = "s" * 119  # the longest Key Vault name that leaves room for the suffix
+        store.put(name, "old")
+        store.rotate_staged(name, lambda: "new", lambda pending: True)
+        assert store.get(name, ttl=0).value.reveal() == "new"
+        assert not any(n.endswith(STAGED_SUFFIX) for n in kv.secret_names())
+        store.delete(name, purge=True)
+
+
+def test_doc_import_imports_no_azure_sdk() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, helium_secrets; "
+            "print(sorted(m for m in sys.modules if m.startswith('azure')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"
