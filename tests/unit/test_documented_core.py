@@ -1395,3 +1395,138 @@ def test_put_takes_text_bytes_or_a_secret_value(store: SecretStore) -> None:
     assert copied.value.reveal() == CANARY
     binary = store.put("c", b"\xff\x00")
     assert binary.value.is_binary and store.get("c").value.reveal_bytes() == b"\xff\x00"
+
+
+# -- docs/caching.md: coalesced errors, refresh joining, the guard's count, backoff bounds --------
+
+
+class _Gate(MemoryBackend):
+    """A fake whose reads wait at a gate, so that other callers can pile up behind one."""
+
+    def __init__(self) -> None:
+        import threading
+
+        super().__init__()
+        self.gate = threading.Event()
+
+    def get(self, name: str, version: str | None = None, label: str | None = None) -> Any:
+        self.gate.wait(60)
+        return super().get(name, version, label)
+
+
+def _until(predicate: Any) -> None:
+    import threading
+
+    for _ in range(6000):  # an event to await, polled; no timing assertion
+        if predicate():
+            return
+        threading.Event().wait(0.01)
+    raise AssertionError("the condition never held")
+
+
+def test_coalesced_waiters_each_get_their_own_error() -> None:
+    import threading
+
+    backend = _Gate()
+    with SecretStore(backend, retry=RetryPolicy.never()) as store:
+        caught: list[SecretNotFoundError] = []
+
+        def read() -> None:
+            try:
+                store.get("missing")
+            except SecretNotFoundError as exc:
+                caught.append(exc)
+
+        threads = [threading.Thread(target=read) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        _until(lambda: store.stats().coalesced == 3)
+        backend.gate.set()
+        for thread in threads:
+            thread.join(60)
+        assert len(caught) == 4 and backend.calls["get"] == 1
+        assert len({id(exc) for exc in caught}) == 4  # never one object shared between threads
+        assert all(exc.name == "missing" for exc in caught)
+
+
+def test_refresh_joins_a_read_in_flight() -> None:
+    import threading
+
+    backend = _Gate()
+    backend.write_external("a", "v")
+    with SecretStore(backend) as store:
+        reader = threading.Thread(target=lambda: store.get("a"))
+        reader.start()
+        _until(lambda: store.stats().misses == 1)
+        refreshed: list[Secret] = []
+        joiner = threading.Thread(target=lambda: refreshed.append(store.refresh("a")))
+        joiner.start()
+        _until(lambda: store.stats().coalesced == 1)
+        backend.gate.set()
+        reader.join(60)
+        joiner.join(60)
+        assert backend.calls["get"] == 1 and refreshed[0].version == "1"
+
+
+def test_an_answer_resets_the_guard_count(backend: MemoryBackend) -> None:
+    with SecretStore(backend, cache=None, retry=RetryPolicy.never(),
+                     guard=GuardPolicy(threshold=2, cooldown=5.0)) as store:
+        backend.fail_next(1, UnavailableError)
+        with pytest.raises(UnavailableError):
+            store.get("a")
+        with pytest.raises(SecretNotFoundError):
+            store.get("a")  # a permanent error is an answer: the backend is up
+        backend.fail_next(1, UnavailableError)
+        with pytest.raises(UnavailableError):
+            store.get("a")
+        assert store.stats().guard_trips == 0
+
+
+def test_one_guard_per_store_shared_by_all_operations(backend: MemoryBackend) -> None:
+    with SecretStore(backend, cache=None, retry=RetryPolicy.never(),
+                     guard=GuardPolicy(threshold=1, cooldown=60.0)) as store:
+        backend.fail_next(1, UnavailableError)
+        with pytest.raises(UnavailableError):
+            store.get("a")
+        calls = sum(backend.calls.values())
+        for call in (lambda: list(store.list()), lambda: store.put("a", "v"),
+                     lambda: store.versions("a"), lambda: store.current_version("a")):
+            with pytest.raises(UnavailableError, match="paused"):
+                call()
+        assert sum(backend.calls.values()) == calls
+    with SecretStore(backend, cache=None) as other:
+        other.put("b", "v")  # another store has its own guard
+
+
+def test_full_jitter_backoff_bounds(backend: MemoryBackend) -> None:
+    clock = ManualClock()
+    policy = RetryPolicy(max_attempts=6, initial_backoff=0.1, max_backoff=0.25, deadline=None)
+    with SecretStore(backend, clock=clock, cache=None, retry=policy) as store:
+        backend.write_external("a", "v")
+        backend.fail_next(5, UnavailableError)
+        store.get("a")
+    caps = [0.1, 0.2, 0.25, 0.25, 0.25]  # min(max_backoff, initial x 2^(n-1))
+    assert len(clock.sleeps) == 5
+    assert all(0 <= wait <= cap for wait, cap in zip(clock.sleeps, caps, strict=True))
+
+
+def test_retry_after_is_ignored_when_not_respected(backend: MemoryBackend) -> None:
+    from helium_secrets.backends._base import Classified
+
+    clock = ManualClock()
+    policy = RetryPolicy(respect_retry_after=False)
+    with SecretStore(backend, clock=clock, cache=None, retry=policy) as store:
+        backend.write_external("a", "v")
+        backend.fail_next(1, Classified(ErrorCode.THROTTLED, retry_after=30.0))
+        store.get("a")
+    assert clock.sleeps and clock.sleeps[0] <= 0.1
+
+
+def test_audit_hooks_run_on_the_calling_thread(store: SecretStore) -> None:
+    import threading
+
+    threads: list[int] = []
+    store.add_audit_hook(lambda event: threads.append(threading.get_ident()))
+    store.put("a", "v")
+    store.get("a")
+    assert threads == [threading.get_ident()] * 2
