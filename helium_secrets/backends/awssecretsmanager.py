@@ -199,6 +199,9 @@ class AWSSecretsManagerBackend(BackendBase):
         self.recovery_window_days = recovery_window_days
         self.kms_key_id = kms_key_id
         self.description = description
+        problem = _tags_problem(tags or {})
+        if problem is not None:
+            raise ValueError(f"tags=: {problem}")
         self.tags = dict(tags or {})
         self.atomic_check_and_set = atomic_check_and_set
         self._batch_denied = False
@@ -441,6 +444,10 @@ class AWSSecretsManagerBackend(BackendBase):
     ) -> VersionInfo:
         if not value:
             raise InvalidArgumentError("AWS Secrets Manager does not store empty values")
+        # Checked first: a tag AWS refuses after PutSecretValue would leave the version written.
+        problem = _tags_problem({**self.tags, **(metadata or {})})
+        if problem is not None:
+            raise InvalidArgumentError(f"metadata becomes AWS tags: {problem}")
         token = _request_token(request_token)
         labels = [label for label in dict.fromkeys(labels) if label != CURRENT]
         if create_only:
@@ -760,6 +767,25 @@ def _classify_client_error(exc: botocore.exceptions.ClientError) -> Classified:
 
 def _value_param(value: str | bytes) -> dict[str, str | bytes]:
     return {"SecretBinary": value} if isinstance(value, bytes) else {"SecretString": value}
+
+
+#: AWS's tag limits: 50 per resource, keys 1-128 characters, values up to 256.
+_MAX_TAGS = 50
+_TAG_PUNCTUATION = frozenset("_.:/=+-@")
+
+
+def _tags_problem(tags: Mapping[str, str]) -> str | None:
+    """What AWS would refuse in ``tags``, or ``None``. Never quotes a key or value."""
+    if len(tags) > _MAX_TAGS:
+        return f"{len(tags)} tags; AWS allows at most {_MAX_TAGS} per secret"
+    for key, value in tags.items():
+        if not 1 <= len(key) <= 128 or len(value) > 256:
+            return "tag keys are 1-128 characters and values at most 256"
+        if key.lower().startswith("aws:"):
+            return "tag keys starting with 'aws:' are reserved by AWS"
+        if not all(c.isalnum() or c.isspace() or c in _TAG_PUNCTUATION for c in key + value):
+            return "tags take letters, digits, spaces and _ . : / = + - @ only"
+    return None
 
 
 def _tags(tags: Mapping[str, str]) -> list[dict[str, str]]:

@@ -1083,3 +1083,32 @@ def test_doc_invalid_request_is_a_conflict_only_for_a_deleted_secret(
             store.get(name)
         assert type(info.value) is error
         assert "scheduled for deletion" not in str(info.value) or error is ConflictError
+
+
+@pytest.mark.parametrize("metadata", [
+    {"k" * 129: "v"}, {"owner": "v" * 257}, {"": "v"}, {"aws:owner": "me"},
+    {"owner": "semi;colon"}, {f"k{i}": "v" for i in range(51)},
+])
+def test_doc_metadata_aws_refuses_as_tags_is_refused_before_any_call(
+    store: SecretStore, server: MotoServer, prefix: str, metadata: dict[str, str]
+) -> None:
+    name = f"{prefix}/bad-tags"
+    store.put(name, "one")
+    server.reset_counts()
+    with pytest.raises(InvalidArgumentError, match="tags") as info:
+        store.put(name, "two", metadata=metadata)
+    assert (info.value.backend, info.value.name) == ("aws", name)
+    assert sum(server.requests.values()) == 0
+    assert len(store.versions(name)) == 1, "no version was written"
+    with pytest.raises(ValueError, match="tags="):
+        make_backend(server, tags=metadata)
+
+
+def test_doc_metadata_within_aws_tag_rules_is_accepted(
+    store: SecretStore, server: MotoServer, prefix: str
+) -> None:
+    name = f"{prefix}/good-tags"
+    tags = {"owner": "Team A", "cost-centre/id": "x_1.2:3=4+5@6", "k" * 128: "v" * 256}
+    store.put(name, "one", metadata=tags)
+    described = server.client().describe_secret(SecretId=name)
+    assert {t["Key"]: t["Value"] for t in described["Tags"]} == tags
