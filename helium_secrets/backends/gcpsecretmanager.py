@@ -244,8 +244,10 @@ class GCPSecretManagerBackend(BackendBase):
             raise ValueError(f"invalid GCP location {location!r}")
         if current_alias is not None and not _valid_alias(current_alias):
             raise ValueError(f"current_alias {current_alias!r} is not a valid GCP alias name")
-        if timeout <= 0 or page_size <= 0:
-            raise ValueError("timeout and page_size must be positive")
+        if not timeout > 0:
+            raise ValueError("timeout must be a positive number of seconds")
+        if page_size <= 0:
+            raise ValueError("page_size must be a positive number")
         if project is None:
             import google.auth
 
@@ -347,10 +349,14 @@ class GCPSecretManagerBackend(BackendBase):
             options.setdefault(
                 "replica_locations", [p for p in query.pop("replica_locations").split(",") if p]
             )
-        if "timeout" in query:
-            options.setdefault("timeout", float(query.pop("timeout")))
-        if "page_size" in query:
-            options.setdefault("page_size", int(query.pop("page_size")))
+        for key, kind in (("timeout", float), ("page_size", int)):
+            if key in query:
+                text = query.pop(key)
+                try:
+                    number = kind(text)
+                except ValueError:
+                    raise ValueError(f"{key} must be a positive number, not {text!r}") from None
+                options.setdefault(key, number)
         if query:
             raise ValueError(f"unknown gcpsecretmanager:// URL option(s): {', '.join(sorted(query))}")
         if url.netloc:

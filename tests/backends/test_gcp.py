@@ -40,6 +40,7 @@ from helium_secrets.errors import (
     RotationTestFailed,
     SecretNotFoundError,
     ThrottledError,
+    TooLargeError,
     UnauthenticatedError,
     UnavailableError,
     UnsupportedError,
@@ -826,3 +827,205 @@ def test_live_round_trip() -> None:
         with pytest.raises(SecretNotFoundError):
             store.refresh(name)
 
+
+
+# == documented behaviour ====================================================================
+# docs/backends/gcp.md checked claim by claim, black-box through the public API.
+
+
+@pytest.mark.parametrize(
+    ("portable", "secret_id"),
+    [("app/db.url", "app_Sdb_Durl"), ("db_password", "db_password"),
+     ("my-api-key", "my-api-key")],
+)
+def test_doc_name_examples_reach_the_service(
+    store: SecretStore, client: SecretManagerServiceClient, prefix: str, portable: str,
+    secret_id: str,
+) -> None:
+    name = f"{prefix}/{portable}"
+    store.put(name, "v")
+    full = f"projects/{PROJECT}/secrets/{encode_name(prefix)}_S{secret_id}"
+    assert client.get_secret(name=full).name.endswith(f"_S{secret_id}")
+    assert list(store.list(prefix + "/")) == [name]
+
+
+def test_doc_id_from_another_tool_is_left_out(
+    store: SecretStore, client: SecretManagerServiceClient, prefix: str
+) -> None:
+    base = encode_name(prefix)
+    create_empty(client, f"{base}_Sa__b")  # would read back as a_b, which maps to a_b
+    store.put(f"{prefix}/a_b", "mine")
+    assert list(store.list(prefix + "/")) == [f"{prefix}/a_b"]
+
+
+def test_doc_value_limit_checked_before_any_call(
+    store: SecretStore, server: SecretManagerEmulator, prefix: str
+) -> None:
+    store.put(f"{prefix}/max", b"\xff" * 64 * 1024)
+    server.calls.clear()
+    with pytest.raises(TooLargeError) as info:
+        store.put(f"{prefix}/max", b"\xff" * (64 * 1024 + 1))
+    assert (info.value.backend, info.value.name) == ("gcp", f"{prefix}/max")
+    with pytest.raises(TooLargeError):
+        store.put(f"{prefix}/max", "é" * (32 * 1024 + 1))  # 2 bytes each in UTF-8
+    assert sum(server.calls.values()) == 0
+
+
+def test_doc_text_when_utf8_bytes_otherwise(store: SecretStore, prefix: str) -> None:
+    store.put(f"{prefix}/utf8", "héllo".encode())
+    store.put(f"{prefix}/raw", b"\xff\xfe")
+    store.clear_cache()
+    text = store.get(f"{prefix}/utf8").value
+    assert not text.is_binary
+    assert text.reveal() == "héllo"
+    assert text.reveal_bytes() == "héllo".encode()
+    raw = store.get(f"{prefix}/raw").value
+    assert raw.is_binary
+    assert raw.reveal_bytes() == b"\xff\xfe"
+
+
+@pytest.mark.parametrize("bad", ["latest", "new", "9lives", "has.dot", "x" * 64, ""])
+def test_doc_labels_checked_before_any_call_on_reads_too(
+    store: SecretStore, server: SecretManagerEmulator, prefix: str, bad: str
+) -> None:
+    name = f"{prefix}/lab"
+    store.put(name, "v")
+    store.clear_cache()
+    server.calls.clear()
+    with pytest.raises(VersionNotFoundError) as info:
+        store.get(name, label=bad)
+    assert info.value.name == name
+    with pytest.raises(InvalidArgumentError):
+        store.set_label(name, bad, "1")
+    assert sum(server.calls.values()) == 0
+
+
+def test_doc_longest_alias_is_accepted(store: SecretStore, prefix: str) -> None:
+    name = f"{prefix}/longalias"
+    alias = "a" + "b-_" * 20 + "cd"  # 63 characters
+    assert len(alias) == 63
+    store.put(name, "v", labels=[alias])
+    assert store.get(name, label=alias).value.reveal() == "v"
+
+
+def test_doc_delete_is_immediate_and_purge_changes_nothing(
+    store: SecretStore, client: SecretManagerServiceClient, prefix: str
+) -> None:
+    for purge in (False, True):
+        name = f"{prefix}/gone{int(purge)}"
+        store.put(name, "one")
+        store.put(name, "two")
+        store.delete(name, purge=purge)
+        with pytest.raises(SecretNotFoundError):
+            store.get(name, ttl=0)
+        assert store.put(name, "again").version == "1"  # no recovery window holds the name
+    with pytest.raises(SecretNotFoundError) as info:
+        store.delete(f"{prefix}/never")
+    assert info.value.name == f"{prefix}/never"
+
+
+def test_doc_get_many_uses_access_calls_only(
+    store: SecretStore, server: SecretManagerEmulator, prefix: str
+) -> None:
+    names = [f"{prefix}/m{i}" for i in range(3)]
+    for name in names:
+        store.put(name, name)
+    store.clear_cache()
+    server.calls.clear()
+    got = store.get_many(names)
+    assert {n: s.value.reveal() for n, s in got.items()} == {n: n for n in names}
+    assert set(server.calls) == {"AccessSecretVersion"}
+
+
+def test_doc_url_options_and_keyword_precedence(server: SecretManagerEmulator) -> None:
+    base = f"gcpsecretmanager://{PROJECT}?endpoint={server.address}&insecure=true"
+    url = (base + "&timeout=15&page_size=7&read_metadata=true&raw_names=true"
+           "&replica_locations=us-east1,europe-west1&current_alias=live")
+    with open_store(url) as store:
+        backend = store.backend
+        assert isinstance(backend, GCPSecretManagerBackend)
+        assert (backend._timeout, backend._page_size) == (15.0, 7)
+        assert backend._read_metadata and backend._raw_names
+        assert backend._replicas == ("us-east1", "europe-west1")
+        assert backend._current_alias == "live"
+    with open_store(base + "&timeout=15&location=europe-west1", timeout=5.0,
+                    location="us-east1") as store:
+        backend = store.backend
+        assert isinstance(backend, GCPSecretManagerBackend)
+        assert backend._timeout == 5.0  # keyword options win over the URL's
+        assert backend.location == "us-east1"
+    for key in ("timeout", "page_size"):
+        with pytest.raises(ValueError, match=key):
+            open_store(f"{base}&{key}=soon")
+        with pytest.raises(ValueError, match=key):
+            open_store(f"{base}&{key}=0")
+    with pytest.raises(ValueError, match="read_metadata"):
+        open_store(f"{base}&read_metadata=maybe")
+    with pytest.raises(ValueError, match="replica_locations"):
+        open_store(f"gcpsecretmanager://{PROJECT}?location=europe-west1"
+                   "&replica_locations=us-east1")
+
+
+def test_doc_regional_endpoint_from_the_url() -> None:
+    anonymous = AnonymousCredentials()  # type: ignore[no-untyped-call]
+    with open_store("gcpsecretmanager://my-project?location=europe-west1",
+                    credentials=anonymous) as store:
+        backend = store.backend
+        assert isinstance(backend, GCPSecretManagerBackend)
+        assert backend.project == "my-project"
+        assert backend._client.api_endpoint == "secretmanager.europe-west1.rep.googleapis.com"
+
+
+@pytest.mark.parametrize(
+    ("code", "error", "transient"),
+    [
+        (grpc.StatusCode.NOT_FOUND, SecretNotFoundError, False),
+        (grpc.StatusCode.CANCELLED, UnavailableError, True),
+        (grpc.StatusCode.OUT_OF_RANGE, InvalidArgumentError, False),
+    ],
+)
+def test_doc_error_table_rest(
+    server: SecretManagerEmulator, prefix: str, code: grpc.StatusCode,
+    error: type[HeliumError], transient: bool,
+) -> None:
+    name = f"{prefix}/more-codes"
+    with SecretStore(make_backend(server), retry=RetryPolicy.never(), guard=NO_GUARD) as store:
+        store.put(name, CANARY)
+        store.clear_cache()
+        server.fail_next(code, methods=["AccessSecretVersion"])
+        with pytest.raises(error) as info:
+            store.get(name)
+    assert type(info.value) is error
+    assert info.value.transient is transient
+    assert (info.value.backend, info.value.name) == ("gcp", name)
+    assert code.name in str(info.value)
+    assert CANARY not in str(info.value) and CANARY not in repr(info.value)
+
+
+def test_doc_failed_credential_refresh_is_unauthenticated(
+    backend: GCPSecretManagerBackend,
+) -> None:
+    from google.auth import exceptions as auth_exceptions
+
+    from helium_secrets.errors import ErrorCode
+
+    refused = auth_exceptions.RefreshError(f"token {CANARY}")  # type: ignore[no-untyped-call]
+    verdict = backend.classify(refused)
+    assert verdict is not None
+    assert verdict.code is ErrorCode.UNAUTHENTICATED
+    assert CANARY not in (verdict.message or "")
+
+
+def test_doc_reading_a_disabled_version_is_version_not_found(
+    store: SecretStore, backend: GCPSecretManagerBackend, prefix: str
+) -> None:
+    name = f"{prefix}/off"
+    store.put(name, "one")
+    store.put(name, "two", labels=["prod"])
+    backend.disable_version(name, "2")
+    with pytest.raises(VersionNotFoundError) as info:
+        store.get(name, label="prod")
+    assert info.value.name == name
+    with pytest.raises(VersionNotFoundError):
+        store.get(name, version="2")
+    assert store.get(name, ttl=0).value.reveal() == "one"
