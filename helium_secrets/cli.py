@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import IO, Any, NoReturn
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from helium_secrets._registry import default_url, open_store
 from helium_secrets._store import SecretStore
@@ -167,8 +167,9 @@ def _display_url(url: str) -> str:
     netloc = parts.netloc
     if "@" in netloc:
         netloc = "***@" + netloc.rpartition("@")[2]
-    query = "***" if parts.query else ""
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+    query = "?***" if parts.query else ""
+    # Not urlunsplit: it drops the "//" of an empty host ("mem://?x" would show as "mem:?x").
+    return f"{parts.scheme}://{netloc}{parts.path}{query}"
 
 
 # -- reading a value ---------------------------------------------------------------------------

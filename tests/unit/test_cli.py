@@ -661,3 +661,13 @@ def test_doc_debug_logs_calls_without_values(run: Run) -> None:
     assert result.code == 0
     assert "get" in result.err and "app/db" in result.err and "outcome=ok" in result.err
     assert CANARY not in result.err
+
+
+def test_doc_a_store_url_in_an_error_hides_its_query_and_password(run: Run) -> None:
+    result = run("--url", f"mem://?bogus={CANARY}", "list")
+    assert result.code == ExitCode.USAGE
+    line = one_error_line(result)
+    assert "cannot open the store mem://?***" in line
+    assert CANARY not in line
+    result = run("--url", f"clitest://user:{CANARY}@host/path?a=1", "list")
+    assert CANARY not in result.err
