@@ -671,3 +671,16 @@ def test_doc_a_store_url_in_an_error_hides_its_query_and_password(run: Run) -> N
     assert CANARY not in line
     result = run("--url", f"clitest://user:{CANARY}@host/path?a=1", "list")
     assert CANARY not in result.err
+
+
+def test_doc_a_reader_that_went_away_is_exit_1_without_noise(tmp_path: Path) -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first write: every write fails
+    try:
+        result = subprocess.run([sys.executable, "-m", "helium_secrets", "--url", "mem://",
+                                 "demo"], stdout=write_end, stderr=subprocess.PIPE,
+                                env=_script_env(tmp_path, None), timeout=120, check=False)
+    finally:
+        os.close(write_end)
+    assert result.returncode == ExitCode.UNEXPECTED
+    assert b"Traceback" not in result.stderr
