@@ -1530,3 +1530,15 @@ def test_audit_hooks_run_on_the_calling_thread(store: SecretStore) -> None:
     store.put("a", "v")
     store.get("a")
     assert threads == [threading.get_ident()] * 2
+
+
+def test_memory_honours_request_tokens_and_has_a_cheap_probe() -> None:
+    backend = MemoryBackend()
+    assert backend.capabilities.idempotent_put and backend.capabilities.version_probe
+    first = backend.put("a", "v", expected_version=None, create_only=False,
+                        request_token="token-1", metadata=None, labels=())
+    again = backend.put("a", "v", expected_version=None, create_only=False,
+                        request_token="token-1", metadata=None, labels=())
+    assert first.version == again.version == "1"
+    assert [v.version for v in backend.list_versions("a")] == ["1"]
+    assert backend.current_version("a") == "1"
