@@ -54,6 +54,14 @@ ROOT = Path(__file__).resolve().parents[2]
 CANARY = "canary-0d5e7a-documented-core-never-show-me"
 
 
+@pytest.fixture(autouse=True)
+def _private_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Schemes registered here do not outlive the test."""
+    from helium_secrets import _registry
+
+    monkeypatch.setattr(_registry, "_registry", dict(_registry._registry))
+
+
 @pytest.fixture
 def backend() -> MemoryBackend:
     return MemoryBackend()
