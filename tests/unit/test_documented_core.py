@@ -1550,3 +1550,18 @@ def test_memory_honours_request_tokens_and_has_a_cheap_probe() -> None:
     assert first.version == again.version == "1"
     assert [v.version for v in backend.list_versions("a")] == ["1"]
     assert backend.current_version("a") == "1"
+
+
+def test_the_conformance_example_runs_for_a_third_party_backend(tmp_path: Path) -> None:
+    text = (ROOT / "docs" / "testing.md").read_text(encoding="utf-8")
+    code = _python_block(text, "## Checking your own backend")
+    assert "MyBackend(...)" in code
+    code = code.replace("MyBackend(...)", "MyBackend()")
+    code = "from helium_secrets.backends.memory import MemoryBackend as MyBackend\n" + code
+    path = tmp_path / "test_my_backend.py"
+    path.write_text(code, encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             str(path)], capture_output=True, text=True, timeout=600,
+                            cwd=tmp_path, check=False)
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert re.search(r"\d+ passed", result.stdout)
