@@ -1565,3 +1565,23 @@ def test_the_conformance_example_runs_for_a_third_party_backend(tmp_path: Path) 
                             cwd=tmp_path, check=False)
     assert result.returncode == 0, result.stdout[-2000:]
     assert re.search(r"\d+ passed", result.stdout)
+
+
+def test_a_per_call_ttl_that_finds_an_entry_too_old_can_serve_it_stale(
+    backend: MemoryBackend,
+) -> None:
+    clock = ManualClock()
+    with SecretStore(backend, clock=clock, retry=RetryPolicy.never()) as store:
+        store.put("a", "v")
+        backend.fail_next(1, UnavailableError)
+        assert store.get("a", ttl=0).value.reveal() == "v"
+        assert store.stats().stale_served == 1
+        backend.fail_next(1, UnavailableError)
+        with pytest.raises(UnavailableError):
+            store.refresh("a")  # the backend's answer or its error
+    with SecretStore(backend, clock=clock, retry=RetryPolicy.never(),
+                     cache=CachePolicy(stale_if_error=0)) as store:
+        store.get("a")
+        backend.fail_next(1, UnavailableError)
+        with pytest.raises(UnavailableError):
+            store.get("a", ttl=0)  # stale_if_error=0 never serves stale
