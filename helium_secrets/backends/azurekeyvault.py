@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import email.utils
 import re
 import ssl
@@ -73,6 +74,7 @@ from helium_secrets.errors import (
     ConflictError,
     DeadlineExceededError,
     ErrorCode,
+    HeliumError,
     IntegrityError,
     InvalidArgumentError,
     InvalidNameError,
@@ -80,6 +82,7 @@ from helium_secrets.errors import (
     TooLargeError,
     UnsupportedError,
     VersionNotFoundError,
+    error_for_code,
 )
 
 if TYPE_CHECKING:
@@ -558,25 +561,64 @@ class AzureKeyVaultBackend(BackendBase):
         if purge and deleted.recovery_id is not None:
             self._client.purge_deleted_secret(kv)
 
+    # -- soft-delete calls made by applications directly (store.backend.purge(...)) ----------
+    # They do not go through the store, so they check names and map errors themselves.
+
+    @contextlib.contextmanager
+    def _direct(self, name: str | None) -> Iterator[None]:
+        """Refuse a bad name before any call and raise helium errors, chained with ``from``."""
+        if name is not None:
+            problem = self.capabilities.name_rules.problem(name)
+            if problem is not None:
+                raise InvalidNameError(f"invalid name: {problem}", backend=self.name, name=name)
+        try:
+            yield
+        except HeliumError as exc:
+            exc.backend, exc.name = self.name, exc.name or name
+            raise
+        except Exception as exc:
+            verdict = classify(exc)
+            if verdict is None:
+                raise
+            raise error_for_code(verdict.code)(
+                verdict.message or verdict.code.value, backend=self.name, name=name,
+                transient=verdict.transient, retry_after=verdict.retry_after,
+            ) from exc
+
     def purge(self, name: str) -> None:
-        """Purge a secret that is deleted but recoverable (needs the purge permission)."""
-        self._client.purge_deleted_secret(self.kv_name(name))
+        """Purge a secret that is deleted but recoverable (needs the purge permission).
+
+        :raises HeliumError: the name is invalid, or Key Vault refused (not deleted, purge
+            protection, ...).
+        """
+        with self._direct(name):
+            self._client.purge_deleted_secret(self.kv_name(name))
 
     def recover(self, name: str) -> None:
-        """Recover a deleted secret and wait until it is readable again."""
-        self._wait(
-            self._client.begin_recover_deleted_secret(
-                self.kv_name(name), _polling_interval=self._poll_interval
-            ),
-            "recover",
-        )
+        """Recover a deleted secret and wait until it is readable again.
+
+        :raises HeliumError: the name is invalid, or Key Vault refused (not deleted, ...).
+        """
+        with self._direct(name):
+            self._wait(
+                self._client.begin_recover_deleted_secret(
+                    self.kv_name(name), _polling_interval=self._poll_interval
+                ),
+                "recover",
+            )
 
     def list_deleted(self, prefix: str = "") -> Iterator[str]:
-        """Yield the portable names of deleted, recoverable secrets under ``prefix``."""
-        for deleted in self._client.list_deleted_secrets():
-            portable = self.portable_name(deleted.name or "")
-            if portable is not None and portable.startswith(prefix):
-                yield portable
+        """Return the portable names of deleted, recoverable secrets under ``prefix``.
+
+        :raises HeliumError: Key Vault refused (no list permission, ...).
+        """
+        names = []
+        with self._direct(None):
+            for deleted in self._client.list_deleted_secrets():
+                portable = self.portable_name(deleted.name or "")
+                if portable is not None and portable.startswith(prefix):
+                    names.append(portable)
+        return iter(names)
 
     def list_names(self, prefix: str = "") -> Iterator[str]:
         # Key Vault filters nothing server-side: list everything, keep what decodes and matches.

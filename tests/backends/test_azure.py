@@ -1006,3 +1006,25 @@ def test_doc_import_imports_no_azure_sdk() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_doc_backend_soft_delete_calls_raise_helium_errors(
+    backend: AzureKeyVaultBackend, kv: KeyVaultEmulator, prefix: str
+) -> None:
+    # store.backend.recover/purge/list_deleted are documented user calls: they speak the
+    # library's error model, not azure-core's, and refuse bad names before any call.
+    name = f"{prefix}/never-deleted"
+    for call in (backend.purge, backend.recover):
+        with pytest.raises(SecretNotFoundError) as info:
+            call(name)
+        assert (info.value.backend, info.value.name) == ("azure", name)
+        assert info.value.__cause__ is not None
+    before = len(kv.requests)
+    for call in (backend.purge, backend.recover):
+        with pytest.raises(InvalidNameError):
+            call("bad name!")
+    assert len(kv.requests) == before
+    kv.fail_next(403, 1, code="Forbidden", message=f"no {CANARY}")
+    with pytest.raises(PermissionDeniedError) as denied:
+        list(backend.list_deleted(prefix))
+    assert CANARY not in str(denied.value)
