@@ -72,6 +72,7 @@ from helium_secrets.errors import (
     HeliumError,
     IntegrityError,
     InvalidArgumentError,
+    InvalidNameError,
     SecretNotFoundError,
     VersionNotFoundError,
     error_for_code,
@@ -877,8 +878,12 @@ class GCPSecretManagerBackend(BackendBase):
         self, method: Callable[..., types.SecretVersion], name: str, version: str,
         etag: str | None,
     ) -> VersionInfo:
-        # Called by applications directly, not through the store: errors are mapped here.
+        # Called by applications directly, not through the store: names are checked and errors
+        # are mapped here.
         try:
+            problem = self.capabilities.name_rules.problem(name)
+            if problem is not None:
+                raise InvalidNameError(f"invalid name: {problem}")
             if not _VERSION.fullmatch(version):
                 raise VersionNotFoundError("GCP version ids are positive integers")
             request = {"name": self._version_path(name, version)}

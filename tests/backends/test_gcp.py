@@ -1029,3 +1029,15 @@ def test_doc_reading_a_disabled_version_is_version_not_found(
     with pytest.raises(VersionNotFoundError):
         store.get(name, version="2")
     assert store.get(name, ttl=0).value.reveal() == "one"
+
+
+def test_doc_version_state_calls_check_names_before_any_call(
+    backend: GCPSecretManagerBackend, server: SecretManagerEmulator
+) -> None:
+    server.calls.clear()
+    for bad in ("bad name!", "a/" * 100 + "b", "a//b"):
+        for call in (backend.disable_version, backend.enable_version, backend.destroy_version):
+            with pytest.raises(InvalidNameError) as info:
+                call(bad, "1")
+            assert (info.value.backend, info.value.name) == ("gcp", bad)
+    assert sum(server.calls.values()) == 0
