@@ -175,8 +175,12 @@ def _display_url(url: str) -> str:
 # -- reading a value ---------------------------------------------------------------------------
 
 
-def _read_value(args: argparse.Namespace) -> str | bytes:
-    """The value for ``put``: from ``--file`` or stdin (a prompt without echo on a terminal)."""
+def _read_value(args: argparse.Namespace, backend: str) -> str | bytes:
+    """The value for ``put``: from ``--file`` or stdin (a prompt without echo on a terminal).
+
+    :param backend: the backend's name, for a refused value's error (it names backend and
+        secret, like every error of the library).
+    """
     path: str | None = args.file
     if path is not None and path != "-":
         try:
@@ -203,16 +207,18 @@ def _read_value(args: argparse.Namespace) -> str | bytes:
             value = data.decode("utf-8")
         except UnicodeDecodeError:
             # Never chain or quote: the decode error's message shows the offending bytes.
-            raise CLIError("the value is not UTF-8 text; pass --binary to store it as bytes",
-                           ExitCode.INVALID) from None
+            raise InvalidArgumentError(
+                "the value is not UTF-8 text; pass --binary to store it as bytes",
+                backend=backend, name=args.name) from None
         if not args.keep_newline:
             if value.endswith("\r\n"):
                 value = value[:-2]
             elif value.endswith("\n"):
                 value = value[:-1]
     if not value and not args.allow_empty:
-        raise CLIError("the value is empty; pass --allow-empty to store an empty value",
-                       ExitCode.INVALID)
+        raise InvalidArgumentError(
+            "the value is empty; pass --allow-empty to store an empty value",
+            backend=backend, name=args.name)
     return value
 
 
@@ -297,7 +303,7 @@ def _cmd_get(store: SecretStore, args: argparse.Namespace) -> int:
 
 def _cmd_put(store: SecretStore, args: argparse.Namespace) -> int:
     metadata = _parse_metadata(args.meta)
-    value = _read_value(args)
+    value = _read_value(args, store.backend.name)
     secret = store.put(
         args.name,
         value,

@@ -684,3 +684,16 @@ def test_doc_a_reader_that_went_away_is_exit_1_without_noise(tmp_path: Path) -> 
         os.close(write_end)
     assert result.returncode == ExitCode.UNEXPECTED
     assert b"Traceback" not in result.stderr
+
+
+def test_doc_a_refused_value_names_backend_and_secret(run: Run) -> None:
+    empty = run("put", "app/db", stdin=b"\n")
+    binary = run("put", "app/db", stdin=b"\xff" + CANARY.encode())
+    for result in (empty, binary):
+        assert result.code == ExitCode.INVALID
+        line = one_error_line(result)
+        assert "(backend=file, name='app/db') [invalid_argument]" in line
+        assert CANARY not in line
+    unconfirmed = run("delete", "app/db")
+    assert unconfirmed.code == ExitCode.USAGE
+    assert "[" not in one_error_line(unconfirmed)  # a usage error just says what is wrong
