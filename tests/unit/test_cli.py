@@ -697,3 +697,21 @@ def test_doc_a_refused_value_names_backend_and_secret(run: Run) -> None:
     unconfirmed = run("delete", "app/db")
     assert unconfirmed.code == ExitCode.USAGE
     assert "[" not in one_error_line(unconfirmed)  # a usage error just says what is wrong
+
+
+def test_doc_a_bad_name_is_refused_before_the_value_is_asked_for(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+
+    def getpass(prompt: str = "") -> str:
+        asked.append(prompt)
+        return "x"
+
+    monkeypatch.setattr("getpass.getpass", getpass)
+    result = run("put", "bad//name", tty=True)
+    assert result.code == ExitCode.INVALID and asked == []
+    assert "[invalid_argument]" in one_error_line(result)
+    read_only = run("--url", "env://?prefix=HELIUM_CLI_TEST_", "put", "a", tty=True)
+    assert read_only.code == ExitCode.INVALID and asked == []
+    assert "read-only" in one_error_line(read_only)
