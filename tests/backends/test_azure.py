@@ -1028,3 +1028,23 @@ def test_doc_backend_soft_delete_calls_raise_helium_errors(
     with pytest.raises(PermissionDeniedError) as denied:
         list(backend.list_deleted(prefix))
     assert CANARY not in str(denied.value)
+
+
+@pytest.mark.xfail(strict=True, reason="core: the store refuses put(labels=) and set_label on a "
+                   "label-less backend with InvalidArgumentError, but passes get(label=) on to "
+                   "the backend, which raises UnsupportedError (Vault does the same)")
+def test_doc_get_by_label_refused_like_put_with_labels(
+    store: SecretStore, kv: KeyVaultEmulator, prefix: str
+) -> None:
+    name = f"{prefix}/label-get"
+    store.put(name, "v")
+    with pytest.raises(InvalidArgumentError):
+        store.get(name, label="prod")
+
+
+def test_doc_ready_client_is_not_closed(kv: KeyVaultEmulator, raw: SecretClient,
+                                        prefix: str) -> None:
+    with open_store(f"azurekeyvault://127.0.0.1:{kv.port}", client=raw,
+                    retry=FAST_RETRY) as store:
+        store.put(f"{prefix}/mine", "v")
+    assert raw.get_secret(encode_name(f"{prefix}/mine")).value == "v"  # still open

@@ -1041,3 +1041,36 @@ def test_doc_version_state_calls_check_names_before_any_call(
                 call(bad, "1")
             assert (info.value.backend, info.value.name) == ("gcp", bad)
     assert sum(server.calls.values()) == 0
+
+
+@pytest.mark.parametrize("bad", ["0", "01", "-1", "abc", "latest", ""])
+def test_doc_version_ids_checked_before_any_call(
+    store: SecretStore, server: SecretManagerEmulator, prefix: str, bad: str
+) -> None:
+    # Versions are "1", "2", ...: anything else names no version, and no call is made.
+    name = f"{prefix}/vid"
+    store.put(name, "v")
+    server.calls.clear()
+    with pytest.raises(VersionNotFoundError) as info:
+        store.get(name, version=bad)
+    assert (info.value.backend, info.value.name) == ("gcp", name)
+    assert sum(server.calls.values()) == 0
+
+
+def test_doc_client_and_transport_options(server: SecretManagerEmulator, prefix: str) -> None:
+    # client=: yours, and close() leaves it open.
+    mine = server.client()
+    with open_store(f"gcpsecretmanager://{PROJECT}", client=mine) as store:
+        store.put(f"{prefix}/c", "v")
+    assert mine.access_secret_version(name=f"{path(prefix + '/c')}/versions/1").payload.data == b"v"
+    # transport=: an instance carries its channel; a name picks the kind of client we build.
+    with open_store(f"gcpsecretmanager://{PROJECT}", transport=server.transport()) as store:
+        assert store.get(f"{prefix}/c").value.reveal() == "v"
+    anonymous = AnonymousCredentials()  # type: ignore[no-untyped-call]
+    for kind in ("grpc", "rest"):
+        backend = GCPSecretManagerBackend("p", credentials=anonymous, transport=kind)
+        try:
+            assert type(backend._client.transport).__name__.lower().endswith(
+                f"{kind}transport")
+        finally:
+            backend.close()
