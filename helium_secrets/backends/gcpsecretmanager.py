@@ -510,6 +510,8 @@ class GCPSecretManagerBackend(BackendBase):
 
     def list_versions(self, name: str) -> list[VersionInfo]:
         raw = self._list_raw_versions(name)
+        if not raw:  # a secret with no version does not exist for the portable model
+            raise SecretNotFoundError("the secret has no versions")
         aliases: dict[str, set[str]] = {}
         for alias, number in self._get_secret(name).version_aliases.items():
             aliases.setdefault(str(number), set()).add(alias)

@@ -587,6 +587,8 @@ def test_create_only(store: SecretStore, client: SecretManagerServiceClient, pre
     create_empty(client, encode_name(empty))
     with pytest.raises(SecretNotFoundError):
         store.get(empty)
+    with pytest.raises(SecretNotFoundError):
+        store.versions(empty)
     assert store.put(empty, "now", create_only=True).version == "1"
 
 
