@@ -234,7 +234,9 @@ class AzureKeyVaultBackend(BackendBase):
     :param connection_timeout: TCP connect timeout, in seconds.
     :param read_timeout: socket read timeout, in seconds.
     :param client_options: more keyword arguments for ``SecretClient`` (``api_version``,
-        ``transport``, ...).
+        ``transport``, ...); not retry settings (the store is the only retry layer) nor the
+        options above.
+    :raises ValueError: an option is invalid (before any call).
     """
 
     name: ClassVar[str] = "azure"
@@ -303,6 +305,14 @@ class AzureKeyVaultBackend(BackendBase):
             "connection_verify": connection_verify,
             "verify_challenge_resource": verify_challenge_resource,
         }
+        for key in client_options or {}:
+            # These would undo what the options above promise: one retry layer, TLS verified.
+            if key in options or key.startswith("retry"):
+                raise ValueError(
+                    f"client_options cannot set {key!r}: "
+                    + ("the store is the only retry layer" if key.startswith("retry")
+                       else f"pass {key}= to the backend itself")
+                )
         options.update(client_options or {})
         self._client = SecretClient(vault_url, credential, **options)
         self._owns_client = True

@@ -1048,3 +1048,21 @@ def test_doc_ready_client_is_not_closed(kv: KeyVaultEmulator, raw: SecretClient,
                     retry=FAST_RETRY) as store:
         store.put(f"{prefix}/mine", "v")
     assert raw.get_secret(encode_name(f"{prefix}/mine")).value == "v"  # still open
+
+
+@pytest.mark.parametrize("key", ["connection_verify", "retry_total", "retry_policy",
+                                 "read_timeout", "verify_challenge_resource"])
+def test_doc_client_options_cannot_undo_the_backend_options(key: str) -> None:
+    # TLS verification cannot be turned off, and the store is the only retry layer: not even
+    # through client_options.
+    with pytest.raises(ValueError, match=key):
+        AzureKeyVaultBackend("https://v.vault.azure.net", credential=StaticCredential("t"),
+                             client_options={key: False})
+
+
+def test_doc_client_options_reach_the_client(kv: KeyVaultEmulator, prefix: str) -> None:
+    with SecretStore(make_backend(kv, client_options={"api_version": "7.4"}),
+                     retry=FAST_RETRY) as store:
+        assert store.backend._client.api_version == "7.4"  # type: ignore[attr-defined]
+        store.put(f"{prefix}/api", "v")
+        assert store.get(f"{prefix}/api", ttl=0).value.reveal() == "v"
