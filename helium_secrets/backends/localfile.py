@@ -186,7 +186,11 @@ class LocalFileBackend(BackendBase):
             staging=True,
         )
         if isinstance(key, str):
-            self._explicit_key: bytes | None = _decode_key(key, "the key= option")
+            try:
+                self._explicit_key: bytes | None = _decode_key(key, "the key= option")
+            except UnauthenticatedError as exc:
+                # A bad argument, found when the store opens, like a key= of the wrong length.
+                raise ValueError(exc.args[0]) from None
         elif key is not None:
             if len(key) != 32:
                 raise ValueError(f"key= must be 32 bytes for AES-256, not {len(key)}")

@@ -797,3 +797,16 @@ def test_doc_metadata_read_after_a_put_is_the_secrets_metadata(root: Path) -> No
         store.put("db", "one", metadata={"owner": "a", "team": "x"})
         store.put("db", "two")  # "a write with metadata= updates it": none given, none changed
         assert dict(store.get("db").metadata) == {"owner": "a", "team": "x"}
+
+
+@pytest.mark.parametrize("key", ["c2hvcnQ", "not base64 at all " + CANARY, b"short"])
+def test_doc_a_bad_key_option_is_a_value_error_when_opening(
+    tmp_path: Path, key: str | bytes
+) -> None:
+    # The key= option is an argument: refused when the store opens, like every bad option,
+    # without echoing it.
+    with pytest.raises(ValueError, match="key= option|32 bytes") as info:
+        open_store(tmp_path.as_uri(), key=key)
+    assert CANARY not in str(info.value)
+    assert info.value.__cause__ is None or CANARY not in str(info.value.__cause__)
+    assert list(tmp_path.iterdir()) == []
