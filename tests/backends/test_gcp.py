@@ -1076,3 +1076,16 @@ def test_doc_client_and_transport_options(server: SecretManagerEmulator, prefix:
                 f"{kind}transport")
         finally:
             backend.close()
+
+
+def test_doc_messages_carry_the_error_info_reason_never_service_text(
+    server: SecretManagerEmulator, prefix: str
+) -> None:
+    name = f"{prefix}/reason"
+    with SecretStore(make_backend(server), retry=RetryPolicy.never(), guard=NO_GUARD) as store:
+        server.fail_next(grpc.StatusCode.PERMISSION_DENIED, reason="IAM_PERMISSION_DENIED")
+        with pytest.raises(PermissionDeniedError) as info:
+            store.get(name)
+    assert "PERMISSION_DENIED" in str(info.value)
+    assert "IAM_PERMISSION_DENIED" in str(info.value)
+    assert "injected" not in str(info.value)  # the service's free text stays out

@@ -118,6 +118,7 @@ class _Fault:
     code: grpc.StatusCode
     methods: frozenset[str] | None
     retry_delay: float | None
+    reason: str | None = None
 
 
 class SecretManagerEmulator:
@@ -195,14 +196,17 @@ class SecretManagerEmulator:
         *,
         methods: Sequence[str] | None = None,
         retry_delay: float | None = None,
+        reason: str | None = None,
     ) -> None:
         """Make the next ``count`` calls (of ``methods``, default all) end with ``code``.
 
         :param retry_delay: attach a ``google.rpc.RetryInfo`` with this delay, in seconds.
+        :param reason: attach a ``google.rpc.ErrorInfo`` with this reason (as Google APIs do,
+            e.g. ``IAM_PERMISSION_DENIED``), domain ``secretmanager.googleapis.com``.
         """
         ops = frozenset(methods) if methods is not None else None
         with self._lock:
-            self._faults.extend([_Fault(code, ops, retry_delay)] * count)
+            self._faults.extend([_Fault(code, ops, retry_delay, reason)] * count)
 
     def set_latency(self, seconds: float, *, methods: Sequence[str] | None = None) -> None:
         """Delay every call (of ``methods``, default all) by ``seconds`` (0 turns it off)."""
@@ -302,16 +306,25 @@ class SecretManagerEmulator:
     def _abort_with(context: grpc.ServicerContext, fault: _Fault) -> None:
         message = f"injected {fault.code.name}"
         delay = fault.retry_delay
-        if delay is None:
+        if delay is None and fault.reason is None:
             context.abort(fault.code, message)
             return
-        info = error_details_pb2.RetryInfo(
-            retry_delay=duration_pb2.Duration(seconds=int(delay), nanos=int((delay % 1) * 1e9))
-        )
-        detail = any_pb2.Any()
-        detail.Pack(info)
+        details = []
+        if delay is not None:
+            retry = any_pb2.Any()
+            retry.Pack(error_details_pb2.RetryInfo(
+                retry_delay=duration_pb2.Duration(seconds=int(delay),
+                                                  nanos=int((delay % 1) * 1e9))
+            ))
+            details.append(retry)
+        if fault.reason is not None:
+            info = any_pb2.Any()
+            info.Pack(error_details_pb2.ErrorInfo(
+                reason=fault.reason, domain="secretmanager.googleapis.com"
+            ))
+            details.append(info)
         status = status_pb2.Status(
-            code=getattr(code_pb2, fault.code.name), message=message, details=[detail]
+            code=getattr(code_pb2, fault.code.name), message=message, details=details
         )
         # What grpc_status.rpc_status.to_status does: the rich status rides in the trailers.
         context.abort_with_status(
