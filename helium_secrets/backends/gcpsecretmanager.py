@@ -335,6 +335,11 @@ class GCPSecretManagerBackend(BackendBase):
         over the URL."""
         if url.path not in ("", "/"):
             raise ValueError("gcpsecretmanager:// URLs take no path; use ?location= for a region")
+        if "@" in url.netloc:
+            raise ValueError(
+                "gcpsecretmanager:// URLs name the project as the host and carry no credentials: "
+                "pass credentials= instead"
+            )
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         flags = ("insecure", "read_metadata", "raw_names")
         for key in flags:

@@ -963,6 +963,8 @@ def test_doc_url_options_and_keyword_precedence(server: SecretManagerEmulator) -
             open_store(f"{base}&{key}=0")
     with pytest.raises(ValueError, match="read_metadata"):
         open_store(f"{base}&read_metadata=maybe")
+    with pytest.raises(ValueError, match="credentials"):
+        open_store(f"gcpsecretmanager://user:pw@{PROJECT}")
     with pytest.raises(ValueError, match="replica_locations"):
         open_store(f"gcpsecretmanager://{PROJECT}?location=europe-west1"
                    "&replica_locations=us-east1")
