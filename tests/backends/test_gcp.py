@@ -1091,3 +1091,11 @@ def test_doc_messages_carry_the_error_info_reason_never_service_text(
     assert "PERMISSION_DENIED" in str(info.value)
     assert "IAM_PERMISSION_DENIED" in str(info.value)
     assert "injected" not in str(info.value)  # the service's free text stays out
+
+
+def test_doc_created_at_from_put_and_versions_not_get(store: SecretStore, prefix: str) -> None:
+    name = f"{prefix}/created"
+    written = store.put(name, "v")
+    assert written.created_at is not None
+    assert store.versions(name)[0].created_at == written.created_at
+    assert store.get(name, ttl=0).created_at is None
