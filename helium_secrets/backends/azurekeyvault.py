@@ -462,6 +462,9 @@ class AzureKeyVaultBackend(BackendBase):
             )
         if any(len(k) > 512 or len(v) > 512 for k, v in tags.items()):
             raise InvalidArgumentError("Key Vault tag names and values are at most 512 long")
+        reserved = sorted(_INTERNAL_TAGS & tags.keys())
+        if reserved:
+            raise InvalidArgumentError(f"the tag names {reserved} are reserved by helium-secrets")
         if expected_version is not None or create_only:
             # Key Vault has no conditional write: this check is not atomic (see the docs).
             current = self._current(kv)

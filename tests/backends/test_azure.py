@@ -45,6 +45,7 @@ from helium_secrets.errors import (
     TooLargeError,
     UnauthenticatedError,
     UnavailableError,
+    UnsupportedError,
     VersionNotFoundError,
 )
 from helium_secrets.testing.conformance import CANARY, BackendConformance
@@ -608,6 +609,7 @@ def test_stale_value_served_while_vault_is_down(store: SecretStore, kv: KeyVault
                                                 prefix: str) -> None:
     name = f"{prefix}/stale"
     store.put(name, "v")
+    assert store.get(name).value.reveal() == "v"  # cached by a read
     kv.fail_next(503, 5)
     # ttl=0 goes to the vault; on its failure get() falls back to the cached value.
     assert store.get(name, ttl=0).value.reveal() == "v"
@@ -820,7 +822,8 @@ def test_doc_metadata_limits_and_tags_per_version(
     store.clear_cache()
     assert dict(store.get(name).metadata) == {}
     before = len(kv.requests)
-    for bad in ({f"k{i}": "v" for i in range(15)}, {"k": "v" * 513}, {"k" * 513: "v"}):
+    for bad in ({f"k{i}": "v" for i in range(15)}, {"k": "v" * 513}, {"k" * 513: "v"},
+                {ORDER_TAG: "1"}, {"helium-promoted-from": "x"}):
         with pytest.raises(InvalidArgumentError) as info:
             store.put(name, "three", metadata=bad)
         assert info.value.backend == "azure"
@@ -830,12 +833,21 @@ def test_doc_metadata_limits_and_tags_per_version(
 
 def test_doc_no_labels_refused_before_any_call(store: SecretStore, kv: KeyVaultEmulator,
                                                prefix: str) -> None:
+    # "Labels are not supported": a label in a put, a get or set_label is refused alike, by
+    # the store, before any call.
     name = f"{prefix}/nolabels"
     store.put(name, "v")
     assert not store.backend.capabilities.labels
     before = len(kv.requests)
-    with pytest.raises(InvalidArgumentError):
-        store.put(name, "w", labels=["prod"])
+    refusals = []
+    for call in (lambda: store.put(name, "w", labels=["prod"]),
+                 lambda: store.get(name, label="prod"),
+                 lambda: store.set_label(name, "prod", None)):
+        with pytest.raises((InvalidArgumentError, UnsupportedError)) as info:
+            call()
+        assert (info.value.backend, info.value.name) == ("azure", name)
+        refusals.append(type(info.value))
+    assert len(set(refusals)) == 1, refusals
     assert len(kv.requests) == before
 
 
@@ -1029,17 +1041,6 @@ def test_doc_backend_soft_delete_calls_raise_helium_errors(
         list(backend.list_deleted(prefix))
     assert CANARY not in str(denied.value)
 
-
-@pytest.mark.xfail(strict=True, reason="core: the store refuses put(labels=) and set_label on a "
-                   "label-less backend with InvalidArgumentError, but passes get(label=) on to "
-                   "the backend, which raises UnsupportedError (Vault does the same)")
-def test_doc_get_by_label_refused_like_put_with_labels(
-    store: SecretStore, kv: KeyVaultEmulator, prefix: str
-) -> None:
-    name = f"{prefix}/label-get"
-    store.put(name, "v")
-    with pytest.raises(InvalidArgumentError):
-        store.get(name, label="prod")
 
 
 def test_doc_ready_client_is_not_closed(kv: KeyVaultEmulator, raw: SecretClient,
