@@ -1067,3 +1067,20 @@ def test_doc_client_options_reach_the_client(kv: KeyVaultEmulator, prefix: str) 
         assert store.backend._client.api_version == "7.4"  # type: ignore[attr-defined]
         store.put(f"{prefix}/api", "v")
         assert store.get(f"{prefix}/api", ttl=0).value.reveal() == "v"
+
+
+def test_doc_no_token_from_the_credential_is_unauthenticated(kv: KeyVaultEmulator,
+                                                             prefix: str) -> None:
+    from azure.identity import CredentialUnavailableError
+
+    class NoToken:
+        def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+            raise CredentialUnavailableError(message=f"nothing configured {CANARY}")
+
+    name = f"{prefix}/no-token"
+    store = SecretStore(make_backend(kv, credential=NoToken()), retry=FAST_RETRY, guard=NO_GUARD)
+    with store, pytest.raises(UnauthenticatedError) as info:
+        store.get(name)
+    assert (info.value.backend, info.value.name) == ("azure", name)
+    assert not info.value.transient
+    assert CANARY not in str(info.value) and CANARY not in repr(info.value)
