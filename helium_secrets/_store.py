@@ -201,6 +201,14 @@ class SecretStore:
     ) -> Secret:
         self._check_open()
         self._check_name(name)
+        if version is not None and label is not None:
+            raise InvalidArgumentError("give a version or a label, not both",
+                                       backend=self._backend_name, name=name)
+        if label is not None and not self._caps.labels:
+            raise self._no_labels(name)
+        if ttl is not None and ttl < 0:
+            raise InvalidArgumentError("ttl must not be negative",
+                                       backend=self._backend_name, name=name)
         policy = retry or self.retry_policy
         if version is not None or label is not None or self._cache is None:
             return self._load(name, version, label, policy, ttl=None)
@@ -211,7 +219,7 @@ class SecretStore:
             if entry.secret is None and fresh_enough:
                 self._negative_hits += 1
                 self._emit_error("get", name, "negative", SecretNotFoundError.code)
-                raise self._cache.missing_error(name, self._backend_name)
+                raise self._cache.missing_error(entry, name, self._backend_name)
             if entry.secret is not None and fresh_enough:
                 self._hits += 1
                 if now >= entry.refresh_at:
@@ -289,7 +297,7 @@ class SecretStore:
         except SecretNotFoundError as exc:
             if (current and self._cache is not None and type(exc) is SecretNotFoundError
                     and self._cache.generation == generation):
-                self._cache.put_missing(name, self._now())
+                self._cache.put_missing(name, self._now(), exc.message)
             raise
         except HeliumError as exc:
             if (
@@ -522,7 +530,9 @@ class SecretStore:
                                        backend=self._backend_name, name=name)
         labels = tuple(labels)
         if labels and not self._caps.labels:
-            raise InvalidArgumentError(f"the {self._backend_name} backend has no labels",
+            raise self._no_labels(name)
+        if expected_version is not None and create_only:
+            raise InvalidArgumentError("give expected_version or create_only, not both",
                                        backend=self._backend_name, name=name)
         guarded = expected_version is not None or create_only
         token = os.urandom(16).hex()
@@ -558,8 +568,10 @@ class SecretStore:
             metadata=MappingProxyType(dict(metadata or {})),
         )
         if self._cache is not None:
-            self._cache.generation += 1  # reads in flight must not cache over this write
-            self._cache.put(name, secret, self._now())
+            # Invalidate rather than cache what we wrote: the secret's full metadata (and any
+            # labels the service moved) are only known from a read. Reads in flight that began
+            # before this write do not cache their older answer either.
+            self._cache.invalidate(name)
         self._listeners.observe(secret)
         return secret
 
@@ -595,8 +607,7 @@ class SecretStore:
         self._check_name(name)
         self._check_writable(name)
         if not self._caps.labels:
-            raise InvalidArgumentError(f"the {self._backend_name} backend has no labels",
-                                       backend=self._backend_name, name=name)
+            raise self._no_labels(name)
         self._call("set_label", name, lambda: self.backend.set_label(name, label, version),
                    self.retry_policy, version=version)
         if self._cache is not None:
@@ -848,6 +859,10 @@ class SecretStore:
                     backend=self._backend_name, name=name,
                 )
 
+    def _no_labels(self, name: str) -> UnsupportedError:
+        return UnsupportedError(f"the {self._backend_name} backend has no labels",
+                                backend=self._backend_name, name=name)
+
     def _check_writable(self, name: str) -> None:
         if self._caps.read_only:
             raise ReadOnlyError(f"the {self._backend_name} backend is read-only",
@@ -888,10 +903,12 @@ class SecretStore:
             try:
                 return fn()
             except HeliumError as exc:
-                _fill_context(exc, self._backend_name, name, scrub)
+                _fill_context(exc, self._backend_name, name, scrub, version)
                 raise
             except Exception as exc:
-                raise self._translate(exc, name, scrub) from exc
+                error = self._translate(exc, name, scrub)
+                _fill_context(error, self._backend_name, name, scrub, version)
+                raise error from exc
 
         def on_retry(exc: HeliumError, delay: float) -> None:
             self._retries += 1
@@ -1020,12 +1037,18 @@ def _scrubbed(message: str, secret: str | bytes | None) -> str:
 
 
 def _fill_context(
-    exc: HeliumError, backend: str, name: str | None, scrub: str | bytes | None
+    exc: HeliumError,
+    backend: str,
+    name: str | None,
+    scrub: str | bytes | None,
+    version: str | None = None,
 ) -> None:
     if exc.backend is None:
         exc.backend = backend
     if exc.name is None:
         exc.name = name
+    if exc.version is None:
+        exc.version = version
     exc.message = _scrubbed(exc.message, scrub)
     exc.args = (exc.message,)
 

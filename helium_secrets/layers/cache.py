@@ -53,12 +53,19 @@ class CachePolicy:
 class CacheEntry:
     """One cached answer: a secret, or a remembered "not found" (``secret is None``)."""
 
-    __slots__ = ("expires_at", "refresh_at", "secret", "stored_at")
+    __slots__ = ("expires_at", "missing_message", "refresh_at", "secret", "stored_at")
 
     def __init__(
-        self, secret: Secret | None, stored_at: float, refresh_at: float, expires_at: float
+        self,
+        secret: Secret | None,
+        stored_at: float,
+        refresh_at: float,
+        expires_at: float,
+        missing_message: str = "",
     ) -> None:
         self.secret = secret
+        #: For a remembered "not found": the backend's message, repeated on each cached answer.
+        self.missing_message = missing_message
         self.stored_at = stored_at
         #: Until this moment a read is a plain hit; after it, a hit also schedules a refresh.
         self.refresh_at = refresh_at
@@ -85,11 +92,14 @@ class SecretCache:
         ahead = ttl * self.policy.refresh_ahead * (0.5 + 0.5 * self._rng())
         self._insert(name, CacheEntry(secret, now, now + ttl - ahead, now + ttl))
 
-    def put_missing(self, name: str, now: float) -> None:
-        """Remember that ``name`` does not exist, for ``negative_ttl`` seconds."""
+    def put_missing(self, name: str, now: float, message: str) -> None:
+        """Remember that ``name`` does not exist, for ``negative_ttl`` seconds.
+
+        :param message: the backend's "not found" message, which cached answers repeat.
+        """
         ttl = self.policy.negative_ttl
         if ttl > 0:
-            self._insert(name, CacheEntry(None, now, now + ttl, now + ttl))
+            self._insert(name, CacheEntry(None, now, now + ttl, now + ttl, message))
 
     def _insert(self, name: str, entry: CacheEntry) -> None:
         entries = self.entries
@@ -113,6 +123,7 @@ class SecretCache:
         self.entries.clear()
 
     @staticmethod
-    def missing_error(name: str, backend: str) -> SecretNotFoundError:
+    def missing_error(entry: CacheEntry, name: str, backend: str) -> SecretNotFoundError:
         """The error a remembered "not found" raises (a fresh one each time)."""
-        return SecretNotFoundError("secret not found (cached answer)", backend=backend, name=name)
+        message = entry.missing_message or "secret not found"
+        return SecretNotFoundError(f"{message} (cached answer)", backend=backend, name=name)

@@ -15,6 +15,7 @@ from helium_secrets.errors import (
     InvalidNameError,
     ReadOnlyError,
     SecretNotFoundError,
+    UnsupportedError,
     VersionNotFoundError,
 )
 from helium_secrets.testing.conformance import CANARY, BackendConformance
@@ -200,14 +201,15 @@ def test_doc_current_version_never_reads_the_value() -> None:
     assert environ.read == []
 
 
-def test_doc_any_label_is_version_not_found() -> None:
+def test_doc_a_label_is_unsupported_and_another_version_not_found() -> None:
     with SecretStore(EnvironBackend(environ={"X": "v"}), cache=None,
                      retry=RetryPolicy.never()) as store:
-        with pytest.raises(VersionNotFoundError) as info:
+        with pytest.raises(UnsupportedError) as info:
             store.get("x", label="AWSCURRENT")
         assert (info.value.backend, info.value.name) == ("env", "x")
+        assert store.stats().backend_calls == 0
         with pytest.raises(VersionNotFoundError):
-            store.get("x", "env", label="latest")
+            store.get("x", "7")
         assert store.get("x", "env").version == VERSION
 
 
@@ -278,8 +280,6 @@ def test_doc_get_many_reads_each_variable() -> None:
             store.get_many(["a", "d"])
 
 
-@pytest.mark.xfail(strict=True, reason="core: a negatively cached not-found drops the backend's "
-                   "message (layers/cache.py missing_error), so the variable is no longer named")
 def test_doc_a_cached_not_found_still_names_the_variable() -> None:
     with SecretStore(EnvironBackend(prefix="APP_", environ={})) as store:
         for _ in range(2):

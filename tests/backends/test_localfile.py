@@ -790,8 +790,6 @@ def test_doc_bad_option_values_are_refused_when_opening(tmp_path: Path, query: s
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.xfail(strict=True, reason="core: SecretStore.put caches a Secret whose metadata is "
-                   "the put's argument, not the secret's metadata (also on mem://)")
 def test_doc_metadata_read_after_a_put_is_the_secrets_metadata(root: Path) -> None:
     with SecretStore(LocalFileBackend(root, key=KEY)) as store:
         store.put("db", "one", metadata={"owner": "a", "team": "x"})

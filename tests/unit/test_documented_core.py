@@ -177,9 +177,11 @@ def test_open_store_splits_store_options_from_backend_options() -> None:
             store.put("a", "12345")
         store.put("a", "1234")
         store.get("a")
+        store.get("a")
         clock.advance(11)  # the store's clock and cache policy
         store.get("a")
-        assert store.stats().misses == 1  # the put cached it; the expired entry was re-fetched
+        assert store.stats().misses == 2  # the first read after the put, and after expiry
+        assert store.stats().hits == 1
         assert hook_events and all(isinstance(e, AuditEvent) for e in hook_events)
 
 
@@ -401,8 +403,6 @@ def test_errors_name_backend_and_secret_and_keep_the_cause(backend: MemoryBacken
         assert "app/db" in str(vinfo.value) and CANARY not in str(vinfo.value)
 
 
-@pytest.mark.xfail(strict=True, reason="core: the store does not fill in an error's version "
-                   "when the caller named one (concepts.md: errors carry `version` where known)")
 def test_errors_carry_the_version_asked_for(store: SecretStore, backend: MemoryBackend) -> None:
     store.put("app/db", "v")
     with pytest.raises(VersionNotFoundError) as info:
@@ -419,14 +419,16 @@ def test_audit_events_have_the_documented_fields(caplog: pytest.LogCaptureFixtur
     with open_store("mem://", audit=hooks) as store, caplog.at_level(logging.INFO, logger="audit"):
         store.put("app/db", CANARY)
         store.get("app/db")
+        store.get("app/db")
         with pytest.raises(SecretNotFoundError):
             store.get("nope")
     fields = {"timestamp", "backend", "operation", "name", "version", "outcome", "error_code",
               "latency_s", "cache", "attempts", "detail"}
     assert all(set(e.as_dict()) == fields for e in events)
-    put, get, missing = events
+    put, miss, hit, missing = events
     assert (put.operation, put.outcome, put.name, put.version) == ("put", "ok", "app/db", "1")
-    assert (get.cache, get.attempts) == ("hit", 0)
+    assert (miss.cache, miss.attempts, miss.version) == ("miss", 1, "1")
+    assert (hit.cache, hit.attempts) == ("hit", 0)
     assert (missing.outcome, missing.error_code, missing.cache) == ("error", "not_found", "miss")
     assert all(CANARY not in repr(e.as_dict()) for e in events)
     assert caplog.records and CANARY not in caplog.text
@@ -564,11 +566,14 @@ def test_version_not_found_is_not_negatively_cached(store: SecretStore,
     assert backend.calls["get"] == 2
 
 
-def test_own_writes_are_write_through_and_delete_drops(store: SecretStore,
-                                                      backend: MemoryBackend) -> None:
+def test_own_writes_invalidate_and_delete_drops(store: SecretStore,
+                                               backend: MemoryBackend) -> None:
     store.put("a", "v")
-    assert store.get("a").value.reveal() == "v"
-    assert backend.calls["get"] == 0  # reading it back costs no backend call
+    store.get("a")
+    store.put("a", "w", metadata={"team": "x"})
+    assert store.get("a").value.reveal() == "w"  # the write dropped the cached "v"
+    assert dict(store.get("a").metadata) == {"team": "x"}  # read back, as the backend has it
+    assert backend.calls["get"] == 2  # one read after each write; then cache hits
     store.delete("a")
     with pytest.raises(SecretNotFoundError):
         store.get("a")
@@ -1085,9 +1090,6 @@ def test_a_minimal_backend_on_backend_base_gets_the_documented_defaults() -> Non
         assert store.get("a").value.reveal() == "v"
 
 
-@pytest.mark.xfail(strict=True, reason="core: SecretStore.set_label raises InvalidArgumentError "
-                   "on a backend without labels; concepts.md: UnsupportedError is 'the backend "
-                   "has no such operation' (BackendBase and rotate_staged already use it)")
 def test_set_label_on_a_backend_without_labels_is_unsupported() -> None:
     import dataclasses
 
@@ -1158,7 +1160,7 @@ def test_set_label_drops_the_cached_entry(store: SecretStore, backend: MemoryBac
     store.get("a")
     store.set_label("a", "blue", "1")
     store.get("a")
-    assert backend.calls["get"] == 1
+    assert backend.calls["get"] == 2  # one read after the put, one after set_label
     assert store.get("a").labels == frozenset({"blue"})
 
 
@@ -1296,8 +1298,6 @@ def test_bad_values_and_names_fail_before_any_call(store: SecretStore,
     assert sum(backend.calls.values()) == 0
 
 
-@pytest.mark.xfail(strict=True, reason="core: get(version=..., label=...) together reaches the "
-                   "backend instead of failing as an invalid argument before any call")
 def test_version_and_label_together_are_refused_before_any_call(
     store: SecretStore, backend: MemoryBackend
 ) -> None:
@@ -1307,8 +1307,6 @@ def test_version_and_label_together_are_refused_before_any_call(
     assert backend.calls["get"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason="core: put(expected_version=..., create_only=True) is "
-                   "contradictory but reaches the backend (and reports 'already exists')")
 def test_expected_version_with_create_only_is_refused_before_any_call(
     store: SecretStore, backend: MemoryBackend
 ) -> None:
@@ -1318,8 +1316,6 @@ def test_expected_version_with_create_only_is_refused_before_any_call(
     assert backend.calls["put"] == 1
 
 
-@pytest.mark.xfail(strict=True, reason="core: a negative per-call ttl is accepted; policies "
-                   "refuse negative durations with ValueError (caching.md)")
 def test_a_negative_per_call_ttl_is_refused(store: SecretStore) -> None:
     store.put("a", "v")
     with pytest.raises(ValueError, match="ttl"):
@@ -1573,6 +1569,7 @@ def test_a_per_call_ttl_that_finds_an_entry_too_old_can_serve_it_stale(
     clock = ManualClock()
     with SecretStore(backend, clock=clock, retry=RetryPolicy.never()) as store:
         store.put("a", "v")
+        store.get("a")
         backend.fail_next(1, UnavailableError)
         assert store.get("a", ttl=0).value.reveal() == "v"
         assert store.stats().stale_served == 1

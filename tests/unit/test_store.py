@@ -131,6 +131,7 @@ def test_audit_events_for_every_operation(backend: MemoryBackend) -> None:
     with SecretStore(backend, audit=[events.append], retry=RetryPolicy.never()) as store:
         store.put("a", "v")
         store.get("a")
+        store.get("a")
         with pytest.raises(SecretNotFoundError):
             store.get("missing")
         list(store.list())
@@ -139,6 +140,7 @@ def test_audit_events_for_every_operation(backend: MemoryBackend) -> None:
     ops = [(e.operation, e.name, e.outcome, e.cache) for e in events]
     assert ops == [
         ("put", "a", "ok", None),
+        ("get", "a", "ok", "miss"),
         ("get", "a", "ok", "hit"),
         ("get", "missing", "error", "miss"),
         ("list", None, "ok", None),
@@ -146,7 +148,7 @@ def test_audit_events_for_every_operation(backend: MemoryBackend) -> None:
         ("delete", "a", "ok", None),
     ]
     assert events[0].version == "1" and events[0].attempts == 1
-    assert events[2].error_code == "not_found"
+    assert events[3].error_code == "not_found"
 
 
 def test_a_failing_audit_hook_never_breaks_the_call(backend: MemoryBackend) -> None:
@@ -178,14 +180,15 @@ def test_stats_count_backend_calls(store: SecretStore, backend: MemoryBackend) -
     store.get("a")
     store.get("a")
     stats = store.stats()
-    assert stats.backend_calls == 1 and stats.hits == 2 and stats.misses == 0
+    assert stats.backend_calls == 2 and stats.hits == 1 and stats.misses == 1
     store.refresh("a")
-    assert store.stats().backend_calls == 2 and store.stats().refreshes == 1
-    assert store.stats().as_dict()["backend_calls"] == 2
+    assert store.stats().backend_calls == 3 and store.stats().refreshes == 1
+    assert store.stats().as_dict()["backend_calls"] == 3
 
 
 def test_stats_read_as_a_mapping(store: SecretStore) -> None:
     store.put("a", "v")
+    store.get("a")
     store.get("a")
     stats = store.stats()
     assert stats["hits"] == stats.hits == 1
