@@ -118,7 +118,10 @@ class MemoryBackend(BackendBase):
             raise ValueError("mem:// URLs take no host or path")
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         if "max_value_bytes" in query:
-            options.setdefault("max_value_bytes", int(query.pop("max_value_bytes")))
+            raw = query.pop("max_value_bytes")
+            if not raw.isdigit():
+                raise ValueError("mem:// max_value_bytes is a whole number of bytes")
+            options.setdefault("max_value_bytes", int(raw))
         if query:
             raise ValueError(f"unknown mem:// URL option(s): {', '.join(sorted(query))}")
         return cls(**options)

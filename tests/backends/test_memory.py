@@ -41,6 +41,9 @@ def test_url_options() -> None:
         assert store.backend.capabilities.max_value_bytes == 10
     with pytest.raises(ValueError, match="unknown mem:// URL option"):
         open_store("mem://?colour=blue")
+    with pytest.raises(ValueError, match="whole number of bytes") as info:
+        open_store("mem://?max_value_bytes=abc")
+    assert "abc" not in str(info.value)
 
 
 def test_latency_switch_and_default_fault_is_unavailable() -> None:
