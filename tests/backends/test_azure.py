@@ -1084,3 +1084,15 @@ def test_doc_no_token_from_the_credential_is_unauthenticated(kv: KeyVaultEmulato
     assert (info.value.backend, info.value.name) == ("azure", name)
     assert not info.value.transient
     assert CANARY not in str(info.value) and CANARY not in repr(info.value)
+
+
+def test_doc_no_staged_rotation_with_verbatim_names(kv: KeyVaultEmulator) -> None:
+    name = f"Verbatim-{uuid.uuid4().hex[:8]}"
+    with SecretStore(make_backend(kv, names="verbatim"), retry=FAST_RETRY) as store:
+        store.put(name, "old")
+        before = len(kv.requests)
+        with pytest.raises(UnsupportedError) as info:
+            store.rotate_staged(name, lambda: CANARY, lambda pending: True)
+        assert (info.value.backend, info.value.name) == ("azure", name)
+        assert len(kv.requests) == before
+        assert store.get(name, ttl=0).value.reveal() == "old"
