@@ -74,6 +74,7 @@ from helium_secrets.errors import (
     InvalidArgumentError,
     InvalidNameError,
     SecretNotFoundError,
+    UnauthenticatedError,
     VersionNotFoundError,
     error_for_code,
 )
@@ -155,6 +156,24 @@ def _raw_name_problem(name: str) -> str | None:
 def crc32c(data: bytes) -> int:
     """The CRC32C (Castagnoli) checksum of ``data``, as Secret Manager computes it."""
     return int(google_crc32c.value(data))
+
+
+def _no_credentials() -> UnauthenticatedError:
+    return UnauthenticatedError(
+        "no Google credentials found: pass credentials= or set up Application Default "
+        "Credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud auth application-default login)",
+        backend=GCPSecretManagerBackend.name,
+    )
+
+
+def _default_credentials() -> tuple[Any, str | None]:
+    import google.auth
+
+    try:
+        credentials, project = google.auth.default()
+    except auth_exceptions.DefaultCredentialsError as exc:
+        raise _no_credentials() from exc
+    return credentials, project
 
 
 # -- errors ------------------------------------------------------------------------------
@@ -250,9 +269,7 @@ class GCPSecretManagerBackend(BackendBase):
         if page_size <= 0:
             raise ValueError("page_size must be a positive number")
         if project is None:
-            import google.auth
-
-            default_credentials, project = google.auth.default()
+            default_credentials, project = _default_credentials()
             if credentials is None:
                 credentials = default_credentials
             if not project:
@@ -271,8 +288,11 @@ class GCPSecretManagerBackend(BackendBase):
         self._current_alias = current_alias
         self._owns_client = client is None
         if client is None:
-            client = self._build_client(credentials, transport, client_options, endpoint,
-                                        insecure)
+            try:
+                client = self._build_client(credentials, transport, client_options, endpoint,
+                                            insecure)
+            except auth_exceptions.DefaultCredentialsError as exc:
+                raise _no_credentials() from exc
         self._client = client
         rules = (
             NameRules(max_length=MAX_SECRET_ID, segment_pattern=r"[A-Za-z0-9_-]+",

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import uuid
+from pathlib import Path
 from collections.abc import Iterator
 from typing import Any
 
@@ -1099,3 +1100,19 @@ def test_doc_created_at_from_put_and_versions_not_get(store: SecretStore, prefix
     assert written.created_at is not None
     assert store.versions(name)[0].created_at == written.created_at
     assert store.get(name, ttl=0).created_at is None
+
+
+def test_no_credentials_is_unauthenticated_when_opening(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # No ADC anywhere: google-auth's DefaultCredentialsError becomes the portable error.
+    for var in ("GOOGLE_APPLICATION_CREDENTIALS", "GOOGLE_CLOUD_PROJECT", "CLOUDSDK_CONFIG"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
+    # Never probe the GCE metadata server (google-auth reads NO_GCE_CHECK once, at import).
+    monkeypatch.setattr("google.auth.compute_engine._metadata._NO_GCE_CHECK", True)
+    for url in ("gcpsecretmanager://my-project", "gcpsecretmanager://"):
+        with pytest.raises(UnauthenticatedError, match="no Google credentials") as info:
+            open_store(url)
+        assert info.value.backend == "gcp"
