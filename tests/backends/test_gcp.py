@@ -13,8 +13,8 @@ import subprocess
 import sys
 import threading
 import uuid
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import grpc
