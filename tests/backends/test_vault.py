@@ -913,6 +913,7 @@ def test_cached_value_is_served_while_the_server_is_down(persistent: PersistentS
     backend = VaultBackend(persistent.address, token=persistent.root_token)
     with make_store(backend, retry=RetryPolicy.never()) as store:
         store.put(f"{prefix}/db", "cached")
+        assert store.get(f"{prefix}/db").value.reveal() == "cached"  # now cached
         persistent.stop()
         assert store.get(f"{prefix}/db").value.reveal() == "cached"
         with pytest.raises(UnavailableError):
