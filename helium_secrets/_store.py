@@ -218,7 +218,7 @@ class SecretStore:
             fresh_enough = ttl is None or now - entry.stored_at < ttl
             if entry.secret is None and fresh_enough:
                 self._negative_hits += 1
-                self._emit_error("get", name, "negative", SecretNotFoundError.code)
+                self._emit("get", name, None, SecretNotFoundError.code, 0.0, "negative", 0)
                 raise self._cache.missing_error(entry, name, self._backend_name)
             if entry.secret is not None and fresh_enough:
                 self._hits += 1
@@ -252,8 +252,8 @@ class SecretStore:
             try:
                 secret = future.result()
             except HeliumError as exc:
-                self._emit_error("get", name, "coalesced", exc.code,
-                                 time.perf_counter() - started)
+                self._emit("get", name, version, exc.code, time.perf_counter() - started,
+                           "coalesced", 0)
                 raise _copy_error(exc) from exc.__cause__
             if self._audit_hooks:
                 self._emit("get", name, secret.version, None, time.perf_counter() - started,
@@ -906,9 +906,7 @@ class SecretStore:
                 _fill_context(exc, self._backend_name, name, scrub, version)
                 raise
             except Exception as exc:
-                error = self._translate(exc, name, scrub)
-                _fill_context(error, self._backend_name, name, scrub, version)
-                raise error from exc
+                raise self._translate(exc, name, scrub, version) from exc
 
         def on_retry(exc: HeliumError, delay: float) -> None:
             self._retries += 1
@@ -932,10 +930,14 @@ class SecretStore:
         return result
 
     def _translate(
-        self, exc: BaseException, name: str | None, scrub: str | bytes | None = None
+        self,
+        exc: BaseException,
+        name: str | None,
+        scrub: str | bytes | None = None,
+        version: str | None = None,
     ) -> HeliumError:
         if isinstance(exc, HeliumError):
-            _fill_context(exc, self._backend_name, name, scrub)
+            _fill_context(exc, self._backend_name, name, scrub, version)
             return exc
         try:
             verdict = self.backend.classify(exc)
@@ -944,19 +946,14 @@ class SecretStore:
         if verdict is None:
             verdict = Classified(ErrorCode.UNKNOWN, f"unexpected {type(exc).__name__}")
         message = verdict.message or f"{verdict.code.value.replace('_', ' ')}"
-        error = error_for_code(verdict.code)(
+        return error_for_code(verdict.code)(
             _scrubbed(message, scrub),
             backend=self._backend_name,
             name=name,
+            version=version,
             transient=verdict.transient,
             retry_after=verdict.retry_after,
         )
-        return error
-
-    def _emit_error(self, operation: str, name: str, cache: str, code: ErrorCode,
-                    latency: float = 0.0) -> None:
-        if self._audit_hooks:
-            self._emit(operation, name, None, code, latency, cache, 0)
 
     def _emit(
         self,

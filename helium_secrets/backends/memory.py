@@ -28,6 +28,7 @@ from helium_secrets.errors import (
     ConflictError,
     HeliumError,
     SecretNotFoundError,
+    UnavailableError,
     VersionNotFoundError,
 )
 
@@ -140,8 +141,6 @@ class MemoryBackend(BackendBase):
         ``error`` is a :class:`Classified` verdict (as if the SDK had failed), or a helium
         error class or instance, whose code is used. The default is "unavailable".
         """
-        from helium_secrets.errors import ErrorCode, UnavailableError
-
         if error is None:
             error = UnavailableError
         if isinstance(error, Classified):
@@ -153,7 +152,6 @@ class MemoryBackend(BackendBase):
             classified = Classified(error.code)
         else:  # pragma: no cover - guarded by typing
             raise TypeError("error must be a Classified, a HeliumError class or instance")
-        assert isinstance(classified.code, ErrorCode)
         ops = frozenset(operations) if operations is not None else None
         with self._lock:
             self._faults.extend([(classified, ops)] * count)
