@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import Any, TypeVar, overload
 
 from helium_secrets._values import Secret, SecretValue, VersionInfo
-from helium_secrets.backends._base import Backend, Classified, RawSecret
+from helium_secrets.backends._base import Backend, Classified, RawSecret, extra_operations
 from helium_secrets.errors import (
     ConflictError,
     ErrorCode,
@@ -758,6 +758,14 @@ class SecretStore:
         return self._listeners.remove(name, callback)
 
     @property
+    def extras(self) -> Extras:
+        """The backend's own operations beyond the portable API (``store.extras.restore(name)``
+        on AWS, ``purge``/``recover`` on Azure, ...), run through the store's call pipeline:
+        the name is checked, a closed store refuses them, errors are helium errors and each
+        call is audited. Each backend's page lists its extras."""
+        return Extras(self)
+
+    @property
     def rotation(self) -> RotationListeners:
         """The store's rotation listeners and poller (``poll_once()`` forces a poll)."""
         return self._listeners
@@ -986,6 +994,47 @@ class SecretStore:
                 hook(event)
             except Exception as exc:  # auditing never breaks the application
                 _log.warning("audit hook %r failed: %s", hook, type(exc).__name__)
+
+
+class Extras:
+    """The backend-specific operations of one store (see :attr:`SecretStore.extras`)."""
+
+    def __init__(self, store: SecretStore) -> None:
+        self._store = store
+        self._specs = extra_operations(store.backend)
+
+    def __dir__(self) -> builtins.list[str]:
+        return sorted(self._specs)
+
+    def __repr__(self) -> str:
+        return f"<extras of the {self._store._backend_name} backend: {', '.join(sorted(self._specs))}>"
+
+    def __getattr__(self, operation: str) -> Callable[..., Any]:
+        spec = self._specs.get(operation)
+        if spec is None:
+            known = ", ".join(sorted(self._specs)) or "none"
+            raise AttributeError(
+                f"the {self._store._backend_name} backend has no extra operation "
+                f"{operation!r} (it has: {known})"
+            )
+        store = self._store
+        method = getattr(store.backend, operation)
+
+        def call(name: str, *args: Any, **kwargs: Any) -> Any:
+            store._check_open()
+            store._check_name(name)
+            if spec.writes:
+                store._check_writable(name)
+            try:
+                return store._call(operation, name, lambda: method(name, *args, **kwargs),
+                                   store.retry_policy)
+            finally:
+                if spec.writes and store._cache is not None:
+                    store._cache.invalidate(name)
+
+        call.__name__ = operation
+        call.__doc__ = method.__doc__
+        return call
 
 
 def _to_secret(raw: RawSecret) -> Secret:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 from urllib.parse import SplitResult
 
 from helium_secrets._values import VersionInfo
@@ -25,11 +25,14 @@ __all__ = [
     "BackendBase",
     "Capabilities",
     "Classified",
+    "ExtraOperation",
     "NameRules",
     "RawSecret",
+    "extra_operation",
 ]
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +84,9 @@ class Capabilities:
     :param check_and_set: ``put`` honours ``expected_version`` atomically.
     :param staging: :meth:`Backend.stage`, :meth:`Backend.promote` and :meth:`Backend.discard`
         are implemented (staged rotation).
+    :param max_metadata_keys: the most metadata entries a secret takes (``None``: no limit).
+    :param max_metadata_key_bytes: the longest metadata key, in bytes once encoded.
+    :param max_metadata_value_bytes: the longest metadata value, in bytes once encoded.
     """
 
     binary: bool = True
@@ -94,6 +100,51 @@ class Capabilities:
     idempotent_put: bool = False
     check_and_set: bool = False
     staging: bool = False
+    max_metadata_keys: int | None = None
+    max_metadata_key_bytes: int | None = None
+    max_metadata_value_bytes: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExtraOperation:
+    """How the store runs a backend-specific operation (see :func:`extra_operation`).
+
+    :param writes: the operation changes the secret, so it is refused on a read-only backend
+        and the store forgets what it cached of the name afterwards.
+    """
+
+    writes: bool = True
+
+
+_EXTRA_MARK = "__helium_extra__"
+
+
+def extra_operation(*, writes: bool) -> Callable[[F], F]:
+    """Mark a backend method as a backend-specific operation (purge, restore, ...).
+
+    The method takes the portable secret name as its first argument and raises raw SDK errors
+    like every other backend method. The store exposes it as ``store.extras.<method>(name, ...)``
+    and runs it through its call pipeline: the name is checked, a closed store refuses it,
+    errors are translated and an audit event is emitted.
+    """
+
+    def mark(method: F) -> F:
+        setattr(method, _EXTRA_MARK, ExtraOperation(writes=writes))
+        return method
+
+    return mark
+
+
+def extra_operations(backend: object) -> dict[str, ExtraOperation]:
+    """The backend-specific operations ``backend``'s class declares, by method name."""
+    found: dict[str, ExtraOperation] = {}
+    for attr in dir(type(backend)):
+        if attr.startswith("_"):
+            continue
+        spec = getattr(getattr(type(backend), attr, None), _EXTRA_MARK, None)
+        if isinstance(spec, ExtraOperation):
+            found[attr] = spec
+    return found
 
 
 @dataclass(frozen=True, slots=True)
