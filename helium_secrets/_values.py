@@ -4,16 +4,51 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any, NoReturn
 
-__all__ = ["Secret", "SecretValue", "VersionInfo"]
+from helium_secrets.errors import InvalidArgumentError
+
+__all__ = ["FrozenMap", "Secret", "SecretValue", "VersionInfo", "json_field"]
 
 _REDACTED = "SecretValue('**********')"
-_EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+class FrozenMap(Mapping[str, str]):
+    """A read-only mapping (a secret's metadata) that copies, deep-copies and pickles as
+    plainly as a dict, unlike ``types.MappingProxyType``."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Mapping[str, str] = MappingProxyType({})) -> None:
+        self._data = dict(data)
+
+    def __getitem__(self, key: str) -> str:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return f"FrozenMap({self._data!r})"
+
+    def __copy__(self) -> FrozenMap:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> FrozenMap:
+        return self
+
+    def __reduce__(self) -> tuple[type[FrozenMap], tuple[dict[str, str]]]:
+        return (FrozenMap, (self._data,))
+
+
+_EMPTY: Mapping[str, str] = FrozenMap()
 
 
 class SecretValue:
@@ -137,6 +172,16 @@ class Secret:
     created_at: datetime | None = None
     metadata: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.metadata, FrozenMap):
+            object.__setattr__(self, "metadata", FrozenMap(self.metadata))
+
+    def __copy__(self) -> Secret:
+        return self  # immutable, like its value
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Secret:
+        return self
+
     def __repr__(self) -> str:
         return (
             f"Secret(name={self.name!r}, version={self.version!r}, "
@@ -160,3 +205,33 @@ class Secret:
     def json(self) -> Any:
         """The value parsed as JSON (see :meth:`SecretValue.reveal_json`)."""
         return self.value.reveal_json()
+
+
+def json_field(secret: Secret, field: str | Sequence[str | int] | None, *, backend: str) -> Any:
+    """The value of ``secret`` parsed as JSON, or the part of it at ``field``.
+
+    :param field: a dotted path (``"db.password"``, list indexes as digits) or a sequence of
+        keys and indexes.
+    :param backend: the backend's name, for the error.
+    :raises InvalidArgumentError: the value is not JSON, or the field is not in it (the message
+        names the field, never the value).
+    """
+    try:
+        node = secret.value.reveal_json()
+    except ValueError:
+        raise InvalidArgumentError("the secret value is not valid JSON", backend=backend,
+                                   name=secret.name) from None
+    if field is None:
+        return node
+    for key in field.split(".") if isinstance(field, str) else field:
+        try:
+            if isinstance(node, list):
+                node = node[int(key)]
+            elif isinstance(node, dict):
+                node = node[str(key)]
+            else:
+                raise KeyError(key)
+        except (KeyError, IndexError, ValueError):
+            raise InvalidArgumentError(f"field {field!r} is not in the secret's JSON document",
+                                       backend=backend, name=secret.name) from None
+    return node

@@ -304,8 +304,8 @@ def _cmd_get(store: SecretStore, args: argparse.Namespace) -> int:
 def _cmd_put(store: SecretStore, args: argparse.Namespace) -> int:
     metadata = _parse_metadata(args.meta)
     # Refuse a bad name or a read-only store before asking for a value nobody will store.
-    store._check_name(args.name)
-    store._check_writable(args.name)
+    store.check_name(args.name)
+    store.check_writable(args.name)
     value = _read_value(args, store.backend.name)
     secret = store.put(
         args.name,

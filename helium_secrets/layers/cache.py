@@ -29,6 +29,11 @@ class CachePolicy:
     :param stale_if_error: seconds past expiry during which the old value is served when the
         backend fails with a transient error (0 turns it off).
     :param negative_ttl: seconds a "not found" answer is remembered (0 turns it off).
+    :param stale_wait: seconds a reader of an expired value that ``stale_if_error`` still
+        covers waits for the backend; past it the reader gets the stale value while the
+        fetch goes on in the background and fills the cache when it answers. A slow or
+        silent backend thus costs such a reader at most this long (0: serve the stale value
+        at once and refresh behind it).
     """
 
     ttl: float = 300.0
@@ -36,9 +41,10 @@ class CachePolicy:
     refresh_ahead: float = 0.2
     stale_if_error: float = 900.0
     negative_ttl: float = 5.0
+    stale_wait: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.ttl < 0 or self.stale_if_error < 0 or self.negative_ttl < 0:
+        if min(self.ttl, self.stale_if_error, self.negative_ttl, self.stale_wait) < 0:
             raise ValueError("CachePolicy durations must not be negative")
         if self.max_entries < 1:
             raise ValueError("CachePolicy.max_entries must be at least 1")

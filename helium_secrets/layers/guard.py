@@ -1,10 +1,11 @@
 """The fail-fast guard: stop hammering a backend that keeps failing.
 
-After ``threshold`` consecutive transient failures (each already retried by the retry layer),
-calls stop reaching the backend for ``cooldown`` seconds and fail at once with
+After ``threshold`` consecutive transient failures (each attempt counts, retries included),
+attempts stop reaching the backend for ``cooldown`` seconds and fail at once with
 :class:`~helium_secrets.errors.UnavailableError` (reads are then served stale where the cache
-allows). After the cool-down one call goes through as a trial: success closes the guard, failure
-opens it again.
+allows), and retrying stops while it is open. After the cool-down one attempt goes through as a
+trial: success closes the guard, failure opens it again. A dead backend therefore sees at most
+``threshold`` attempts, then one per cool-down.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ __all__ = ["FailFastGuard", "GuardPolicy"]
 class GuardPolicy:
     """When the guard trips. Immutable.
 
-    :param threshold: consecutive failed calls that trip the guard (0 turns it off).
+    :param threshold: consecutive failed attempts that trip the guard (0 turns it off).
     :param cooldown: seconds calls are refused once it has tripped.
     """
 
@@ -67,15 +68,22 @@ class FailFastGuard:
         return None
 
     def record_success(self) -> None:
-        """A call reached the backend and it answered (even with a non-transient error)."""
+        """An attempt reached the backend and it answered (even with a non-transient error)."""
         if self._failures or self._open_until is not None:
             with self._lock:
                 self._failures = 0
                 self._open_until = None
                 self._trial_running = False
 
+    def abandon_trial(self) -> None:
+        """An attempt ended without an answer either way (KeyboardInterrupt, a gevent timeout):
+        let the next attempt after the cool-down be the trial, instead of waiting for good."""
+        if self._trial_running:
+            with self._lock:
+                self._trial_running = False
+
     def record_failure(self, now: float) -> None:
-        """A call failed with a transient error after its retries."""
+        """An attempt failed with a transient error."""
         if self.policy.threshold <= 0:
             return
         with self._lock:
@@ -85,6 +93,11 @@ class FailFastGuard:
                 if self._open_until is None or now >= self._open_until:
                     self.trips += 1
                 self._open_until = now + self.policy.cooldown
+
+    def after_fork_in_child(self) -> None:
+        """A forked child starts with a fresh lock (the parent's may be held by a thread that
+        does not exist in the child)."""
+        self._lock = threading.Lock()
 
     @property
     def is_open(self) -> bool:

@@ -10,6 +10,8 @@ logged (never with the value) and does not stop the others or the poller.
 
 from __future__ import annotations
 
+import collections
+import itertools
 import logging
 import os
 import random
@@ -28,6 +30,30 @@ _log = logging.getLogger("helium_secrets.rotation")
 RotationCallback = Callable[[Secret | None, Secret], None]
 
 _UNKNOWN = object()  # the baseline of a watched name we could not read yet
+
+
+class _Watch:
+    """What the listeners know of one watched name: the version announced last, and the
+    tickets between which the store learned it was current."""
+
+    __slots__ = ("ended", "known", "started")
+
+    def __init__(self) -> None:
+        self.known: Secret | object | None = _UNKNOWN
+        self.started = -1
+        self.ended = -1
+
+
+def _same(a: Secret, b: Secret) -> bool:
+    """The same version: same id, and the same creation time where both know it (ids start
+    again after a delete on some services; the creation time tells the new "1" from the old)."""
+    return a.version == b.version and (
+        a.created_at is None or b.created_at is None or a.created_at == b.created_at)
+
+
+def ticket_counter() -> Callable[[], int]:
+    """A source of increasing tickets (``next`` on an itertools counter is atomic)."""
+    return itertools.count().__next__
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +83,8 @@ class RotationListeners:
     :param probe: returns the current version id of a name (the backend's cheap probe).
     :param refresh: re-reads a name bypassing the cache; the store then calls :meth:`observe`.
     :param baseline: reads a name's current secret (through the cache) when a watch starts.
+    :param ticket: the store's ticket counter (see :meth:`observe`).
+    :param confirm: schedules a fresh read of a name whose answers could not be ordered.
     """
 
     def __init__(
@@ -67,15 +95,21 @@ class RotationListeners:
         probe: Callable[[str], str],
         refresh: Callable[[str], Secret],
         baseline: Callable[[str], Secret],
+        ticket: Callable[[], int],
+        confirm: Callable[[str], None],
     ) -> None:
         self._backend = backend
+        self._ticket = ticket
+        self._confirm = confirm
         self.policy = policy
         self._probe = probe
         self._refresh = refresh
         self._baseline = baseline
         self._lock = threading.RLock()
         self._callbacks: dict[str, list[RotationCallback]] = {}
-        self._known: dict[str, Secret | object | None] = {}
+        self._watches: dict[str, _Watch] = {}
+        self._pending: collections.deque[tuple[str, Secret | None, Secret]] = collections.deque()
+        self._delivering = threading.Lock()
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
         self._stopped = False
@@ -98,7 +132,9 @@ class RotationListeners:
             except HeliumError:
                 known = _UNKNOWN  # the first successful read sets it silently
             with self._lock:
-                self._known.setdefault(name, known)
+                watch = self._watches.setdefault(name, _Watch())
+                if watch.known is _UNKNOWN:
+                    watch.known = known
         self._ensure_poller()
 
     def remove(self, name: str, callback: RotationCallback) -> bool:
@@ -110,7 +146,7 @@ class RotationListeners:
             callbacks.remove(callback)
             if not callbacks:
                 del self._callbacks[name]
-                self._known.pop(name, None)
+                self._watches.pop(name, None)
             return True
 
     def watched(self) -> list[str]:
@@ -120,45 +156,87 @@ class RotationListeners:
 
     # -- detection -------------------------------------------------------------------------
 
-    def observe(self, secret: Secret) -> None:
-        """The store saw ``secret`` as the current version of its name."""
+    def observe(self, secret: Secret, started: int) -> None:
+        """The store learned that ``secret`` is the current version of its name.
+
+        An answer is known to have been current at some moment between the start and the end
+        of the call that brought it. Listeners see versions in the order the store learned
+        them and never step backwards: an answer whose call ended before the call of the
+        version announced last began is older and is not announced; one whose call overlaps
+        it cannot be ordered, so instead of guessing, a confirming read is asked for, and its
+        answer, which begins after both, decides.
+
+        :param started: the store's ticket taken when the call began.
+        """
         name = secret.name
         if name not in self._callbacks:  # cheap and lock-free for unwatched names
             return
+        ended = self._ticket()
         with self._lock:
-            old = self._known.get(name, _UNKNOWN)
-            if old is not _UNKNOWN and old is not None:
-                assert isinstance(old, Secret)
-                if old.version == secret.version:
-                    return
-            self._known[name] = secret
-            callbacks = list(self._callbacks.get(name, ()))
-        if old is _UNKNOWN:
-            return
-        previous = old if isinstance(old, Secret) else None
-        for callback in callbacks:
-            try:
-                callback(previous, secret)
-            except Exception as exc:
-                self.callback_errors += 1
-                # The exception text is the callback's own; log its type, not its message.
-                _log.error(
-                    "rotation callback %r failed for %s secret %r: %s",
-                    getattr(callback, "__qualname__", callback),
-                    self._backend,
-                    name,
-                    type(exc).__name__,
-                )
+            watch = self._watches.setdefault(name, _Watch())
+            old = watch.known
+            if isinstance(old, Secret) and _same(old, secret):
+                watch.started, watch.ended = max(watch.started, started), max(watch.ended, ended)
+                return
+            if ended < watch.started:
+                return  # older than what was announced last
+            ambiguous = started < watch.ended
+            if not ambiguous:
+                watch.known, watch.started, watch.ended = secret, started, ended
+                if old is not _UNKNOWN:  # the first answer is the baseline, not a rotation
+                    self._pending.append((name, old if isinstance(old, Secret) else None, secret))
+        if ambiguous:
+            self._confirm(name)
+        else:
+            self._deliver()
 
-    def forget(self, name: str) -> None:
-        """The secret was deleted: a re-creation is reported with ``old=None``."""
+    def _deliver(self) -> None:
+        # One thread at a time calls the callbacks, in the order the changes were queued;
+        # a thread that finds another delivering leaves its change to that one.
+        while self._delivering.acquire(blocking=False):
+            try:
+                while True:
+                    with self._lock:
+                        if not self._pending:
+                            break
+                        name, old, new = self._pending.popleft()
+                        callbacks = list(self._callbacks.get(name, ()))
+                    for callback in callbacks:
+                        self._call(callback, name, old, new)
+            finally:
+                self._delivering.release()
+            with self._lock:
+                if not self._pending:
+                    return
+
+    def _call(self, callback: RotationCallback, name: str, old: Secret | None,
+              new: Secret) -> None:
+        try:
+            callback(old, new)
+        except Exception as exc:
+            self.callback_errors += 1
+            # The exception text is the callback's own; log its type, not its message.
+            _log.error(
+                "rotation callback %r failed for %s secret %r: %s",
+                getattr(callback, "__qualname__", callback),
+                self._backend,
+                name,
+                type(exc).__name__,
+            )
+
+    def forget(self, name: str, started: int) -> None:
+        """The secret was deleted (by a call that began at ticket ``started``): a re-creation
+        is reported with ``old=None``."""
+        ended = self._ticket()
         with self._lock:
-            if name in self._known:
-                self._known[name] = None
+            watch = self._watches.get(name)
+            if watch is not None and ended >= watch.started:
+                watch.known, watch.started, watch.ended = None, started, ended
 
     def known_version(self, name: str) -> str | None:
         """The last version seen of a watched name, if any."""
-        known = self._known.get(name)
+        watch = self._watches.get(name)
+        known = watch.known if watch is not None else None
         return known.version if isinstance(known, Secret) else None
 
     # -- the poller ------------------------------------------------------------------------
@@ -196,12 +274,13 @@ class RotationListeners:
         for name in self.watched():
             if self._stopped:
                 break
+            started = self._ticket()
             try:
                 version = self._probe(name)
                 if version != self.known_version(name):
                     self._refresh(name)  # the store calls observe() with the new secret
             except SecretNotFoundError:
-                self.forget(name)
+                self.forget(name, started)
             except HeliumError as exc:
                 ok = False
                 _log.warning(
@@ -229,6 +308,7 @@ class RotationListeners:
     def _after_fork_in_child(self) -> None:
         # The poller thread does not exist in a forked child: start a fresh one there.
         self._lock = threading.RLock()
+        self._delivering = threading.Lock()
         self._wake = threading.Event()
         self._thread = None
         if self._callbacks and not self._stopped:

@@ -45,7 +45,7 @@ class FakeSecrets:
     def seed(self, secrets: Mapping[str, str | bytes]) -> None:
         """Write each ``name: value`` straight into the fake (not through the store's cache)."""
         for name, value in secrets.items():
-            self.store._check_name(name)  # the same rules the store applies
+            self.store.check_name(name)  # the same rules the store applies
             self.backend.write_external(name, value)
 
     def rotate(self, name: str, value: str | bytes) -> str:
@@ -54,7 +54,7 @@ class FakeSecrets:
         The store learns about it as it would in production: when its cache entry expires,
         on :meth:`~helium_secrets.SecretStore.refresh`, or from the rotation poller.
         """
-        self.store._check_name(name)
+        self.store.check_name(name)
         return self.backend.write_external(name, value)
 
     def fail_next(
@@ -84,9 +84,9 @@ class FakeSecrets:
         """The current secret as the backend holds it (bypassing the store's cache)."""
         raw = self.backend.get(name)
         self.backend.calls["get"] -= 1  # inspecting is not a call the application made
-        from helium_secrets._store import _to_secret
+        from helium_secrets._reads import to_secret
 
-        return _to_secret(raw)
+        return to_secret(raw)
 
     def close(self) -> None:
         """Close the store."""

@@ -1505,7 +1505,8 @@ def test_one_guard_per_store_shared_by_all_operations(backend: MemoryBackend) ->
 def test_full_jitter_backoff_bounds(backend: MemoryBackend) -> None:
     clock = ManualClock()
     policy = RetryPolicy(max_attempts=6, initial_backoff=0.1, max_backoff=0.25, deadline=None)
-    with SecretStore(backend, clock=clock, cache=None, retry=policy) as store:
+    with SecretStore(backend, clock=clock, cache=None, retry=policy,
+                     guard=GuardPolicy(threshold=0)) as store:
         backend.write_external("a", "v")
         backend.fail_next(5, UnavailableError)
         store.get("a")

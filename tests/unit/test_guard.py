@@ -136,19 +136,20 @@ def test_permanent_errors_mean_the_backend_answered(
     assert store.stats().guard_trips == 0
 
 
-def test_it_counts_failed_calls_not_attempts(
+def test_it_counts_failed_attempts_and_stops_retrying_once_open(
     make_store: MakeStore, backend: ControlledBackend, clock: ManualClock
 ) -> None:
+    # A dead backend sees the threshold of attempts, not threshold x retries.
     store = make_store(guard=GuardPolicy(threshold=2, cooldown=10.0),
                        retry=RetryPolicy(max_attempts=3))
     backend.fail_next(6)
     with pytest.raises(UnavailableError):
-        store.get("a")  # three attempts, one failed call
-    assert store.stats().guard_trips == 0
-    with pytest.raises(UnavailableError):
         store.get("a")
     assert store.stats().guard_trips == 1
-    assert backend.reads["a"] == 6
+    assert backend.reads["a"] == 2, "the third attempt is not made once the guard is open"
+    with pytest.raises(UnavailableError, match="paused"):
+        store.get("a")
+    assert backend.reads["a"] == 2
 
 
 def test_stale_values_are_served_while_it_is_open(
@@ -277,3 +278,27 @@ def test_policy_rejects_negative_settings() -> None:
         GuardPolicy(threshold=-1)
     with pytest.raises(ValueError, match="cooldown"):
         GuardPolicy(cooldown=-0.5)
+
+
+def test_a_trial_call_interrupted_by_a_base_exception_does_not_keep_the_guard_open(
+    make_store: MakeStore, backend: ControlledBackend, clock: ManualClock
+) -> None:
+    class Interrupt(BaseException):  # KeyboardInterrupt, a gevent Timeout
+        pass
+
+    store = make_store(guard=GuardPolicy(threshold=1, cooldown=10.0))
+    backend.fail_next(1)
+    with pytest.raises(UnavailableError):
+        store.get("a")
+    clock.advance(11)
+    original = backend.get
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise Interrupt()
+
+    backend.get = interrupted  # type: ignore[method-assign]
+    with pytest.raises(Interrupt):
+        store.get("a")  # the trial call
+    backend.get = original  # type: ignore[method-assign]
+    for _ in range(5):
+        assert store.get("a").value.reveal() == "v1", "the next call is the trial, and it works"

@@ -3,6 +3,7 @@ and the credential helper that survives a rotation."""
 
 from __future__ import annotations
 
+import dataclasses
 import string
 from collections.abc import Iterator
 
@@ -116,9 +117,17 @@ def test_staged_rotation_conflicts_with_a_concurrent_rotation(
 
 def test_staged_rotation_needs_backend_support(store: SecretStore, backend: MemoryBackend,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(store, "_caps", store._caps.__class__(staging=False))
-    with pytest.raises(UnsupportedError, match="staged rotation"):
-        store.rotate_staged("db", lambda: "x", lambda s: True)
+    monkeypatch.setattr(backend, "capabilities",
+                        dataclasses.replace(backend.capabilities, staging=False))
+    generated: list[str] = []
+
+    def generate() -> str:
+        generated.append("x")
+        return "x"
+
+    with SecretStore(backend) as unstaged, pytest.raises(UnsupportedError, match="staged rotation"):
+        unstaged.rotate_staged("db", generate, lambda s: True)
+    assert generated == [], "refused before the generator runs"
 
 
 def test_previous_version(store: SecretStore) -> None:

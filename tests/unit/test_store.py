@@ -206,3 +206,45 @@ def test_refresh_raises_instead_of_serving_stale(backend: MemoryBackend) -> None
         with pytest.raises(UnavailableError):
             store.refresh("a")
         assert store.get("a").value.reveal() == "v"  # the cached value is still served
+
+
+def test_backend_extras_go_through_the_call_pipeline() -> None:
+    from helium_secrets.backends._base import Classified, extra_operation
+    from helium_secrets.backends.memory import InjectedFault
+    from helium_secrets.errors import ErrorCode, InvalidNameError, StoreClosedError, ThrottledError
+
+    class Restorable(MemoryBackend):
+        restored: list[str] = []
+
+        @extra_operation(writes=True)
+        def restore(self, name: str) -> str:
+            """Bring a secret back."""
+            if name == "throttled":
+                raise InjectedFault(Classified(ErrorCode.THROTTLED))
+            self.restored.append(name)
+            return "done"
+
+    backend = Restorable()
+    backend.restored = []
+    backend.write_external("a", "v1")
+    events: list[AuditEvent] = []
+    store = SecretStore(backend, audit=[events.append], retry=RetryPolicy.never())
+    assert dir(store.extras) == ["restore"]
+    assert store.get("a").version == "1"
+    backend.write_external("a", "v2")
+    assert store.extras.restore("a") == "done"
+    assert store.get("a").version == "2", "a writing extra drops what the store cached"
+    assert [(e.operation, e.name, e.outcome) for e in events if e.operation == "restore"] == [
+        ("restore", "a", "ok")]
+    with pytest.raises(ThrottledError) as info:
+        store.extras.restore("throttled")
+    assert (info.value.backend, info.value.name) == ("memory", "throttled")
+    assert isinstance(info.value.__cause__, InjectedFault)
+    with pytest.raises(InvalidNameError):
+        store.extras.restore("../x")
+    with pytest.raises(AttributeError, match="has no extra operation 'purge'.*restore"):
+        store.extras.purge  # noqa: B018
+    store.close()
+    with pytest.raises(StoreClosedError):
+        store.extras.restore("a")
+    assert backend.restored == ["a"]

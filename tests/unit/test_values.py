@@ -109,3 +109,20 @@ def test_secret_repr_and_equality() -> None:
 def test_version_info() -> None:
     assert VersionInfo("1").enabled
     assert not VersionInfo("1", state="disabled").enabled
+
+
+def test_a_secret_copies_and_converts_like_any_dataclass() -> None:
+    import copy
+    import dataclasses
+
+    from helium_secrets import Secret, SecretValue
+
+    secret = Secret(name="a", value=SecretValue("hunter2"), version="1",
+                    metadata={"owner": "team"})
+    assert copy.deepcopy(secret) == secret
+    assert copy.copy(secret) is secret
+    as_dict = dataclasses.asdict(secret)
+    assert as_dict["metadata"] == {"owner": "team"}
+    assert "hunter2" not in repr(as_dict)
+    with pytest.raises(TypeError):
+        secret.metadata["owner"] = "x"  # type: ignore[index]

@@ -1,0 +1,439 @@
+"""The read path: every read of a secret, written once.
+
+Cache lookup, request coalescing, the negative cache, refresh-ahead, stale-if-error (and the
+stale wait: a reader of an expired value is not held up by a slow or silent backend), fencing
+against the store's own writes, and telling the rotation listeners what was learned. ``get``,
+``refresh``, ``get_many`` (cached and batched parts alike), ``current_version`` and the poller
+all come through here, so a behaviour fixed once is fixed for all of them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+
+from helium_secrets._pipeline import CallPipeline, copy_error
+from helium_secrets._stats import StatsRecorder
+from helium_secrets._values import Secret, SecretValue
+from helium_secrets.backends._base import Backend, Capabilities, RawSecret
+from helium_secrets.errors import HeliumError, SecretNotFoundError, UnavailableError
+from helium_secrets.layers.cache import CacheEntry, SecretCache
+from helium_secrets.layers.retry import Clock, RetryPolicy
+from helium_secrets.layers.rotation import RotationListeners
+
+__all__ = ["ReadPath", "to_secret"]
+
+_log = logging.getLogger("helium_secrets")
+_Key = tuple[str, str | None, str | None]
+
+
+def to_secret(raw: RawSecret) -> Secret:
+    """The portable secret for what a backend returned."""
+    return Secret(
+        name=raw.name,
+        value=SecretValue(raw.value),
+        version=raw.version,
+        labels=frozenset(raw.labels),
+        created_at=raw.created_at,
+        metadata=raw.metadata,
+    )
+
+
+class _Abandoned(Exception):
+    """The caller fetching for the others was interrupted (KeyboardInterrupt, ...): they retry."""
+
+
+class _Flight:
+    """One fetch in progress, shared by every caller that wants the same key."""
+
+    __slots__ = ("future", "started")
+
+    def __init__(self, started: float) -> None:
+        self.future: Future[Secret] = Future()
+        self.started = started
+
+
+class ReadPath:
+    """Reads for one store. Arguments are validated by the store before they get here."""
+
+    def __init__(
+        self,
+        *,
+        pipeline: CallPipeline,
+        cache: SecretCache | None,
+        listeners: Callable[[], RotationListeners],
+        ticket: Callable[[], int],
+        clock: Clock,
+        stats: StatsRecorder,
+        default_policy: Callable[[], RetryPolicy],
+    ) -> None:
+        self.pipeline = pipeline
+        self.backend: Backend = pipeline.backend
+        self.caps: Capabilities = self.backend.capabilities
+        self.cache = cache
+        self._listeners = listeners
+        self._ticket = ticket
+        self._clock = clock
+        self.stats = stats
+        self._default_policy = default_policy
+        self._lock = threading.Lock()
+        self._inflight: dict[_Key, _Flight] = {}
+        self._executor: ThreadPoolExecutor | None = None
+        self._closed = False
+
+    # -- the cache lookup ------------------------------------------------------------------
+
+    def lookup(self, name: str, ttl: float | None) -> tuple[Secret | None, Secret | None]:
+        """Look ``name`` up in the cache: ``(hit, None)``, or ``(None, stale)`` where ``stale``
+        is a cached value that may stand in if the backend fails or is slow.
+
+        :raises SecretNotFoundError: a remembered "not found" answer.
+        """
+        cache = self.cache
+        if cache is None:
+            return None, None
+        now = self._clock.monotonic()
+        entry = cache.entries.get(name)
+        if entry is None:
+            return None, None
+        if now < entry.expires_at and (ttl is None or now - entry.stored_at < ttl):
+            if entry.secret is None:
+                self.stats.negative_hits += 1
+                self.pipeline.emit("get", name, None, SecretNotFoundError.code, 0.0, "negative", 0)
+                raise cache.missing_error(entry, name, self.pipeline.backend_name)
+            self.stats.hits += 1
+            if now >= entry.refresh_at:
+                self.refresh_in_background(name)
+            self.pipeline.emit("get", name, entry.secret.version, None, 0.0, "hit", 0)
+            return entry.secret, None
+        return None, self._stale_candidate(entry, now)
+
+    def _stale_candidate(self, entry: CacheEntry, now: float) -> Secret | None:
+        assert self.cache is not None
+        limit = self.cache.policy.stale_if_error
+        if entry.secret is None or limit <= 0 or now - entry.expires_at > limit:
+            return None
+        return entry.secret
+
+    # -- single reads ----------------------------------------------------------------------
+
+    def get(self, name: str, version: str | None, label: str | None, ttl: float | None,
+            policy: RetryPolicy) -> Secret:
+        """Read one version (the current one through the cache)."""
+        if version is not None or label is not None or self.cache is None:
+            return self._load((name, version, label), policy, ttl=None, stale=None)
+        hit, stale = self.lookup(name, ttl)
+        if hit is not None:
+            return hit
+        return self._load((name, None, None), policy, ttl=ttl, stale=stale)
+
+    def refresh(self, name: str, policy: RetryPolicy) -> Secret:
+        """Read the current version from the backend; a failure is raised, never stale."""
+        self.stats.refreshes += 1
+        return self._load((name, None, None), policy, ttl=None, stale=None)
+
+    def current_version(self, name: str, policy: RetryPolicy) -> str:
+        """The current version id, by the backend's cheap probe where it has one.
+
+        Without a probe a full read is made, through the cache fill and the listeners, so a
+        rotation it reveals costs no second read. A probe that shows the cached value is no
+        longer current drops it from the cache.
+        """
+        if not self.caps.version_probe:
+            return self.refresh(name, policy).version
+        version = self.pipeline.call("probe", name, lambda: self.backend.current_version(name),
+                                     policy)
+        cache = self.cache
+        if cache is not None:
+            entry = cache.entries.get(name)
+            if entry is not None and entry.secret is not None and entry.secret.version != version:
+                cache.invalidate(name)
+        return version
+
+    def _load(self, key: _Key, policy: RetryPolicy, *, ttl: float | None,
+              stale: Secret | None) -> Secret:
+        """Fetch ``key``, one backend call for every concurrent caller of the same key."""
+        while True:
+            with self._lock:
+                flight = self._inflight.get(key)
+                leader = flight is None
+                if flight is None:
+                    flight = self._inflight[key] = _Flight(self._clock.monotonic())
+            if leader:
+                self.stats.misses += 1
+                if stale is None or not self._start_in_background(key, flight, policy, ttl):
+                    self._run(key, flight, policy, ttl)
+            else:
+                self.stats.coalesced += 1
+            try:
+                return self._wait(key[0], flight, stale, leader)
+            except _Abandoned:
+                continue  # the caller fetching for us was interrupted: fetch again
+
+    def _run(self, key: _Key, flight: _Flight, policy: RetryPolicy, ttl: float | None) -> None:
+        name, version, label = key
+        try:
+            secret = self._fetch(name, version, label, policy, ttl)
+        except Exception as exc:
+            flight.future.set_exception(exc)
+        except BaseException:
+            flight.future.set_exception(_Abandoned())
+            raise
+        else:
+            flight.future.set_result(secret)
+        finally:
+            with self._lock:
+                if self._inflight.get(key) is flight:
+                    del self._inflight[key]
+
+    def _start_in_background(self, key: _Key, flight: _Flight, policy: RetryPolicy,
+                             ttl: float | None) -> bool:
+        executor = self._ensure_executor()
+        if executor is None:
+            return False
+        try:
+            executor.submit(self._run, key, flight, policy, ttl)
+        except RuntimeError:  # shut down by close() meanwhile
+            return False
+        return True
+
+    def _wait(self, name: str, flight: _Flight, stale: Secret | None, leader: bool) -> Secret:
+        started = time.perf_counter()
+        try:
+            if stale is None:
+                secret = flight.future.result()
+            else:
+                # The whole stale wait counts from the start of the fetch, not of this reader.
+                waited = self._clock.monotonic() - flight.started
+                assert self.cache is not None
+                budget = max(0.0, self.cache.policy.stale_wait - waited)
+                try:
+                    secret = flight.future.result(timeout=budget)
+                except FutureTimeout:
+                    return self._serve_stale(name, stale, "the backend is slow")
+        except _Abandoned:
+            raise
+        except HeliumError as exc:
+            if stale is not None and exc.transient:
+                return self._serve_stale(name, stale, exc.code.value)
+            if leader:
+                raise
+            self.pipeline.emit("get", name, None, exc.code, time.perf_counter() - started,
+                               "coalesced", 0)
+            raise copy_error(exc) from exc.__cause__
+        if not leader:
+            self.pipeline.emit("get", name, secret.version, None, time.perf_counter() - started,
+                               "coalesced", 0)
+        return secret
+
+    def _serve_stale(self, name: str, stale: Secret, why: str) -> Secret:
+        self.stats.stale_served += 1
+        self.pipeline.emit("get", name, stale.version, None, 0.0, "stale", 0, why)
+        return stale
+
+    def _fetch(self, name: str, version: str | None, label: str | None, policy: RetryPolicy,
+               ttl: float | None) -> Secret:
+        current = version is None and label is None
+        cache = self.cache
+        # A write, delete or clear by this store while we fetch makes our answer outdated.
+        generation = cache.generation if cache is not None else 0
+        ticket = self._ticket()
+        try:
+            raw = self.pipeline.call(
+                "get", name, lambda: self.backend.get(name, version, label), policy,
+                cache="miss" if current and cache is not None else None, version=version,
+            )
+        except SecretNotFoundError as exc:
+            if current and type(exc) is SecretNotFoundError:
+                self._learned_missing(name, generation, exc.message)
+            raise
+        secret = to_secret(raw)
+        if current:
+            self._learned(secret, generation, ticket, ttl)
+        return secret
+
+    def _learned(self, secret: Secret, generation: int, ticket: int, ttl: float | None) -> None:
+        cache = self.cache
+        if cache is not None and not self._closed and cache.generation == generation:
+            cache.put(secret.name, secret, self._clock.monotonic(), ttl)
+        self._listeners().observe(secret, ticket)
+
+    def _learned_missing(self, name: str, generation: int, message: str) -> None:
+        cache = self.cache
+        if cache is not None and cache.generation == generation:
+            cache.put_missing(name, self._clock.monotonic(), message)
+
+    # -- background refresh ----------------------------------------------------------------
+
+    def _ensure_executor(self) -> ThreadPoolExecutor | None:
+        if self._closed:
+            return None
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    max_workers=2,
+                    thread_name_prefix=f"helium-refresh[{self.pipeline.backend_name}]",
+                )
+            return self._executor
+
+    def refresh_in_background(self, name: str) -> None:
+        """Renew a cached value that is near its expiry, while readers keep getting it."""
+        key = (name, None, None)
+        if key in self._inflight:
+            return
+        executor = self._ensure_executor()
+        if executor is None:
+            return
+
+        def run() -> None:
+            cache = self.cache
+            entry = cache.entries.get(name) if cache is not None else None
+            if (entry is not None and entry.secret is not None
+                    and self._clock.monotonic() < entry.refresh_at):
+                return  # a refresh queued before this one has already renewed it
+            try:
+                self.stats.refreshes += 1
+                # No stale fallback: callers are served the cached value meanwhile anyway.
+                self._load(key, self._default_policy(), ttl=None, stale=None)
+            except Exception as exc:  # the cached value stays until it expires
+                _log.debug("background refresh of %r failed: %s", name, type(exc).__name__)
+
+        with contextlib.suppress(RuntimeError):  # shut down by close() meanwhile
+            executor.submit(run)
+
+    def confirm(self, name: str) -> None:
+        """Read ``name`` afresh in the background, for listeners that got answers they could
+        not order (see :meth:`RotationListeners.observe`)."""
+        executor = self._ensure_executor()
+        if executor is None:
+            return
+
+        def run() -> None:
+            try:
+                self.refresh(name, self._default_policy())
+            except Exception as exc:  # the next read or poll tells instead
+                _log.debug("confirming read of %r failed: %s", name, type(exc).__name__)
+
+        with contextlib.suppress(RuntimeError):  # shut down by close() meanwhile
+            executor.submit(run)
+
+    # -- batches ---------------------------------------------------------------------------
+
+    def get_many(self, names: Sequence[str], ignore_missing: bool,
+                 policy: RetryPolicy) -> dict[str, Secret]:
+        """The current version of each name: cached ones from the cache, the rest batched
+        where the service can, each through the same rules as :meth:`get`."""
+        if not self.caps.batch_get:
+            found: dict[str, Secret] = {}
+            for name in names:
+                try:
+                    found[name] = self.get(name, None, None, None, policy)
+                except SecretNotFoundError as exc:
+                    if not (ignore_missing and type(exc) is SecretNotFoundError):
+                        raise
+            return found
+        results: dict[str, Secret | HeliumError] = {}
+        stale: dict[str, Secret | None] = {}
+        waiting: dict[str, _Flight] = {}
+        mine: dict[str, _Flight] = {}
+        for name in names:
+            try:
+                hit, stale[name] = self.lookup(name, None)
+            except SecretNotFoundError as exc:
+                results[name] = exc
+                continue
+            if hit is not None:
+                results[name] = hit
+                continue
+            key = (name, None, None)
+            with self._lock:
+                flight = self._inflight.get(key)
+                if flight is None:
+                    flight = mine[name] = self._inflight[key] = _Flight(self._clock.monotonic())
+                else:
+                    waiting[name] = flight
+        self.stats.misses += len(mine)
+        self.stats.coalesced += len(waiting)
+        batch = list(mine)
+        for start in range(0, len(batch), self.caps.batch_get):
+            self._fetch_batch(batch[start:start + self.caps.batch_get], mine, policy)
+        for name, flight in {**mine, **waiting}.items():
+            try:
+                results[name] = self._wait(name, flight, stale.get(name), name in mine)
+            except _Abandoned:
+                results[name] = self.get(name, None, None, None, policy)
+            except HeliumError as exc:
+                results[name] = exc
+        found = {}
+        for name in names:
+            result = results[name]
+            if isinstance(result, Secret):
+                found[name] = result
+            elif not (ignore_missing and type(result) is SecretNotFoundError):
+                raise result
+        return found
+
+    def _fetch_batch(self, chunk: list[str], flights: dict[str, _Flight],
+                     policy: RetryPolicy) -> None:
+        """One batch call for ``chunk``; each name's flight gets its secret or its error."""
+        cache = self.cache
+        generation = cache.generation if cache is not None else 0
+        ticket = self._ticket()
+        try:
+            answers = self.pipeline.call(
+                "get_many", None, lambda: self.backend.get_many(chunk), policy,
+                cache="miss" if cache is not None else None, detail=f"{len(chunk)} names",
+            )
+            for name in chunk:
+                answer = answers.get(name)
+                if isinstance(answer, RawSecret):
+                    secret = to_secret(answer)
+                    self._learned(secret, generation, ticket, None)
+                    self.pipeline.emit("get", name, secret.version, None, 0.0, "miss", 0,
+                                       "get_many")
+                    flights[name].future.set_result(secret)
+                    continue
+                error = (self.pipeline.translate(answer, name) if answer is not None
+                         else SecretNotFoundError("secret not found",
+                                                  backend=self.pipeline.backend_name, name=name))
+                if type(error) is SecretNotFoundError:
+                    self._learned_missing(name, generation, error.message)
+                flights[name].future.set_exception(error)
+        except Exception as exc:
+            error = exc if isinstance(exc, HeliumError) else UnavailableError(
+                f"unexpected {type(exc).__name__}", backend=self.pipeline.backend_name)
+            for name in chunk:
+                if not flights[name].future.done():
+                    flights[name].future.set_exception(copy_error(error))
+        except BaseException:
+            for name in chunk:
+                if not flights[name].future.done():
+                    flights[name].future.set_exception(_Abandoned())
+            raise
+        finally:
+            with self._lock:
+                for name in chunk:
+                    if self._inflight.get((name, None, None)) is flights[name]:
+                        del self._inflight[(name, None, None)]
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop background fetches (waiting for those running) and cache nothing more."""
+        self._closed = True
+        executor = self._executor
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+    def after_fork_in_child(self) -> None:
+        """Threads do not survive a fork: forget their fetches and locks, start afresh."""
+        # No thread waits on those fetches in the child (a future's own lock may even be held
+        # by a thread that is gone), so they are dropped, not resolved.
+        self._lock = threading.Lock()
+        self._inflight = {}
+        self._executor = None

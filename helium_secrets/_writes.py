@@ -1,0 +1,205 @@
+"""The write path: puts, deletes, label moves and rotations, written once for every backend.
+
+Arguments are validated by the store first. Here: request tokens, check-and-set and the
+recovery of a retried write whose first answer was lost, the cache invalidation that fences
+reads in flight, and telling the rotation listeners about the store's own writes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+
+from helium_secrets._pipeline import CallPipeline
+from helium_secrets._reads import ReadPath
+from helium_secrets._values import Secret, SecretValue, VersionInfo
+from helium_secrets.backends._base import Backend, Capabilities
+from helium_secrets.errors import (
+    ConflictError,
+    HeliumError,
+    RotationTestFailed,
+    SecretNotFoundError,
+)
+from helium_secrets.layers.cache import SecretCache
+from helium_secrets.layers.retry import RetryPolicy
+from helium_secrets.layers.rotation import RotationListeners
+
+__all__ = ["WritePath"]
+
+_log = logging.getLogger("helium_secrets")
+
+
+def _request_token() -> str:
+    return os.urandom(16).hex()
+
+
+class WritePath:
+    """Writes for one store."""
+
+    def __init__(
+        self,
+        *,
+        pipeline: CallPipeline,
+        reads: ReadPath,
+        cache: SecretCache | None,
+        listeners: Callable[[], RotationListeners],
+        ticket: Callable[[], int],
+    ) -> None:
+        self.pipeline = pipeline
+        self.backend: Backend = pipeline.backend
+        self.caps: Capabilities = self.backend.capabilities
+        self.reads = reads
+        self.cache = cache
+        self._listeners = listeners
+        self._ticket = ticket
+
+    def _forget_cached(self, name: str) -> None:
+        # Invalidate rather than cache what was written: the secret's full metadata (and any
+        # labels the service moved) are only known from a read. Reads in flight that began
+        # before the write do not cache their older answer either (the generation moves).
+        if self.cache is not None:
+            self.cache.invalidate(name)
+
+    def put(
+        self,
+        name: str,
+        value: str | bytes,
+        *,
+        expected_version: str | None,
+        create_only: bool,
+        metadata: Mapping[str, str] | None,
+        labels: tuple[str, ...],
+        policy: RetryPolicy,
+    ) -> Secret:
+        """Write a new current version (arguments already validated)."""
+        guarded = expected_version is not None or create_only
+        token = _request_token()
+        if not (guarded or self.caps.idempotent_put):
+            policy = policy.replace(max_attempts=1)  # a blind retry could write twice
+        attempts = 0
+        ticket = self._ticket()
+
+        def attempt() -> VersionInfo:
+            nonlocal attempts
+            attempts += 1
+            return self.backend.put(
+                name, value, expected_version=expected_version, create_only=create_only,
+                request_token=token, metadata=metadata, labels=labels,
+            )
+
+        try:
+            info = self.pipeline.call("put", name, attempt, policy, scrub=value)
+        except ConflictError:
+            # A check-and-set put retried after a lost answer conflicts with itself: if the
+            # current value is ours, the first attempt won.
+            if attempts > 1 and guarded:
+                current = self.reads.refresh(name, policy)
+                if current.value == SecretValue(value):
+                    return current
+            raise
+        finally:
+            self._forget_cached(name)
+        secret = Secret(
+            name=name,
+            value=SecretValue(value),
+            version=info.version,
+            labels=info.labels,
+            created_at=info.created_at,
+            metadata=MappingProxyType(dict(metadata or {})),
+        )
+        self._listeners().observe(secret, ticket)
+        return secret
+
+    def delete(self, name: str, purge: bool, policy: RetryPolicy) -> None:
+        """Delete a secret; a retried delete whose first attempt succeeded succeeds."""
+        attempts = 0
+        ticket = self._ticket()
+
+        def attempt() -> None:
+            nonlocal attempts
+            attempts += 1
+            self.backend.delete(name, purge=purge)
+
+        try:
+            self.pipeline.call("delete", name, attempt, policy)
+        except SecretNotFoundError as exc:
+            if attempts <= 1 or type(exc) is not SecretNotFoundError:
+                raise
+        finally:
+            self._forget_cached(name)
+        self._listeners().forget(name, ticket)
+
+    def set_label(self, name: str, label: str, version: str | None, policy: RetryPolicy) -> None:
+        """Move ``label`` to ``version`` (or remove it)."""
+        try:
+            self.pipeline.call("set_label", name,
+                               lambda: self.backend.set_label(name, label, version),
+                               policy, version=version)
+        finally:
+            self._forget_cached(name)
+
+    def run_extra(self, operation: str, name: str, call: Callable[[], object], writes: bool,
+              policy: RetryPolicy) -> object:
+        """A backend-specific operation (see :attr:`SecretStore.extras`)."""
+        try:
+            return self.pipeline.call(operation, name, call, policy)
+        finally:
+            if writes:
+                self._forget_cached(name)
+
+    # -- rotation --------------------------------------------------------------------------
+
+    def rotate(self, name: str, value: str | bytes, metadata: Mapping[str, str] | None,
+               policy: RetryPolicy) -> Secret:
+        """Write ``value`` check-and-set against the current version (or create it)."""
+        try:
+            current: str | None = self.reads.current_version(name, policy)
+        except SecretNotFoundError as exc:
+            if type(exc) is not SecretNotFoundError:
+                raise
+            current = None
+        return self.put(name, value, expected_version=current, create_only=current is None,
+                        metadata=metadata, labels=(), policy=policy)
+
+    def rotate_staged(self, name: str, value: str | bytes, test: Callable[[Secret], object],
+                      policy: RetryPolicy) -> Secret:
+        """Stage ``value``, test it, then promote it or roll it back."""
+        current = self.reads.current_version(name, policy)
+        token = _request_token()
+        info = self.pipeline.call(
+            "stage", name,
+            lambda: self.backend.stage(name, value, expected_current=current, request_token=token),
+            policy, scrub=value,
+        )
+        pending = Secret(name=name, value=SecretValue(value), version=info.version,
+                         labels=info.labels, created_at=info.created_at)
+        try:
+            passed = test(pending)
+        except Exception as exc:
+            self._discard(name, info.version, policy)
+            raise RotationTestFailed(name, info.version) from exc
+        if passed is False:
+            self._discard(name, info.version, policy)
+            raise RotationTestFailed(name, info.version)
+        try:
+            self.pipeline.call(
+                "promote", name,
+                lambda: self.backend.promote(name, info.version, expected_current=current),
+                policy, version=info.version,
+            )
+        except ConflictError:
+            # A promotion retried after a lost answer conflicts with itself.
+            if self.reads.current_version(name, policy) != info.version:
+                raise
+        finally:
+            self._forget_cached(name)
+        return self.reads.refresh(name, policy)  # caches it and tells the rotation listeners
+
+    def _discard(self, name: str, version: str, policy: RetryPolicy) -> None:
+        try:
+            self.pipeline.call("discard", name, lambda: self.backend.discard(name, version),
+                               policy, version=version)
+        except HeliumError as exc:  # the rotation already failed; report, don't mask it
+            _log.error("could not discard pending version %s of %r: %s", version, name, exc.code)
