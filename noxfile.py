@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import nox
 
-nox.options.sessions = ["tests", "lint", "typing", "docs"]
+nox.options.sessions = ["tests", "lint", "typing", "docs", "bench_smoke"]
 nox.options.error_on_missing_interpreters = True
 
 BACKEND_TESTS = {
@@ -54,9 +54,20 @@ def docs(session: nox.Session) -> None:
     session.run("mkdocs", "build", "--strict", "--site-dir", session.create_tmp() + "/site")
 
 
+BENCHMARKS = ("benchmarks/bench_core.py", "benchmarks/bench_aws.py")
+
+
 @nox.session
 def bench(session: nox.Session) -> None:
     """The benchmarks: figures printed, never asserted."""
     session.install("-e", ".[all,bench]")
-    for script in ("benchmarks/bench_core.py", "benchmarks/bench_aws.py"):
-        session.run("python", script)
+    for script in BENCHMARKS:
+        session.run("python", script, *session.posargs)
+
+
+@nox.session(name="bench_smoke")
+def bench_smoke(session: nox.Session) -> None:
+    """Every benchmark in its quick mode, as CI runs them, so that none rots."""
+    session.install("-e", ".[all,bench]")
+    for script in BENCHMARKS:
+        session.run("python", script, "--quick")

@@ -74,6 +74,9 @@ class WritePath:
         policy: RetryPolicy,
     ) -> Secret:
         """Write a new current version (arguments already validated)."""
+        if (expected_version is not None or create_only) and not self.caps.check_and_set:
+            self._compare(name, expected_version, create_only, policy)
+            expected_version, create_only = None, False
         guarded = expected_version is not None or create_only
         token = _request_token()
         if not (guarded or self.caps.idempotent_put):
@@ -111,6 +114,27 @@ class WritePath:
         )
         self._listeners().observe(secret, ticket)
         return secret
+
+    def _compare(self, name: str, expected_version: str | None, create_only: bool,
+                 policy: RetryPolicy) -> None:
+        """Check-and-set for a service without conditional writes: read, compare, then write.
+
+        Not atomic: a writer that slips in between the read and the write is not detected
+        (each such backend's page says so), but a stale ``expected_version`` is refused.
+        """
+        try:
+            current: str | None = self.reads.current_version(name, policy)
+        except SecretNotFoundError as exc:
+            if type(exc) is not SecretNotFoundError:
+                raise
+            current = None
+        if create_only and current is not None:
+            raise ConflictError("the secret already exists", backend=self.pipeline.backend_name,
+                                name=name)
+        if expected_version is not None and current != expected_version:
+            what = "the secret does not exist" if current is None else "the current version changed"
+            raise ConflictError(f"check-and-set failed: {what}",
+                                backend=self.pipeline.backend_name, name=name)
 
     def delete(self, name: str, purge: bool, policy: RetryPolicy) -> None:
         """Delete a secret; a retried delete whose first attempt succeeded succeeds."""

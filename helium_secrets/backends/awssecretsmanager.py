@@ -193,7 +193,7 @@ class AWSSecretsManagerBackend(BackendBase):
             version_probe=True,
             batch_get=BATCH_SIZE,
             idempotent_put=True,
-            check_and_set=True,
+            check_and_set=atomic_check_and_set,
             staging=True,
         )
         self.recovery_window_days = recovery_window_days
@@ -457,16 +457,8 @@ class AWSSecretsManagerBackend(BackendBase):
             # would fail the SDK's validation after the new version was written.
             raise ConflictError("check-and-set failed: the current version changed")
         if expected_version is not None:
-            if self.atomic_check_and_set:
-                return self._put_atomic(name, value, token, expected_version, labels, metadata)
-            try:
-                current = self.current_version(name)
-            except botocore.exceptions.ClientError as exc:
-                if _error_code(exc) in _NOT_FOUND:
-                    raise ConflictError("check-and-set failed: the secret does not exist") from exc
-                raise
-            if current != expected_version and current != token:
-                raise ConflictError("check-and-set failed: the current version changed")
+            # Only with atomic_check_and_set; otherwise the store compares first and passes none.
+            return self._put_atomic(name, value, token, expected_version, labels, metadata)
         try:
             info = self._put_value(name, value, token, [CURRENT, *labels] if labels else None)
         except botocore.exceptions.ClientError as exc:

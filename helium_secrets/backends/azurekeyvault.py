@@ -465,13 +465,8 @@ class AzureKeyVaultBackend(BackendBase):
         reserved = sorted(_INTERNAL_TAGS & tags.keys())
         if reserved:
             raise InvalidArgumentError(f"the tag names {reserved} are reserved by helium-secrets")
-        if expected_version is not None or create_only:
-            # Key Vault has no conditional write: this check is not atomic (see the docs).
-            current = self._current(kv)
-            if create_only and current is not None:
-                raise ConflictError("the secret already exists")
-            if expected_version is not None and current != expected_version:
-                raise ConflictError("check-and-set failed: the current version is another one")
+        # No conditional write on Key Vault (capabilities.check_and_set is False): the store
+        # checks expected_version / create_only with a read first and never passes them here.
         written = self._set(kv, text, content_type, tags, recover=self._recover_deleted)
         return _info(written.properties)
 

@@ -585,21 +585,11 @@ class GCPSecretManagerBackend(BackendBase):
         if self._current_alias is not None:
             return self._put_alias_mode(name, data, expected_version, create_only, metadata,
                                         labels)
-        annotated = False
-        if create_only:
-            annotated = self._create(name, metadata)
-            if not annotated and self._has_versions(name):
-                raise ConflictError("the secret already exists")
-        if expected_version is not None:
-            try:
-                current = self.current_version(name)
-            except (api_exceptions.NotFound, SecretNotFoundError) as exc:
-                raise ConflictError("check-and-set failed: the secret has no version") from exc
-            if current != expected_version:
-                raise ConflictError("check-and-set failed: the current version changed")
-        if metadata and not annotated:
+        # Default mode has no conditional write (capabilities.check_and_set is False): the store
+        # checks expected_version / create_only with a read first and never passes them here.
+        if metadata:
             self._merge_annotations(name, metadata)
-        version = self._add_or_create(name, data, metadata, guarded=expected_version is not None)
+        version = self._add_or_create(name, data, metadata, guarded=False)
         version_id = _version_id(version.name)
         if labels:
             self._update_aliases(name, {label: version_id for label in labels})

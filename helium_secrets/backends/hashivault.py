@@ -818,8 +818,8 @@ class VaultBackend(BackendBase):
             raise UnsupportedError("Vault KV has no labels")
         data = _encode(value)
         if self.kv_version == 1:
-            if expected_version is not None or create_only:
-                raise UnsupportedError("KV version 1 has no check-and-set; use a KV v2 mount")
+            # No check-and-set on v1 (capabilities.check_and_set is False): the store
+            # compares the current version first and passes neither option here.
             if metadata:
                 raise UnsupportedError("KV version 1 keeps no custom metadata")
             self._op(lambda: self._kv1.create_or_update_secret(

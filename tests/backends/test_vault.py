@@ -169,13 +169,16 @@ class TestVaultKV1Conformance(BackendConformance):
         assert [v.version for v in store.versions(name)] == [first.version]
 
     def test_rotate_is_check_and_set(self, store: SecretStore, prefix: str) -> None:
-        # rotate() is check-and-set, which KV v1 cannot do: it is refused, nothing is written.
+        # KV v1 has no conditional write: the store compares the current version (a content
+        # digest) before writing, so a rotation works and a stale one is refused.
         name = f"{prefix}/rotate"
-        store.put(name, "one")
-        with pytest.raises(UnsupportedError, match="check-and-set"):
-            store.rotate(name, lambda: "two")
+        first = store.put(name, "one")
+        rotated = store.rotate(name, lambda: "two")
+        assert rotated.version != first.version
+        with pytest.raises(ConflictError, match="current version changed"):
+            store.put(name, "three", expected_version=first.version)
         store.clear_cache()
-        assert store.get(name).value.reveal() == "one"
+        assert store.get(name).value.reveal() == "two"
 
 
 # -- the value mapping -------------------------------------------------------------------------
@@ -352,7 +355,7 @@ def test_labels_are_unsupported(store: SecretStore, prefix: str) -> None:
 # -- KV version 1 specifics --------------------------------------------------------------------
 
 
-def test_kv1_has_no_check_and_set(bao: DevServer, admin: hvac.Client, prefix: str) -> None:
+def test_kv1_check_and_set_is_the_stores_read_compare_write(bao: DevServer, admin: hvac.Client, prefix: str) -> None:
     if "kv1/" not in admin.sys.list_mounted_secrets_engines()["data"]:
         admin.sys.enable_secrets_engine("kv", path="kv1", options={"version": "1"})
     backend = VaultBackend(bao.address, token=bao.root_token, mount="kv1", kv_version=1)
@@ -364,8 +367,10 @@ def test_kv1_has_no_check_and_set(bao: DevServer, admin: hvac.Client, prefix: st
         assert first.version != second.version  # a content digest: rotations stay visible
         assert admin.secrets.kv.v1.read_secret(f"{prefix}/v1", mount_point="kv1")["data"] == {
             "value": "two"}
-        with pytest.raises(UnsupportedError):
-            store.put(f"{prefix}/v1", "three", expected_version=second.version)
+        # Check-and-set is the store's read-compare-write there (not atomic: see the docs).
+        with pytest.raises(ConflictError):
+            store.put(f"{prefix}/v1", "three", expected_version=first.version)
+        assert store.put(f"{prefix}/v1", "three", expected_version=second.version).version
 
 
 # -- authentication and token lifecycle ---------------------------------------------------------

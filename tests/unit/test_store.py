@@ -248,3 +248,36 @@ def test_backend_extras_go_through_the_call_pipeline() -> None:
     with pytest.raises(StoreClosedError):
         store.extras.restore("a")
     assert backend.restored == ["a"]
+
+
+def test_check_and_set_is_emulated_once_for_backends_without_it() -> None:
+    import dataclasses
+    from collections.abc import Mapping, Sequence
+
+    from helium_secrets import VersionInfo
+    from helium_secrets.errors import ConflictError
+
+    seen: list[tuple[str | None, bool]] = []
+
+    class Unconditional(MemoryBackend):
+        def put(self, name: str, value: str | bytes, *, expected_version: str | None = None,
+                create_only: bool = False, request_token: str | None = None,
+                metadata: Mapping[str, str] | None = None,
+                labels: Sequence[str] = ()) -> VersionInfo:
+            seen.append((expected_version, create_only))
+            return super().put(name, value, request_token=request_token, metadata=metadata,
+                               labels=labels)
+
+    backend = Unconditional()
+    backend.capabilities = dataclasses.replace(backend.capabilities, check_and_set=False)
+    with SecretStore(backend) as store:
+        first = store.put("a", "one", create_only=True)
+        with pytest.raises(ConflictError, match="already exists"):
+            store.put("a", "two", create_only=True)
+        store.put("a", "two", expected_version=first.version)
+        with pytest.raises(ConflictError, match="current version changed"):
+            store.put("a", "three", expected_version=first.version)
+        with pytest.raises(ConflictError, match="does not exist"):
+            store.put("b", "x", expected_version="1")
+        assert store.get("a").value.reveal() == "two"
+    assert seen == [(None, False), (None, False)], "the backend only ever got plain writes"
