@@ -35,9 +35,10 @@ def backend_tests(session: nox.Session, backend: str) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff over the package, tests, benchmarks and this file."""
-    session.install("ruff>=0.6")
+    """ruff over the package, tests, benchmarks and this file; the layering (import-linter)."""
+    session.install("ruff>=0.6", "import-linter>=2.0", "-e", ".")
     session.run("ruff", "check", "helium_secrets", "tests", "benchmarks", "noxfile.py")
+    session.run("lint-imports")
 
 
 @nox.session
