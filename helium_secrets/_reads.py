@@ -19,7 +19,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 
 from helium_secrets._pipeline import CallPipeline, copy_error
 from helium_secrets._stats import StatsRecorder
-from helium_secrets._values import Secret, SecretValue
+from helium_secrets._values import Secret, SecretValue, VersionInfo
 from helium_secrets.backends._base import Backend, Capabilities, RawSecret
 from helium_secrets.errors import HeliumError, SecretNotFoundError, UnavailableError
 from helium_secrets.layers.cache import CacheEntry, SecretCache
@@ -30,6 +30,12 @@ __all__ = ["ReadPath", "to_secret"]
 
 _log = logging.getLogger("helium_secrets")
 _Key = tuple[str, str | None, str | None]
+
+
+def _same_version(secret: Secret, info: VersionInfo) -> bool:
+    return secret.version == info.version and (
+        secret.created_at is None or info.created_at is None
+        or secret.created_at == info.created_at)
 
 
 def to_secret(raw: RawSecret) -> Secret:
@@ -137,23 +143,28 @@ class ReadPath:
         self.stats.refreshes += 1
         return self._load((name, None, None), policy, ttl=None, stale=None)
 
-    def current_version(self, name: str, policy: RetryPolicy) -> str:
-        """The current version id, by the backend's cheap probe where it has one.
+    def current_version(self, name: str, policy: RetryPolicy) -> VersionInfo:
+        """The current version, by the backend's cheap probe where it has one.
 
         Without a probe a full read is made, through the cache fill and the listeners, so a
         rotation it reveals costs no second read. A probe that shows the cached value is no
         longer current drops it from the cache.
         """
         if not self.caps.version_probe:
-            return self.refresh(name, policy).version
-        version = self.pipeline.call("probe", name, lambda: self.backend.current_version(name),
-                                     policy)
+            secret = self.refresh(name, policy)
+            return VersionInfo(secret.version, secret.labels, secret.created_at)
+        answer = self.pipeline.call("probe", name, lambda: self.backend.current_version(name),
+                                    policy)
+        # A backend may answer with the version's creation time too, which tells a secret
+        # deleted and created again (its ids starting again at "1") from the one we knew.
+        info = answer if isinstance(answer, VersionInfo) else VersionInfo(answer)
         cache = self.cache
         if cache is not None:
             entry = cache.entries.get(name)
-            if entry is not None and entry.secret is not None and entry.secret.version != version:
+            if entry is not None and entry.secret is not None and not _same_version(
+                    entry.secret, info):
                 cache.invalidate(name)
-        return version
+        return info
 
     def _load(self, key: _Key, policy: RetryPolicy, *, ttl: float | None,
               stale: Secret | None) -> Secret:

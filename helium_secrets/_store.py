@@ -223,7 +223,7 @@ class SecretStore:
 
     def current_version(self, name: str) -> str:
         """Return the id of the current version, with the backend's cheapest call."""
-        return self._reads.current_version(self._open(name), self.retry_policy)
+        return self._reads.current_version(self._open(name), self.retry_policy).version
 
     def previous(self, name: str) -> Secret | None:
         """The version that was current before the current one, for grace periods

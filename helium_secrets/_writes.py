@@ -123,7 +123,7 @@ class WritePath:
         (each such backend's page says so), but a stale ``expected_version`` is refused.
         """
         try:
-            current: str | None = self.reads.current_version(name, policy)
+            current: str | None = self.reads.current_version(name, policy).version
         except SecretNotFoundError as exc:
             if type(exc) is not SecretNotFoundError:
                 raise
@@ -179,7 +179,7 @@ class WritePath:
                policy: RetryPolicy) -> Secret:
         """Write ``value`` check-and-set against the current version (or create it)."""
         try:
-            current: str | None = self.reads.current_version(name, policy)
+            current: str | None = self.reads.current_version(name, policy).version
         except SecretNotFoundError as exc:
             if type(exc) is not SecretNotFoundError:
                 raise
@@ -190,7 +190,7 @@ class WritePath:
     def rotate_staged(self, name: str, value: str | bytes, test: Callable[[Secret], object],
                       policy: RetryPolicy) -> Secret:
         """Stage ``value``, test it, then promote it or roll it back."""
-        current = self.reads.current_version(name, policy)
+        current = self.reads.current_version(name, policy).version
         token = _request_token()
         info = self.pipeline.call(
             "stage", name,
@@ -215,7 +215,7 @@ class WritePath:
             )
         except ConflictError:
             # A promotion retried after a lost answer conflicts with itself.
-            if self.reads.current_version(name, policy) != info.version:
+            if self.reads.current_version(name, policy).version != info.version:
                 raise
         finally:
             self._forget_cached(name)

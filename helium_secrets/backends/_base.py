@@ -234,8 +234,10 @@ class Backend(Protocol):
         """Return the versions of a secret, oldest first."""
         ...
 
-    def current_version(self, name: str) -> str:
-        """Return the current version id, as cheaply as the service allows."""
+    def current_version(self, name: str) -> str | VersionInfo:
+        """Return the current version id, as cheaply as the service allows; or a
+        :class:`VersionInfo` with its creation time, where the probe knows it, so that a secret
+        deleted and created again (with its ids starting again) is told from the old one."""
         ...
 
     def get_many(self, names: Sequence[str]) -> dict[str, RawSecret | BaseException]:
@@ -295,7 +297,7 @@ class BackendBase:
             raise ValueError(f"{cls.name} backend URLs take no host, path or query")
         return cls(**options)
 
-    def current_version(self, name: str) -> str:
+    def current_version(self, name: str) -> str | VersionInfo:
         return self.get(name).version  # type: ignore[attr-defined, no-any-return]
 
     def get_many(self, names: Sequence[str]) -> dict[str, RawSecret | BaseException]:

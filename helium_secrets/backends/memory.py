@@ -291,10 +291,10 @@ class MemoryBackend(BackendBase):
         with self._lock:
             return [self._info(v) for v in self._entry(name).versions]
 
-    def current_version(self, name: str) -> str:
+    def current_version(self, name: str) -> VersionInfo:
         self._enter("current_version")
         with self._lock:
-            return self._entry(name).current.id
+            return self._info(self._entry(name).current)
 
     def set_label(self, name: str, label: str, version: str | None) -> None:
         self._enter("set_label")

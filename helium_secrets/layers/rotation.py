@@ -20,7 +20,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from helium_secrets._values import Secret
+from helium_secrets._values import Secret, VersionInfo
 from helium_secrets.errors import HeliumError, SecretNotFoundError
 
 __all__ = ["PollPolicy", "RotationCallback", "RotationListeners"]
@@ -44,7 +44,7 @@ class _Watch:
         self.ended = -1
 
 
-def _same(a: Secret, b: Secret) -> bool:
+def _same(a: Secret, b: Secret | VersionInfo) -> bool:
     """The same version: same id, and the same creation time where both know it (ids start
     again after a delete on some services; the creation time tells the new "1" from the old)."""
     return a.version == b.version and (
@@ -80,7 +80,7 @@ class PollPolicy:
 class RotationListeners:
     """The listeners of one store, the last version seen of each watched name, and the poller.
 
-    :param probe: returns the current version id of a name (the backend's cheap probe).
+    :param probe: returns the current version of a name (the backend's cheap probe).
     :param refresh: re-reads a name bypassing the cache; the store then calls :meth:`observe`.
     :param baseline: reads a name's current secret (through the cache) when a watch starts.
     :param ticket: the store's ticket counter (see :meth:`observe`).
@@ -92,7 +92,7 @@ class RotationListeners:
         *,
         backend: str,
         policy: PollPolicy,
-        probe: Callable[[str], str],
+        probe: Callable[[str], VersionInfo],
         refresh: Callable[[str], Secret],
         baseline: Callable[[str], Secret],
         ticket: Callable[[], int],
@@ -233,6 +233,11 @@ class RotationListeners:
             if watch is not None and ended >= watch.started:
                 watch.known, watch.started, watch.ended = None, started, ended
 
+    def _knows(self, name: str, probed: VersionInfo) -> bool:
+        watch = self._watches.get(name)
+        known = watch.known if watch is not None else None
+        return isinstance(known, Secret) and _same(known, probed)
+
     def known_version(self, name: str) -> str | None:
         """The last version seen of a watched name, if any."""
         watch = self._watches.get(name)
@@ -276,8 +281,8 @@ class RotationListeners:
                 break
             started = self._ticket()
             try:
-                version = self._probe(name)
-                if version != self.known_version(name):
+                probed = self._probe(name)
+                if not self._knows(name, probed):
                     self._refresh(name)  # the store calls observe() with the new secret
             except SecretNotFoundError:
                 self.forget(name, started)

@@ -520,7 +520,7 @@ def test_promote_is_idempotent_and_checks_the_current_version(
     backend.promote(name, staged.version, expected_current=first.version)
     backend.promote(name, staged.version, expected_current=first.version)  # a retry: no-op
     assert len(backend.list_versions(name)) == 2
-    current = backend.current_version(name)
+    current = backend.get(name).version
     again = backend.stage(name, "three", expected_current=current)
     raw.set_secret(encode_name(name), "someone else")  # a rotation by another tool meanwhile
     with pytest.raises(ConflictError):

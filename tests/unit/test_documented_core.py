@@ -1546,7 +1546,7 @@ def test_memory_honours_request_tokens_and_has_a_cheap_probe() -> None:
                         request_token="token-1", metadata=None, labels=())
     assert first.version == again.version == "1"
     assert [v.version for v in backend.list_versions("a")] == ["1"]
-    assert backend.current_version("a") == "1"
+    assert backend.current_version("a").version == "1"
 
 
 def test_the_conformance_example_runs_for_a_third_party_backend(tmp_path: Path) -> None:

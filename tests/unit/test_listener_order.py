@@ -87,3 +87,15 @@ def test_a_callback_sees_changes_one_at_a_time_even_when_it_writes() -> None:
         store.on_rotation("a", on_change)
         store.put("a", "w")
     assert calls == ["start 2", "end 2", "start 3", "end 3"]
+
+
+def test_the_poller_notices_a_secret_deleted_and_created_again_with_the_same_version_id() -> None:
+    backend = MemoryBackend()
+    backend.write_external("a", "one")
+    seen: list[str] = []
+    with SecretStore(backend, poll=PollPolicy(interval=None)) as store:
+        store.on_rotation("a", lambda old, new: seen.append(new.value.reveal()))
+        backend.delete("a")
+        backend.write_external("a", "two")  # "1" again, created later
+        store.rotation.poll_once()  # the probe's answer carries the creation time
+    assert seen == ["two"]

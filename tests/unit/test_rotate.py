@@ -42,7 +42,7 @@ def test_two_rotators_never_both_win(
     store.put("db", "one")
     probe = backend.current_version
 
-    def probe_then_lose_the_race(name: str) -> str:
+    def probe_then_lose_the_race(name: str) -> object:
         seen = probe(name)
         backend.write_external(name, "someone-else")  # the other rotator writes meanwhile
         return seen
