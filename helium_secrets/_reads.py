@@ -14,14 +14,19 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
 from helium_secrets._pipeline import CallPipeline, copy_error
 from helium_secrets._stats import StatsRecorder
 from helium_secrets._values import Secret, SecretValue, VersionInfo
 from helium_secrets.backends._base import Backend, Capabilities, RawSecret
-from helium_secrets.errors import HeliumError, SecretNotFoundError, UnavailableError
+from helium_secrets.errors import (
+    HeliumError,
+    SecretNotFoundError,
+    StoreClosedError,
+    UnavailableError,
+)
 from helium_secrets.layers.cache import CacheEntry, SecretCache
 from helium_secrets.layers.retry import Clock, RetryPolicy
 from helium_secrets.layers.rotation import RotationListeners
@@ -371,8 +376,18 @@ class ReadPath:
         self.stats.misses += len(mine)
         self.stats.coalesced += len(waiting)
         batch = list(mine)
+        # With a stale value to fall back on, a slow batch costs its readers only the stale wait.
+        executor = (self._ensure_executor()
+                    if any(stale.get(name) is not None for name in batch) else None)
         for start in range(0, len(batch), self.caps.batch_get):
-            self._fetch_batch(batch[start:start + self.caps.batch_get], mine, policy)
+            chunk = batch[start:start + self.caps.batch_get]
+            try:
+                if executor is not None:
+                    executor.submit(self._fetch_batch, chunk, mine, policy)
+                    continue
+            except RuntimeError:  # shut down by close() meanwhile
+                pass
+            self._fetch_batch(chunk, mine, policy)
         for name, flight in {**mine, **waiting}.items():
             try:
                 results[name] = self._wait(name, flight, stale.get(name), name in mine)
@@ -440,6 +455,13 @@ class ReadPath:
         executor = self._executor
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
+        # A fetch that was queued and cancelled answers its waiters, so that none waits for good.
+        with self._lock:
+            flights = list(self._inflight.values())
+        for flight in flights:
+            with contextlib.suppress(InvalidStateError):
+                flight.future.set_exception(
+                    StoreClosedError("the store was closed", backend=self.pipeline.backend_name))
 
     def after_fork_in_child(self) -> None:
         """Threads do not survive a fork: forget their fetches and locks, start afresh."""

@@ -184,3 +184,18 @@ def test_a_reader_interrupted_while_fetching_for_others_does_not_strand_them(
             leader.result(TIMEOUT)
         follower.result(TIMEOUT)
     assert results == ["a-v1"], "the follower fetched again instead of inheriting the interrupt"
+
+
+def test_a_silent_backend_costs_a_batch_reader_of_cached_values_at_most_the_stale_wait(
+    backend: BatchBackend, clock: ManualClock
+) -> None:
+    policy = CachePolicy(ttl=60, refresh_ahead=0, stale_wait=0.05)
+    with SecretStore(backend, clock=clock, cache=policy, poll=PollPolicy(interval=None)) as store:
+        store.get_many(["a", "b"])
+        clock.advance(61)
+        backend.batch_hold = hold = Hold()  # the batch call does not answer
+        got = store.get_many(["a", "b"])
+        assert {n: s.value.reveal() for n, s in got.items()} == {"a": "a-v1", "b": "b-v1"}
+        assert store.stats().stale_served == 2
+        hold.release()
+
