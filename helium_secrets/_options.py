@@ -286,8 +286,8 @@ def _members(hint: Any) -> tuple[Any, ...]:
 
 def _from_text_kind(hint: Any) -> Any:
     """The one member of ``hint`` that text converts to (bool, int, float, str, a Literal)."""
-    kinds = [m for m in _members(hint) if m is not type(None)]
-    if len(kinds) == 1 and (kinds[0] in (bool, int, float, str) or get_origin(kinds[0]) is Literal):
+    kinds = [m for m in _members(hint) if m in (bool, int, float, str) or get_origin(m) is Literal]
+    if len(kinds) == 1:
         return kinds[0]
     raise TypeError(f"an option of type {hint} needs parse= to be read from text")
 
