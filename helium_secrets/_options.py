@@ -28,16 +28,17 @@ import os
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
-from functools import cache
 from typing import Any, ClassVar, Literal, TypeVar, Union, get_args, get_origin
 from urllib.parse import SplitResult, parse_qsl
 
-__all__ = ["Options", "Spec", "build", "option", "parse", "parse_bool", "query_of", "specs"]
+__all__ = ["Options", "Spec", "build", "option", "parse", "parse_bool", "query_flag", "query_of",
+           "specs"]
 
-O = TypeVar("O", bound="Options")
+OptionsT = TypeVar("OptionsT", bound="Options")
 
 _META = "helium_secrets.option"
 _TRUE = frozenset({"true", "1"})
+_SPECS: dict[type[Options], tuple[Spec, ...]] = {}
 _FALSE = frozenset({"false", "0"})
 
 
@@ -163,9 +164,15 @@ class Options:
         return "default" if getattr(self, name) == spec.default else "keyword"
 
 
-@cache
 def specs(schema: type[Options]) -> tuple[Spec, ...]:
     """The options of ``schema``, in declaration order."""
+    known = _SPECS.get(schema)
+    if known is None:
+        known = _SPECS[schema] = _describe(schema)  # a race only computes it twice
+    return known
+
+
+def _describe(schema: type[Options]) -> tuple[Spec, ...]:
     hints = typing.get_type_hints(schema)
     found = []
     for f in dataclasses.fields(schema):  # type: ignore[arg-type]
@@ -182,13 +189,13 @@ def specs(schema: type[Options]) -> tuple[Spec, ...]:
 
 
 def parse(
-    schema: type[O],
+    schema: type[OptionsT],
     *,
     keywords: Mapping[str, Any] | None = None,
     query: Mapping[str, str] | None = None,
     url: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
-) -> O:
+) -> OptionsT:
     """Build ``schema`` from its sources: keyword > URL > environment > default.
 
     :param keywords: the caller's keyword options (typed values).
@@ -262,6 +269,16 @@ def query_of(url: SplitResult) -> dict[str, str]:
             raise ValueError(f"the URL option {name} is given twice")
         query[name] = value
     return query
+
+
+def query_flag(schema: type[Options], name: str, text: str) -> bool:
+    """A boolean URL query value that is URL syntax rather than an option (Vault's ``tls=``),
+    read with the same grammar and the same error as an option's.
+    """
+    try:
+        return parse_bool(text)
+    except ValueError as exc:
+        raise ValueError(f"invalid {schema.scheme}:// URL option {name}={text!r}: {exc}") from None
 
 
 def parse_bool(text: str) -> bool:
@@ -391,7 +408,7 @@ def _range_problem(source: _Source, value: object) -> str | None:
 
 
 
-def build(schema: type[O], options: O | None, keywords: Mapping[str, Any]) -> O:
+def build(schema: type[OptionsT], options: OptionsT | None, keywords: Mapping[str, Any]) -> OptionsT:
     """A backend constructor's options: the ``options=`` object, or its keywords parsed.
 
     :raises TypeError: both were given, or ``options`` is not a ``schema``.
