@@ -128,7 +128,8 @@ class Spec:
                 return self.source.parse(text)
             return _from_text(text, self.hint)
         except ValueError as exc:
-            what = "" if self.secret else f": {exc}"
+            bounds = _bounds(self.source)
+            what = "" if self.secret else f": {exc}" + (f" {bounds}" if bounds else "")
             raise ValueError(f"invalid {where}{what}") from None
 
 
@@ -390,22 +391,32 @@ def _choice_problem(hint: Any, value: object) -> str | None:
     return None
 
 
+def _bounds(source: _Source) -> str | None:
+    """The range of a number option in words, or ``None``."""
+    low, high, above = source.ge, source.le, source.gt
+    if above is not None:
+        return f"more than {above:g}"
+    if low is not None and high is not None:
+        return f"between {low:g} and {high:g}"
+    if low is not None:
+        return f"at least {low:g}"
+    if high is not None:
+        return f"at most {high:g}"
+    return None
+
+
 def _range_problem(source: _Source, value: object) -> str | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     if not math.isfinite(value):
         return "a finite number"
     low, high, above = source.ge, source.le, source.gt
-    if above is not None and not value > above:
-        return "a positive number" if above == 0 else f"more than {above:g}"
-    if low is not None and high is not None and not low <= value <= high:
-        return f"between {low:g} and {high:g}"
-    if low is not None and not value >= low:
-        return f"at least {low:g}"
-    if high is not None and not value <= high:
-        return f"at most {high:g}"
-    return None
-
+    inside = (
+        (above is None or value > above)
+        and (low is None or value >= low)
+        and (high is None or value <= high)
+    )
+    return None if inside else _bounds(source)
 
 
 def build(schema: type[OptionsT], options: OptionsT | None, keywords: Mapping[str, Any]) -> OptionsT:
