@@ -947,15 +947,16 @@ def test_doc_url_options_and_keyword_precedence(server: SecretManagerEmulator) -
     with open_store(url) as store:
         backend = store.backend
         assert isinstance(backend, GCPSecretManagerBackend)
-        assert (backend._timeout, backend._page_size) == (15.0, 7)
-        assert backend._read_metadata and backend._raw_names
-        assert backend._replicas == ("us-east1", "europe-west1")
-        assert backend._current_alias == "live"
+        options = backend.options
+        assert (options.timeout, options.page_size) == (15.0, 7)
+        assert options.read_metadata and options.raw_names
+        assert options.replica_locations == ("us-east1", "europe-west1")
+        assert options.current_alias == "live"
     with open_store(base + "&timeout=15&location=europe-west1", timeout=5.0,
                     location="us-east1") as store:
         backend = store.backend
         assert isinstance(backend, GCPSecretManagerBackend)
-        assert backend._timeout == 5.0  # keyword options win over the URL's
+        assert backend.options.timeout == 5.0  # keyword options win over the URL's
         assert backend.location == "us-east1"
     for key in ("timeout", "page_size"):
         with pytest.raises(ValueError, match=key):
