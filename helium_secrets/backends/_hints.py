@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 
 __all__ = ["retry_after", "retry_after_from_headers"]
 
-_SECONDS = re.compile(r"\d+(?:\.\d+)?")
+_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")  # ASCII digits only (\d matches any script's)
 #: Header names, lower case, most precise first, with the seconds in one unit of each.
 _HEADERS = (("retry-after-ms", 0.001), ("x-ms-retry-after-ms", 0.001), ("retry-after", 1.0))
 

@@ -1117,3 +1117,25 @@ def test_no_credentials_is_unauthenticated_when_opening(
         with pytest.raises(UnauthenticatedError, match="no Google credentials") as info:
             open_store(url)
         assert info.value.backend == "gcp"
+
+
+@pytest.mark.parametrize(("header", "expected"), [("7", 7.0), ("soon", None), ("-3", None)])
+def test_rest_throttling_carries_retry_after(header: str, expected: float | None) -> None:
+    # The REST transport's errors carry an HTTP response; its Retry-After goes through the one
+    # parser every backend uses (the gRPC transport sends RetryInfo instead, tested above).
+    import requests
+    from google.api_core import exceptions as api_exceptions
+
+    from helium_secrets.errors import ErrorCode
+
+    response = requests.Response()
+    response.status_code = 429
+    response.headers["Retry-After"] = header
+    backend = GCPSecretManagerBackend("p", credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
+    try:
+        throttled = api_exceptions.TooManyRequests("slow down", response=response)  # type: ignore[no-untyped-call]
+        verdict = backend.classify(throttled)
+    finally:
+        backend.close()
+    assert verdict is not None
+    assert (verdict.code, verdict.retry_after) == (ErrorCode.THROTTLED, expected)
