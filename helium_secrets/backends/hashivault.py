@@ -403,7 +403,7 @@ class VaultOptions(Options):
     mount: str = option("secret", url="path", check=_mount_problem)
     kv_version: Literal[1, 2] = option(2, query=True)
     namespace: str | None = option(None, query=True, env=_env("NAMESPACE"))
-    auth: VaultAuth | None = option(None, url="?auth= and its options")
+    auth: VaultAuth | None = option(None, url="`?auth=` and its options")
     token: str | None = option(None, env=_env("TOKEN"), secret=True)
     ca_cert: str | None = option(None, query=True, env=_env("CACERT"))
     ca_path: str | None = option(None, query=True, env=_env("CAPATH"))
