@@ -314,3 +314,5 @@ def test_every_backend_exposes_its_schema_as_options() -> None:
         prop = inspect.getattr_static(backend, "options")
         assert isinstance(prop, property) and prop.fset is None, backend
         assert inspect.signature(prop.fget).return_annotation == schema.__name__, backend  # type: ignore[arg-type]
+        documented = re.findall(r":param (\w+):", schema.__doc__ or "")
+        assert documented == [spec.name for spec in specs(schema)], schema.__name__
