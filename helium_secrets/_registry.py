@@ -146,9 +146,13 @@ def open_store(url: str | None = None, **options: Any) -> SecretStore:
     """Open a :class:`SecretStore` from a URL such as ``"vault://vault.internal:8200/secret"``.
 
     :param url: the store's URL; ``None`` opens the default store (see :func:`default_url`).
-    :param options: store options (``cache``, ``retry``, ``audit``, ``clock``,
-        ``poll_interval``, ...) and backend options (credentials, clients, ...), by keyword.
-    :raises ValueError: the URL's scheme is unknown or the URL is malformed.
+    :param options: store options (``cache``, ``retry``, ``guard``, ``poll``, ``audit``,
+        ``clock``: :attr:`SecretStore.OPTIONS`) and backend options (credentials, clients,
+        timeouts, ...: the backend's options class, such as ``VaultOptions``), by keyword. A
+        keyword beats the URL, which beats the environment.
+    :raises ValueError: the URL's scheme is unknown, the URL is malformed, or an option's value
+        is (see docs/concepts.md, "Options").
+    :raises TypeError: an option the backend does not know, or a keyword of the wrong type.
     :raises ImportError: the backend's SDK is not installed (the message names the extra).
     """
     if url is None:

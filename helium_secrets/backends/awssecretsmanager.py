@@ -28,14 +28,17 @@ import re
 import uuid
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, ClassVar
-from urllib.parse import SplitResult, parse_qs
+from urllib.parse import SplitResult
 
 import boto3
 import botocore.exceptions
 from botocore.config import Config
 
+from helium_secrets._options import Options, build, option, parse, query_of
 from helium_secrets._values import VersionInfo
 from helium_secrets.backends._base import (
     BackendBase,
@@ -44,6 +47,7 @@ from helium_secrets.backends._base import (
     NameRules,
     RawSecret,
 )
+from helium_secrets.backends._hints import retry_after_from_headers
 from helium_secrets.errors import (
     ConflictError,
     ErrorCode,
@@ -52,7 +56,7 @@ from helium_secrets.errors import (
     VersionNotFoundError,
 )
 
-__all__ = ["AWSSecretsManagerBackend"]
+__all__ = ["AWSSecretsManagerBackend", "AWSSecretsManagerOptions"]
 
 #: SecretString / SecretBinary limit of the service.
 MAX_VALUE_BYTES = 64 * 1024
@@ -115,14 +119,7 @@ def _is_deleted_error(exc: BaseException) -> bool:
 
 
 def _retry_after(exc: botocore.exceptions.ClientError) -> float | None:
-    headers = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {}) or {}
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None  # an HTTP date: rare from AWS; the store's backoff applies
+    return retry_after_from_headers(exc.response.get("ResponseMetadata", {}).get("HTTPHeaders"))
 
 
 def _request_token(token: str | None) -> str:
@@ -139,11 +136,13 @@ def _is_version_id(version: str) -> bool:
     return 32 <= len(version) <= 64
 
 
-class AWSSecretsManagerBackend(BackendBase):
-    """AWS Secrets Manager through boto3.
+@dataclass(frozen=True, kw_only=True)
+class AWSSecretsManagerOptions(Options):
+    """The options of :class:`AWSSecretsManagerBackend` (the table in docs/backends/aws.md).
 
     Pass an existing ``client``, or a boto3 ``session``, or let the backend build one from
-    ``region`` / ``profile`` (and the usual AWS environment variables and config files).
+    ``region`` / ``profile`` (and the usual AWS environment variables and config files, which
+    boto3 reads itself).
 
     :param region: the AWS region (default: the session's / environment's region).
     :param profile: a named profile from the AWS config files.
@@ -161,6 +160,32 @@ class AWSSecretsManagerBackend(BackendBase):
     :param atomic_check_and_set: ``put(expected_version=...)`` is a staging-label
         compare-and-swap (3 calls, atomic; the default); ``False`` checks DescribeSecret and then
         writes (2 calls, with a race window); see the documentation page.
+    """
+
+    scheme: ClassVar[str] = "awssecretsmanager"
+
+    region: str | None = option(None, query=True, url="host")
+    profile: str | None = option(None, query=True)
+    endpoint_url: str | None = option(None, query=True)
+    session: boto3.Session | None = None
+    client: Any = None
+    config: Config | None = None
+    recovery_window_days: int = option(30, query=True, ge=7, le=30)
+    kms_key_id: str | None = option(None, query=True)
+    description: str | None = None
+    tags: Mapping[str, str] | None = None
+    atomic_check_and_set: bool = option(True, query=True)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.tags is not None:  # a copy: the options stay as they were made
+            object.__setattr__(self, "tags", MappingProxyType(dict(self.tags)))
+
+
+class AWSSecretsManagerBackend(BackendBase):
+    """AWS Secrets Manager through boto3.
+
+    :param options: a ready :class:`AWSSecretsManagerOptions`, or pass its fields as keywords.
     :raises ValueError: conflicting options, a recovery window outside 7-30 days, or no
         region anywhere.
     """
@@ -168,22 +193,11 @@ class AWSSecretsManagerBackend(BackendBase):
     name: ClassVar[str] = "aws"
 
     def __init__(
-        self,
-        *,
-        region: str | None = None,
-        profile: str | None = None,
-        endpoint_url: str | None = None,
-        session: Any = None,
-        client: Any = None,
-        config: Config | None = None,
-        recovery_window_days: int = 30,
-        kms_key_id: str | None = None,
-        description: str | None = None,
-        tags: Mapping[str, str] | None = None,
-        atomic_check_and_set: bool = True,
+        self, *, options: AWSSecretsManagerOptions | None = None, **keywords: Any
     ) -> None:
-        if not 7 <= recovery_window_days <= 30:
-            raise ValueError("recovery_window_days must be between 7 and 30 (AWS's range)")
+        self._options = opts = build(AWSSecretsManagerOptions, options, keywords)
+        region, profile, session, client = opts.region, opts.profile, opts.session, opts.client
+        endpoint_url, config, tags = opts.endpoint_url, opts.config, opts.tags
         self.capabilities = Capabilities(
             binary=True,
             versions=True,
@@ -196,14 +210,14 @@ class AWSSecretsManagerBackend(BackendBase):
             check_and_set=atomic_check_and_set,
             staging=True,
         )
-        self.recovery_window_days = recovery_window_days
-        self.kms_key_id = kms_key_id
-        self.description = description
+        self.recovery_window_days = opts.recovery_window_days
+        self.kms_key_id = opts.kms_key_id
+        self.description = opts.description
         problem = _tags_problem(tags or {})
         if problem is not None:
             raise ValueError(f"tags=: {problem}")
         self.tags = dict(tags or {})
-        self.atomic_check_and_set = atomic_check_and_set
+        self.atomic_check_and_set = opts.atomic_check_and_set
         self._batch_denied = False
         self._owns_client = client is None
         if client is not None:
@@ -232,8 +246,13 @@ class AWSSecretsManagerBackend(BackendBase):
                     "region=, AWS_DEFAULT_REGION or the profile's region"
                 ) from exc
 
+    @property
+    def options(self) -> AWSSecretsManagerOptions:
+        """The resolved options (read-only)."""
+        return self._options
+
     @classmethod
-    def from_url(cls, url: SplitResult, **options: Any) -> AWSSecretsManagerBackend:
+    def from_url(cls, url: SplitResult, **keywords: Any) -> AWSSecretsManagerBackend:
         """Build from ``awssecretsmanager://[REGION][?profile=...&endpoint_url=...]``.
 
         Query options: ``region``, ``profile``, ``endpoint_url``, ``recovery_window_days``,
@@ -242,29 +261,14 @@ class AWSSecretsManagerBackend(BackendBase):
         """
         if url.path not in ("", "/"):
             raise ValueError("awssecretsmanager:// URLs take no path: the host is the region")
-        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        query = query_of(url)
+        derived = {}
         if url.hostname:
             if "region" in query:
                 raise ValueError("give the region as the URL's host or ?region=, not both")
-            query["region"] = url.hostname
-        for key in ("region", "profile", "endpoint_url", "kms_key_id"):
-            if key in query:
-                options.setdefault(key, query.pop(key))
-        if "recovery_window_days" in query:
-            days = query.pop("recovery_window_days")
-            if not days.isdigit():
-                raise ValueError("recovery_window_days is a number of days (7-30)")
-            options.setdefault("recovery_window_days", int(days))
-        if "atomic_check_and_set" in query:
-            flag = query.pop("atomic_check_and_set").lower()
-            if flag not in ("true", "false", "1", "0"):
-                raise ValueError("atomic_check_and_set is true or false")
-            options.setdefault("atomic_check_and_set", flag in ("true", "1"))
-        if query:
-            raise ValueError(
-                f"unknown awssecretsmanager:// URL option(s): {', '.join(sorted(query))}"
-            )
-        return cls(**options)
+            derived["region"] = url.hostname
+        return cls(options=parse(AWSSecretsManagerOptions, keywords=keywords, query=query,
+                                 url=derived))
 
     @staticmethod
     def _warn_if_client_retries(client: Any) -> None:

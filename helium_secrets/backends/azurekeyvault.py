@@ -40,16 +40,17 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import email.utils
 import re
 import ssl
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import SplitResult, parse_qs
+from typing import Any, ClassVar, Literal
+from urllib.parse import SplitResult
 
+from azure.core.credentials import TokenCredential
 from azure.core.exceptions import (
     ClientAuthenticationError,
     HttpResponseError,
@@ -62,6 +63,7 @@ from azure.core.exceptions import (
 )
 from azure.keyvault.secrets import KeyVaultSecret, SecretClient, SecretProperties
 
+from helium_secrets._options import Options, build, option, parse, query_of
 from helium_secrets._values import VersionInfo
 from helium_secrets.backends._base import (
     BackendBase,
@@ -70,6 +72,7 @@ from helium_secrets.backends._base import (
     NameRules,
     RawSecret,
 )
+from helium_secrets.backends._hints import retry_after_from_headers
 from helium_secrets.errors import (
     ConflictError,
     DeadlineExceededError,
@@ -85,14 +88,12 @@ from helium_secrets.errors import (
     error_for_code,
 )
 
-if TYPE_CHECKING:
-    from azure.core.credentials import TokenCredential
-
 __all__ = [
     "BINARY_CONTENT_TYPE",
     "MAX_NAME_LENGTH",
     "MAX_VALUE_BYTES",
     "AzureKeyVaultBackend",
+    "AzureKeyVaultOptions",
     "decode_name",
     "encode_name",
 ]
@@ -121,8 +122,6 @@ _ESCAPED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ._+=@-")
 _HEX = frozenset("0123456789abcdef")
 _VERBATIM = re.compile(r"[0-9A-Za-z-]{1,127}")
 _VERSION_ID = re.compile(r"[0-9A-Za-z]{1,64}")
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
 
 
 # -- the name mapping -----------------------------------------------------------------------
@@ -213,8 +212,9 @@ _VERBATIM_RULES = NameRules(
 # -- the backend ----------------------------------------------------------------------------
 
 
-class AzureKeyVaultBackend(BackendBase):
-    """Secrets in one Azure Key Vault.
+@dataclass(frozen=True, kw_only=True)
+class AzureKeyVaultOptions(Options):
+    """The options of :class:`AzureKeyVaultBackend` (the table in docs/backends/azure.md).
 
     :param vault_url: the vault's URL, ``https://<vault>.vault.azure.net``.
     :param credential: any azure-core ``TokenCredential``; default ``DefaultAzureCredential()``
@@ -236,6 +236,30 @@ class AzureKeyVaultBackend(BackendBase):
     :param client_options: more keyword arguments for ``SecretClient`` (``api_version``,
         ``transport``, ...); not retry settings (the store is the only retry layer) nor the
         options above.
+    """
+
+    scheme: ClassVar[str] = "azurekeyvault"
+
+    vault_url: str | None = option(None, url="host")
+    credential: TokenCredential | None = None
+    client: SecretClient | None = None
+    names: Literal["escaped", "verbatim"] = option("escaped", query=True)
+    recover_deleted: bool = option(False, query=True)
+    honour_dates: bool = option(True, query=True)
+    connection_verify: str | bool = True
+    verify_challenge_resource: bool = option(True, query=True)
+    poll_interval: float = option(2.0, query=True, gt=0)
+    wait_timeout: float = option(120.0, query=True, gt=0)
+    connection_timeout: float = option(10.0, gt=0)
+    read_timeout: float = option(60.0, gt=0)
+    client_options: Mapping[str, Any] | None = None
+
+
+class AzureKeyVaultBackend(BackendBase):
+    """Secrets in one Azure Key Vault.
+
+    :param vault_url: the vault's URL (see :class:`AzureKeyVaultOptions`).
+    :param options: a ready :class:`AzureKeyVaultOptions`, or pass its fields as keywords.
     :raises ValueError: an option is invalid (before any call).
     """
 
@@ -245,29 +269,16 @@ class AzureKeyVaultBackend(BackendBase):
         self,
         vault_url: str | None = None,
         *,
-        credential: TokenCredential | None = None,
-        client: SecretClient | None = None,
-        names: str = "escaped",
-        recover_deleted: bool = False,
-        honour_dates: bool = True,
-        connection_verify: str | bool = True,
-        verify_challenge_resource: bool = True,
-        poll_interval: float = 2.0,
-        wait_timeout: float = 120.0,
-        connection_timeout: float = 10.0,
-        read_timeout: float = 60.0,
-        client_options: Mapping[str, Any] | None = None,
+        options: AzureKeyVaultOptions | None = None,
+        **keywords: Any,
     ) -> None:
-        if names not in ("escaped", "verbatim"):
-            raise ValueError("names is 'escaped' or 'verbatim'")
-        if connection_verify is False:
+        if vault_url is not None:
+            keywords["vault_url"] = vault_url
+        self._options = opts = build(AzureKeyVaultOptions, options, keywords)
+        vault_url, credential, client = opts.vault_url, opts.credential, opts.client
+        if opts.connection_verify is False:
             raise ValueError("TLS verification cannot be turned off; pass a CA bundle path")
-        for option, seconds in (("poll_interval", poll_interval), ("wait_timeout", wait_timeout),
-                                ("connection_timeout", connection_timeout),
-                                ("read_timeout", read_timeout)):
-            if not seconds > 0:
-                raise ValueError(f"{option} must be a positive number of seconds")
-        self._verbatim = names == "verbatim"
+        self._verbatim = opts.names == "verbatim"
         self.capabilities = Capabilities(
             binary=True,
             versions=True,
@@ -281,10 +292,10 @@ class AzureKeyVaultBackend(BackendBase):
             # A hidden "<name>-0staged" secret could clash with a verbatim name.
             staging=not self._verbatim,
         )
-        self._recover_deleted = recover_deleted
-        self._honour_dates = honour_dates
-        self._poll_interval = poll_interval
-        self._wait_timeout = wait_timeout
+        self._recover_deleted = opts.recover_deleted
+        self._honour_dates = opts.honour_dates
+        self._poll_interval = opts.poll_interval
+        self._wait_timeout = opts.wait_timeout
         self._owned_credential: Any = None
         if client is not None:
             self._client = client
@@ -298,27 +309,33 @@ class AzureKeyVaultBackend(BackendBase):
             from azure.identity import DefaultAzureCredential
 
             credential = self._owned_credential = DefaultAzureCredential()
-        options: dict[str, Any] = {
+        settings: dict[str, Any] = {
             "retry_total": 0,  # the store is the only retry layer
-            "connection_timeout": connection_timeout,
-            "read_timeout": read_timeout,
-            "connection_verify": connection_verify,
-            "verify_challenge_resource": verify_challenge_resource,
+            "connection_timeout": opts.connection_timeout,
+            "read_timeout": opts.read_timeout,
+            "connection_verify": opts.connection_verify,
+            "verify_challenge_resource": opts.verify_challenge_resource,
         }
+        client_options = opts.client_options
         for key in client_options or {}:
             # These would undo what the options above promise: one retry layer, TLS verified.
-            if key in options or key.startswith("retry"):
+            if key in settings or key.startswith("retry"):
                 raise ValueError(
                     f"client_options cannot set {key!r}: "
                     + ("the store is the only retry layer" if key.startswith("retry")
                        else f"pass {key}= to the backend itself")
                 )
-        options.update(client_options or {})
-        self._client = SecretClient(vault_url, credential, **options)
+        settings.update(client_options or {})
+        self._client = SecretClient(vault_url, credential, **settings)
         self._owns_client = True
 
+    @property
+    def options(self) -> AzureKeyVaultOptions:
+        """The resolved options (read-only)."""
+        return self._options
+
     @classmethod
-    def from_url(cls, url: SplitResult, **options: Any) -> AzureKeyVaultBackend:
+    def from_url(cls, url: SplitResult, **keywords: Any) -> AzureKeyVaultBackend:
         """Build the backend from ``azurekeyvault://<vault>[?option=value...]``.
 
         URL options: ``names``, ``recover_deleted``, ``honour_dates``,
@@ -335,20 +352,8 @@ class AzureKeyVaultBackend(BackendBase):
         netloc = url.netloc
         if "." not in host and url.port is None and host != "localhost":
             netloc = f"{host}.vault.azure.net"
-        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-        if "names" in query:
-            options.setdefault("names", query.pop("names"))
-        for key in ("recover_deleted", "honour_dates", "verify_challenge_resource"):
-            if key in query:
-                options.setdefault(key, _parse_bool(key, query.pop(key)))
-        for key in ("poll_interval", "wait_timeout"):
-            if key in query:
-                options.setdefault(key, _parse_seconds(key, query.pop(key)))
-        if query:
-            raise ValueError(
-                f"unknown azurekeyvault:// URL option(s): {', '.join(sorted(query))}"
-            )
-        return cls(f"https://{netloc}", **options)
+        return cls(options=parse(AzureKeyVaultOptions, keywords=keywords, query=query_of(url),
+                                 url={"vault_url": f"https://{netloc}"}))
 
     # -- names and values -----------------------------------------------------------------
 
@@ -686,44 +691,8 @@ def _age(props: SecretProperties) -> tuple[float, int, str]:
     return created, written, props.version or ""
 
 
-def _parse_bool(key: str, text: str) -> bool:
-    lowered = text.lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise ValueError(f"azurekeyvault:// URL option {key} takes true or false, not {text!r}")
-
-
-def _parse_seconds(key: str, text: str) -> float:
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = -1.0
-    if not seconds > 0 or seconds == float("inf"):
-        raise ValueError(
-            f"azurekeyvault:// URL option {key} takes a positive number of seconds, not {text!r}"
-        )
-    return seconds
-
-
 def _retry_after(exc: HttpResponseError) -> float | None:
-    headers: Mapping[str, str] = getattr(exc.response, "headers", None) or {}
-    for header, scale in (("retry-after-ms", 0.001), ("x-ms-retry-after-ms", 0.001),
-                          ("Retry-After", 1.0)):
-        raw = headers.get(header)
-        if not raw:
-            continue
-        try:
-            return max(0.0, float(raw) * scale)
-        except ValueError:
-            pass
-        try:
-            when = email.utils.parsedate_to_datetime(raw)
-        except (TypeError, ValueError):
-            continue
-        return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
-    return None
+    return retry_after_from_headers(getattr(exc.response, "headers", None))
 
 
 def _is_tls_failure(exc: BaseException) -> bool:

@@ -16,14 +16,16 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar, NoReturn
-from urllib.parse import SplitResult, parse_qs
+from urllib.parse import SplitResult
 
+from helium_secrets._options import Options, build, option, parse, query_of
 from helium_secrets._values import VersionInfo
 from helium_secrets.backends._base import BackendBase, Capabilities, NameRules, RawSecret
 from helium_secrets.errors import ReadOnlyError, SecretNotFoundError, VersionNotFoundError
 
-__all__ = ["VERSION", "EnvironBackend"]
+__all__ = ["VERSION", "EnvironBackend", "EnvironOptions"]
 
 #: The one version every variable has: the environment keeps no history.
 VERSION = "env"
@@ -42,24 +44,40 @@ NAME_RULES = NameRules(
 )
 
 
-class EnvironBackend(BackendBase):
-    """Read-only secrets from environment variables, under an optional prefix.
+def _prefix_problem(prefix: str) -> str | None:
+    if _PREFIX.fullmatch(prefix):
+        return None
+    return "letters, digits and '_', not starting with a digit"
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnvironOptions(Options):
+    """The options of :class:`EnvironBackend` (the table in docs/backends/env.md).
 
     :param prefix: prepended to every variable name (``"APP_"``); letters, digits and ``_``.
     :param environ: the mapping to read (default :data:`os.environ`, read live at every call);
         tests pass a dict instead of changing the process environment.
     """
 
+    scheme: ClassVar[str] = "env"
+
+    prefix: str = option("", query=True, check=_prefix_problem)
+    environ: Mapping[str, str] | None = None
+
+
+class EnvironBackend(BackendBase):
+    """Read-only secrets from environment variables, under an optional prefix.
+
+    :param options: a ready :class:`EnvironOptions`, or pass its fields as keywords.
+    """
+
     name: ClassVar[str] = "env"
 
-    def __init__(self, *, prefix: str = "", environ: Mapping[str, str] | None = None) -> None:
-        if not _PREFIX.fullmatch(prefix):
-            raise ValueError(
-                f"invalid env:// prefix {prefix!r}: letters, digits and '_', not starting with "
-                "a digit"
-            )
-        self.prefix = prefix
+    def __init__(self, *, options: EnvironOptions | None = None, **keywords: Any) -> None:
+        self._options = build(EnvironOptions, options, keywords)
+        self.prefix = self._options.prefix
         #: The variables read; a live view of the process environment unless one was passed.
+        environ = self._options.environ
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
         self.capabilities = Capabilities(
             binary=False,
@@ -74,17 +92,17 @@ class EnvironBackend(BackendBase):
     def __repr__(self) -> str:
         return f"EnvironBackend(prefix={self.prefix!r})"
 
+    @property
+    def options(self) -> EnvironOptions:
+        """The resolved options (read-only)."""
+        return self._options
+
     @classmethod
-    def from_url(cls, url: SplitResult, **options: Any) -> EnvironBackend:
+    def from_url(cls, url: SplitResult, **keywords: Any) -> EnvironBackend:
         """Build from ``env://`` or ``env://?prefix=APP_``."""
         if url.netloc or url.path not in ("", "/"):
             raise ValueError("env:// URLs take no host or path; write env://?prefix=APP_")
-        query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
-        if "prefix" in query:
-            options.setdefault("prefix", query.pop("prefix"))
-        if query:
-            raise ValueError(f"unknown env:// URL option(s): {', '.join(sorted(query))}")
-        return cls(**options)
+        return cls(options=parse(EnvironOptions, keywords=keywords, query=query_of(url)))
 
     # -- the name mapping ------------------------------------------------------------------
 

@@ -42,22 +42,25 @@ import copy
 import ipaddress
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any, ClassVar
-from urllib.parse import SplitResult, parse_qs
+from urllib.parse import SplitResult
 
 import google_crc32c
 import grpc
 from google.api_core import exceptions as api_exceptions
 from google.api_core.client_options import ClientOptions
 from google.auth import exceptions as auth_exceptions
+from google.auth.credentials import Credentials
 from google.cloud.secretmanager_v1 import SecretManagerServiceClient, types
 from google.cloud.secretmanager_v1.services.secret_manager_service.transports import (
     SecretManagerServiceGrpcTransport,
 )
 from google.protobuf import field_mask_pb2
 
+from helium_secrets._options import Options, build, option, parse, query_of
 from helium_secrets._values import VersionInfo
 from helium_secrets.backends._base import (
     BackendBase,
@@ -66,6 +69,7 @@ from helium_secrets.backends._base import (
     NameRules,
     RawSecret,
 )
+from helium_secrets.backends._hints import retry_after_from_headers
 from helium_secrets.errors import (
     ConflictError,
     ErrorCode,
@@ -79,7 +83,13 @@ from helium_secrets.errors import (
     error_for_code,
 )
 
-__all__ = ["GCPSecretManagerBackend", "crc32c", "decode_name", "encode_name"]
+__all__ = [
+    "GCPSecretManagerBackend",
+    "GCPSecretManagerOptions",
+    "crc32c",
+    "decode_name",
+    "encode_name",
+]
 
 #: The service's largest payload.
 MAX_VALUE_BYTES = 64 * 1024
@@ -212,8 +222,22 @@ def _reason(exc: api_exceptions.GoogleAPICallError) -> str | None:
     return reason if isinstance(reason, str) and reason.isidentifier() else None
 
 
-class GCPSecretManagerBackend(BackendBase):
-    """GCP Secret Manager, global or regional, through ``SecretManagerServiceClient``.
+def _locations(text: str) -> tuple[str, ...]:
+    """``?replica_locations=a,b``."""
+    return tuple(part for part in text.split(",") if part)
+
+
+def _location_problem(location: str) -> str | None:
+    return None if re.fullmatch(r"[a-z0-9-]+", location) else "a GCP location (europe-west1)"
+
+
+def _alias_problem(alias: str) -> str | None:
+    return None if _valid_alias(alias) else "a valid GCP alias name (not latest or new)"
+
+
+@dataclass(frozen=True, kw_only=True)
+class GCPSecretManagerOptions(Options):
+    """The options of :class:`GCPSecretManagerBackend` (the table in docs/backends/gcp.md).
 
     :param project: the project id or number; default: the project of ``google.auth.default()``.
     :param location: a region for regional secrets (``europe-west1``): the regional endpoint
@@ -238,36 +262,49 @@ class GCPSecretManagerBackend(BackendBase):
         tools that don't move the alias are not current until promoted.
     """
 
+    scheme: ClassVar[str] = "gcpsecretmanager"
+
+    project: str | None = option(None, url="host")
+    location: str | None = option(None, query=True, check=_location_problem)
+    credentials: Credentials | None = None
+    client: SecretManagerServiceClient | None = None
+    transport: Any = None
+    client_options: ClientOptions | Mapping[str, Any] | None = None
+    endpoint: str | None = option(None, query=True)
+    insecure: bool = option(False, query=True)
+    replica_locations: tuple[str, ...] = option((), query=True, parse=_locations)
+    timeout: float = option(30.0, query=True, gt=0)
+    page_size: int = option(250, query=True, ge=1)
+    read_metadata: bool = option(False, query=True)
+    raw_names: bool = option(False, query=True)
+    current_alias: str | None = option(None, query=True, check=_alias_problem)
+
+
+class GCPSecretManagerBackend(BackendBase):
+    """GCP Secret Manager, global or regional, through ``SecretManagerServiceClient``.
+
+    :param project: the project (see :class:`GCPSecretManagerOptions`).
+    :param options: a ready :class:`GCPSecretManagerOptions`, or pass its fields as keywords.
+    """
+
     name: ClassVar[str] = "gcp"
 
     def __init__(
         self,
         project: str | None = None,
         *,
-        location: str | None = None,
-        credentials: Any = None,
-        client: SecretManagerServiceClient | None = None,
-        transport: Any = None,
-        client_options: ClientOptions | Mapping[str, Any] | None = None,
-        endpoint: str | None = None,
-        insecure: bool = False,
-        replica_locations: Sequence[str] = (),
-        timeout: float = 30.0,
-        page_size: int = 250,
-        read_metadata: bool = False,
-        raw_names: bool = False,
-        current_alias: str | None = None,
+        options: GCPSecretManagerOptions | None = None,
+        **keywords: Any,
     ) -> None:
-        if location is not None and replica_locations:
+        if project is not None:
+            keywords["project"] = project
+        self._options = opts = build(GCPSecretManagerOptions, options, keywords)
+        project, location, credentials, client = (
+            opts.project, opts.location, opts.credentials, opts.client
+        )
+        current_alias, raw_names = opts.current_alias, opts.raw_names
+        if location is not None and opts.replica_locations:
             raise ValueError("regional secrets (location=) take no replica_locations")
-        if location is not None and not re.fullmatch(r"[a-z0-9-]+", location):
-            raise ValueError(f"invalid GCP location {location!r}")
-        if current_alias is not None and not _valid_alias(current_alias):
-            raise ValueError(f"current_alias {current_alias!r} is not a valid GCP alias name")
-        if not timeout > 0:
-            raise ValueError("timeout must be a positive number of seconds")
-        if page_size <= 0:
-            raise ValueError("page_size must be a positive number")
         if project is None:
             default_credentials, project = _default_credentials()
             if credentials is None:
@@ -280,17 +317,17 @@ class GCPSecretManagerBackend(BackendBase):
         self.project = project
         self.location = location
         self._parent = f"projects/{project}" + (f"/locations/{location}" if location else "")
-        self._replicas = tuple(replica_locations)
-        self._timeout = timeout
-        self._page_size = page_size
-        self._read_metadata = read_metadata
+        self._replicas = opts.replica_locations
+        self._timeout = opts.timeout
+        self._page_size = opts.page_size
+        self._read_metadata = opts.read_metadata
         self._raw_names = raw_names
         self._current_alias = current_alias
         self._owns_client = client is None
         if client is None:
             try:
-                client = self._build_client(credentials, transport, client_options, endpoint,
-                                            insecure)
+                client = self._build_client(credentials, opts.transport, opts.client_options,
+                                            opts.endpoint, opts.insecure)
             except auth_exceptions.DefaultCredentialsError as exc:
                 raise _no_credentials() from exc
         self._client = client
@@ -348,8 +385,13 @@ class GCPSecretManagerBackend(BackendBase):
             credentials=credentials, transport=transport, client_options=options
         )
 
+    @property
+    def options(self) -> GCPSecretManagerOptions:
+        """The resolved options (read-only)."""
+        return self._options
+
     @classmethod
-    def from_url(cls, url: SplitResult, **options: Any) -> GCPSecretManagerBackend:
+    def from_url(cls, url: SplitResult, **keywords: Any) -> GCPSecretManagerBackend:
         """``gcpsecretmanager://[PROJECT][?location=&replica_locations=a,b&endpoint=&insecure=
         &timeout=&page_size=&read_metadata=&raw_names=&current_alias=]``; keyword options win
         over the URL."""
@@ -360,34 +402,8 @@ class GCPSecretManagerBackend(BackendBase):
                 "gcpsecretmanager:// URLs name the project as the host and carry no credentials: "
                 "pass credentials= instead"
             )
-        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-        flags = ("insecure", "read_metadata", "raw_names")
-        for key in flags:
-            if key in query:
-                text = query.pop(key).lower()
-                if text not in ("true", "false", "1", "0", "yes", "no"):
-                    raise ValueError(f"{key} must be true or false")
-                options.setdefault(key, text in ("true", "1", "yes"))
-        for key in ("location", "endpoint", "current_alias"):
-            if key in query:
-                options.setdefault(key, query.pop(key))
-        if "replica_locations" in query:
-            options.setdefault(
-                "replica_locations", [p for p in query.pop("replica_locations").split(",") if p]
-            )
-        for key, kind in (("timeout", float), ("page_size", int)):
-            if key in query:
-                text = query.pop(key)
-                try:
-                    number = kind(text)
-                except ValueError:
-                    raise ValueError(f"{key} must be a positive number, not {text!r}") from None
-                options.setdefault(key, number)
-        if query:
-            raise ValueError(f"unknown gcpsecretmanager:// URL option(s): {', '.join(sorted(query))}")
-        if url.netloc:
-            options.setdefault("project", url.netloc)
-        return cls(**options)
+        return cls(options=parse(GCPSecretManagerOptions, keywords=keywords, query=query_of(url),
+                                 url={"project": url.netloc} if url.netloc else {}))
 
     # -- resource names --------------------------------------------------------------------
 
@@ -967,7 +983,12 @@ def _classify_http(exc: api_exceptions.GoogleAPICallError) -> Classified:
         412: ErrorCode.CONFLICT, 429: ErrorCode.THROTTLED, 504: ErrorCode.DEADLINE_EXCEEDED,
     }
     code = by_status.get(status, ErrorCode.UNAVAILABLE if status >= 500 else ErrorCode.UNKNOWN)
-    return Classified(code, f"GCP Secret Manager: HTTP {status}")
+    retry_after = None
+    if code in (ErrorCode.THROTTLED, ErrorCode.UNAVAILABLE):
+        retry_after = _retry_delay(exc)
+        if retry_after is None:
+            retry_after = retry_after_from_headers(getattr(exc.response, "headers", None))
+    return Classified(code, f"GCP Secret Manager: HTTP {status}", retry_after=retry_after)
 
 
 def _version_id(resource_name: str) -> str:

@@ -24,6 +24,7 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import math
 import os
 import re
 import secrets
@@ -34,16 +35,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, ClassVar, TypeVar
-from urllib.parse import SplitResult, parse_qs, urlsplit
+from typing import Any, ClassVar, Literal, TypeVar
+from urllib.parse import SplitResult, urlsplit
 
 import hvac
 import hvac.exceptions
 import requests
 import requests.adapters
 
+from helium_secrets._options import Options, build, option, parse, query_flag, query_of
 from helium_secrets._values import VersionInfo
 from helium_secrets.backends._base import BackendBase, Capabilities, Classified, RawSecret
+from helium_secrets.backends._hints import retry_after_from_headers
 from helium_secrets.errors import (
     ConflictError,
     ErrorCode,
@@ -63,6 +66,7 @@ __all__ = [
     "UserpassAuth",
     "VaultAuth",
     "VaultBackend",
+    "VaultOptions",
 ]
 
 T = TypeVar("T")
@@ -91,7 +95,6 @@ _STATUS_OF: dict[type[Exception], int] = {
 }
 #: A per-process key for KV v1 version ids (content digests that must not reveal the value).
 _V1_DIGEST_KEY = secrets.token_bytes(32)
-_TRUE = frozenset({"1", "true", "yes", "on"})
 #: A staged value lives at NAME + this suffix. ``~`` is not in any portable name, so the
 #: companion path never collides with a secret, and listing leaves it out.
 STAGED_SUFFIX = "~staged"
@@ -267,13 +270,9 @@ def _auth_block(response: Any) -> Mapping[str, Any]:
 # -- configuration helpers ------------------------------------------------------------------
 
 
-def _env(name: str) -> str | None:
-    """A Vault CLI variable (``VAULT_X``), or OpenBao's spelling of it (``BAO_X``)."""
-    for key in (f"VAULT_{name}", f"BAO_{name}"):
-        value = os.environ.get(key, "").strip()
-        if value:
-            return value
-    return None
+def _env(name: str) -> tuple[str, str]:
+    """A Vault CLI variable (``VAULT_X``), then OpenBao's spelling of it (``BAO_X``)."""
+    return f"VAULT_{name}", f"BAO_{name}"
 
 
 def _is_loopback(host: str) -> bool:
@@ -286,8 +285,21 @@ def _is_loopback(host: str) -> bool:
 
 
 def _parse_timeout(value: str) -> float:
+    """Seconds, as ``10`` or ``10s`` (the ``vault`` CLI's form)."""
     text = value.strip().lower()
-    return float(text[:-1]) if text.endswith("s") else float(text)
+    try:
+        return float(text[:-1]) if text.endswith("s") else float(text)
+    except ValueError:
+        raise ValueError("expected seconds, such as 10 or 10s") from None
+
+
+def _timeout_problem(timeout: float | tuple[float, float]) -> str | None:
+    seconds = timeout if isinstance(timeout, tuple) else (timeout,)
+    return None if all(math.isfinite(s) and s > 0 for s in seconds) else "positive seconds"
+
+
+def _mount_problem(mount: str) -> str | None:
+    return None if mount.strip("/") else "a KV mount path (it is empty)"
 
 
 def _parse_time(text: object) -> datetime | None:
@@ -346,25 +358,18 @@ def _status(exc: BaseException) -> int | None:
     return None
 
 
-def _retry_after(header: str | None) -> float | None:
-    if not header:
-        return None
-    try:
-        return max(0.0, float(header))
-    except ValueError:
-        return None  # an HTTP date: rare from Vault; the retry layer's backoff applies
-
-
 # -- the backend ---------------------------------------------------------------------------
 
 
-class VaultBackend(BackendBase):
-    """Secrets in a Vault / OpenBao KV mount.
+@dataclass(frozen=True, kw_only=True)
+class VaultOptions(Options):
+    """The options of :class:`VaultBackend` (the table in docs/backends/vault.md).
 
     Options not given fall back to the environment variables the ``vault`` CLI reads
     (``VAULT_ADDR``, ``VAULT_TOKEN``, ``VAULT_NAMESPACE``, ``VAULT_CACERT``, ``VAULT_CAPATH``,
     ``VAULT_CLIENT_CERT``, ``VAULT_CLIENT_KEY``, ``VAULT_SKIP_VERIFY``,
-    ``VAULT_CLIENT_TIMEOUT``; OpenBao's ``BAO_*`` spellings too), then to ``~/.vault-token``.
+    ``VAULT_CLIENT_TIMEOUT``; OpenBao's ``BAO_*`` spellings too); with no credentials at all,
+    the backend reads ``~/.vault-token``.
 
     :param address: the server, ``https://host:8200``; ``http://`` only to a loopback address
         unless ``allow_insecure_http``.
@@ -382,7 +387,43 @@ class VaultBackend(BackendBase):
     :param timeout: seconds per HTTP request, or a ``(connect, read)`` pair.
     :param max_value_bytes: the largest value accepted.
     :param client: a ready :class:`hvac.Client` to use instead of building one; its token is
-        still managed through ``auth`` when given.
+        still managed through ``auth`` when given. The connection options (address, namespace,
+        TLS, timeout) are then the client's.
+    """
+
+    scheme: ClassVar[str] = "vault"
+    #: URL syntax that is not an option: ``tls=`` picks the scheme of the host's address, and
+    #: ``auth=`` takes the options of its method.
+    url_extras: ClassVar[tuple[str, ...]] = (
+        "tls", "auth", "auth_mount", "role", "role_id", "secret_id_file", "jwt_file",
+        "token_file", "username", "password_file",
+    )
+
+    address: str = option("https://127.0.0.1:8200", url="host", env=_env("ADDR"))
+    mount: str = option("secret", url="path", check=_mount_problem)
+    kv_version: Literal[1, 2] = option(2, query=True)
+    namespace: str | None = option(None, query=True, env=_env("NAMESPACE"))
+    auth: VaultAuth | None = option(None, url="`?auth=` and its options")
+    token: str | None = option(None, env=_env("TOKEN"), secret=True)
+    ca_cert: str | None = option(None, query=True, env=_env("CACERT"))
+    ca_path: str | None = option(None, query=True, env=_env("CAPATH"))
+    client_cert: str | None = option(None, query=True, env=_env("CLIENT_CERT"))
+    client_key: str | None = option(None, query=True, env=_env("CLIENT_KEY"))
+    tls_skip_verify: bool = option(False, query=True, env=_env("SKIP_VERIFY"))
+    allow_insecure_http: bool = option(False, query=True)
+    timeout: float | tuple[float, float] = option(
+        DEFAULT_TIMEOUT, query=True, env=_env("CLIENT_TIMEOUT"), parse=_parse_timeout,
+        check=_timeout_problem,
+    )
+    max_value_bytes: int = option(DEFAULT_MAX_VALUE_BYTES, ge=1)
+    client: hvac.Client | None = None
+
+
+class VaultBackend(BackendBase):
+    """Secrets in a Vault / OpenBao KV mount.
+
+    :param address: the server (see :class:`VaultOptions`).
+    :param options: a ready :class:`VaultOptions`, or pass its fields as keywords.
     """
 
     name: ClassVar[str] = "vault"
@@ -391,36 +432,27 @@ class VaultBackend(BackendBase):
         self,
         address: str | None = None,
         *,
-        mount: str = "secret",
-        kv_version: int = 2,
-        namespace: str | None = None,
-        auth: VaultAuth | None = None,
-        token: str | None = None,
-        ca_cert: str | None = None,
-        ca_path: str | None = None,
-        client_cert: str | None = None,
-        client_key: str | None = None,
-        tls_skip_verify: bool | None = None,
-        allow_insecure_http: bool = False,
-        timeout: float | tuple[float, float] | None = None,
-        max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
-        client: hvac.Client | None = None,
+        options: VaultOptions | None = None,
+        **keywords: Any,
     ) -> None:
-        if kv_version not in (1, 2):
-            raise ValueError("kv_version is 1 or 2")
-        self.mount = mount.strip("/")
-        if not self.mount:
-            raise ValueError("the KV mount path is empty")
-        self.kv_version = kv_version
-        if client is not None and auth is None and token is None and client.token:
-            token = client.token  # a ready client brings its token
-        self.auth = self._resolve_auth(auth, token)
-        v2 = kv_version == 2
+        if address is not None:
+            keywords["address"] = address
+        self._options = opts = build(VaultOptions, options, keywords)
+        self.mount = opts.mount.strip("/")
+        self.kv_version = opts.kv_version
+        client, token = opts.client, opts.token
+        given_token = token is not None and opts.source("token") == "keyword"
+        if opts.auth is not None and given_token:
+            raise ValueError("pass auth= or token=, not both")
+        if client is not None and opts.auth is None and not given_token and client.token:
+            token = client.token  # a ready client brings its token, before VAULT_TOKEN
+        self.auth = self._resolve_auth(opts.auth, token)
+        v2 = opts.kv_version == 2
         self.capabilities = Capabilities(
             binary=True,
             versions=v2,
             labels=False,
-            max_value_bytes=max_value_bytes,
+            max_value_bytes=opts.max_value_bytes,
             version_probe=v2,
             batch_get=0,
             # v2: a retried put is recognised (see put); v1: a put is a plain overwrite.
@@ -430,12 +462,7 @@ class VaultBackend(BackendBase):
         )
         self._local = threading.local()
         if client is None:
-            client = self._build_client(
-                address, namespace=namespace, ca_cert=ca_cert, ca_path=ca_path,
-                client_cert=client_cert, client_key=client_key,
-                tls_skip_verify=tls_skip_verify, allow_insecure_http=allow_insecure_http,
-                timeout=timeout,
-            )
+            client = self._build_client(opts)
         else:
             client.adapter.session.hooks["response"].append(self._on_response)
         self._client = client
@@ -467,17 +494,17 @@ class VaultBackend(BackendBase):
 
     # -- construction ----------------------------------------------------------------------
 
+    @property
+    def options(self) -> VaultOptions:
+        """The resolved options (read-only)."""
+        return self._options
+
     @staticmethod
     def _resolve_auth(auth: VaultAuth | None, token: str | None) -> VaultAuth:
-        if auth is not None and token is not None:
-            raise ValueError("pass auth= or token=, not both")
         if auth is not None:
             return auth
         if token is not None:
             return TokenAuth(token=token)
-        env_token = _env("TOKEN")
-        if env_token:
-            return TokenAuth(token=env_token)
         token_file = Path.home() / ".vault-token"
         if token_file.is_file():
             return TokenAuth(token_file=str(token_file))
@@ -486,20 +513,8 @@ class VaultBackend(BackendBase):
             "vault CLI (~/.vault-token)"
         )
 
-    def _build_client(
-        self,
-        address: str | None,
-        *,
-        namespace: str | None,
-        ca_cert: str | None,
-        ca_path: str | None,
-        client_cert: str | None,
-        client_key: str | None,
-        tls_skip_verify: bool | None,
-        allow_insecure_http: bool,
-        timeout: float | tuple[float, float] | None,
-    ) -> hvac.Client:
-        address = address or _env("ADDR") or "https://127.0.0.1:8200"
+    def _build_client(self, opts: VaultOptions) -> hvac.Client:
+        address, allow_insecure_http = opts.address, opts.allow_insecure_http
         parts = urlsplit(address)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"the Vault address must be http(s)://host[:port], not {address!r}")
@@ -508,24 +523,15 @@ class VaultBackend(BackendBase):
                 "refusing plain http to a non-loopback Vault address: use https, or pass "
                 "allow_insecure_http=True if the network is trusted"
             )
-        namespace = namespace if namespace is not None else _env("NAMESPACE")
-        ca_cert = ca_cert or _env("CACERT")
-        ca_path = ca_path or _env("CAPATH")
-        client_cert = client_cert or _env("CLIENT_CERT")
-        client_key = client_key or _env("CLIENT_KEY")
-        if tls_skip_verify is None:
-            tls_skip_verify = (_env("SKIP_VERIFY") or "").lower() in _TRUE
-        if timeout is None:
-            env_timeout = _env("CLIENT_TIMEOUT")
-            timeout = _parse_timeout(env_timeout) if env_timeout else DEFAULT_TIMEOUT
         verify: bool | str = True
-        if tls_skip_verify:
+        if opts.tls_skip_verify:
             verify = False
-        elif ca_cert:
-            verify = ca_cert
-        elif ca_path:
-            verify = ca_path
+        elif opts.ca_cert:
+            verify = opts.ca_cert
+        elif opts.ca_path:
+            verify = opts.ca_path
         cert: tuple[str, str] | str | None = None
+        client_cert, client_key = opts.client_cert, opts.client_key
         if client_cert:
             cert = (client_cert, client_key) if client_key else client_cert
         elif client_key:
@@ -540,12 +546,12 @@ class VaultBackend(BackendBase):
         session.cert = cert
         session.hooks["response"].append(self._on_response)
         return hvac.Client(
-            url=address.rstrip("/"), namespace=namespace or None, session=session,
-            verify=verify, cert=cert, timeout=timeout,
+            url=address.rstrip("/"), namespace=opts.namespace or None, session=session,
+            verify=verify, cert=cert, timeout=opts.timeout,
         )
 
     @classmethod
-    def from_url(cls, url: SplitResult, **options: Any) -> VaultBackend:
+    def from_url(cls, url: SplitResult, **keywords: Any) -> VaultBackend:
         """Build from ``vault://host[:port]/mount?option=value&...``.
 
         An empty host uses ``VAULT_ADDR``. Query options: ``namespace``, ``kv_version``,
@@ -555,38 +561,35 @@ class VaultBackend(BackendBase):
         ``role_id``, ``secret_id_file``, ``jwt_file``, ``token_file``, ``username``,
         ``password_file``. Credentials themselves never go in a URL: pass them by keyword.
         """
-        query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        query = query_of(url)
         refused = sorted(set(query) & {"token", "secret_id", "password", "jwt"})
         if refused:
             raise ValueError(
                 f"credentials do not belong in a store URL ({', '.join(refused)}): pass them "
                 "by keyword, or name a file (token_file, secret_id_file, password_file, jwt_file)"
             )
+        derived: dict[str, Any] = {}
+        tls = query.pop("tls", None)
         if url.netloc:
-            tls = query.pop("tls", "true").lower() in _TRUE
+            secure = tls is None or query_flag(VaultOptions, "tls", tls)
             host = url.hostname or ""
             port = url.port or DEFAULT_PORT
             shown = f"[{host}]" if ":" in host else host
-            options.setdefault("address", f"{'https' if tls else 'http'}://{shown}:{port}")
-        elif "tls" in query:
+            derived["address"] = f"{'https' if secure else 'http'}://{shown}:{port}"
+        elif tls is not None:
             raise ValueError("tls= needs a host in the URL (VAULT_ADDR carries its own scheme)")
         if url.path.strip("/"):
-            options.setdefault("mount", url.path.strip("/"))
-        for key in ("namespace", "ca_cert", "ca_path", "client_cert", "client_key"):
-            if key in query:
-                options.setdefault(key, query.pop(key))
-        if "kv_version" in query:
-            options.setdefault("kv_version", int(query.pop("kv_version")))
-        if "timeout" in query:
-            options.setdefault("timeout", _parse_timeout(query.pop("timeout")))
-        for key in ("allow_insecure_http", "tls_skip_verify"):
-            if key in query:
-                options.setdefault(key, query.pop(key).lower() in _TRUE)
-        if "auth" in query and "auth" not in options and "token" not in options:
-            options["auth"] = _auth_from_query(query.pop("auth"), query)
-        if query:
-            raise ValueError(f"unknown vault:// URL option(s): {', '.join(sorted(query))}")
-        return cls(**options)
+            derived["mount"] = url.path.strip("/")
+        method = query.pop("auth", None)
+        if method is not None:
+            derived["auth"] = _auth_from_query(method, query)
+        stray = sorted(set(query) & set(VaultOptions.url_extras))
+        if stray:
+            raise ValueError(
+                f"the vault:// URL option(s) {', '.join(stray)} do not apply to "
+                + (f"auth={method}" if method is not None else "a URL without auth=")
+            )
+        return cls(options=parse(VaultOptions, keywords=keywords, query=query, url=derived))
 
     # -- token lifecycle -------------------------------------------------------------------
 
@@ -594,7 +597,7 @@ class VaultBackend(BackendBase):
         # hvac's exceptions carry neither the status nor the headers: note them per thread.
         if response.status_code >= 400:
             self._local.status = response.status_code
-            self._local.retry_after = _retry_after(response.headers.get("Retry-After"))
+            self._local.retry_after = retry_after_from_headers(response.headers)
 
     def _ensure_token(self) -> None:
         """Log in, renew or log in again, as the token's age requires. Thread-safe."""

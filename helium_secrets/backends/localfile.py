@@ -29,15 +29,17 @@ import stat
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar
-from urllib.parse import SplitResult, parse_qs, quote, unquote
+from urllib.parse import SplitResult, quote, unquote
 
 from filelock import FileLock
 from filelock import Timeout as LockTimeout
 
+from helium_secrets._options import Options, build, option, parse, query_of
 from helium_secrets._values import VersionInfo
 from helium_secrets.backends._base import BackendBase, Capabilities, Classified, RawSecret
 from helium_secrets.errors import (
@@ -56,6 +58,7 @@ __all__ = [
     "KEY_ENV_VAR",
     "PENDING",
     "LocalFileBackend",
+    "LocalFileOptions",
     "default_path",
     "default_url",
     "generate_key",
@@ -139,20 +142,41 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-class LocalFileBackend(BackendBase):
-    """Secrets in a local directory, encrypted with AES-256-GCM, one file per secret.
+@dataclass(frozen=True, kw_only=True)
+class LocalFileOptions(Options):
+    """The options of :class:`LocalFileBackend` (the table in docs/backends/file.md).
 
     :param path: the store directory (default :func:`default_path`). Created, with mode 0700,
         by the first write.
-    :param key: the 32-byte key itself, raw or base64 text. Beats every other source.
+    :param key: the 32-byte key itself, raw or base64 text; by keyword it beats every other
+        source, from ``HELIUM_SECRETS_KEY`` it comes after ``key_file``.
     :param key_file: a file holding the base64 key. Beats ``HELIUM_SECRETS_KEY``. When the
         store is new and the file does not exist, it is created (0600, its directory 0700).
-    :param environ: the environment to read ``HELIUM_SECRETS_KEY`` from (default
-        :data:`os.environ`); tests pass a dict.
+    :param environ: the environment to read ``HELIUM_SECRETS_KEY`` and ``XDG_DATA_HOME`` from
+        (default :data:`os.environ`); tests pass a dict.
     :param max_value_bytes: the largest value accepted (default 64 KiB).
     :param lock_timeout: seconds (0 or more) a writer waits for another process's lock before
-        failing with an "unavailable" error.
+        failing with an "unavailable" error (a negative timeout would make filelock wait
+        forever).
     :param clock: returns "now" for ``created_at`` (tests pass a fixed clock).
+    """
+
+    scheme: ClassVar[str] = "file"
+
+    path: str | os.PathLike[str] | None = option(None, url="path")
+    key: bytes | str | None = option(None, env=KEY_ENV_VAR, secret=True)
+    key_file: str | os.PathLike[str] | None = option(None, query=True)
+    environ: Mapping[str, str] | None = None
+    max_value_bytes: int = option(DEFAULT_MAX_VALUE_BYTES, query=True, ge=1)
+    lock_timeout: float = option(30.0, query=True, ge=0)
+    clock: Callable[[], datetime] | None = None
+
+
+class LocalFileBackend(BackendBase):
+    """Secrets in a local directory, encrypted with AES-256-GCM, one file per secret.
+
+    :param path: the store directory (see :class:`LocalFileOptions`).
+    :param options: a ready :class:`LocalFileOptions`, or pass its fields as keywords.
     :raises ValueError: a key of the wrong length, or a limit or timeout out of range.
     """
 
@@ -162,32 +186,35 @@ class LocalFileBackend(BackendBase):
         self,
         path: str | os.PathLike[str] | None = None,
         *,
-        key: bytes | str | None = None,
-        key_file: str | os.PathLike[str] | None = None,
-        environ: Mapping[str, str] | None = None,
-        max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
-        lock_timeout: float = 30.0,
-        clock: Callable[[], datetime] | None = None,
+        options: LocalFileOptions | None = None,
+        **keywords: Any,
     ) -> None:
-        if max_value_bytes < 1:
-            raise ValueError(f"max_value_bytes must be at least 1, not {max_value_bytes}")
-        if not lock_timeout >= 0:  # filelock waits forever on a negative timeout
-            raise ValueError(f"lock_timeout must be 0 or more seconds, not {lock_timeout}")
-        self._environ = os.environ if environ is None else environ
-        self.path = Path(path).expanduser().absolute() if path else default_path(self._environ)
+        if path is not None:
+            keywords["path"] = path
+        self._options = opts = build(LocalFileOptions, options, keywords)
+        if opts.path:
+            self.path = Path(opts.path).expanduser().absolute()
+        else:
+            self.path = default_path(opts.environ)
         self.capabilities = Capabilities(
             binary=True,
             versions=True,
             labels=True,
-            max_value_bytes=max_value_bytes,
+            max_value_bytes=opts.max_value_bytes,
             version_probe=False,  # the probe would decrypt the same file as a read
             idempotent_put=True,
             check_and_set=True,
             staging=True,
         )
-        if isinstance(key, str):
+        # key= beats key_file=, which beats $HELIUM_SECRETS_KEY (see _resolve_key).
+        key = opts.key
+        self._env_key: str | None = None
+        self._explicit_key: bytes | None = None
+        if isinstance(key, str) and opts.source("key") == f"env:{KEY_ENV_VAR}":
+            self._env_key = key  # decoded when first needed, as a missing key file is found
+        elif isinstance(key, str):
             try:
-                self._explicit_key: bytes | None = _decode_key(key, "the key= option")
+                self._explicit_key = _decode_key(key, "the key= option")
             except UnauthenticatedError as exc:
                 # A bad argument, found when the store opens, like a key= of the wrong length.
                 raise ValueError(exc.args[0]) from None
@@ -195,21 +222,25 @@ class LocalFileBackend(BackendBase):
             if len(key) != 32:
                 raise ValueError(f"key= must be 32 bytes for AES-256, not {len(key)}")
             self._explicit_key = bytes(key)
-        else:
-            self._explicit_key = None
+        key_file = opts.key_file
         self._key_file = Path(key_file).expanduser().absolute() if key_file else None
-        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._clock = opts.clock or (lambda: datetime.now(timezone.utc))
         self._secrets_dir = self.path / _SECRETS_DIR
         self._mutex = threading.RLock()
-        self._file_lock = FileLock(str(self.path / _LOCK_FILE), timeout=lock_timeout)
+        self._file_lock = FileLock(str(self.path / _LOCK_FILE), timeout=opts.lock_timeout)
         self._key: bytes | None = None  # resolved and checked against store.hsec once
         self._names: dict[str, str] = {}  # file stem -> portable name, for list_names
 
     def __repr__(self) -> str:
         return f"LocalFileBackend({str(self.path)!r})"
 
+    @property
+    def options(self) -> LocalFileOptions:
+        """The resolved options (read-only)."""
+        return self._options
+
     @classmethod
-    def from_url(cls, url: SplitResult, **options: Any) -> LocalFileBackend:
+    def from_url(cls, url: SplitResult, **keywords: Any) -> LocalFileBackend:
         """Build from ``file:///abs/dir``, ``file://~/dir``, ``file:rel/dir`` or ``file://``.
 
         Query options: ``key_file``, ``max_value_bytes``, ``lock_timeout``.
@@ -221,21 +252,8 @@ class LocalFileBackend(BackendBase):
             raise ValueError(
                 f"file:// URLs name a local directory; host {url.netloc!r} is not supported"
             )
-        query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
-        if "key_file" in query:
-            options.setdefault("key_file", query.pop("key_file"))
-        try:
-            if "max_value_bytes" in query:
-                options.setdefault("max_value_bytes", int(query.pop("max_value_bytes")))
-            if "lock_timeout" in query:
-                options.setdefault("lock_timeout", float(query.pop("lock_timeout")))
-        except ValueError:
-            raise ValueError(
-                "file:// URL options max_value_bytes and lock_timeout take numbers"
-            ) from None
-        if query:
-            raise ValueError(f"unknown file:// URL option(s): {', '.join(sorted(query))}")
-        return cls(path or None, **options)
+        return cls(options=parse(LocalFileOptions, keywords=keywords, query=query_of(url),
+                                 url={"path": path} if path else {}))
 
     # -- keys ------------------------------------------------------------------------------
 
@@ -246,7 +264,7 @@ class LocalFileBackend(BackendBase):
             return None
         if self._key_file is not None:
             return self._key_file
-        if self._environ.get(KEY_ENV_VAR, "").strip():
+        if self._env_key:
             return None
         return self.path / _DEFAULT_KEY_FILE
 
@@ -273,9 +291,8 @@ class LocalFileBackend(BackendBase):
         """Find the key by the documented precedence; create a key file only for a new store."""
         if self._explicit_key is not None:
             return self._explicit_key
-        env_key = self._environ.get(KEY_ENV_VAR, "").strip()
-        if self._key_file is None and env_key:
-            return _decode_key(env_key, f"${KEY_ENV_VAR}")
+        if self._key_file is None and self._env_key:
+            return _decode_key(self._env_key, f"${KEY_ENV_VAR}")
         path = self.key_file
         assert path is not None
         try:

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any, ClassVar
-from urllib.parse import SplitResult, parse_qs
+from urllib.parse import SplitResult
 
+from helium_secrets._options import Options, build, option, parse, query_of
 from helium_secrets._values import VersionInfo
 from helium_secrets.backends._base import BackendBase, Capabilities, Classified, RawSecret
 from helium_secrets.errors import (
@@ -32,7 +33,7 @@ from helium_secrets.errors import (
     VersionNotFoundError,
 )
 
-__all__ = ["MemoryBackend"]
+__all__ = ["MemoryBackend", "MemoryOptions"]
 
 #: The label of a staged version until it is promoted or discarded.
 PENDING = "pending"
@@ -77,33 +78,42 @@ class InjectedFault(Exception):
         self.classified = classified
 
 
-class MemoryBackend(BackendBase):
-    """An in-memory backend with versions, labels, metadata and fault-injection switches.
+@dataclass(frozen=True, kw_only=True)
+class MemoryOptions(Options):
+    """The options of :class:`MemoryBackend` (the table in docs/backends/memory.md).
 
     :param max_value_bytes: the largest value accepted (default 64 KiB, like most services).
     :param clock: returns "now" for ``created_at`` (tests pass a fixed clock).
     """
 
+    scheme: ClassVar[str] = "mem"
+
+    max_value_bytes: int = option(DEFAULT_MAX_VALUE_BYTES, query=True, ge=1)
+    clock: Callable[[], datetime] | None = None
+
+
+class MemoryBackend(BackendBase):
+    """An in-memory backend with versions, labels, metadata and fault-injection switches.
+
+    :param options: a ready :class:`MemoryOptions`, or pass its fields as keywords.
+    """
+
     name: ClassVar[str] = "memory"
 
-    def __init__(
-        self,
-        *,
-        max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
-        clock: Callable[[], datetime] | None = None,
-    ) -> None:
+    def __init__(self, *, options: MemoryOptions | None = None, **keywords: Any) -> None:
+        self._options = build(MemoryOptions, options, keywords)
         self.capabilities = Capabilities(
             binary=True,
             versions=True,
             labels=True,
-            max_value_bytes=max_value_bytes,
+            max_value_bytes=self._options.max_value_bytes,
             version_probe=True,
             batch_get=0,
             idempotent_put=True,
             check_and_set=True,
             staging=True,
         )
-        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._clock = self._options.clock or (lambda: datetime.now(timezone.utc))
         self._lock = threading.RLock()
         self._secrets: dict[str, _Entry] = {}
         self._faults: collections.deque[tuple[Classified, frozenset[str] | None]] = (
@@ -113,19 +123,16 @@ class MemoryBackend(BackendBase):
         #: Calls made per operation ("get", "put", ...), for tests to inspect.
         self.calls: collections.Counter[str] = collections.Counter()
 
+    @property
+    def options(self) -> MemoryOptions:
+        """The resolved options (read-only)."""
+        return self._options
+
     @classmethod
-    def from_url(cls, url: SplitResult, **options: Any) -> MemoryBackend:
+    def from_url(cls, url: SplitResult, **keywords: Any) -> MemoryBackend:
         if url.netloc or url.path not in ("", "/"):
             raise ValueError("mem:// URLs take no host or path")
-        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-        if "max_value_bytes" in query:
-            raw = query.pop("max_value_bytes")
-            if not raw.isdigit():
-                raise ValueError("mem:// max_value_bytes is a whole number of bytes")
-            options.setdefault("max_value_bytes", int(raw))
-        if query:
-            raise ValueError(f"unknown mem:// URL option(s): {', '.join(sorted(query))}")
-        return cls(**options)
+        return cls(options=parse(MemoryOptions, keywords=keywords, query=query_of(url)))
 
     # -- switches for tests ----------------------------------------------------------------
 

@@ -703,7 +703,7 @@ def test_from_url_forms() -> None:
         credential=credential,
     )
     assert full._client.vault_url == "https://other.vault.azure.cn"
-    assert full._recover_deleted
+    assert full.options.recover_deleted
     assert full.capabilities.name_rules.problem("a/b") is not None
     for bad in ("azurekeyvault://v?colour=blue", "azurekeyvault://v/path",
                 "azurekeyvault://", "azurekeyvault://v?recover_deleted=maybe"):
@@ -969,8 +969,8 @@ def test_doc_url_options() -> None:
         credential=credential,
     )
     assert backend._client.vault_url == "https://host.example:8443"
-    assert (backend._poll_interval, backend._wait_timeout) == (0.5, 30.0)
-    assert not backend._honour_dates
+    assert (backend.options.poll_interval, backend.options.wait_timeout) == (0.5, 30.0)
+    assert not backend.options.honour_dates
     for key in ("poll_interval", "wait_timeout"):
         with pytest.raises(ValueError, match=key):
             AzureKeyVaultBackend.from_url(urlsplit(f"azurekeyvault://v?{key}=soon"),
@@ -996,7 +996,7 @@ def test_doc_open_store_url_example_builds_the_vault_url() -> None:
         backend = store.backend
         assert isinstance(backend, AzureKeyVaultBackend)
         assert backend._client.vault_url == "https://myvault.vault.azure.cn"
-        assert backend._recover_deleted
+        assert backend.options.recover_deleted
 
 
 def test_doc_staging_name_room(kv: KeyVaultEmulator, prefix: str) -> None:

@@ -145,7 +145,7 @@ def test_url_forms() -> None:
         EnvironBackend.from_url(urlsplit("env://APP_"))
     with pytest.raises(ValueError, match="unknown env:// URL option"):
         EnvironBackend.from_url(urlsplit("env://?colour=blue"))
-    with pytest.raises(ValueError, match="invalid env:// prefix"):
+    with pytest.raises(ValueError, match="env:// option prefix must be letters"):
         EnvironBackend.from_url(urlsplit("env://?prefix=1-BAD"))
 
 
@@ -179,7 +179,7 @@ def test_doc_prefix_as_keyword_and_the_documented_examples() -> None:
     # Keyword options win over the URL's, as for every backend.
     with open_store("env://?prefix=OTHER_", prefix="APP_", environ=environ) as store:
         assert store.get("db-password").value.reveal() == "prefixed"
-    with pytest.raises(ValueError, match="invalid env:// prefix"):
+    with pytest.raises(ValueError, match="env:// option prefix must be letters"):
         open_store("env://", prefix="APP-")
 
 

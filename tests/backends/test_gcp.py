@@ -947,15 +947,16 @@ def test_doc_url_options_and_keyword_precedence(server: SecretManagerEmulator) -
     with open_store(url) as store:
         backend = store.backend
         assert isinstance(backend, GCPSecretManagerBackend)
-        assert (backend._timeout, backend._page_size) == (15.0, 7)
-        assert backend._read_metadata and backend._raw_names
-        assert backend._replicas == ("us-east1", "europe-west1")
-        assert backend._current_alias == "live"
+        options = backend.options
+        assert (options.timeout, options.page_size) == (15.0, 7)
+        assert options.read_metadata and options.raw_names
+        assert options.replica_locations == ("us-east1", "europe-west1")
+        assert options.current_alias == "live"
     with open_store(base + "&timeout=15&location=europe-west1", timeout=5.0,
                     location="us-east1") as store:
         backend = store.backend
         assert isinstance(backend, GCPSecretManagerBackend)
-        assert backend._timeout == 5.0  # keyword options win over the URL's
+        assert backend.options.timeout == 5.0  # keyword options win over the URL's
         assert backend.location == "us-east1"
     for key in ("timeout", "page_size"):
         with pytest.raises(ValueError, match=key):
@@ -1116,3 +1117,25 @@ def test_no_credentials_is_unauthenticated_when_opening(
         with pytest.raises(UnauthenticatedError, match="no Google credentials") as info:
             open_store(url)
         assert info.value.backend == "gcp"
+
+
+@pytest.mark.parametrize(("header", "expected"), [("7", 7.0), ("soon", None), ("-3", None)])
+def test_rest_throttling_carries_retry_after(header: str, expected: float | None) -> None:
+    # The REST transport's errors carry an HTTP response; its Retry-After goes through the one
+    # parser every backend uses (the gRPC transport sends RetryInfo instead, tested above).
+    import requests
+    from google.api_core import exceptions as api_exceptions
+
+    from helium_secrets.errors import ErrorCode
+
+    response = requests.Response()
+    response.status_code = 429
+    response.headers["Retry-After"] = header
+    backend = GCPSecretManagerBackend("p", credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
+    try:
+        throttled = api_exceptions.TooManyRequests("slow down", response=response)  # type: ignore[no-untyped-call]
+        verdict = backend.classify(throttled)
+    finally:
+        backend.close()
+    assert verdict is not None
+    assert (verdict.code, verdict.retry_after) == (ErrorCode.THROTTLED, expected)

@@ -41,9 +41,9 @@ def test_url_options() -> None:
         assert store.backend.capabilities.max_value_bytes == 10
     with pytest.raises(ValueError, match="unknown mem:// URL option"):
         open_store("mem://?colour=blue")
-    with pytest.raises(ValueError, match="whole number of bytes") as info:
+    # The one options parser names the option and the value (options are not secrets).
+    with pytest.raises(ValueError, match="max_value_bytes='abc': expected a whole number"):
         open_store("mem://?max_value_bytes=abc")
-    assert "abc" not in str(info.value)
 
 
 def test_latency_switch_and_default_fault_is_unavailable() -> None:
