@@ -207,7 +207,7 @@ class AWSSecretsManagerBackend(BackendBase):
             version_probe=True,
             batch_get=BATCH_SIZE,
             idempotent_put=True,
-            check_and_set=atomic_check_and_set,
+            check_and_set=opts.atomic_check_and_set,
             staging=True,
         )
         self.recovery_window_days = opts.recovery_window_days
