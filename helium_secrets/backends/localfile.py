@@ -23,6 +23,7 @@ import errno
 import hashlib
 import hmac
 import json
+import logging
 import os
 import secrets
 import stat
@@ -83,6 +84,8 @@ _SECRETS_DIR = "secrets"
 _DEFAULT_KEY_FILE = ".key"
 _LOCK_FILE = ".lock"
 
+_log = logging.getLogger(__name__)
+
 
 def default_path(environ: Mapping[str, str] | None = None) -> Path:
     """The default store directory: ``$XDG_DATA_HOME/helium-secrets``, else
@@ -126,6 +129,14 @@ def _decode_key(text: str, source: str) -> bytes:
 def _key_id(key: bytes) -> bytes:
     # Lets a wrong key be told apart from a damaged file; reveals nothing about the key.
     return hmac.new(key, b"helium-secrets key id v1", hashlib.sha256).digest()[:_KEY_ID_LEN]
+
+
+def _unreadable(path: Path, exc: IntegrityError | OSError) -> str:
+    """Why ``path`` could not be read, in words that follow "which" (never its content)."""
+    if isinstance(exc, OSError):
+        return f"cannot be read ({exc.strerror or type(exc).__name__})"
+    # The envelope's messages start with the path: "<path> is damaged (...)".
+    return str(exc.args[0]).removeprefix(f"{path} ")
 
 
 def _fsync_dir(path: Path) -> None:
@@ -578,7 +589,13 @@ class LocalFileBackend(BackendBase):
         for path in self._secrets_dir.glob("*" + _SUFFIX):
             name = self._names.get(path.stem)
             if name is None:
-                doc = self._load(path, key)
+                try:
+                    doc = self._load(path, key)
+                except (IntegrityError, OSError) as exc:
+                    # One unreadable file costs its secret, not the listing; reading that
+                    # secret still raises. The message names the file, never its content.
+                    _log.warning("list() skips %s, which %s", path, _unreadable(path, exc))
+                    continue
                 if doc is None:  # deleted while we listed
                     continue
                 # The stem is a hash of the name, checked by _load: safe to remember forever.

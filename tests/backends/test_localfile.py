@@ -294,7 +294,6 @@ def test_damaged_file_is_a_clear_error_and_is_not_overwritten(
             lambda: store.put("app/db", "new"),
             lambda: store.delete("app/db"),
             lambda: store.set_label("app/db", "green", "1"),
-            lambda: list(store.list()),
         ):
             with pytest.raises(IntegrityError, match=re.escape(message)) as info:
                 call()
@@ -808,3 +807,50 @@ def test_doc_a_bad_key_option_is_a_value_error_when_opening(
     assert CANARY not in str(info.value)
     assert info.value.__cause__ is None or CANARY not in str(info.value.__cause__)
     assert list(tmp_path.iterdir()) == []
+
+
+# -- issue 11: what one damaged or stray file costs ------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["flip-ciphertext", "truncate", "other-key-id", "renamed",
+                                 "stray-junk", "stray-directory", "store-file-copy"])
+def test_list_skips_a_file_it_cannot_read_and_names_it_in_a_warning(
+    populated: Path, how: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    backend = LocalFileBackend(populated, key=KEY)
+    target = backend._file("app/db")
+    if how == "flip-ciphertext":
+        damage(target, len(target.read_bytes()) - 20)
+    elif how == "truncate":
+        target.write_bytes(target.read_bytes()[:30])
+    elif how == "other-key-id":
+        damage(target, 5)
+    elif how == "renamed":  # a good file under a name that is not its secret's hash
+        target = target.rename(target.with_name("0" * 64 + ".hsec"))
+    elif how == "stray-junk":
+        target = populated / "secrets" / "notes.hsec"
+        target.write_bytes(b"not a secret " + CANARY.encode())
+    elif how == "stray-directory":
+        target = populated / "secrets" / "backup.hsec"
+        target.mkdir()
+    elif how == "store-file-copy":
+        target = populated / "secrets" / "copy.hsec"
+        target.write_bytes((populated / "store.hsec").read_bytes())
+    listed = {"flip-ciphertext": ["app/other"], "truncate": ["app/other"],
+              "other-key-id": ["app/other"], "renamed": ["app/other"]}.get(
+                  how, ["app/db", "app/other"])
+    caplog.set_level("WARNING", logger="helium_secrets")
+    with no_retry_store(backend) as store:
+        assert list(store.list()) == listed
+        assert list(store.list("app/")) == listed
+        warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+        assert warnings and all(str(target) in r.getMessage() for r in warnings)
+        assert all(CANARY not in r.getMessage() for r in caplog.records)
+        if listed == ["app/other"] and how != "renamed":
+            # A damaged secret is still a clear error when read, as before.
+            with pytest.raises(IntegrityError) as info:
+                store.get("app/db")
+            assert str(target) in str(info.value)
+        # The other secrets stay readable and writable.
+        assert store.get("app/other").value.reveal() == "x"
+        store.put("app/other", "y")
