@@ -214,6 +214,7 @@ class LocalFileBackend(BackendBase):
         self._mutex = threading.RLock()
         self._file_lock = FileLock(str(self.path / _LOCK_FILE), timeout=lock_timeout)
         self._key: bytes | None = None  # resolved and checked against store.hsec once
+        self._key_source: Path | None = None  # the key file self._key came from, if any
         self._names: dict[str, str] = {}  # file stem -> portable name, for list_names
 
     def __repr__(self) -> str:
@@ -326,7 +327,7 @@ class LocalFileBackend(BackendBase):
                 doc = self._open_file(store_file, key)
                 if doc.get("kind") != "store":
                     raise IntegrityError(f"the store file {store_file} is damaged")
-            self._key = key
+            self._key, self._key_source = key, self.key_file
             return key
 
     def _make_dirs(self) -> None:
@@ -428,7 +429,32 @@ class LocalFileBackend(BackendBase):
         with self._mutex:
             self._make_dirs()
             with self._file_lock:
-                yield self._ready(create=True)  # type: ignore[misc]
+                key = self._ready(create=True)
+                assert key is not None
+                self._check_key_source(key)
+                yield key
+
+    def _check_key_source(self, key: bytes) -> None:
+        """Refuse to write what no new process could read: the key came from a key file that
+        was deleted, replaced or opened up since. Checked under the lock, before any write."""
+        path = self._key_source
+        if path is None:
+            return
+        refused = "nothing was written, since no new process could read it"
+        try:
+            current = self._read_key_file(path)
+        except FileNotFoundError:
+            raise UnauthenticatedError(
+                f"the key file {path} was deleted while the store was open; {refused}: "
+                "put the key file back, or reopen the store with its key"
+            ) from None
+        except UnauthenticatedError as exc:
+            raise UnauthenticatedError(f"{exc.args[0]}; {refused}") from None
+        if not hmac.compare_digest(current, key):
+            raise IntegrityError(
+                f"the key file {path} now holds another key than the one the store {self.path} "
+                f"was opened with; {refused}: put the store's key back in the key file"
+            )
 
     @staticmethod
     def _value(entry: Mapping[str, Any]) -> str | bytes:

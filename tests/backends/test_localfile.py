@@ -854,3 +854,62 @@ def test_list_skips_a_file_it_cannot_read_and_names_it_in_a_warning(
         # The other secrets stay readable and writable.
         assert store.get("app/other").value.reveal() == "x"
         store.put("app/other", "y")
+
+
+# -- issue 11: the key file changing under a running process ---------------------------------
+
+
+@pytest.mark.parametrize("where", ["default", "key_file"])
+@pytest.mark.parametrize("change", ["deleted", "replaced", "opened-up"])
+def test_a_write_after_the_key_file_changed_is_refused_and_writes_nothing(
+    tmp_path: Path, root: Path, where: str, change: str
+) -> None:
+    options: dict[str, object] = {"environ": {}}
+    if where == "key_file":
+        options["key_file"] = tmp_path / "keys" / "app.key"
+    with no_retry_store(LocalFileBackend(root, **options)) as store:  # type: ignore[arg-type]
+        store.put("app/db", CANARY)
+        backend = store.backend
+        assert isinstance(backend, LocalFileBackend) and backend.key_file is not None
+        key_file = backend.key_file
+        original = key_file.read_text()
+        if change == "deleted":
+            key_file.unlink()
+        elif change == "replaced":
+            key_file.unlink()
+            key_file.write_text(generate_key())
+            key_file.chmod(0o600)
+        else:  # a key file others can read is refused by a new process too
+            key_file.chmod(0o644)
+        before = snapshot(root)
+        expected = IntegrityError if change == "replaced" else UnauthenticatedError
+        for write in (lambda: store.put("app/db", "next"), lambda: store.put("new", "v"),
+                      lambda: store.delete("app/db"),
+                      lambda: store.set_label("app/db", "blue", "1")):
+            with pytest.raises(expected) as info:
+                write()
+            message = str(info.value)
+            assert str(key_file) in message
+            assert original.strip() not in message and CANARY not in message
+            assert info.value.__cause__ is None or original.strip() not in str(info.value.__cause__)
+        assert snapshot(root) == before, "nothing written, nothing deleted"
+        # Reads of what is stored keep working in this process.
+        assert store.get("app/db").value.reveal() == CANARY
+        # With the key back, writes work again, and a new process reads them.
+        key_file.unlink(missing_ok=True)
+        key_file.write_text(original)
+        key_file.chmod(0o600)
+        store.put("app/db", "next")
+    with no_retry_store(LocalFileBackend(root, **options)) as fresh:  # type: ignore[arg-type]
+        assert fresh.get("app/db").value.reveal() == "next"
+
+
+def test_a_key_that_is_not_from_a_file_needs_no_key_file(root: Path) -> None:
+    # key= and HELIUM_SECRETS_KEY read no file, so a stray .key appearing or going is ignored.
+    for options in ({"key": KEY, "environ": {}}, {"environ": {KEY_ENV_VAR: KEY}}):
+        with no_retry_store(LocalFileBackend(root, **options)) as store:  # type: ignore[arg-type]
+            store.put("a", "v")
+            (root / ".key").write_text(generate_key())
+            store.put("a", "w")
+            (root / ".key").unlink()
+            store.put("a", "x")
