@@ -41,6 +41,7 @@ from filelock import Timeout as LockTimeout
 
 from helium_secrets._values import VersionInfo
 from helium_secrets.backends._base import BackendBase, Capabilities, Classified, RawSecret
+from helium_secrets.backends._forksafe import renew_after_fork
 from helium_secrets.errors import (
     ConflictError,
     ErrorCode,
@@ -213,6 +214,7 @@ class LocalFileBackend(BackendBase):
         self._secrets_dir = self.path / _SECRETS_DIR
         self._mutex = threading.RLock()
         self._file_lock = FileLock(str(self.path / _LOCK_FILE), timeout=lock_timeout)
+        renew_after_fork(self, LocalFileBackend._renew_locks)
         self._key: bytes | None = None  # resolved and checked against store.hsec once
         self._key_source: Path | None = None  # the key file self._key came from, if any
         self._names: dict[str, str] = {}  # file stem -> portable name, for list_names
@@ -248,6 +250,12 @@ class LocalFileBackend(BackendBase):
         if query:
             raise ValueError(f"unknown file:// URL option(s): {', '.join(sorted(query))}")
         return cls(path or None, **options)
+
+    def _renew_locks(self) -> None:
+        # In a child after fork: a parent's thread may hold these, and the child lacks it.
+        # The file lock is new too: the parent's object may count itself as held.
+        self._mutex = threading.RLock()
+        self._file_lock = FileLock(self._file_lock.lock_file, timeout=self._file_lock.timeout)
 
     # -- keys ------------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from urllib.parse import SplitResult, parse_qs
 
 from helium_secrets._values import VersionInfo
 from helium_secrets.backends._base import BackendBase, Capabilities, Classified, RawSecret
+from helium_secrets.backends._forksafe import renew_after_fork
 from helium_secrets.errors import (
     ConflictError,
     HeliumError,
@@ -105,6 +106,7 @@ class MemoryBackend(BackendBase):
         )
         self._clock = clock or (lambda: datetime.now(timezone.utc))
         self._lock = threading.RLock()
+        renew_after_fork(self, MemoryBackend._renew_locks)
         self._secrets: dict[str, _Entry] = {}
         self._faults: collections.deque[tuple[Classified, frozenset[str] | None]] = (
             collections.deque()
@@ -126,6 +128,10 @@ class MemoryBackend(BackendBase):
         if query:
             raise ValueError(f"unknown mem:// URL option(s): {', '.join(sorted(query))}")
         return cls(**options)
+
+    def _renew_locks(self) -> None:
+        # In a child after fork: the parent's lock may be held by a thread the child lacks.
+        self._lock = threading.RLock()
 
     # -- switches for tests ----------------------------------------------------------------
 

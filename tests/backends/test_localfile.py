@@ -39,6 +39,7 @@ from helium_secrets.errors import (
     VersionNotFoundError,
 )
 from helium_secrets.testing.conformance import CANARY, BackendConformance
+from tests.backends.forking import fork_and_run
 
 KEY = generate_key()
 
@@ -913,3 +914,38 @@ def test_a_key_that_is_not_from_a_file_needs_no_key_file(root: Path) -> None:
             store.put("a", "w")
             (root / ".key").unlink()
             store.put("a", "x")
+
+
+# -- issue 11: fork safety -------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork() on this platform")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_child_forked_while_a_put_runs_gets_fresh_locks(root: Path) -> None:
+    from datetime import datetime, timezone
+
+    entered, release = threading.Event(), threading.Event()
+
+    def clock() -> datetime:  # called while the put holds the write lock: hold it there
+        if threading.current_thread().name == "holder":
+            entered.set()
+            release.wait(60)
+        return datetime.now(timezone.utc)
+
+    backend = LocalFileBackend(root, key=KEY, clock=clock)
+    backend.put("a", "1")
+    holder = threading.Thread(target=backend.put, args=("a", "2"), name="holder", daemon=True)
+    holder.start()
+    assert entered.wait(60)
+
+    def child() -> None:
+        assert backend.get("a").value in ("1", "2")  # the parent's put may be done by now
+        backend.put("b", "x")  # waits for the parent's writer to let go of the lock file
+        assert list(backend.list_names()) == ["a", "b"]
+
+    status = fork_and_run(child, then=release.set)
+    holder.join(60)
+    assert status == 0, f"the child ended with {status} (-1: hung on a lock)"
+    assert backend.get("a").value == "2"
+    assert backend.get("b").value == "x"
+    backend.put("c", "y")  # and the parent's own locks still work
