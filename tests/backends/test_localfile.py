@@ -39,7 +39,6 @@ from helium_secrets.errors import (
     VersionNotFoundError,
 )
 from helium_secrets.testing.conformance import CANARY, BackendConformance
-from tests.backends.forking import fork_and_run
 
 KEY = generate_key()
 
@@ -908,7 +907,7 @@ def test_a_write_after_the_key_file_changed_is_refused_and_writes_nothing(
 def test_a_key_that_is_not_from_a_file_needs_no_key_file(root: Path) -> None:
     # key= and HELIUM_SECRETS_KEY read no file, so a stray .key appearing or going is ignored.
     for options in ({"key": KEY, "environ": {}}, {"environ": {KEY_ENV_VAR: KEY}}):
-        with no_retry_store(LocalFileBackend(root, **options)) as store:  # type: ignore[arg-type]
+        with no_retry_store(LocalFileBackend(root, **options)) as store:
             store.put("a", "v")
             (root / ".key").write_text(generate_key())
             store.put("a", "w")
@@ -923,6 +922,8 @@ def test_a_key_that_is_not_from_a_file_needs_no_key_file(root: Path) -> None:
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_a_child_forked_while_a_put_runs_gets_fresh_locks(root: Path) -> None:
     from datetime import datetime, timezone
+
+    from tests.backends.forking import fork_and_run
 
     entered, release = threading.Event(), threading.Event()
 
@@ -949,3 +950,13 @@ def test_a_child_forked_while_a_put_runs_gets_fresh_locks(root: Path) -> None:
     assert backend.get("a").value == "2"
     assert backend.get("b").value == "x"
     backend.put("c", "y")  # and the parent's own locks still work
+
+
+# -- issue 11: deletion is portable ----------------------------------------------------------
+
+
+def test_reads_after_delete_are_not_found(root: Path) -> None:
+    from tests.backends.deletion import assert_reads_after_delete_are_not_found
+
+    with SecretStore(LocalFileBackend(root, key=KEY)) as store:
+        assert_reads_after_delete_are_not_found(store, "app/deleted")

@@ -13,7 +13,6 @@ from helium_secrets import RetryPolicy, SecretStore, open_store
 from helium_secrets.backends.memory import MemoryBackend
 from helium_secrets.errors import ThrottledError, UnavailableError
 from helium_secrets.testing.conformance import BackendConformance
-from tests.backends.forking import fork_and_run
 
 
 class TestMemoryConformance(BackendConformance):
@@ -66,6 +65,8 @@ def test_latency_switch_and_default_fault_is_unavailable() -> None:
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork() on this platform")
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_a_child_forked_mid_operation_gets_fresh_locks() -> None:
+    from tests.backends.forking import fork_and_run
+
     entered, release = threading.Event(), threading.Event()
 
     def clock() -> datetime:  # called under the backend's lock: hold it there
@@ -91,3 +92,10 @@ def test_a_child_forked_mid_operation_gets_fresh_locks() -> None:
     holder.join(60)
     assert status == 0, f"the child ended with {status} (-1: hung on a lock)"
     assert backend.get("a").value == "2"
+
+
+def test_reads_after_delete_are_not_found() -> None:
+    from tests.backends.deletion import assert_reads_after_delete_are_not_found
+
+    with open_store("mem://") as store:
+        assert_reads_after_delete_are_not_found(store, "app/deleted")
