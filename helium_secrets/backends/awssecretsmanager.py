@@ -12,8 +12,9 @@ Secrets Manager specifics on top of the protocol:
 
 * :meth:`AWSSecretsManagerBackend.delete` schedules the deletion with a recovery window (30 days
   unless ``recovery_window_days`` says otherwise); ``purge=True`` deletes at once. Reading a
-  secret scheduled for deletion is a :class:`~helium_secrets.errors.ConflictError`, and
-  :meth:`AWSSecretsManagerBackend.restore` cancels the deletion.
+  secret scheduled for deletion is a :class:`~helium_secrets.errors.SecretNotFoundError`, as on
+  every backend, and writing it a :class:`~helium_secrets.errors.ConflictError`; both say so.
+  :meth:`AWSSecretsManagerBackend.restore` (``store.extras.restore(name)``) cancels the deletion.
 * ``get_many`` uses BatchGetSecretValue, 20 ids a call (the service's limit), and falls back to
   single reads when a policy denies the batch call.
 * ``current_version`` is DescribeSecret, the cheap probe (40,000/s against GetSecretValue's
@@ -46,6 +47,7 @@ from helium_secrets.backends._base import (
     Classified,
     NameRules,
     RawSecret,
+    extra_operation,
 )
 from helium_secrets.backends._hints import retry_after_from_headers
 from helium_secrets.errors import (
@@ -98,6 +100,20 @@ _CONFLICT = frozenset({"ResourceExistsException"})
 
 #: How the service words "this secret is scheduled for deletion" (matched, never shown).
 _DELETED_PHRASES = ("marked for deletion", "marked deleted", "scheduled for deletion")
+#: The operations that only read a secret (a delete too: it needs the secret to be there).
+#: On a secret scheduled for deletion they find nothing, as on every backend; the others are
+#: writes, which the name's recoverable deletion blocks (a conflict).
+_READS = frozenset({"GetSecretValue", "BatchGetSecretValue", "DescribeSecret",
+                    "ListSecretVersionIds", "DeleteSecret"})
+_DELETED_READ = (
+    "the secret is scheduled for deletion: restore it with store.extras.restore(name) within "
+    "the recovery window"
+)
+_DELETED_WRITE = (
+    "the secret is scheduled for deletion (deleted but recoverable), so its name can't be "
+    "written: restore it with store.extras.restore(name) within the recovery window, or purge "
+    "it with store.delete(name, purge=True)"
+)
 
 
 def _error_code(exc: botocore.exceptions.ClientError) -> str:
@@ -384,16 +400,23 @@ class AWSSecretsManagerBackend(BackendBase):
         return out
 
     def current_version(self, name: str) -> str:
-        description = self._describe(name)
+        return self._current(name, writing=False)
+
+    def _current(self, name: str, *, writing: bool) -> str:
+        description = self._describe(name, writing=writing)
         for version, stages in (description.get("VersionIdsToStages") or {}).items():
             if CURRENT in stages:
                 return str(version)
         raise SecretNotFoundError("the secret has no current version")
 
-    def _describe(self, name: str) -> dict[str, Any]:
+    def _describe(self, name: str, *, writing: bool) -> dict[str, Any]:
+        """DescribeSecret, which answers for a secret scheduled for deletion too: then, like
+        the service's own refusals, "not found" to a read and a conflict to a write."""
         description: dict[str, Any] = self.client.describe_secret(SecretId=name)
         if description.get("DeletedDate"):
-            raise ConflictError(_DELETED_MESSAGE)
+            if writing:
+                raise ConflictError(_DELETED_WRITE)
+            raise SecretNotFoundError(_DELETED_READ)
         return description
 
     def list_names(self, prefix: str = "") -> Iterator[str]:
@@ -411,6 +434,8 @@ class AWSSecretsManagerBackend(BackendBase):
                     yield name
 
     def list_versions(self, name: str) -> list[VersionInfo]:
+        # ListSecretVersionIds answers for a secret scheduled for deletion: ask first.
+        self._describe(name, writing=False)
         versions: list[dict[str, Any]] = []
         params: dict[str, Any] = {"SecretId": name, "IncludeDeprecated": True}
         while True:  # botocore has no paginator for this operation
@@ -586,7 +611,9 @@ class AWSSecretsManagerBackend(BackendBase):
             )
 
     def _stages_of(self, name: str) -> dict[str, list[str]]:
-        stages: dict[str, list[str]] = self._describe(name).get("VersionIdsToStages") or {}
+        # Only writes ask for the stages: a secret scheduled for deletion is a conflict here.
+        description = self._describe(name, writing=True)
+        stages: dict[str, list[str]] = description.get("VersionIdsToStages") or {}
         return stages
 
     def set_label(self, name: str, label: str, version: str | None) -> None:
@@ -628,7 +655,7 @@ class AWSSecretsManagerBackend(BackendBase):
             raise InvalidArgumentError("AWS Secrets Manager does not store empty values")
         token = _request_token(request_token)
         if expected_current is not None:
-            current = self.current_version(name)
+            current = self._current(name, writing=True)
             if current != expected_current:
                 raise ConflictError("staging failed: the current version changed")
         # AWSPENDING moves to the new version; a reader of AWSCURRENT does not see it.
@@ -640,7 +667,7 @@ class AWSSecretsManagerBackend(BackendBase):
         if expected_current is not None and not _is_version_id(expected_current):
             raise ConflictError("promotion failed: the current version changed")
         if expected_current is None:
-            expected_current = self.current_version(name)
+            expected_current = self._current(name, writing=True)
         try:
             # Atomic: AWS refuses the move when expected_current no longer holds AWSCURRENT.
             self.client.update_secret_version_stage(
@@ -676,11 +703,12 @@ class AWSSecretsManagerBackend(BackendBase):
                 SecretId=name, RecoveryWindowInDays=self.recovery_window_days
             )
 
+    @extra_operation(writes=True)
     def restore(self, name: str) -> None:
         """Cancel the scheduled deletion of ``name`` (within its recovery window).
 
-        Not part of the portable API: reach it through ``store.backend.restore(name)``.
-        Raw SDK errors propagate; ``store.backend.classify`` maps them.
+        Not part of the portable API: call it as ``store.extras.restore(name)``, which runs it
+        through the store's call pipeline (checked, retried, translated, audited).
         """
         self.client.restore_secret(SecretId=name)
 
@@ -720,12 +748,6 @@ class AWSSecretsManagerBackend(BackendBase):
             self.client.close()
 
 
-_DELETED_MESSAGE = (
-    "the secret is scheduled for deletion (deleted but recoverable): "
-    "restore it with store.backend.restore(name) or wait for the recovery window to end"
-)
-
-
 def _classify_client_error(exc: botocore.exceptions.ClientError) -> Classified:
     code = _error_code(exc)
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
@@ -738,7 +760,9 @@ def _classify_client_error(exc: botocore.exceptions.ClientError) -> Classified:
         return Classified(ErrorCode.NOT_FOUND, message)
     if code == "InvalidRequestException":
         if _is_deleted_error(exc):
-            return Classified(ErrorCode.CONFLICT, f"{message}: {_DELETED_MESSAGE}")
+            if operation in _READS:
+                return Classified(ErrorCode.NOT_FOUND, f"{message}: {_DELETED_READ}")
+            return Classified(ErrorCode.CONFLICT, f"{message}: {_DELETED_WRITE}")
         return Classified(ErrorCode.INVALID_ARGUMENT, message)
     if code in ("DecryptionFailure", "EncryptionFailure"):
         return Classified(ErrorCode.PERMISSION_DENIED,

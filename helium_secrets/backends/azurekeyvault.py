@@ -71,6 +71,7 @@ from helium_secrets.backends._base import (
     Classified,
     NameRules,
     RawSecret,
+    extra_operation,
 )
 from helium_secrets.backends._hints import retry_after_from_headers
 from helium_secrets.errors import (
@@ -574,8 +575,9 @@ class AzureKeyVaultBackend(BackendBase):
         if purge and deleted.recovery_id is not None:
             self._client.purge_deleted_secret(kv)
 
-    # -- soft-delete calls made by applications directly (store.backend.purge(...)) ----------
-    # They do not go through the store, so they check names and map errors themselves.
+    # -- soft-delete calls made by applications (store.extras.purge(...), and
+    # store.backend.list_deleted(...), which takes a prefix): they check names and map errors
+    # themselves, from when they did not go through the store.
 
     @contextlib.contextmanager
     def _direct(self, name: str | None) -> Iterator[None]:
@@ -598,6 +600,7 @@ class AzureKeyVaultBackend(BackendBase):
                 transient=verdict.transient, retry_after=verdict.retry_after,
             ) from exc
 
+    @extra_operation(writes=True)
     def purge(self, name: str) -> None:
         """Purge a secret that is deleted but recoverable (needs the purge permission).
 
@@ -607,6 +610,7 @@ class AzureKeyVaultBackend(BackendBase):
         with self._direct(name):
             self._client.purge_deleted_secret(self.kv_name(name))
 
+    @extra_operation(writes=True)
     def recover(self, name: str) -> None:
         """Recover a deleted secret and wait until it is readable again.
 
@@ -744,7 +748,8 @@ def classify(exc: BaseException) -> Classified | None:
             return Classified(
                 ErrorCode.CONFLICT,
                 f"{said}: the name belongs to a deleted but recoverable secret (or one being "
-                "deleted); recover or purge it, or open the store with recover_deleted=True",
+                "deleted): recover it with store.extras.recover(name), purge it with "
+                "store.extras.purge(name), or open the store with recover_deleted=True",
             )
         if status == 429:
             return Classified(ErrorCode.THROTTLED, f"{said}: throttled",

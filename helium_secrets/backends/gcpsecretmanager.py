@@ -68,6 +68,7 @@ from helium_secrets.backends._base import (
     Classified,
     NameRules,
     RawSecret,
+    extra_operation,
 )
 from helium_secrets.backends._hints import retry_after_from_headers
 from helium_secrets.errors import (
@@ -881,6 +882,7 @@ class GCPSecretManagerBackend(BackendBase):
 
     # -- version states (GCP specific) -----------------------------------------------------
 
+    @extra_operation(writes=True)
     def disable_version(self, name: str, version: str, *, etag: str | None = None) -> VersionInfo:
         """Disable ``version`` of ``name``: it can't be read until enabled again.
 
@@ -891,6 +893,7 @@ class GCPSecretManagerBackend(BackendBase):
         """
         return self._change_state(self._client.disable_secret_version, name, version, etag)
 
+    @extra_operation(writes=True)
     def enable_version(self, name: str, version: str, *, etag: str | None = None) -> VersionInfo:
         """Enable a disabled ``version`` of ``name`` again.
 
@@ -899,6 +902,7 @@ class GCPSecretManagerBackend(BackendBase):
         """
         return self._change_state(self._client.enable_secret_version, name, version, etag)
 
+    @extra_operation(writes=True)
     def destroy_version(self, name: str, version: str, *, etag: str | None = None) -> VersionInfo:
         """Destroy ``version`` of ``name``: its value is erased for good.
 

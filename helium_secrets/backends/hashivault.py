@@ -45,7 +45,13 @@ import requests.adapters
 
 from helium_secrets._options import Options, build, option, parse, query_flag, query_of
 from helium_secrets._values import VersionInfo
-from helium_secrets.backends._base import BackendBase, Capabilities, Classified, RawSecret
+from helium_secrets.backends._base import (
+    BackendBase,
+    Capabilities,
+    Classified,
+    RawSecret,
+    extra_operation,
+)
 from helium_secrets.backends._hints import retry_after_from_headers
 from helium_secrets.errors import (
     ConflictError,
@@ -1101,6 +1107,7 @@ class VaultBackend(BackendBase):
         if self.kv_version != 2:
             raise UnsupportedError(f"{what} needs a KV version 2 mount", backend=self.name)
 
+    @extra_operation(writes=True)
     def delete_latest_version(self, name: str) -> None:
         """Soft-delete only the current version (KV v2); :meth:`undelete_versions` undoes it.
 
@@ -1111,6 +1118,7 @@ class VaultBackend(BackendBase):
             lambda: self._kv2.delete_latest_version_of_secret(name, mount_point=self.mount))),
             name)
 
+    @extra_operation(writes=True)
     def undelete_versions(self, name: str, versions: Sequence[str]) -> None:
         """Restore soft-deleted versions (KV v2)."""
         self._require_v2("undeleting versions")
@@ -1118,6 +1126,7 @@ class VaultBackend(BackendBase):
         self._translated(lambda: self._op(lambda: self._kv2.undelete_secret_versions(
             name, numbers, mount_point=self.mount)), name)
 
+    @extra_operation(writes=True)
     def destroy_versions(self, name: str, versions: Sequence[str]) -> None:
         """Destroy versions for good: their data is removed, the metadata stays (KV v2)."""
         self._require_v2("destroying versions")

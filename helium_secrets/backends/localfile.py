@@ -23,6 +23,7 @@ import errno
 import hashlib
 import hmac
 import json
+import logging
 import os
 import secrets
 import stat
@@ -42,6 +43,7 @@ from filelock import Timeout as LockTimeout
 from helium_secrets._options import Options, build, option, parse, query_of
 from helium_secrets._values import VersionInfo
 from helium_secrets.backends._base import BackendBase, Capabilities, Classified, RawSecret
+from helium_secrets.backends._forksafe import renew_after_fork
 from helium_secrets.errors import (
     ConflictError,
     ErrorCode,
@@ -86,6 +88,8 @@ _SECRETS_DIR = "secrets"
 _DEFAULT_KEY_FILE = ".key"
 _LOCK_FILE = ".lock"
 
+_log = logging.getLogger(__name__)
+
 
 def default_path(environ: Mapping[str, str] | None = None) -> Path:
     """The default store directory: ``$XDG_DATA_HOME/helium-secrets``, else
@@ -129,6 +133,14 @@ def _decode_key(text: str, source: str) -> bytes:
 def _key_id(key: bytes) -> bytes:
     # Lets a wrong key be told apart from a damaged file; reveals nothing about the key.
     return hmac.new(key, b"helium-secrets key id v1", hashlib.sha256).digest()[:_KEY_ID_LEN]
+
+
+def _unreadable(path: Path, exc: IntegrityError | OSError) -> str:
+    """Why ``path`` could not be read, in words that follow "which" (never its content)."""
+    if isinstance(exc, OSError):
+        return f"cannot be read ({exc.strerror or type(exc).__name__})"
+    # The envelope's messages start with the path: "<path> is damaged (...)".
+    return str(exc.args[0]).removeprefix(f"{path} ")
 
 
 def _fsync_dir(path: Path) -> None:
@@ -228,7 +240,9 @@ class LocalFileBackend(BackendBase):
         self._secrets_dir = self.path / _SECRETS_DIR
         self._mutex = threading.RLock()
         self._file_lock = FileLock(str(self.path / _LOCK_FILE), timeout=opts.lock_timeout)
+        renew_after_fork(self, LocalFileBackend._renew_locks)
         self._key: bytes | None = None  # resolved and checked against store.hsec once
+        self._key_source: Path | None = None  # the key file self._key came from, if any
         self._names: dict[str, str] = {}  # file stem -> portable name, for list_names
 
     def __repr__(self) -> str:
@@ -254,6 +268,12 @@ class LocalFileBackend(BackendBase):
             )
         return cls(options=parse(LocalFileOptions, keywords=keywords, query=query_of(url),
                                  url={"path": path} if path else {}))
+
+    def _renew_locks(self) -> None:
+        # In a child after fork: a parent's thread may hold these, and the child lacks it.
+        # The file lock is new too: the parent's object may count itself as held.
+        self._mutex = threading.RLock()
+        self._file_lock = FileLock(self._file_lock.lock_file, timeout=self._file_lock.timeout)
 
     # -- keys ------------------------------------------------------------------------------
 
@@ -332,7 +352,7 @@ class LocalFileBackend(BackendBase):
                 doc = self._open_file(store_file, key)
                 if doc.get("kind") != "store":
                     raise IntegrityError(f"the store file {store_file} is damaged")
-            self._key = key
+            self._key, self._key_source = key, self.key_file
             return key
 
     def _make_dirs(self) -> None:
@@ -434,7 +454,32 @@ class LocalFileBackend(BackendBase):
         with self._mutex:
             self._make_dirs()
             with self._file_lock:
-                yield self._ready(create=True)  # type: ignore[misc]
+                key = self._ready(create=True)
+                assert key is not None
+                self._check_key_source(key)
+                yield key
+
+    def _check_key_source(self, key: bytes) -> None:
+        """Refuse to write what no new process could read: the key came from a key file that
+        was deleted, replaced or opened up since. Checked under the lock, before any write."""
+        path = self._key_source
+        if path is None:
+            return
+        refused = "nothing was written, since no new process could read it"
+        try:
+            current = self._read_key_file(path)
+        except FileNotFoundError:
+            raise UnauthenticatedError(
+                f"the key file {path} was deleted while the store was open; {refused}: "
+                "put the key file back, or reopen the store with its key"
+            ) from None
+        except UnauthenticatedError as exc:
+            raise UnauthenticatedError(f"{exc.args[0]}; {refused}") from None
+        if not hmac.compare_digest(current, key):
+            raise IntegrityError(
+                f"the key file {path} now holds another key than the one the store {self.path} "
+                f"was opened with; {refused}: put the store's key back in the key file"
+            )
 
     @staticmethod
     def _value(entry: Mapping[str, Any]) -> str | bytes:
@@ -595,7 +640,13 @@ class LocalFileBackend(BackendBase):
         for path in self._secrets_dir.glob("*" + _SUFFIX):
             name = self._names.get(path.stem)
             if name is None:
-                doc = self._load(path, key)
+                try:
+                    doc = self._load(path, key)
+                except (IntegrityError, OSError) as exc:
+                    # One unreadable file costs its secret, not the listing; reading that
+                    # secret still raises. The message names the file, never its content.
+                    _log.warning("list() skips %s, which %s", path, _unreadable(path, exc))
+                    continue
                 if doc is None:  # deleted while we listed
                     continue
                 # The stem is a hash of the name, checked by _load: safe to remember forever.

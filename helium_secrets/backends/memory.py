@@ -25,6 +25,7 @@ from urllib.parse import SplitResult
 from helium_secrets._options import Options, build, option, parse, query_of
 from helium_secrets._values import VersionInfo
 from helium_secrets.backends._base import BackendBase, Capabilities, Classified, RawSecret
+from helium_secrets.backends._forksafe import renew_after_fork
 from helium_secrets.errors import (
     ConflictError,
     HeliumError,
@@ -115,6 +116,7 @@ class MemoryBackend(BackendBase):
         )
         self._clock = self._options.clock or (lambda: datetime.now(timezone.utc))
         self._lock = threading.RLock()
+        renew_after_fork(self, MemoryBackend._renew_locks)
         self._secrets: dict[str, _Entry] = {}
         self._faults: collections.deque[tuple[Classified, frozenset[str] | None]] = (
             collections.deque()
@@ -133,6 +135,10 @@ class MemoryBackend(BackendBase):
         if url.netloc or url.path not in ("", "/"):
             raise ValueError("mem:// URLs take no host or path")
         return cls(options=parse(MemoryOptions, keywords=keywords, query=query_of(url)))
+
+    def _renew_locks(self) -> None:
+        # In a child after fork: the parent's lock may be held by a thread the child lacks.
+        self._lock = threading.RLock()
 
     # -- switches for tests ----------------------------------------------------------------
 

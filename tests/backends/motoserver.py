@@ -75,6 +75,33 @@ def _fix_moto_stage_moves() -> None:
     SecretsManagerBackend.update_secret_version_stage = update_secret_version_stage  # type: ignore[method-assign]
 
 
+def _fix_moto_writes_to_deleted() -> None:
+    """Make moto refuse PutSecretValue on a secret scheduled for deletion, as AWS does.
+
+    AWS answers InvalidRequestException ("... marked for deletion"); moto adds the version to
+    the deleted secret. This fixes the emulator, in the server; the SDK is untouched.
+    """
+    from moto.secretsmanager.exceptions import InvalidRequestException
+    from moto.secretsmanager.models import SecretsManagerBackend
+
+    original = SecretsManagerBackend.put_secret_value
+    if getattr(original, "_helium_fixed", False):
+        return
+
+    def put_secret_value(self: Any, secret_id: str, *args: Any, **kwargs: Any) -> str:
+        secret = self.secrets.get(secret_id)
+        if secret is not None and secret.is_deleted():
+            raise InvalidRequestException(
+                "You can't perform this operation on the secret because it was marked for "
+                "deletion."
+            )
+        result: str = original(self, secret_id, *args, **kwargs)
+        return result
+
+    put_secret_value._helium_fixed = True  # type: ignore[attr-defined]
+    SecretsManagerBackend.put_secret_value = put_secret_value  # type: ignore[method-assign]
+
+
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length",
                "proxy-connection", "upgrade", "te", "trailer"}
 
@@ -114,6 +141,7 @@ class MotoServer:
     def start(self) -> MotoServer:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
         _fix_moto_stage_moves()
+        _fix_moto_writes_to_deleted()
         self._moto.start()
         self.moto_port = self._moto.get_host_and_port()[1]
         self._proxy = _ProxyServer(("127.0.0.1", 0), self._handler_class())

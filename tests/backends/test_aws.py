@@ -399,24 +399,34 @@ def test_rotate_is_check_and_set(store: SecretStore, prefix: str) -> None:
 # -- deletion and restore ----------------------------------------------------------------
 
 
-def test_deleted_secret_is_a_clear_conflict_and_can_be_restored(
-    store: SecretStore, backend: AWSSecretsManagerBackend, prefix: str
+def test_deleted_secret_reads_as_not_found_says_how_to_restore_and_can_be_restored(
+    store: SecretStore, prefix: str
 ) -> None:
     name = f"{prefix}/deleted"
-    store.put(name, CANARY)
+    first = store.put(name, CANARY)
     store.delete(name)  # a recovery window, not a purge
-    with pytest.raises(ConflictError) as info:
-        store.get(name)
-    assert "deleted but recoverable" in str(info.value)
-    assert CANARY not in str(info.value)
-    with pytest.raises(ConflictError):
-        store.current_version(name)
-    with pytest.raises(ConflictError):
-        store.delete(name)
+    reads: dict[str, Any] = {
+        "get": lambda: store.get(name),
+        "get-version": lambda: store.get(name, first.version),
+        "get-label": lambda: store.get(name, label="AWSCURRENT"),
+        "refresh": lambda: store.refresh(name),
+        "versions": lambda: store.versions(name),
+        "current_version": lambda: store.current_version(name),
+        "get_many": lambda: store.get_many([name]),
+        "delete": lambda: store.delete(name),  # deleting it again: nothing left to delete
+    }
+    for what, read in reads.items():
+        with pytest.raises(SecretNotFoundError) as info:
+            read()
+        assert type(info.value) is SecretNotFoundError, what
+        message = str(info.value)
+        assert "scheduled for deletion" in message, what
+        assert "store.extras.restore(name)" in message and "recovery window" in message, what
+        assert CANARY not in message
+        assert (info.value.backend, info.value.name) == ("aws", name)
+    assert store.get_many([name], ignore_missing=True) == {}
     assert name not in list(store.list(prefix))
-    with pytest.raises(ConflictError):  # "deleted but recoverable" is not "missing"
-        store.get_many([name], ignore_missing=True)
-    backend.restore(name)
+    store.extras.restore(name)
     assert store.get(name).value.reveal() == CANARY
     assert name in list(store.list(prefix))
 
@@ -471,7 +481,7 @@ def test_get_many_per_item_errors(store: SecretStore, server: MotoServer, prefix
     assert server.requests == {"BatchGetSecretValue": 1}
     store.delete(names[1])
     store.clear_cache()
-    with pytest.raises(ConflictError):
+    with pytest.raises(SecretNotFoundError, match="scheduled for deletion"):
         store.get_many(names)
 
 
@@ -864,7 +874,7 @@ IAM = {
     "get_many": {"BatchGetSecretValue", "GetSecretValue"},
     "current_version": {"DescribeSecret"},
     "list": {"ListSecrets"},
-    "versions": {"ListSecretVersionIds"},
+    "versions": {"ListSecretVersionIds", "DescribeSecret"},
     "put": {"PutSecretValue", "CreateSecret", "TagResource"},
     "put-cas": {"PutSecretValue", "CreateSecret", "TagResource", "UpdateSecretVersionStage",
                 "DescribeSecret"},
@@ -917,7 +927,7 @@ def test_doc_iam_table_names_every_action_a_call_makes(
         check("create_only", lambda: store.put(f"{name}-c", "v", create_only=True),
               ConflictError)
         check("delete", lambda: store.delete(f"{name}-c"))
-        check("restore", lambda: backend.restore(f"{name}-c"))
+        check("restore", lambda: store.extras.restore(f"{name}-c"))
         check("purge", lambda: store.delete(f"{name}-c", purge=True))
 
 
@@ -1066,27 +1076,33 @@ def test_doc_put_with_labels_moves_them_to_the_new_version(store: SecretStore, p
     assert second.labels == {"AWSCURRENT", "blue", "green"}
 
 
-@pytest.mark.parametrize(("message", "error"), [
-    ("You can't perform this operation on the secret because it was marked for deletion.",
-     ConflictError),
-    ("You tried to perform the operation on a secret that's currently marked deleted.",
-     ConflictError),
+@pytest.mark.parametrize(("message", "deleted"), [
+    ("You can't perform this operation on the secret because it was marked for deletion.", True),
+    ("You tried to perform the operation on a secret that's currently marked deleted.", True),
     ("You can't create this secret because a secret with this name is already scheduled for "
-     "deletion.", ConflictError),
-    ("You can't delete secret x that still has replica regions [eu-west-1]",
-     InvalidArgumentError),
-    ("You can't perform this operation on a secret that is being rotated", InvalidArgumentError),
+     "deletion.", True),
+    ("You can't delete secret x that still has replica regions [eu-west-1]", False),
+    ("You can't perform this operation on a secret that is being rotated", False),
 ])
-def test_doc_invalid_request_is_a_conflict_only_for_a_deleted_secret(
-    server: MotoServer, prefix: str, message: str, error: type[Exception]
+@pytest.mark.parametrize("operation", ["get", "put"])
+def test_doc_invalid_request_for_a_deleted_secret_is_not_found_to_reads_a_conflict_to_writes(
+    server: MotoServer, prefix: str, message: str, deleted: bool, operation: str
 ) -> None:
     name = f"{prefix}/invalid-request"
     with _open(server) as store:
-        server.fail_next(1, "invalid-request", message=message)
+        if operation == "put":
+            store.put(name, "v")
+        server.fail_next(1, "invalid-request", message=message,
+                         operations=["GetSecretValue", "PutSecretValue"])
+        error: type[Exception] = InvalidArgumentError
+        if deleted:
+            error = SecretNotFoundError if operation == "get" else ConflictError
         with pytest.raises(error) as info:
-            store.get(name)
+            store.get(name) if operation == "get" else store.put(name, "w")
         assert type(info.value) is error
-        assert "scheduled for deletion" not in str(info.value) or error is ConflictError
+        assert ("scheduled for deletion" in str(info.value)) is deleted
+        if deleted:
+            assert "store.extras.restore(name)" in str(info.value)
 
 
 @pytest.mark.parametrize("metadata", [
@@ -1116,3 +1132,76 @@ def test_doc_metadata_within_aws_tag_rules_is_accepted(
     store.put(name, "one", metadata=tags)
     described = server.client().describe_secret(SecretId=name)
     assert {t["Key"]: t["Value"] for t in described["Tags"]} == tags
+
+
+# -- issue 11: deletion is portable --------------------------------------------------------
+
+
+@pytest.mark.parametrize("purge", [False, True])
+def test_a_delete_whose_answer_was_lost_is_retried_and_succeeds(
+    store: SecretStore, server: MotoServer, prefix: str, purge: bool
+) -> None:
+    name = f"{prefix}/lost-delete"
+    store.put(name, "v")
+    server.reset_counts()
+    server.fail_next(1, "lost", operations=["DeleteSecret"])  # done, but the answer never came
+    store.delete(name, purge=purge)
+    # Tried again: a plain delete finds the secret scheduled, a purge finds nothing left.
+    assert server.requests["DeleteSecret"] == (1 if purge else 2)
+    with pytest.raises(SecretNotFoundError):
+        store.get(name)
+    # A delete of what is already gone, on a first attempt, is still "not found".
+    with pytest.raises(SecretNotFoundError):
+        store.delete(name, purge=purge)
+
+
+def test_writes_to_a_deleted_but_recoverable_secret_are_conflicts_that_say_how_to_restore(
+    server: MotoServer, prefix: str
+) -> None:
+    name = f"{prefix}/deleted-write"
+    with _open(server) as store:
+        first = store.put(name, CANARY)
+        store.delete(name)
+        writes: dict[str, Any] = {
+            "put": lambda: store.put(name, "new"),
+            "put-labels": lambda: store.put(name, "new", labels=["blue"]),
+            "put-cas": lambda: store.put(name, "new", expected_version=first.version),
+            "create_only": lambda: store.put(name, "new", create_only=True),
+            "rotate": lambda: store.rotate(name, lambda: "new"),
+            "set_label": lambda: store.set_label(name, "blue", first.version),
+        }
+        for what, write in writes.items():
+            with pytest.raises(ConflictError) as info:
+                write()
+            message = str(info.value)
+            assert "scheduled for deletion" in message, what
+            assert "store.extras.restore(name)" in message, what
+            assert CANARY not in message
+        store.extras.restore(name)
+        assert store.get(name).value.reveal() == CANARY
+        assert [v.version for v in store.versions(name)] == [first.version], "nothing written"
+    with _open(server, atomic_check_and_set=False) as store:
+        store.delete(name)
+        with pytest.raises(ConflictError, match=r"store\.extras\.restore\(name\)"):
+            store.put(name, "new", expected_version=first.version)
+
+
+def test_restore_is_an_extra_operation_through_the_call_pipeline(
+    server: MotoServer, prefix: str
+) -> None:
+    from helium_secrets.errors import StoreClosedError
+
+    name = f"{prefix}/extras"
+    events: list[Any] = []
+    with _open(server, audit=[events.append]) as store:
+        assert "restore" in dir(store.extras)
+        store.put(name, "v")
+        store.delete(name)
+        store.extras.restore(name)
+        assert events[-1].operation == "restore" and events[-1].name == name
+        with pytest.raises(SecretNotFoundError):  # translated, with backend and name
+            store.extras.restore(f"{prefix}/never-there")
+        with pytest.raises(InvalidNameError):
+            store.extras.restore("bad name")
+    with pytest.raises(StoreClosedError):
+        store.extras.restore(name)

@@ -1096,3 +1096,38 @@ def test_doc_no_staged_rotation_with_verbatim_names(kv: KeyVaultEmulator) -> Non
         assert (info.value.backend, info.value.name) == ("azure", name)
         assert len(kv.requests) == before
         assert store.get(name, ttl=0).value.reveal() == "old"
+
+
+# -- issue 11: deletion is portable ----------------------------------------------------------
+
+
+def test_reads_after_a_soft_delete_are_not_found(store: SecretStore, prefix: str) -> None:
+    from tests.backends.deletion import assert_reads_after_delete_are_not_found
+
+    assert_reads_after_delete_are_not_found(store, f"{prefix}/deleted")
+
+
+def test_a_write_to_a_deleted_but_recoverable_name_is_a_conflict_saying_how_to_recover(
+    store: SecretStore, kv: KeyVaultEmulator, prefix: str
+) -> None:
+    name = f"{prefix}/recoverable"
+    first = store.put(name, "kept")
+    store.delete(name)
+    writes: list[Any] = [lambda: store.put(name, CANARY),
+                         lambda: store.put(name, CANARY, create_only=True),
+                         lambda: store.rotate(name, lambda: CANARY)]
+    for write in writes:
+        with pytest.raises(ConflictError) as info:
+            write()
+        message = str(info.value)
+        assert "store.extras.recover(name)" in message and "recover_deleted=True" in message
+        assert "store.extras.purge(name)" in message
+        assert CANARY not in message
+    store.extras.recover(name)
+    assert store.get(name).value.reveal() == "kept"
+    assert [v.version for v in store.versions(name)] == [first.version], "nothing written"
+    store.delete(name)
+    store.extras.purge(name)
+    assert encode_name(name) not in kv.deleted_names()
+    with pytest.raises(SecretNotFoundError):
+        store.extras.purge(name)  # through the pipeline: translated, with backend and name

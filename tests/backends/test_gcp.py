@@ -1139,3 +1139,33 @@ def test_rest_throttling_carries_retry_after(header: str, expected: float | None
         backend.close()
     assert verdict is not None
     assert (verdict.code, verdict.retry_after) == (ErrorCode.THROTTLED, expected)
+
+
+# -- issue 11: deletion is portable ----------------------------------------------------------
+
+
+def test_reads_after_delete_are_not_found(store: SecretStore, prefix: str) -> None:
+    from tests.backends.deletion import assert_reads_after_delete_are_not_found
+
+    assert_reads_after_delete_are_not_found(store, f"{prefix}/deleted")
+
+
+def test_version_states_are_extras_through_the_store(store: SecretStore, prefix: str) -> None:
+    from helium_secrets.errors import StoreClosedError
+
+    name = f"{prefix}/extras"
+    first = store.put(name, "one")
+    store.put(name, "two")
+    assert store.get(name, first.version).value.reveal() == "one"  # now cached
+    assert {"disable_version", "enable_version", "destroy_version"} <= set(dir(store.extras))
+    assert store.extras.disable_version(name, first.version).state == "disabled"
+    with pytest.raises(VersionNotFoundError):  # the store forgot what it cached
+        store.get(name, first.version)
+    assert store.extras.enable_version(name, first.version).state == "enabled"
+    assert store.get(name, first.version).value.reveal() == "one"
+    assert store.extras.destroy_version(name, first.version).state == "destroyed"
+    with pytest.raises(VersionNotFoundError):
+        store.get(name, first.version)
+    store.close()
+    with pytest.raises(StoreClosedError):
+        store.extras.disable_version(name, "2")

@@ -294,7 +294,6 @@ def test_damaged_file_is_a_clear_error_and_is_not_overwritten(
             lambda: store.put("app/db", "new"),
             lambda: store.delete("app/db"),
             lambda: store.set_label("app/db", "green", "1"),
-            lambda: list(store.list()),
         ):
             with pytest.raises(IntegrityError, match=re.escape(message)) as info:
                 call()
@@ -808,3 +807,156 @@ def test_doc_a_bad_key_option_is_a_value_error_when_opening(
     assert CANARY not in str(info.value)
     assert info.value.__cause__ is None or CANARY not in str(info.value.__cause__)
     assert list(tmp_path.iterdir()) == []
+
+
+# -- issue 11: what one damaged or stray file costs ------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["flip-ciphertext", "truncate", "other-key-id", "renamed",
+                                 "stray-junk", "stray-directory", "store-file-copy"])
+def test_list_skips_a_file_it_cannot_read_and_names_it_in_a_warning(
+    populated: Path, how: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    backend = LocalFileBackend(populated, key=KEY)
+    target = backend._file("app/db")
+    if how == "flip-ciphertext":
+        damage(target, len(target.read_bytes()) - 20)
+    elif how == "truncate":
+        target.write_bytes(target.read_bytes()[:30])
+    elif how == "other-key-id":
+        damage(target, 5)
+    elif how == "renamed":  # a good file under a name that is not its secret's hash
+        target = target.rename(target.with_name("0" * 64 + ".hsec"))
+    elif how == "stray-junk":
+        target = populated / "secrets" / "notes.hsec"
+        target.write_bytes(b"not a secret " + CANARY.encode())
+    elif how == "stray-directory":
+        target = populated / "secrets" / "backup.hsec"
+        target.mkdir()
+    elif how == "store-file-copy":
+        target = populated / "secrets" / "copy.hsec"
+        target.write_bytes((populated / "store.hsec").read_bytes())
+    listed = {"flip-ciphertext": ["app/other"], "truncate": ["app/other"],
+              "other-key-id": ["app/other"], "renamed": ["app/other"]}.get(
+                  how, ["app/db", "app/other"])
+    caplog.set_level("WARNING", logger="helium_secrets")
+    with no_retry_store(backend) as store:
+        assert list(store.list()) == listed
+        assert list(store.list("app/")) == listed
+        warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+        assert warnings and all(str(target) in r.getMessage() for r in warnings)
+        assert all(CANARY not in r.getMessage() for r in caplog.records)
+        if listed == ["app/other"] and how != "renamed":
+            # A damaged secret is still a clear error when read, as before.
+            with pytest.raises(IntegrityError) as info:
+                store.get("app/db")
+            assert str(target) in str(info.value)
+        # The other secrets stay readable and writable.
+        assert store.get("app/other").value.reveal() == "x"
+        store.put("app/other", "y")
+
+
+# -- issue 11: the key file changing under a running process ---------------------------------
+
+
+@pytest.mark.parametrize("where", ["default", "key_file"])
+@pytest.mark.parametrize("change", ["deleted", "replaced", "opened-up"])
+def test_a_write_after_the_key_file_changed_is_refused_and_writes_nothing(
+    tmp_path: Path, root: Path, where: str, change: str
+) -> None:
+    options: dict[str, object] = {"environ": {}}
+    if where == "key_file":
+        options["key_file"] = tmp_path / "keys" / "app.key"
+    with no_retry_store(LocalFileBackend(root, **options)) as store:  # type: ignore[arg-type]
+        store.put("app/db", CANARY)
+        backend = store.backend
+        assert isinstance(backend, LocalFileBackend) and backend.key_file is not None
+        key_file = backend.key_file
+        original = key_file.read_text()
+        if change == "deleted":
+            key_file.unlink()
+        elif change == "replaced":
+            key_file.unlink()
+            key_file.write_text(generate_key())
+            key_file.chmod(0o600)
+        else:  # a key file others can read is refused by a new process too
+            key_file.chmod(0o644)
+        before = snapshot(root)
+        expected = IntegrityError if change == "replaced" else UnauthenticatedError
+        for write in (lambda: store.put("app/db", "next"), lambda: store.put("new", "v"),
+                      lambda: store.delete("app/db"),
+                      lambda: store.set_label("app/db", "blue", "1")):
+            with pytest.raises(expected) as info:
+                write()
+            message = str(info.value)
+            assert str(key_file) in message
+            assert original.strip() not in message and CANARY not in message
+            assert info.value.__cause__ is None or original.strip() not in str(info.value.__cause__)
+        assert snapshot(root) == before, "nothing written, nothing deleted"
+        # Reads of what is stored keep working in this process.
+        assert store.get("app/db").value.reveal() == CANARY
+        # With the key back, writes work again, and a new process reads them.
+        key_file.unlink(missing_ok=True)
+        key_file.write_text(original)
+        key_file.chmod(0o600)
+        store.put("app/db", "next")
+    with no_retry_store(LocalFileBackend(root, **options)) as fresh:  # type: ignore[arg-type]
+        assert fresh.get("app/db").value.reveal() == "next"
+
+
+def test_a_key_that_is_not_from_a_file_needs_no_key_file(root: Path) -> None:
+    # key= and HELIUM_SECRETS_KEY read no file, so a stray .key appearing or going is ignored.
+    for options in ({"key": KEY, "environ": {}}, {"environ": {KEY_ENV_VAR: KEY}}):
+        with no_retry_store(LocalFileBackend(root, **options)) as store:
+            store.put("a", "v")
+            (root / ".key").write_text(generate_key())
+            store.put("a", "w")
+            (root / ".key").unlink()
+            store.put("a", "x")
+
+
+# -- issue 11: fork safety -------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork() on this platform")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_child_forked_while_a_put_runs_gets_fresh_locks(root: Path) -> None:
+    from datetime import datetime, timezone
+
+    from tests.backends.forking import fork_and_run
+
+    entered, release = threading.Event(), threading.Event()
+
+    def clock() -> datetime:  # called while the put holds the write lock: hold it there
+        if threading.current_thread().name == "holder":
+            entered.set()
+            release.wait(60)
+        return datetime.now(timezone.utc)
+
+    backend = LocalFileBackend(root, key=KEY, clock=clock)
+    backend.put("a", "1")
+    holder = threading.Thread(target=backend.put, args=("a", "2"), name="holder", daemon=True)
+    holder.start()
+    assert entered.wait(60)
+
+    def child() -> None:
+        assert backend.get("a").value in ("1", "2")  # the parent's put may be done by now
+        backend.put("b", "x")  # waits for the parent's writer to let go of the lock file
+        assert list(backend.list_names()) == ["a", "b"]
+
+    status = fork_and_run(child, then=release.set)
+    holder.join(60)
+    assert status == 0, f"the child ended with {status} (-1: hung on a lock)"
+    assert backend.get("a").value == "2"
+    assert backend.get("b").value == "x"
+    backend.put("c", "y")  # and the parent's own locks still work
+
+
+# -- issue 11: deletion is portable ----------------------------------------------------------
+
+
+def test_reads_after_delete_are_not_found(root: Path) -> None:
+    from tests.backends.deletion import assert_reads_after_delete_are_not_found
+
+    with SecretStore(LocalFileBackend(root, key=KEY)) as store:
+        assert_reads_after_delete_are_not_found(store, "app/deleted")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Iterator
+from datetime import datetime, timezone
 
 import pytest
 
@@ -54,3 +57,45 @@ def test_latency_switch_and_default_fault_is_unavailable() -> None:
         with pytest.raises(UnavailableError):
             store.get("a")
         assert store.get("a").value.reveal() == "1"
+
+
+# -- issue 11: fork safety -------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork() on this platform")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_child_forked_mid_operation_gets_fresh_locks() -> None:
+    from tests.backends.forking import fork_and_run
+
+    entered, release = threading.Event(), threading.Event()
+
+    def clock() -> datetime:  # called under the backend's lock: hold it there
+        if threading.current_thread().name == "holder":
+            entered.set()
+            release.wait(60)
+        return datetime.now(timezone.utc)
+
+    backend = MemoryBackend(clock=clock)
+    backend.write_external("a", "1")
+    # A put in flight holds the lock while it stamps the version (reads hold it only for a
+    # lookup, and set_latency sleeps outside it, so a put is the one a test can hold there).
+    holder = threading.Thread(target=backend.put, args=("a", "2"), name="holder", daemon=True)
+    holder.start()
+    assert entered.wait(60)
+
+    def child() -> None:
+        assert backend.get("a").value == "1"
+        backend.put("b", "x")
+        assert list(backend.list_names()) == ["a", "b"]
+
+    status = fork_and_run(child, then=release.set)
+    holder.join(60)
+    assert status == 0, f"the child ended with {status} (-1: hung on a lock)"
+    assert backend.get("a").value == "2"
+
+
+def test_reads_after_delete_are_not_found() -> None:
+    from tests.backends.deletion import assert_reads_after_delete_are_not_found
+
+    with open_store("mem://") as store:
+        assert_reads_after_delete_are_not_found(store, "app/deleted")

@@ -923,3 +923,34 @@ def test_cached_value_is_served_while_the_server_is_down(persistent: PersistentS
         assert store.get(f"{prefix}/db").value.reveal() == "cached"
         with pytest.raises(UnavailableError):
             store.get(f"{prefix}/other")
+
+
+# -- issue 11: deletion is portable ----------------------------------------------------------
+
+
+def test_reads_after_delete_are_not_found(store: SecretStore, prefix: str) -> None:
+    from tests.backends.deletion import assert_reads_after_delete_are_not_found
+
+    assert_reads_after_delete_are_not_found(store, f"{prefix}/deleted")
+
+
+def test_version_operations_are_extras_through_the_store(store: SecretStore, prefix: str) -> None:
+    from helium_secrets.errors import StoreClosedError
+
+    name = f"{prefix}/extras"
+    store.put(name, "one")
+    store.put(name, "two")
+    assert store.get(name).value.reveal() == "two"  # now cached
+    assert {"delete_latest_version", "undelete_versions", "destroy_versions"} <= set(
+        dir(store.extras))
+    store.extras.delete_latest_version(name)
+    with pytest.raises(SecretNotFoundError):  # the store forgot what it cached
+        store.get(name)
+    store.extras.undelete_versions(name, ["2"])
+    assert store.get(name).value.reveal() == "two"
+    store.extras.destroy_versions(name, ["1"])
+    with pytest.raises(VersionNotFoundError):
+        store.get(name, "1")
+    store.close()
+    with pytest.raises(StoreClosedError):
+        store.extras.destroy_versions(name, ["2"])
