@@ -15,11 +15,10 @@ is written once, in its own module:
 from __future__ import annotations
 
 import builtins
-import os
-import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, overload
 
+from helium_secrets._forksafe import renew_after_fork
 from helium_secrets._pipeline import CallPipeline
 from helium_secrets._reads import ReadPath
 from helium_secrets._stats import StatsRecorder, StoreStats
@@ -101,7 +100,7 @@ class SecretStore:
             probe=lambda name: self._reads.current_version(name, self.retry_policy),
             refresh=self.refresh, baseline=self.get,
         )
-        _live_stores.add(self)
+        renew_after_fork(self, SecretStore._after_fork_in_child)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -442,6 +441,7 @@ class SecretStore:
         self.close()
 
     def _after_fork_in_child(self) -> None:
+        # Threads do not survive a fork: the child forgets their fetches and takes new locks.
         self._reads.after_fork_in_child()
         self._guard.after_fork_in_child()
 
@@ -479,15 +479,3 @@ class Extras:
         call.__name__ = operation
         call.__doc__ = method.__doc__
         return call
-
-
-_live_stores: weakref.WeakSet[SecretStore] = weakref.WeakSet()
-
-
-def _reset_after_fork() -> None:
-    for store in list(_live_stores):
-        store._after_fork_in_child()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_after_fork)

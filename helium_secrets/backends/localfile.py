@@ -40,10 +40,10 @@ from urllib.parse import SplitResult, quote, unquote
 from filelock import FileLock
 from filelock import Timeout as LockTimeout
 
+from helium_secrets._forksafe import renew_after_fork
 from helium_secrets._options import Options, build, option, parse, query_of
 from helium_secrets._values import VersionInfo
 from helium_secrets.backends._base import BackendBase, Capabilities, Classified, RawSecret
-from helium_secrets.backends._forksafe import renew_after_fork
 from helium_secrets.errors import (
     ConflictError,
     ErrorCode,

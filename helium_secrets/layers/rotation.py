@@ -13,13 +13,12 @@ from __future__ import annotations
 import collections
 import itertools
 import logging
-import os
 import random
 import threading
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from helium_secrets._forksafe import renew_after_fork
 from helium_secrets._values import Secret, VersionInfo
 from helium_secrets.errors import HeliumError, SecretNotFoundError
 
@@ -115,7 +114,7 @@ class RotationListeners:
         self._stopped = False
         self.callback_errors = 0
         self.polls = 0
-        _live.add(self)
+        renew_after_fork(self, RotationListeners._after_fork_in_child)
 
     # -- registration ----------------------------------------------------------------------
 
@@ -318,15 +317,3 @@ class RotationListeners:
         self._thread = None
         if self._callbacks and not self._stopped:
             self._ensure_poller()
-
-
-_live: weakref.WeakSet[RotationListeners] = weakref.WeakSet()
-
-
-def _reset_after_fork() -> None:
-    for listeners in list(_live):
-        listeners._after_fork_in_child()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_after_fork)

@@ -1,10 +1,12 @@
-"""Fresh locks for a backend in a child process after ``os.fork()``.
+"""Fresh locks (and threads) in a child process after ``os.fork()``, for backends, the
+listeners and the store alike.
 
 A lock that another thread holds when the process forks stays held for good in the child,
-where that thread does not exist: the child's first call that needs it hangs. A backend hands
+where that thread does not exist: the child's first call that needs it hangs. An object hands
 :func:`renew_after_fork` the method that replaces its locks; it runs in every child right after
 a fork (``os.register_at_fork``), for every instance still alive. The registry holds weak
-references only, so registering keeps no backend alive.
+references only, so registering keeps nothing alive. Objects are renewed in the order they
+registered (a backend before the store built on it).
 """
 
 from __future__ import annotations
