@@ -122,19 +122,21 @@ class WritePath:
         Not atomic: a writer that slips in between the read and the write is not detected
         (each such backend's page says so), but a stale ``expected_version`` is refused.
         """
+        backend = self.pipeline.backend_name
         try:
-            current: str | None = self.reads.current_version(name, policy).version
+            current = self.reads.current_version(name, policy).version
         except SecretNotFoundError as exc:
             if type(exc) is not SecretNotFoundError:
                 raise
-            current = None
-        if create_only and current is not None:
-            raise ConflictError("the secret already exists", backend=self.pipeline.backend_name,
-                                name=name)
-        if expected_version is not None and current != expected_version:
-            what = "the secret does not exist" if current is None else "the current version changed"
-            raise ConflictError(f"check-and-set failed: {what}",
-                                backend=self.pipeline.backend_name, name=name)
+            if expected_version is not None:  # the backend's reason (deleted, recoverable...)
+                raise ConflictError(f"check-and-set failed: {exc.message}", backend=backend,
+                                    name=name) from exc
+            return
+        if create_only:
+            raise ConflictError("the secret already exists", backend=backend, name=name)
+        if current != expected_version:
+            raise ConflictError("check-and-set failed: the current version changed",
+                                backend=backend, name=name)
 
     def delete(self, name: str, purge: bool, policy: RetryPolicy) -> None:
         """Delete a secret; a retried delete whose first attempt succeeded succeeds."""

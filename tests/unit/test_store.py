@@ -277,7 +277,7 @@ def test_check_and_set_is_emulated_once_for_backends_without_it() -> None:
         store.put("a", "two", expected_version=first.version)
         with pytest.raises(ConflictError, match="current version changed"):
             store.put("a", "three", expected_version=first.version)
-        with pytest.raises(ConflictError, match="does not exist"):
+        with pytest.raises(ConflictError, match="check-and-set failed: secret not found"):
             store.put("b", "x", expected_version="1")
         assert store.get("a").value.reveal() == "two"
     assert seen == [(None, False), (None, False)], "the backend only ever got plain writes"
