@@ -226,8 +226,12 @@ class SecretStore:
 
     def previous(self, name: str) -> Secret | None:
         """The version that was current before the current one, for grace periods
-        (accept a token signed with the current or the previous key); ``None`` if there is none.
+        (accept a token signed with the current or the previous key); ``None`` if there is none,
+        as on a backend that keeps no versions (``env://``, Vault KV v1).
         """
+        if not self.backend.capabilities.versions:
+            self._open(name)
+            return None
         current = self.current_version(name)
         versions = self.versions(name)
         position = next((i for i, v in enumerate(versions) if v.version == current), None)

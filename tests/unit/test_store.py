@@ -281,3 +281,15 @@ def test_check_and_set_is_emulated_once_for_backends_without_it() -> None:
             store.put("b", "x", expected_version="1")
         assert store.get("a").value.reveal() == "two"
     assert seen == [(None, False), (None, False)], "the backend only ever got plain writes"
+
+
+def test_previous_makes_no_call_on_a_backend_that_keeps_no_versions() -> None:
+    import dataclasses
+
+    backend = MemoryBackend()
+    backend.write_external("a", "one")
+    backend.write_external("a", "two")
+    backend.capabilities = dataclasses.replace(backend.capabilities, versions=False)
+    with SecretStore(backend) as store:
+        assert store.previous("a") is None
+    assert sum(backend.calls.values()) == 0, "no backend call"
