@@ -42,6 +42,7 @@ from helium_secrets.backends.hashivault import (
 from helium_secrets.errors import (
     ConflictError,
     ErrorCode,
+    InvalidArgumentError,
     PermissionDeniedError,
     SecretNotFoundError,
     ThrottledError,
@@ -52,6 +53,7 @@ from helium_secrets.errors import (
     error_for_code,
 )
 from helium_secrets.testing.conformance import CANARY, BackendConformance
+from tests.backends.faultproxy import FaultProxy
 from tests.backends.openbao import DevServer, PersistentServer, TLSFiles
 
 FAST_RETRY = RetryPolicy(max_attempts=3, initial_backoff=0.0, max_backoff=0.0, deadline=60.0)
@@ -918,3 +920,213 @@ def test_cached_value_is_served_while_the_server_is_down(persistent: PersistentS
         assert store.get(f"{prefix}/db").value.reveal() == "cached"
         with pytest.raises(UnavailableError):
             store.get(f"{prefix}/other")
+
+
+# -- a put with custom metadata: whole or not at all (issue 11) --------------------------------
+
+VAULT_503 = json.dumps({"errors": ["injected by the test proxy"]}).encode()
+
+
+@pytest.fixture
+def proxy(bao: DevServer) -> Iterator[FaultProxy]:
+    """A fault-injecting proxy in front of the module's dev server."""
+    with FaultProxy(bao.port) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def proxied(proxy: FaultProxy, bao: DevServer) -> Iterator[SecretStore]:
+    """A store whose backend talks to the dev server through :func:`proxy`."""
+    with make_store(VaultBackend(proxy.url, token=bao.root_token), cache=None) as store:
+        yield store
+
+
+def custom_metadata(admin: hvac.Client, name: str) -> dict[str, str]:
+    return dict(admin.secrets.kv.v2.read_secret_metadata(name)["data"]["custom_metadata"] or {})
+
+
+def version_count(admin: hvac.Client, name: str) -> int:
+    return len(admin.secrets.kv.v2.read_secret_metadata(name)["data"]["versions"])
+
+
+def current_value(admin: hvac.Client, name: str) -> str:
+    response = admin.secrets.kv.v2.read_secret_version(name, raise_on_deleted_version=True)
+    return str(response["data"]["data"]["value"])
+
+
+def data_writes(proxy: FaultProxy, name: str) -> int:
+    return proxy.requests.count(("POST", f"/v1/secret/data/{name}"))
+
+
+@pytest.mark.parametrize("path", ["metadata", "data"])
+def test_put_with_metadata_survives_a_transient_failure(
+        proxied: SecretStore, proxy: FaultProxy, admin: hvac.Client, prefix: str,
+        path: str) -> None:
+    # One of the two writes fails with a 503: the store retries the whole put, which must end
+    # with one new version and the metadata both on the server.
+    name = f"{prefix}/meta-503-{path}"
+    proxied.put(name, "one", metadata={"owner": "team-a"})
+    proxy.fail_next(method="POST", path=f"/v1/secret/{path}/{name}", status=503, body=VAULT_503)
+    written = proxied.put(name, "two", metadata={"tier": "gold"})
+    assert proxy.pending() == 0
+    assert written.version == "2"
+    assert current_value(admin, name) == "two"
+    assert version_count(admin, name) == 2
+    assert custom_metadata(admin, name) == {"owner": "team-a", "tier": "gold"}
+
+
+def test_put_with_metadata_whose_answer_was_lost(proxied: SecretStore, proxy: FaultProxy,
+                                                 admin: hvac.Client, prefix: str) -> None:
+    # The data write lands but its answer never arrives: the retry recognises its own version
+    # and the metadata is on the server too.
+    name = f"{prefix}/meta-lost"
+    proxied.put(name, "one")
+    proxy.fail_next(kind="lost", method="POST", path=f"/v1/secret/data/{name}")
+    written = proxied.put(name, "two", metadata={"tier": "gold"})
+    assert proxy.pending() == 0
+    assert written.version == "2"
+    assert version_count(admin, name) == 2
+    assert custom_metadata(admin, name) == {"tier": "gold"}
+
+
+@pytest.mark.parametrize(("metadata", "named"), [
+    # Past the limits the backend declares (64 keys, 128-byte keys, 512-byte values): the store
+    # refuses these before any call; Vault refuses them too, before the value is written.
+    ({f"k{i}": "v" for i in range(65)}, None),
+    ({"k" * 129: "v"}, None),
+    ({"long": CANARY * 21}, None),  # 525 bytes
+    # Vault's own rules, which the backend checks before any call.
+    ({"empty": ""}, "empty"),
+    ({"ctl\x01": "v"}, "ctl"),
+    ({"unprintable": CANARY + "\n"}, "unprintable"),
+])
+def test_metadata_vault_refuses_leaves_the_secret_as_it_was(
+        proxied: SecretStore, proxy: FaultProxy, admin: hvac.Client, prefix: str,
+        metadata: dict[str, str], named: str | None) -> None:
+    name = f"{prefix}/meta-bad"
+    proxied.put(name, "one", metadata={"owner": "team-a"})
+    writes = data_writes(proxy, name)
+    with pytest.raises(InvalidArgumentError) as info:
+        proxied.put(name, CANARY, metadata=metadata)
+    assert data_writes(proxy, name) == writes  # refused before the value was sent
+    assert current_value(admin, name) == "one"
+    assert version_count(admin, name) == 1
+    assert custom_metadata(admin, name) == {"owner": "team-a"}
+    assert named is None or named in str(info.value)
+    assert CANARY not in str(info.value)
+
+
+def test_metadata_merged_past_vaults_key_limit_is_refused(proxied: SecretStore,
+                                                          proxy: FaultProxy, admin: hvac.Client,
+                                                          prefix: str) -> None:
+    name = f"{prefix}/meta-many"
+    existing = {f"old{i}": "v" for i in range(60)}
+    proxied.put(name, "one", metadata=existing)
+    with pytest.raises(InvalidArgumentError, match="64") as info:
+        proxied.put(name, CANARY, metadata={f"new{i}": CANARY for i in range(5)})
+    assert CANARY not in str(info.value)
+    assert data_writes(proxy, name) == 1
+    assert version_count(admin, name) == 1
+    assert custom_metadata(admin, name) == existing
+
+
+def policy_token(admin: hvac.Client, policy: str) -> str:
+    name = unique("policy")
+    admin.sys.create_or_update_policy(name, policy)
+    return str(admin.auth.token.create(policies=[name], ttl="1h")["auth"]["client_token"])
+
+
+def test_metadata_denied_by_policy_writes_no_version(bao: DevServer, admin: hvac.Client,
+                                                     prefix: str) -> None:
+    # The token may write values but not metadata: a put with metadata is refused whole.
+    name = f"{prefix}/meta-denied"
+    admin.secrets.kv.v2.create_or_update_secret(name, secret={"value": "one"})
+    token = policy_token(admin, f"""
+        path "secret/data/{prefix}/*" {{ capabilities = ["create", "read", "update"] }}
+        path "secret/metadata/{prefix}/*" {{ capabilities = ["read"] }}
+    """)
+    with make_store(VaultBackend(bao.address, token=token), cache=None) as store:
+        with pytest.raises(PermissionDeniedError):
+            store.put(name, CANARY, metadata={"tier": "gold"})
+        assert current_value(admin, name) == "one"
+        assert version_count(admin, name) == 1
+        store.put(name, "two")  # without metadata the same token may write
+    assert current_value(admin, name) == "two"
+
+
+def test_value_refused_after_the_metadata_was_written_puts_it_back(
+        bao: DevServer, admin: hvac.Client, prefix: str) -> None:
+    # The token may write metadata but not values: the metadata written first is put back.
+    name = f"{prefix}/meta-restored"
+    admin.secrets.kv.v2.create_or_update_secret(name, secret={"value": "one"})
+    admin.secrets.kv.v2.update_metadata(name, custom_metadata={"owner": "team-a"})
+    token = policy_token(admin, f"""
+        path "secret/data/{prefix}/*" {{ capabilities = ["read"] }}
+        path "secret/metadata/{prefix}/*" {{ capabilities = ["read", "update", "delete"] }}
+    """)
+    with make_store(VaultBackend(bao.address, token=token), cache=None) as store:
+        with pytest.raises(PermissionDeniedError):
+            store.put(name, CANARY, metadata={"owner": "team-b", "tier": "gold"})
+        with pytest.raises(PermissionDeniedError):
+            store.put(f"{prefix}/new", CANARY, metadata={"tier": "gold"})
+    assert current_value(admin, name) == "one"
+    assert custom_metadata(admin, name) == {"owner": "team-a"}
+    # A new secret whose value was refused leaves no metadata-only entry behind.
+    assert admin.secrets.kv.v2.list_secrets(prefix)["data"]["keys"] == ["meta-restored"]
+
+
+def test_value_refused_by_the_server_puts_the_metadata_back(
+        proxied: SecretStore, proxy: FaultProxy, admin: hvac.Client, prefix: str) -> None:
+    name = f"{prefix}/meta-400"
+    proxied.put(name, "one", metadata={"owner": "team-a"})
+    proxy.fail_next(method="POST", path=f"/v1/secret/data/{name}", status=400,
+                    body=json.dumps({"errors": ["injected"]}).encode())
+    with pytest.raises(InvalidArgumentError):
+        proxied.put(name, CANARY, metadata={"owner": "team-b"})
+    assert custom_metadata(admin, name) == {"owner": "team-a"}
+    assert version_count(admin, name) == 1
+
+
+def test_check_and_set_conflict_with_metadata_writes_nothing(
+        proxied: SecretStore, proxy: FaultProxy, admin: hvac.Client, prefix: str) -> None:
+    name = f"{prefix}/meta-cas"
+    proxied.put(name, "one", metadata={"owner": "team-a"})
+    proxied.put(name, "two")
+    with pytest.raises(ConflictError):
+        proxied.put(name, CANARY, expected_version="1", metadata={"owner": "team-b"})
+    with pytest.raises(ConflictError):
+        proxied.put(name, CANARY, create_only=True, metadata={"owner": "team-b"})
+    assert proxy.requests.count(("POST", f"/v1/secret/metadata/{name}")) == 1  # the first put
+    assert custom_metadata(admin, name) == {"owner": "team-a"}
+    assert current_value(admin, name) == "two"
+
+
+def test_put_with_metadata_keeps_the_secrets_other_settings(store: SecretStore,
+                                                            admin: hvac.Client,
+                                                            prefix: str) -> None:
+    # hvac's update_metadata sends delete_version_after="0s" unless told otherwise, which
+    # would clear the operator's setting at every put with metadata.
+    name = f"{prefix}/meta-settings"
+    store.put(name, "one")
+    admin.secrets.kv.v2.update_metadata(name, max_versions=7, delete_version_after="2h")
+    store.put(name, "two", metadata={"tier": "gold"})
+    settings = admin.secrets.kv.v2.read_secret_metadata(name)["data"]
+    assert (settings["max_versions"], settings["delete_version_after"]) == (7, "2h0m0s")
+    assert settings["custom_metadata"] == {"tier": "gold"}
+
+
+@pytest.mark.parametrize("path", ["metadata", "data"])
+def test_put_that_fails_for_good_leaves_the_secret_as_it_was(
+        bao: DevServer, proxy: FaultProxy, admin: hvac.Client, prefix: str, path: str) -> None:
+    # No retry: the error is final, so neither write may be left behind.
+    name = f"{prefix}/meta-final-{path}"
+    backend = VaultBackend(proxy.url, token=bao.root_token)
+    with make_store(backend, cache=None, retry=RetryPolicy.never()) as store:
+        store.put(name, "one", metadata={"owner": "team-a"})
+        proxy.fail_next(method="POST", path=f"/v1/secret/{path}/{name}", status=503,
+                        body=VAULT_503)
+        with pytest.raises(UnavailableError):
+            store.put(name, CANARY, metadata={"owner": "team-b"})
+    assert current_value(admin, name) == "one"
+    assert version_count(admin, name) == 1
+    assert custom_metadata(admin, name) == {"owner": "team-a"}
