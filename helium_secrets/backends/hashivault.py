@@ -85,8 +85,10 @@ RENEW_AT_FRACTION = 2 / 3
 MAX_METADATA_KEYS = 64
 MAX_METADATA_KEY_BYTES = 128
 MAX_METADATA_VALUE_BYTES = 512
-#: How many times in a row a plain put may lose the check-and-set race to other writers.
-PLAIN_PUT_ROUNDS = 8
+#: How many times in a row other writers may win the race between a plain put's read of the
+#: current version and its check-and-set write before the put gives up. Each lost round means
+#: another writer's version landed; the threads of one process never race (they queue).
+PLAIN_PUT_ROUNDS = 100
 
 _STATUS_OF: dict[type[Exception], int] = {
     hvac.exceptions.InvalidRequest: 400,
@@ -401,6 +403,28 @@ class _PutAttempt:
     before: dict[str, str] | None
 
 
+class _NameLocks:
+    """One lock per name, kept only while a thread holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, tuple[threading.Lock, list[int]]] = {}
+
+    @contextlib.contextmanager
+    def hold(self, name: str) -> Iterator[None]:
+        with self._guard:
+            lock, users = self._locks.setdefault(name, (threading.Lock(), [0]))
+            users[0] += 1
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                users[0] -= 1
+                if not users[0]:
+                    del self._locks[name]
+
+
 # -- the backend ---------------------------------------------------------------------------
 
 
@@ -508,6 +532,7 @@ class VaultBackend(BackendBase):
         # Request tokens of recent puts -> what their retries need (see _put_v2).
         self._put_tokens: collections.OrderedDict[str, _PutAttempt] = collections.OrderedDict()
         self._put_lock = threading.Lock()
+        self._name_locks = _NameLocks()
 
     def __repr__(self) -> str:
         namespace = f" namespace={self.namespace!r}" if self.namespace else ""
@@ -882,8 +907,11 @@ class VaultBackend(BackendBase):
             expected = _version_number(expected_version)
             if expected is None or create_only:
                 raise ConflictError("check-and-set failed: no such version")
-        return self._put_v2(name, data, expected=expected, request_token=request_token,
-                            metadata=metadata or None)
+        # One writer per name in this process: plain puts from many threads queue here rather
+        # than race each other's check-and-set (other processes are handled in _put_v2).
+        with self._name_locks.hold(name):
+            return self._put_v2(name, data, expected=expected, request_token=request_token,
+                                metadata=metadata or None)
 
     # A KV v2 put takes up to two writes: custom metadata, then the value. They go in that
     # order because only the metadata write can be undone: if the value is refused, the old
@@ -941,7 +969,7 @@ class VaultBackend(BackendBase):
             written = response["data"]
             return VersionInfo(version=str(written["version"]),
                                created_at=_parse_time(written.get("created_time")))
-        raise ConflictError("the secret kept changing under a plain put; try again")
+        raise ConflictError("other writers kept changing the secret under a plain put")
 
     def _metadata_or_none(self, name: str) -> Mapping[str, Any] | None:
         try:

@@ -946,7 +946,8 @@ def custom_metadata(admin: hvac.Client, name: str) -> dict[str, str]:
 
 
 def version_count(admin: hvac.Client, name: str) -> int:
-    return len(admin.secrets.kv.v2.read_secret_metadata(name)["data"]["versions"])
+    """How many versions were ever written (KV v2 prunes old ones past ``max_versions``)."""
+    return int(admin.secrets.kv.v2.read_secret_metadata(name)["data"]["current_version"])
 
 
 def current_value(admin: hvac.Client, name: str) -> str:
@@ -1130,3 +1131,67 @@ def test_put_that_fails_for_good_leaves_the_secret_as_it_was(
     assert current_value(admin, name) == "one"
     assert version_count(admin, name) == 1
     assert custom_metadata(admin, name) == {"owner": "team-a"}
+
+
+# -- plain puts under contention (issue 11) ------------------------------------------------------
+
+
+def put_concurrently(stores: list[SecretStore], name: str, threads: int,
+                     puts: int) -> list[BaseException]:
+    """``threads`` threads (spread over ``stores``) each put ``puts`` values to ``name``."""
+    barrier = threading.Barrier(threads)
+    errors: list[BaseException] = []
+
+    def writer(i: int) -> None:
+        store = stores[i % len(stores)]
+        barrier.wait()
+        for j in range(puts):
+            try:
+                store.put(name, f"w{i}-{j}")
+            except BaseException as exc:  # collected and asserted by the caller
+                errors.append(exc)
+
+    workers = [threading.Thread(target=writer, args=(i,)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=POLL_BOUND)
+    return errors
+
+
+def test_plain_puts_under_contention_never_conflict(store: SecretStore, admin: hvac.Client,
+                                                    prefix: str) -> None:
+    name = f"{prefix}/contended"
+    store.put(name, "start")
+    errors = put_concurrently([store], name, threads=32, puts=3)
+    assert [type(e).__name__ for e in errors] == []
+    assert version_count(admin, name) == 1 + 32 * 3
+
+
+def test_plain_puts_from_several_processes_never_conflict(bao: DevServer, admin: hvac.Client,
+                                                          prefix: str) -> None:
+    # Separate backends stand for separate processes: they share nothing but the server.
+    name = f"{prefix}/contended-processes"
+    admin.secrets.kv.v2.create_or_update_secret(name, secret={"value": "start"})
+    stores = [make_store(VaultBackend(bao.address, token=bao.root_token), cache=None)
+              for _ in range(4)]
+    try:
+        errors = put_concurrently(stores, name, threads=16, puts=3)
+    finally:
+        for each in stores:
+            each.close()
+    assert [type(e).__name__ for e in errors] == []
+    assert version_count(admin, name) == 1 + 16 * 3
+
+
+def test_retried_plain_put_makes_one_version(proxied: SecretStore, proxy: FaultProxy,
+                                             admin: hvac.Client, prefix: str) -> None:
+    name = f"{prefix}/lost-plain"
+    proxied.put(name, "one")
+    for _ in range(2):  # the answer is lost twice: the third attempt finds the value landed
+        proxy.fail_next(kind="lost", method="POST", path=f"/v1/secret/data/{name}")
+    written = proxied.put(name, "two")
+    assert proxy.pending() == 0
+    assert written.version == "2"
+    assert version_count(admin, name) == 2
+    assert current_value(admin, name) == "two"
