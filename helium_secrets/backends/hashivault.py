@@ -671,7 +671,11 @@ class VaultBackend(BackendBase):
             self._local.retry_after = _retry_after(response.headers.get("Retry-After"))
 
     def _ensure_token(self) -> None:
-        """Log in, renew or log in again, as the token's age requires. Thread-safe."""
+        """Log in, renew or log in again, as the token's age requires. Thread-safe.
+
+        While the token is valid, a renewal or login that fails does not fail the call: the
+        token is used until it expires, and its upkeep is tried again later.
+        """
         if self._token is not None and time.monotonic() < self._renew_at:
             return  # the common case, without the lock
         with self._auth_lock:
@@ -681,19 +685,46 @@ class VaultBackend(BackendBase):
                 return
             if now < self._renew_at:
                 return  # another thread renewed meanwhile
-            usable = now < self._expires_at
-            if usable and self._renewable and not self._capped:
-                try:
-                    self._renew_locked()
-                    return
-                except hvac.exceptions.Forbidden:
-                    pass  # revoked or expired under us: log in again below
-            if self.auth.can_login:
-                self._login_locked()
-            elif isinstance(self.auth, TokenAuth) and self.auth.token_file is not None:
-                self._login_locked()  # another process may have written a new token
-            else:
-                self._renew_at = float("inf")  # nothing to do; Vault will say if it expired
+            try:
+                if now < self._expires_at:
+                    self._maintain_locked()
+                elif self._can_replace():
+                    self._login_locked()
+                else:
+                    self._renew_at = float("inf")  # nothing to do; Vault will say if it expired
+            except (hvac.exceptions.VaultError, requests.RequestException,
+                    UnauthenticatedError) as exc:
+                if now >= self._expires_at:
+                    raise  # expired: nothing to fall back on
+                remaining = self._expires_at - now
+                self._renew_at = now + min(remaining, max(1.0, remaining / 2))
+                _log.warning("Vault token upkeep (%s auth) failed with %s; the current token "
+                             "stays in use until it expires in %.0f s", self.auth.method,
+                             type(exc).__name__, remaining)
+
+    def _maintain_locked(self) -> None:
+        """Renew the valid token, or replace it once renewing can no longer extend it."""
+        if self._renewable and not self._capped:
+            try:
+                self._renew_locked()
+                return
+            except (hvac.exceptions.VaultError, requests.RequestException) as exc:
+                # Near its maximum TTL Vault answers 500 ("past the max TTL"), and 403 once
+                # the token is revoked: either way a new login is the way on, if there is one.
+                if not self._can_replace():
+                    raise
+                _log.warning("renewing the Vault token failed with %s; logging in again (%s)",
+                             type(exc).__name__, self.auth.method)
+        if self._can_replace():
+            self._login_locked()
+        else:
+            self._renew_at = self._expires_at  # cannot be extended: used as it is until then
+
+    def _can_replace(self) -> bool:
+        """Whether a new token can be had: a login, or a token file another process renews."""
+        if isinstance(self.auth, TokenAuth):
+            return self.auth.token_file is not None
+        return self.auth.can_login
 
     def _login_locked(self) -> None:
         if isinstance(self.auth, TokenAuth):
@@ -746,15 +777,14 @@ class VaultBackend(BackendBase):
         response = self._client.auth.token.renew_self(increment=increment)
         auth = _auth_block(response)
         granted = float(auth.get("lease_duration") or 0)
-        if granted <= 0:  # renewed to nothing at its maximum TTL: replace it right away
-            self._capped = self.auth.can_login
-            self._renew_at = time.monotonic() if self._capped else float("inf")
-            self.renewals += 1
-            return
-        self._set_lease(granted, bool(auth.get("renewable")))
-        # Less than asked for: the maximum TTL caps the token; log in again next time.
-        self._capped = self.auth.can_login and granted < self._lease
         self.renewals += 1
+        if granted > 0:
+            self._set_lease(granted, bool(auth.get("renewable")))
+        # Near its maximum TTL Vault grants less than asked for, with a warning: renewing
+        # again cannot extend the token, so the next upkeep replaces it (or stops renewing).
+        warnings = response.get("warnings") if isinstance(response, Mapping) else None
+        self._capped = granted <= 0 or (increment is not None and granted < increment) or any(
+            "max_ttl" in str(warning) for warning in warnings or ())
 
     def _token_rejected(self) -> bool:
         """After a 403: is the token itself invalid (rather than the policy saying no)?"""

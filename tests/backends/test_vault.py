@@ -11,6 +11,7 @@ import base64
 import datetime
 import ipaddress
 import json
+import logging
 import socket
 import threading
 import time
@@ -32,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from helium_secrets import GuardPolicy, RetryPolicy, SecretStore, open_store
+from helium_secrets.backends import hashivault
 from helium_secrets.backends.hashivault import (
     AppRoleAuth,
     JWTAuth,
@@ -1195,3 +1197,96 @@ def test_retried_plain_put_makes_one_version(proxied: SecretStore, proxy: FaultP
     assert written.version == "2"
     assert version_count(admin, name) == 2
     assert current_value(admin, name) == "two"
+
+
+# -- token renewal near the maximum TTL (issue 11) -------------------------------------------
+
+PAST_MAX_TTL = json.dumps({"errors": ["past the max TTL, cannot renew"]}).encode()
+
+
+@pytest.fixture
+def renew_every_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The backend renews its token before every call (its threshold at 0 % of the TTL)."""
+    monkeypatch.setattr(hashivault, "RENEW_AT_FRACTION", 0.0)
+
+
+def vault_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [record.getMessage() for record in caplog.records
+            if record.name == "helium_secrets.vault" and record.levelno >= logging.WARNING]
+
+
+@pytest.mark.usefixtures("renew_every_call")
+def test_plain_token_is_used_until_it_really_expires(bao: DevServer, admin: hvac.Client,
+                                                     prefix: str) -> None:
+    # Renewing at every call drives the token past the point where renewal can extend it (a
+    # shorter TTL and a warning, then HTTP 500 "past the max TTL" while the token still works
+    # for a moment). No call may fail until the token is really gone.
+    admin.sys.create_or_update_policy("helium-rw", READ_WRITE_POLICY)
+    admin.secrets.kv.v2.create_or_update_secret(f"{prefix}/db", secret={"value": "pw"})
+    token = admin.auth.token.create(policies=["helium-rw"], ttl="2s", explicit_max_ttl="3s",
+                                    renewable=True)["auth"]["client_token"]
+    backend = VaultBackend(bao.address, token=token)
+    reads = 0
+
+    def read_until_refused(store: SecretStore) -> None:
+        nonlocal reads
+        deadline = time.monotonic() + POLL_BOUND
+        while time.monotonic() < deadline:
+            assert store.get(f"{prefix}/db").value.reveal() == "pw"
+            reads += 1
+            time.sleep(0.05)
+
+    with make_store(backend, cache=None) as store, \
+            pytest.raises(UnauthenticatedError) as info:
+        read_until_refused(store)
+    assert reads >= 2 and backend.renewals >= 1
+    with pytest.raises(hvac.exceptions.Forbidden):  # and it is gone indeed
+        hvac.Client(bao.address, token=token).auth.token.lookup_self()
+    assert token not in str(info.value)
+
+
+@pytest.mark.usefixtures("renew_every_call")
+def test_failed_renewal_of_a_valid_plain_token_does_not_fail_the_call(
+        bao: DevServer, admin: hvac.Client, proxy: FaultProxy, prefix: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    admin.sys.create_or_update_policy("helium-rw", READ_WRITE_POLICY)
+    admin.secrets.kv.v2.create_or_update_secret(f"{prefix}/db", secret={"value": "pw"})
+    token = admin.auth.token.create(policies=["helium-rw"], ttl="1h",
+                                    renewable=True)["auth"]["client_token"]
+    backend = VaultBackend(proxy.url, token=token)
+    proxy.fail_next(3, method="POST", path="/v1/auth/token/renew-self", body=PAST_MAX_TTL)
+    with caplog.at_level(logging.WARNING, logger="helium_secrets.vault"), \
+            make_store(backend, cache=None) as store:
+        assert store.get(f"{prefix}/db").value.reveal() == "pw"  # logs in (looks the token up)
+        assert store.get(f"{prefix}/db").value.reveal() == "pw"  # renewal refused: token used
+    assert backend.renewals == 0
+    assert vault_warnings(caplog)
+    assert not any(token in message for message in vault_warnings(caplog))
+
+
+@pytest.mark.usefixtures("renew_every_call")
+def test_failed_renewal_logs_in_again_and_a_failed_login_keeps_the_token(
+        bao: DevServer, admin: hvac.Client, proxy: FaultProxy, prefix: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    admin.secrets.kv.v2.create_or_update_secret(f"{prefix}/db", secret={"value": "pw"})
+    role_id, secret_id = approle(admin, ["helium-rw"], token_ttl="1h")
+    backend = VaultBackend(proxy.url, auth=AppRoleAuth(role_id=role_id, secret_id=secret_id))
+    with caplog.at_level(logging.WARNING, logger="helium_secrets.vault"), \
+            make_store(backend, cache=None) as store:
+        assert store.get(f"{prefix}/db").value.reveal() == "pw"
+        first = backend._client.token
+        # Renewal refused: a new login replaces the token.
+        proxy.fail_next(3, method="POST", path="/v1/auth/token/renew-self", body=PAST_MAX_TTL)
+        assert store.get(f"{prefix}/db").value.reveal() == "pw"
+        assert backend.logins == 2
+        proxy.clear()
+        # Renewal and login both refused: the still-valid token stays in use.
+        proxy.fail_next(3, method="POST", path="/v1/auth/token/renew-self", body=PAST_MAX_TTL)
+        proxy.fail_next(3, method="POST", path="/v1/auth/approle/login", status=503,
+                        body=VAULT_503)
+        assert store.get(f"{prefix}/db").value.reveal() == "pw"
+        assert backend.logins == 2
+    warnings = vault_warnings(caplog)
+    assert len(warnings) >= 2
+    assert not any(token in message for message in warnings
+                   for token in (first, backend._client.token, secret_id))
