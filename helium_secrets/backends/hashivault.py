@@ -408,21 +408,22 @@ class _NameLocks:
 
     def __init__(self) -> None:
         self._guard = threading.Lock()
-        self._locks: dict[str, tuple[threading.Lock, list[int]]] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._users: collections.Counter[str] = collections.Counter()
 
     @contextlib.contextmanager
     def hold(self, name: str) -> Iterator[None]:
         with self._guard:
-            lock, users = self._locks.setdefault(name, (threading.Lock(), [0]))
-            users[0] += 1
+            lock = self._locks.setdefault(name, threading.Lock())
+            self._users[name] += 1
         try:
             with lock:
                 yield
         finally:
             with self._guard:
-                users[0] -= 1
-                if not users[0]:
-                    del self._locks[name]
+                self._users[name] -= 1
+                if not self._users[name]:
+                    del self._users[name], self._locks[name]
 
 
 # -- the backend ---------------------------------------------------------------------------
@@ -976,7 +977,11 @@ class VaultBackend(BackendBase):
             if metadata is not None:
                 if expected is not None and current != expected and not retried:
                     raise ConflictError(_cas_failure(expected))  # nothing written yet
-                self._merge_custom_metadata(name, settings, metadata)
+                try:
+                    self._merge_custom_metadata(name, settings, metadata)
+                except (hvac.exceptions.VaultError, InvalidArgumentError):
+                    self._undo_metadata(name, metadata, before)  # what earlier rounds wrote
+                    raise
             try:
                 response = self._op(lambda b=base: self._kv2.create_or_update_secret(  # type: ignore[misc]
                     name, secret=data, cas=b, mount_point=self.mount))

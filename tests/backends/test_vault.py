@@ -1002,6 +1002,7 @@ def test_put_with_metadata_whose_answer_was_lost(proxied: SecretStore, proxy: Fa
     ({"empty": ""}, "empty"),
     ({"ctl\x01": "v"}, "ctl"),
     ({"unprintable": CANARY + "\n"}, "unprintable"),
+    ({"surrogate": CANARY + "\ud800"}, "surrogate"),  # Vault would store U+FFFD instead
 ])
 def test_metadata_vault_refuses_leaves_the_secret_as_it_was(
         proxied: SecretStore, proxy: FaultProxy, admin: hvac.Client, prefix: str,
