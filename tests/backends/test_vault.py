@@ -1066,7 +1066,8 @@ def test_value_refused_after_the_metadata_was_written_puts_it_back(
     admin.secrets.kv.v2.update_metadata(name, custom_metadata={"owner": "team-a"})
     token = policy_token(admin, f"""
         path "secret/data/{prefix}/*" {{ capabilities = ["read"] }}
-        path "secret/metadata/{prefix}/*" {{ capabilities = ["read", "update", "delete"] }}
+        path "secret/metadata/{prefix}/*" {{ capabilities = ["create", "read", "update",
+                                                              "delete"] }}
     """)
     with make_store(VaultBackend(bao.address, token=token), cache=None) as store:
         with pytest.raises(PermissionDeniedError):
