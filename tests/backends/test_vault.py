@@ -978,13 +978,15 @@ def test_put_with_metadata_survives_a_transient_failure(
     assert custom_metadata(admin, name) == {"owner": "team-a", "tier": "gold"}
 
 
+@pytest.mark.parametrize("path", ["metadata", "data"])
 def test_put_with_metadata_whose_answer_was_lost(proxied: SecretStore, proxy: FaultProxy,
-                                                 admin: hvac.Client, prefix: str) -> None:
-    # The data write lands but its answer never arrives: the retry recognises its own version
-    # and the metadata is on the server too.
-    name = f"{prefix}/meta-lost"
+                                                 admin: hvac.Client, prefix: str,
+                                                 path: str) -> None:
+    # A write lands but its answer never arrives: the retry finds the metadata there, or
+    # recognises its own version, and ends with both on the server, once.
+    name = f"{prefix}/meta-lost-{path}"
     proxied.put(name, "one")
-    proxy.fail_next(kind="lost", method="POST", path=f"/v1/secret/data/{name}")
+    proxy.fail_next(kind="lost", method="POST", path=f"/v1/secret/{path}/{name}")
     written = proxied.put(name, "two", metadata={"tier": "gold"})
     assert proxy.pending() == 0
     assert written.version == "2"
