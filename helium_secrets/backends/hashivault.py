@@ -24,6 +24,7 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import logging
 import math
 import os
 import re
@@ -57,6 +58,7 @@ from helium_secrets.errors import (
     ConflictError,
     ErrorCode,
     HeliumError,
+    InvalidArgumentError,
     SecretNotFoundError,
     UnauthenticatedError,
     UnsupportedError,
@@ -77,6 +79,8 @@ __all__ = [
 
 T = TypeVar("T")
 
+_log = logging.getLogger("helium_secrets.vault")
+
 #: Vault's own request size limit is 32 MiB, but raft storage entries are 1 MiB; base64 for
 #: bytes adds a third. 512 KiB keeps every value comfortably inside one storage entry.
 DEFAULT_MAX_VALUE_BYTES = 512 * 1024
@@ -86,6 +90,15 @@ DEFAULT_TIMEOUT = (5.0, 10.0)
 KUBERNETES_TOKEN_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 #: Renew a token once this fraction of its TTL has passed (as Vault Agent does).
 RENEW_AT_FRACTION = 2 / 3
+#: KV v2 custom metadata limits (Vault and OpenBao refuse more): keys per secret, and the
+#: UTF-8 bytes of a key and of a value. Keys and values must also be non-empty and printable.
+MAX_METADATA_KEYS = 64
+MAX_METADATA_KEY_BYTES = 128
+MAX_METADATA_VALUE_BYTES = 512
+#: How many times in a row other writers may win the race between a plain put's read of the
+#: current version and its check-and-set write before the put gives up. Each lost round means
+#: another writer's version landed; the threads of one process never race (they queue).
+PLAIN_PUT_ROUNDS = 100
 
 _STATUS_OF: dict[type[Exception], int] = {
     hvac.exceptions.InvalidRequest: 400,
@@ -364,6 +377,64 @@ def _status(exc: BaseException) -> int | None:
     return None
 
 
+def _custom(settings: Mapping[str, Any]) -> dict[str, str]:
+    """The custom metadata in a KV v2 metadata answer."""
+    return dict(settings.get("custom_metadata") or {})
+
+
+def _cas_failure(expected: int) -> str:
+    what = "the secret already exists" if expected == 0 else "the current version changed"
+    return f"check-and-set failed: {what}"
+
+
+def _check_custom_metadata(metadata: Mapping[str, str]) -> None:
+    """Refuse what Vault's custom metadata rules refuse beyond the declared size limits (which
+    the store checks): an empty or unprintable key or value. Names the key, never a value."""
+    for key, value in metadata.items():
+        if not key or not key.isprintable():
+            raise InvalidArgumentError(
+                f"custom metadata key {key!r} is empty or has unprintable characters, which "
+                "Vault refuses")
+        if not value or not value.isprintable():
+            raise InvalidArgumentError(
+                f"the custom metadata value of {key!r} is empty or has unprintable characters "
+                "(newlines, control characters), which Vault refuses")
+
+
+@dataclass(frozen=True)
+class _PutAttempt:
+    """What a put's request token remembers for its retries."""
+
+    #: The version its value write is checked against.
+    base: int
+    #: The custom metadata before the put (what a refused write puts back); ``None``: there
+    #: was no secret.
+    before: dict[str, str] | None
+
+
+class _NameLocks:
+    """One lock per name, kept only while a thread holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+        self._users: collections.Counter[str] = collections.Counter()
+
+    @contextlib.contextmanager
+    def hold(self, name: str) -> Iterator[None]:
+        with self._guard:
+            lock = self._locks.setdefault(name, threading.Lock())
+            self._users[name] += 1
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                self._users[name] -= 1
+                if not self._users[name]:
+                    del self._users[name], self._locks[name]
+
+
 # -- the backend ---------------------------------------------------------------------------
 
 
@@ -465,6 +536,9 @@ class VaultBackend(BackendBase):
             idempotent_put=True,
             check_and_set=v2,
             staging=v2,
+            max_metadata_keys=MAX_METADATA_KEYS if v2 else None,
+            max_metadata_key_bytes=MAX_METADATA_KEY_BYTES if v2 else None,
+            max_metadata_value_bytes=MAX_METADATA_VALUE_BYTES if v2 else None,
         )
         self._local = threading.local()
         if client is None:
@@ -489,9 +563,10 @@ class VaultBackend(BackendBase):
         #: Successful token renewals.
         self.renewals = 0
 
-        # Request tokens of recent puts -> the version they were checked against (see put).
-        self._put_tokens: collections.OrderedDict[str, int] = collections.OrderedDict()
+        # Request tokens of recent puts -> what their retries need (see _put_v2).
+        self._put_tokens: collections.OrderedDict[str, _PutAttempt] = collections.OrderedDict()
         self._put_lock = threading.Lock()
+        self._name_locks = _NameLocks()
 
     def __repr__(self) -> str:
         namespace = f" namespace={self.namespace!r}" if self.namespace else ""
@@ -606,7 +681,11 @@ class VaultBackend(BackendBase):
             self._local.retry_after = retry_after_from_headers(response.headers)
 
     def _ensure_token(self) -> None:
-        """Log in, renew or log in again, as the token's age requires. Thread-safe."""
+        """Log in, renew or log in again, as the token's age requires. Thread-safe.
+
+        While the token is valid, a renewal or login that fails does not fail the call: the
+        token is used until it expires, and its upkeep is tried again later.
+        """
         if self._token is not None and time.monotonic() < self._renew_at:
             return  # the common case, without the lock
         with self._auth_lock:
@@ -616,19 +695,46 @@ class VaultBackend(BackendBase):
                 return
             if now < self._renew_at:
                 return  # another thread renewed meanwhile
-            usable = now < self._expires_at
-            if usable and self._renewable and not self._capped:
-                try:
-                    self._renew_locked()
-                    return
-                except hvac.exceptions.Forbidden:
-                    pass  # revoked or expired under us: log in again below
-            if self.auth.can_login:
-                self._login_locked()
-            elif isinstance(self.auth, TokenAuth) and self.auth.token_file is not None:
-                self._login_locked()  # another process may have written a new token
-            else:
-                self._renew_at = float("inf")  # nothing to do; Vault will say if it expired
+            try:
+                if now < self._expires_at:
+                    self._maintain_locked()
+                elif self._can_replace():
+                    self._login_locked()
+                else:
+                    self._renew_at = float("inf")  # nothing to do; Vault will say if it expired
+            except (hvac.exceptions.VaultError, requests.RequestException,
+                    UnauthenticatedError) as exc:
+                if now >= self._expires_at:
+                    raise  # expired: nothing to fall back on
+                remaining = self._expires_at - now
+                self._renew_at = now + min(remaining, max(1.0, remaining / 2))
+                _log.warning("Vault token upkeep (%s auth) failed with %s; the current token "
+                             "stays in use until it expires in %.0f s", self.auth.method,
+                             type(exc).__name__, remaining)
+
+    def _maintain_locked(self) -> None:
+        """Renew the valid token, or replace it once renewing can no longer extend it."""
+        if self._renewable and not self._capped:
+            try:
+                self._renew_locked()
+                return
+            except (hvac.exceptions.VaultError, requests.RequestException) as exc:
+                # Near its maximum TTL Vault answers 500 ("past the max TTL"), and 403 once
+                # the token is revoked: either way a new login is the way on, if there is one.
+                if not self._can_replace():
+                    raise
+                _log.warning("renewing the Vault token failed with %s; logging in again (%s)",
+                             type(exc).__name__, self.auth.method)
+        if self._can_replace():
+            self._login_locked()
+        else:
+            self._renew_at = self._expires_at  # cannot be extended: used as it is until then
+
+    def _can_replace(self) -> bool:
+        """Whether a new token can be had: a login, or a token file another process renews."""
+        if isinstance(self.auth, TokenAuth):
+            return self.auth.token_file is not None
+        return self.auth.can_login
 
     def _login_locked(self) -> None:
         if isinstance(self.auth, TokenAuth):
@@ -681,15 +787,14 @@ class VaultBackend(BackendBase):
         response = self._client.auth.token.renew_self(increment=increment)
         auth = _auth_block(response)
         granted = float(auth.get("lease_duration") or 0)
-        if granted <= 0:  # renewed to nothing at its maximum TTL: replace it right away
-            self._capped = self.auth.can_login
-            self._renew_at = time.monotonic() if self._capped else float("inf")
-            self.renewals += 1
-            return
-        self._set_lease(granted, bool(auth.get("renewable")))
-        # Less than asked for: the maximum TTL caps the token; log in again next time.
-        self._capped = self.auth.can_login and granted < self._lease
         self.renewals += 1
+        if granted > 0:
+            self._set_lease(granted, bool(auth.get("renewable")))
+        # Near its maximum TTL Vault grants less than asked for, with a warning: renewing
+        # again cannot extend the token, so the next upkeep replaces it (or stops renewing).
+        warnings = response.get("warnings") if isinstance(response, Mapping) else None
+        self._capped = granted <= 0 or (increment is not None and granted < increment) or any(
+            "max_ttl" in str(warning) for warning in warnings or ())
 
     def _token_rejected(self) -> bool:
         """After a 403: is the token itself invalid (rather than the policy saying no)?"""
@@ -835,60 +940,95 @@ class VaultBackend(BackendBase):
                 name, secret=data, mount_point=self.mount))
             return VersionInfo(version=self._v1_version(data))
 
-        # Every v2 write is check-and-set against a known version. A retry of the same logical
-        # put (same request_token) reuses that version: if the first attempt landed, the retry
-        # conflicts, and finding our data in the next version proves it was ours.
-        blind = expected_version is None and not create_only
-        with self._put_lock:
-            retried = request_token is not None and request_token in self._put_tokens
-            base = self._put_tokens.get(request_token) if request_token else None
+        if metadata:
+            _check_custom_metadata(metadata)
+        expected: int | None = 0 if create_only else None
         if expected_version is not None:
-            number = _version_number(expected_version)
-            if number is None or create_only:
+            expected = _version_number(expected_version)
+            if expected is None or create_only:
                 raise ConflictError("check-and-set failed: no such version")
-            base = number
-        elif create_only:
-            base = 0
-        elif base is None:
-            base = self._current_or_zero(name)
-        for _ in range(8):
-            self._remember_put(request_token, base)
+        # One writer per name in this process: plain puts from many threads queue here rather
+        # than race each other's check-and-set (other processes are handled in _put_v2).
+        with self._name_locks.hold(name):
+            return self._put_v2(name, data, expected=expected, request_token=request_token,
+                                metadata=metadata or None)
+
+    # A KV v2 put takes up to two writes: custom metadata, then the value. They go in that
+    # order because only the metadata write can be undone: if the value is refused, the old
+    # metadata is put back, so a put either lands whole or leaves the secret as it was; a
+    # value written and then refused metadata could not be taken back. A write whose outcome
+    # is unknown (no answer) is left to the store's retry of the whole put, which is safe:
+    # the metadata write is idempotent and the value write is check-and-set against the
+    # version the first attempt saw (the request token remembers it), so a retry whose first
+    # attempt landed conflicts, finds its own value in the next version and returns that.
+
+    def _put_v2(self, name: str, data: Mapping[str, str], *, expected: int | None,
+                request_token: str | None, metadata: Mapping[str, str] | None) -> VersionInfo:
+        """Write ``data`` (checked against ``expected``; ``None``: a plain put) and merge
+        ``metadata`` into the secret's custom metadata, all or nothing."""
+        with self._put_lock:
+            attempt = self._put_tokens.get(request_token) if request_token else None
+        retried = attempt is not None
+        base = attempt.base if attempt is not None else expected  # None: read it
+        for _ in range(PLAIN_PUT_ROUNDS):
+            settings = None
+            if metadata is not None or base is None:
+                settings = self._metadata_or_none(name)
+            current = int((settings or {}).get("current_version") or 0)
+            if attempt is None:  # the first attempt: what a failure puts back
+                before = _custom(settings) if settings is not None else None
+            else:
+                before = attempt.before
+            if base is None:
+                base = current
+            attempt = _PutAttempt(base=base, before=before)
+            self._remember_put(request_token, attempt)
+            if metadata is not None:
+                if expected is not None and current != expected and not retried:
+                    raise ConflictError(_cas_failure(expected))  # nothing written yet
+                try:
+                    self._merge_custom_metadata(name, settings, metadata)
+                except (hvac.exceptions.VaultError, InvalidArgumentError):
+                    self._undo_metadata(name, metadata, before)  # what earlier rounds wrote
+                    raise
             try:
                 response = self._op(lambda b=base: self._kv2.create_or_update_secret(  # type: ignore[misc]
                     name, secret=data, cas=b, mount_point=self.mount))
-                break
             except hvac.exceptions.InvalidRequest as exc:
                 if not _is_cas_mismatch(exc):
+                    self._undo_metadata(name, metadata, before)
                     raise
                 if retried:
                     mine = self._version_if_ours(name, base + 1, data)
                     if mine is not None:
                         return mine
-                if not blind:
-                    what = ("the secret already exists" if create_only
-                            else "the current version changed")
-                    raise ConflictError(f"check-and-set failed: {what}") from exc
-                base = self._current_or_zero(name)  # a concurrent writer won: write on top
-                retried = False
-        else:
-            raise ConflictError("the secret kept changing under a plain put; try again")
-        written = response["data"]
-        if metadata:
-            self._merge_metadata(name, metadata)
-        return VersionInfo(version=str(written["version"]),
-                           created_at=_parse_time(written.get("created_time")))
+                if expected is not None:
+                    self._undo_metadata(name, metadata, before)
+                    raise ConflictError(_cas_failure(expected)) from exc
+                base, retried = None, False  # another writer got in: write on top of it
+                continue
+            except hvac.exceptions.VaultError:
+                self._undo_metadata(name, metadata, before)  # refused: the value is not written
+                raise
+            written = response["data"]
+            return VersionInfo(version=str(written["version"]),
+                               created_at=_parse_time(written.get("created_time")))
+        raise ConflictError("other writers kept changing the secret under a plain put")
+
+    def _metadata_or_none(self, name: str) -> Mapping[str, Any] | None:
+        try:
+            return self._metadata(name)
+        except hvac.exceptions.InvalidPath:
+            return None
 
     def _current_or_zero(self, name: str) -> int:
-        try:
-            return int(self._metadata(name).get("current_version") or 0)
-        except hvac.exceptions.InvalidPath:
-            return 0
+        return int((self._metadata_or_none(name) or {}).get("current_version") or 0)
 
-    def _remember_put(self, request_token: str | None, base: int) -> None:
+    def _remember_put(self, request_token: str | None, attempt: _PutAttempt) -> None:
         if request_token is None:
             return
         with self._put_lock:
-            self._put_tokens[request_token] = base
+            self._put_tokens[request_token] = attempt
             self._put_tokens.move_to_end(request_token)
             while len(self._put_tokens) > 4096:
                 self._put_tokens.popitem(last=False)
@@ -909,11 +1049,48 @@ class VaultBackend(BackendBase):
         meta = body.get("metadata") or {}
         return VersionInfo(version=str(number), created_at=_parse_time(meta.get("created_time")))
 
-    def _merge_metadata(self, name: str, metadata: Mapping[str, str]) -> None:
-        current = dict(self._metadata(name).get("custom_metadata") or {})
-        current.update(metadata)
+    def _merge_custom_metadata(self, name: str, settings: Mapping[str, Any] | None,
+                               metadata: Mapping[str, str]) -> None:
+        """Merge ``metadata`` into the custom metadata in ``settings`` (the secret's metadata
+        as just read; ``None``: no secret yet), unless it is there already."""
+        current = _custom(settings) if settings is not None else {}
+        merged = {**current, **metadata}
+        if merged == current:
+            return  # a retry whose first attempt wrote it, or nothing new
+        if len(merged) > MAX_METADATA_KEYS:
+            raise InvalidArgumentError(
+                f"the secret would have {len(merged)} custom metadata keys; Vault keeps at "
+                f"most {MAX_METADATA_KEYS}")
+        self._write_custom_metadata(name, merged, settings)
+
+    def _write_custom_metadata(self, name: str, custom: Mapping[str, str],
+                               settings: Mapping[str, Any] | None) -> None:
+        # hvac sends delete_version_after="0s" unless given one, which would clear the
+        # secret's own setting: send back the one just read. Other settings are left alone.
+        keep = str((settings or {}).get("delete_version_after") or "0s")
         self._op(lambda: self._kv2.update_metadata(
-            name, custom_metadata=current, mount_point=self.mount))
+            name, custom_metadata=dict(custom), delete_version_after=keep,
+            mount_point=self.mount))
+
+    def _undo_metadata(self, name: str, metadata: Mapping[str, str] | None,
+                       before: dict[str, str] | None) -> None:
+        """The value was refused: put back the custom metadata this put changed (best effort:
+        the value write's own error is what the caller hears)."""
+        if metadata is None:
+            return
+        try:
+            settings = self._metadata_or_none(name)
+            if settings is None or _custom(settings) == (before or {}):
+                return
+            if before is None and not settings.get("versions"):
+                # The secret did not exist: leave no metadata-only entry behind.
+                self._op(lambda: self._kv2.delete_metadata_and_all_versions(
+                    name, mount_point=self.mount))
+            else:
+                self._write_custom_metadata(name, before or {}, settings)
+        except (hvac.exceptions.VaultError, requests.RequestException) as exc:
+            _log.warning("could not put back the custom metadata of %r after a refused "
+                         "write (%s)", name, type(exc).__name__)
 
     def delete(self, name: str, *, purge: bool = False) -> None:
         # Vault answers 204 for a missing path: check first, so a missing secret is reported.

@@ -11,6 +11,7 @@ import base64
 import datetime
 import ipaddress
 import json
+import logging
 import socket
 import threading
 import time
@@ -32,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from helium_secrets import GuardPolicy, RetryPolicy, SecretStore, open_store
+from helium_secrets.backends import hashivault
 from helium_secrets.backends.hashivault import (
     AppRoleAuth,
     JWTAuth,
@@ -42,6 +44,7 @@ from helium_secrets.backends.hashivault import (
 from helium_secrets.errors import (
     ConflictError,
     ErrorCode,
+    InvalidArgumentError,
     PermissionDeniedError,
     SecretNotFoundError,
     ThrottledError,
@@ -52,6 +55,7 @@ from helium_secrets.errors import (
     error_for_code,
 )
 from helium_secrets.testing.conformance import CANARY, BackendConformance
+from tests.backends.faultproxy import FaultProxy
 from tests.backends.openbao import DevServer, PersistentServer, TLSFiles
 
 FAST_RETRY = RetryPolicy(max_attempts=3, initial_backoff=0.0, max_backoff=0.0, deadline=60.0)
@@ -954,3 +958,375 @@ def test_version_operations_are_extras_through_the_store(store: SecretStore, pre
     store.close()
     with pytest.raises(StoreClosedError):
         store.extras.destroy_versions(name, ["2"])
+
+
+# -- a put with custom metadata: whole or not at all (issue 11) --------------------------------
+
+VAULT_503 = json.dumps({"errors": ["injected by the test proxy"]}).encode()
+
+
+@pytest.fixture
+def proxy(bao: DevServer) -> Iterator[FaultProxy]:
+    """A fault-injecting proxy in front of the module's dev server."""
+    with FaultProxy(bao.port) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def proxied(proxy: FaultProxy, bao: DevServer) -> Iterator[SecretStore]:
+    """A store whose backend talks to the dev server through :func:`proxy`."""
+    with make_store(VaultBackend(proxy.url, token=bao.root_token), cache=None) as store:
+        yield store
+
+
+def custom_metadata(admin: hvac.Client, name: str) -> dict[str, str]:
+    return dict(admin.secrets.kv.v2.read_secret_metadata(name)["data"]["custom_metadata"] or {})
+
+
+def version_count(admin: hvac.Client, name: str) -> int:
+    """How many versions were ever written (KV v2 prunes old ones past ``max_versions``)."""
+    return int(admin.secrets.kv.v2.read_secret_metadata(name)["data"]["current_version"])
+
+
+def current_value(admin: hvac.Client, name: str) -> str:
+    response = admin.secrets.kv.v2.read_secret_version(name, raise_on_deleted_version=True)
+    return str(response["data"]["data"]["value"])
+
+
+def data_writes(proxy: FaultProxy, name: str) -> int:
+    return proxy.requests.count(("POST", f"/v1/secret/data/{name}"))
+
+
+@pytest.mark.parametrize("path", ["metadata", "data"])
+def test_put_with_metadata_survives_a_transient_failure(
+        proxied: SecretStore, proxy: FaultProxy, admin: hvac.Client, prefix: str,
+        path: str) -> None:
+    # One of the two writes fails with a 503: the store retries the whole put, which must end
+    # with one new version and the metadata both on the server.
+    name = f"{prefix}/meta-503-{path}"
+    proxied.put(name, "one", metadata={"owner": "team-a"})
+    proxy.fail_next(method="POST", path=f"/v1/secret/{path}/{name}", status=503, body=VAULT_503)
+    written = proxied.put(name, "two", metadata={"tier": "gold"})
+    assert proxy.pending() == 0
+    assert written.version == "2"
+    assert current_value(admin, name) == "two"
+    assert version_count(admin, name) == 2
+    assert custom_metadata(admin, name) == {"owner": "team-a", "tier": "gold"}
+
+
+@pytest.mark.parametrize("path", ["metadata", "data"])
+def test_put_with_metadata_whose_answer_was_lost(proxied: SecretStore, proxy: FaultProxy,
+                                                 admin: hvac.Client, prefix: str,
+                                                 path: str) -> None:
+    # A write lands but its answer never arrives: the retry finds the metadata there, or
+    # recognises its own version, and ends with both on the server, once.
+    name = f"{prefix}/meta-lost-{path}"
+    proxied.put(name, "one")
+    proxy.fail_next(kind="lost", method="POST", path=f"/v1/secret/{path}/{name}")
+    written = proxied.put(name, "two", metadata={"tier": "gold"})
+    assert proxy.pending() == 0
+    assert written.version == "2"
+    assert version_count(admin, name) == 2
+    assert custom_metadata(admin, name) == {"tier": "gold"}
+
+
+@pytest.mark.parametrize(("metadata", "named"), [
+    # Past the limits the backend declares (64 keys, 128-byte keys, 512-byte values): the store
+    # refuses these before any call; Vault refuses them too, before the value is written.
+    ({f"k{i}": "v" for i in range(65)}, None),
+    ({"k" * 129: "v"}, None),
+    ({"long": CANARY * 21}, None),  # 525 bytes
+    # Vault's own rules, which the backend checks before any call.
+    ({"empty": ""}, "empty"),
+    ({"ctl\x01": "v"}, "ctl"),
+    ({"unprintable": CANARY + "\n"}, "unprintable"),
+    ({"surrogate": CANARY + "\ud800"}, "surrogate"),  # Vault would store U+FFFD instead
+])
+def test_metadata_vault_refuses_leaves_the_secret_as_it_was(
+        proxied: SecretStore, proxy: FaultProxy, admin: hvac.Client, prefix: str,
+        metadata: dict[str, str], named: str | None) -> None:
+    name = f"{prefix}/meta-bad"
+    proxied.put(name, "one", metadata={"owner": "team-a"})
+    writes = data_writes(proxy, name)
+    with pytest.raises(InvalidArgumentError) as info:
+        proxied.put(name, CANARY, metadata=metadata)
+    assert data_writes(proxy, name) == writes  # refused before the value was sent
+    assert current_value(admin, name) == "one"
+    assert version_count(admin, name) == 1
+    assert custom_metadata(admin, name) == {"owner": "team-a"}
+    assert named is None or named in str(info.value)
+    assert CANARY not in str(info.value)
+
+
+def test_metadata_merged_past_vaults_key_limit_is_refused(proxied: SecretStore,
+                                                          proxy: FaultProxy, admin: hvac.Client,
+                                                          prefix: str) -> None:
+    name = f"{prefix}/meta-many"
+    existing = {f"old{i}": "v" for i in range(60)}
+    proxied.put(name, "one", metadata=existing)
+    with pytest.raises(InvalidArgumentError, match="64") as info:
+        proxied.put(name, CANARY, metadata={f"new{i}": CANARY for i in range(5)})
+    assert CANARY not in str(info.value)
+    assert data_writes(proxy, name) == 1
+    assert version_count(admin, name) == 1
+    assert custom_metadata(admin, name) == existing
+
+
+def policy_token(admin: hvac.Client, policy: str) -> str:
+    name = unique("policy")
+    admin.sys.create_or_update_policy(name, policy)
+    return str(admin.auth.token.create(policies=[name], ttl="1h")["auth"]["client_token"])
+
+
+def test_metadata_denied_by_policy_writes_no_version(bao: DevServer, admin: hvac.Client,
+                                                     prefix: str) -> None:
+    # The token may write values but not metadata: a put with metadata is refused whole.
+    name = f"{prefix}/meta-denied"
+    admin.secrets.kv.v2.create_or_update_secret(name, secret={"value": "one"})
+    token = policy_token(admin, f"""
+        path "secret/data/{prefix}/*" {{ capabilities = ["create", "read", "update"] }}
+        path "secret/metadata/{prefix}/*" {{ capabilities = ["read"] }}
+    """)
+    with make_store(VaultBackend(bao.address, token=token), cache=None) as store:
+        with pytest.raises(PermissionDeniedError):
+            store.put(name, CANARY, metadata={"tier": "gold"})
+        assert current_value(admin, name) == "one"
+        assert version_count(admin, name) == 1
+        store.put(name, "two")  # without metadata the same token may write
+    assert current_value(admin, name) == "two"
+
+
+def test_value_refused_after_the_metadata_was_written_puts_it_back(
+        bao: DevServer, admin: hvac.Client, prefix: str) -> None:
+    # The token may write metadata but not values: the metadata written first is put back.
+    name = f"{prefix}/meta-restored"
+    admin.secrets.kv.v2.create_or_update_secret(name, secret={"value": "one"})
+    admin.secrets.kv.v2.update_metadata(name, custom_metadata={"owner": "team-a"})
+    token = policy_token(admin, f"""
+        path "secret/data/{prefix}/*" {{ capabilities = ["read"] }}
+        path "secret/metadata/{prefix}/*" {{ capabilities = ["create", "read", "update",
+                                                              "delete"] }}
+    """)
+    with make_store(VaultBackend(bao.address, token=token), cache=None) as store:
+        with pytest.raises(PermissionDeniedError):
+            store.put(name, CANARY, metadata={"owner": "team-b", "tier": "gold"})
+        with pytest.raises(PermissionDeniedError):
+            store.put(f"{prefix}/new", CANARY, metadata={"tier": "gold"})
+    assert current_value(admin, name) == "one"
+    assert custom_metadata(admin, name) == {"owner": "team-a"}
+    # A new secret whose value was refused leaves no metadata-only entry behind.
+    assert admin.secrets.kv.v2.list_secrets(prefix)["data"]["keys"] == ["meta-restored"]
+
+
+def test_value_refused_by_the_server_puts_the_metadata_back(
+        proxied: SecretStore, proxy: FaultProxy, admin: hvac.Client, prefix: str) -> None:
+    name = f"{prefix}/meta-400"
+    proxied.put(name, "one", metadata={"owner": "team-a"})
+    proxy.fail_next(method="POST", path=f"/v1/secret/data/{name}", status=400,
+                    body=json.dumps({"errors": ["injected"]}).encode())
+    with pytest.raises(InvalidArgumentError):
+        proxied.put(name, CANARY, metadata={"owner": "team-b"})
+    assert custom_metadata(admin, name) == {"owner": "team-a"}
+    assert version_count(admin, name) == 1
+
+
+def test_check_and_set_conflict_with_metadata_writes_nothing(
+        proxied: SecretStore, proxy: FaultProxy, admin: hvac.Client, prefix: str) -> None:
+    name = f"{prefix}/meta-cas"
+    proxied.put(name, "one", metadata={"owner": "team-a"})
+    proxied.put(name, "two")
+    with pytest.raises(ConflictError):
+        proxied.put(name, CANARY, expected_version="1", metadata={"owner": "team-b"})
+    with pytest.raises(ConflictError):
+        proxied.put(name, CANARY, create_only=True, metadata={"owner": "team-b"})
+    assert proxy.requests.count(("POST", f"/v1/secret/metadata/{name}")) == 1  # the first put
+    assert custom_metadata(admin, name) == {"owner": "team-a"}
+    assert current_value(admin, name) == "two"
+
+
+def test_put_with_metadata_keeps_the_secrets_other_settings(store: SecretStore,
+                                                            admin: hvac.Client,
+                                                            prefix: str) -> None:
+    # hvac's update_metadata sends delete_version_after="0s" unless told otherwise, which
+    # would clear the operator's setting at every put with metadata.
+    name = f"{prefix}/meta-settings"
+    store.put(name, "one")
+    admin.secrets.kv.v2.update_metadata(name, max_versions=7, delete_version_after="2h")
+    store.put(name, "two", metadata={"tier": "gold"})
+    settings = admin.secrets.kv.v2.read_secret_metadata(name)["data"]
+    assert (settings["max_versions"], settings["delete_version_after"]) == (7, "2h0m0s")
+    assert settings["custom_metadata"] == {"tier": "gold"}
+
+
+@pytest.mark.parametrize("path", ["metadata", "data"])
+def test_put_that_fails_for_good_leaves_the_secret_as_it_was(
+        bao: DevServer, proxy: FaultProxy, admin: hvac.Client, prefix: str, path: str) -> None:
+    # No retry: the error is final, so neither write may be left behind.
+    name = f"{prefix}/meta-final-{path}"
+    backend = VaultBackend(proxy.url, token=bao.root_token)
+    with make_store(backend, cache=None, retry=RetryPolicy.never()) as store:
+        store.put(name, "one", metadata={"owner": "team-a"})
+        proxy.fail_next(method="POST", path=f"/v1/secret/{path}/{name}", status=503,
+                        body=VAULT_503)
+        with pytest.raises(UnavailableError):
+            store.put(name, CANARY, metadata={"owner": "team-b"})
+    assert current_value(admin, name) == "one"
+    assert version_count(admin, name) == 1
+    assert custom_metadata(admin, name) == {"owner": "team-a"}
+
+
+# -- plain puts under contention (issue 11) ------------------------------------------------------
+
+
+def put_concurrently(stores: list[SecretStore], name: str, threads: int,
+                     puts: int) -> list[BaseException]:
+    """``threads`` threads (spread over ``stores``) each put ``puts`` values to ``name``."""
+    barrier = threading.Barrier(threads)
+    errors: list[BaseException] = []
+
+    def writer(i: int) -> None:
+        store = stores[i % len(stores)]
+        barrier.wait()
+        for j in range(puts):
+            try:
+                store.put(name, f"w{i}-{j}")
+            except BaseException as exc:  # collected and asserted by the caller
+                errors.append(exc)
+
+    workers = [threading.Thread(target=writer, args=(i,)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=POLL_BOUND)
+    return errors
+
+
+def test_plain_puts_under_contention_never_conflict(store: SecretStore, admin: hvac.Client,
+                                                    prefix: str) -> None:
+    name = f"{prefix}/contended"
+    store.put(name, "start")
+    errors = put_concurrently([store], name, threads=32, puts=3)
+    assert [type(e).__name__ for e in errors] == []
+    assert version_count(admin, name) == 1 + 32 * 3
+
+
+def test_plain_puts_from_several_processes_never_conflict(bao: DevServer, admin: hvac.Client,
+                                                          prefix: str) -> None:
+    # Separate backends stand for separate processes: they share nothing but the server.
+    name = f"{prefix}/contended-processes"
+    admin.secrets.kv.v2.create_or_update_secret(name, secret={"value": "start"})
+    stores = [make_store(VaultBackend(bao.address, token=bao.root_token), cache=None)
+              for _ in range(4)]
+    try:
+        errors = put_concurrently(stores, name, threads=16, puts=3)
+    finally:
+        for each in stores:
+            each.close()
+    assert [type(e).__name__ for e in errors] == []
+    assert version_count(admin, name) == 1 + 16 * 3
+
+
+def test_retried_plain_put_makes_one_version(proxied: SecretStore, proxy: FaultProxy,
+                                             admin: hvac.Client, prefix: str) -> None:
+    name = f"{prefix}/lost-plain"
+    proxied.put(name, "one")
+    for _ in range(2):  # the answer is lost twice: the third attempt finds the value landed
+        proxy.fail_next(kind="lost", method="POST", path=f"/v1/secret/data/{name}")
+    written = proxied.put(name, "two")
+    assert proxy.pending() == 0
+    assert written.version == "2"
+    assert version_count(admin, name) == 2
+    assert current_value(admin, name) == "two"
+
+
+# -- token renewal near the maximum TTL (issue 11) -------------------------------------------
+
+PAST_MAX_TTL = json.dumps({"errors": ["past the max TTL, cannot renew"]}).encode()
+
+
+@pytest.fixture
+def renew_every_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The backend renews its token before every call (its threshold at 0 % of the TTL)."""
+    monkeypatch.setattr(hashivault, "RENEW_AT_FRACTION", 0.0)
+
+
+def vault_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [record.getMessage() for record in caplog.records
+            if record.name == "helium_secrets.vault" and record.levelno >= logging.WARNING]
+
+
+@pytest.mark.usefixtures("renew_every_call")
+def test_plain_token_is_used_until_it_really_expires(bao: DevServer, admin: hvac.Client,
+                                                     prefix: str) -> None:
+    # Renewing at every call drives the token past the point where renewal can extend it (a
+    # shorter TTL and a warning, then HTTP 500 "past the max TTL" while the token still works
+    # for a moment). No call may fail until the token is really gone.
+    admin.sys.create_or_update_policy("helium-rw", READ_WRITE_POLICY)
+    admin.secrets.kv.v2.create_or_update_secret(f"{prefix}/db", secret={"value": "pw"})
+    token = admin.auth.token.create(policies=["helium-rw"], ttl="2s", explicit_max_ttl="3s",
+                                    renewable=True)["auth"]["client_token"]
+    backend = VaultBackend(bao.address, token=token)
+    reads = 0
+
+    def read_until_refused(store: SecretStore) -> None:
+        nonlocal reads
+        deadline = time.monotonic() + POLL_BOUND
+        while time.monotonic() < deadline:
+            assert store.get(f"{prefix}/db").value.reveal() == "pw"
+            reads += 1
+            time.sleep(0.05)
+
+    with make_store(backend, cache=None) as store, \
+            pytest.raises(UnauthenticatedError) as info:
+        read_until_refused(store)
+    assert reads >= 2 and backend.renewals >= 1
+    with pytest.raises(hvac.exceptions.Forbidden):  # and it is gone indeed
+        hvac.Client(bao.address, token=token).auth.token.lookup_self()
+    assert token not in str(info.value)
+
+
+@pytest.mark.usefixtures("renew_every_call")
+def test_failed_renewal_of_a_valid_plain_token_does_not_fail_the_call(
+        bao: DevServer, admin: hvac.Client, proxy: FaultProxy, prefix: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    admin.sys.create_or_update_policy("helium-rw", READ_WRITE_POLICY)
+    admin.secrets.kv.v2.create_or_update_secret(f"{prefix}/db", secret={"value": "pw"})
+    token = admin.auth.token.create(policies=["helium-rw"], ttl="1h",
+                                    renewable=True)["auth"]["client_token"]
+    backend = VaultBackend(proxy.url, token=token)
+    proxy.fail_next(3, method="POST", path="/v1/auth/token/renew-self", body=PAST_MAX_TTL)
+    with caplog.at_level(logging.WARNING, logger="helium_secrets.vault"), \
+            make_store(backend, cache=None) as store:
+        assert store.get(f"{prefix}/db").value.reveal() == "pw"  # logs in (looks the token up)
+        assert store.get(f"{prefix}/db").value.reveal() == "pw"  # renewal refused: token used
+    assert backend.renewals == 0
+    assert vault_warnings(caplog)
+    assert not any(token in message for message in vault_warnings(caplog))
+
+
+@pytest.mark.usefixtures("renew_every_call")
+def test_failed_renewal_logs_in_again_and_a_failed_login_keeps_the_token(
+        bao: DevServer, admin: hvac.Client, proxy: FaultProxy, prefix: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    admin.secrets.kv.v2.create_or_update_secret(f"{prefix}/db", secret={"value": "pw"})
+    role_id, secret_id = approle(admin, ["helium-rw"], token_ttl="1h")
+    backend = VaultBackend(proxy.url, auth=AppRoleAuth(role_id=role_id, secret_id=secret_id))
+    with caplog.at_level(logging.WARNING, logger="helium_secrets.vault"), \
+            make_store(backend, cache=None) as store:
+        assert store.get(f"{prefix}/db").value.reveal() == "pw"
+        first = backend._client.token
+        # Renewal refused: a new login replaces the token.
+        proxy.fail_next(3, method="POST", path="/v1/auth/token/renew-self", body=PAST_MAX_TTL)
+        assert store.get(f"{prefix}/db").value.reveal() == "pw"
+        assert backend.logins == 2
+        proxy.clear()
+        # Renewal and login both refused: the still-valid token stays in use.
+        proxy.fail_next(3, method="POST", path="/v1/auth/token/renew-self", body=PAST_MAX_TTL)
+        proxy.fail_next(3, method="POST", path="/v1/auth/approle/login", status=503,
+                        body=VAULT_503)
+        assert store.get(f"{prefix}/db").value.reveal() == "pw"
+        assert backend.logins == 2
+    warnings = vault_warnings(caplog)
+    assert len(warnings) >= 2
+    assert not any(token in message for message in warnings
+                   for token in (first, backend._client.token, secret_id))
