@@ -74,10 +74,10 @@ class WritePath:
         policy: RetryPolicy,
     ) -> Secret:
         """Write a new current version (arguments already validated)."""
-        if (expected_version is not None or create_only) and not self.caps.check_and_set:
-            self._compare(name, expected_version, create_only, policy)
-            expected_version, create_only = None, False
         guarded = expected_version is not None or create_only
+        emulated = guarded and not self.caps.check_and_set
+        if emulated:
+            self._compare(name, expected_version, create_only, policy)
         token = _request_token()
         if not (guarded or self.caps.idempotent_put):
             policy = policy.replace(max_attempts=1)  # a blind retry could write twice
@@ -87,6 +87,12 @@ class WritePath:
         def attempt() -> VersionInfo:
             nonlocal attempts
             attempts += 1
+            if emulated:
+                # The backend gets a plain write; a retry first looks whether the attempt
+                # before it landed (its answer lost), or someone else wrote meanwhile.
+                landed = self._landed(name, value, expected_version) if attempts > 1 else None
+                return landed or self.backend.put(name, value, request_token=token,
+                                                  metadata=metadata, labels=labels)
             return self.backend.put(
                 name, value, expected_version=expected_version, create_only=create_only,
                 request_token=token, metadata=metadata, labels=labels,
@@ -114,6 +120,26 @@ class WritePath:
         )
         self._listeners().observe(secret, ticket)
         return secret
+
+    def _landed(self, name: str, value: str | bytes,
+                expected_version: str | None) -> VersionInfo | None:
+        """For a retried emulated check-and-set: the version our lost attempt wrote, or
+        ``None`` if the write is still to be made; a conflict if someone else wrote."""
+        self.pipeline.stats.backend_calls += 1
+        try:
+            raw = self.backend.get(name)
+        except Exception as exc:
+            error = self.pipeline.translate(exc, name)
+            if type(error) is not SecretNotFoundError:
+                raise error from exc
+            if expected_version is not None:
+                raise ConflictError("check-and-set failed: the secret was deleted") from exc
+            return None  # create_only: nothing landed yet
+        if SecretValue(raw.value) == SecretValue(value):
+            return VersionInfo(raw.version, frozenset(raw.labels), raw.created_at)
+        if raw.version != expected_version:
+            raise ConflictError("check-and-set failed: the current version changed")
+        return None
 
     def _compare(self, name: str, expected_version: str | None, create_only: bool,
                  policy: RetryPolicy) -> None:
