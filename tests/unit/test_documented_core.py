@@ -1552,8 +1552,12 @@ def test_the_conformance_example_runs_for_a_third_party_backend(tmp_path: Path) 
     text = (ROOT / "docs" / "testing.md").read_text(encoding="utf-8")
     code = _python_block(text, "## Checking your own backend")
     assert "MyBackend(...)" in code
+    # The stand-in for "a new client of the test server": every client reaches one fake.
     code = code.replace("MyBackend(...)", "MyBackend()")
-    code = "from helium_secrets.backends.memory import MemoryBackend as MyBackend\n" + code
+    code = ("from helium_secrets.backends.memory import MemoryBackend\n"
+            "SERVICE = MemoryBackend()\n"
+            "def MyBackend():\n"
+            "    return SERVICE\n") + code
     path = tmp_path / "test_my_backend.py"
     path.write_text(code, encoding="utf-8")
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
