@@ -169,10 +169,13 @@ class MemoryBackend(BackendBase):
         with self._lock:
             self._faults.extend([(classified, ops)] * count)
 
-    def clear_faults(self) -> None:
-        """Cancel the faults that :meth:`fail_next` queued and were not used yet."""
+    def clear_faults(self) -> int:
+        """Cancel the faults that :meth:`fail_next` queued and were not used yet; return how
+        many there were."""
         with self._lock:
+            left = len(self._faults)
             self._faults.clear()
+            return left
 
     def set_latency(self, seconds: float) -> None:
         """Sleep ``seconds`` in every call (0 turns it off)."""

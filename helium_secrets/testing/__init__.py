@@ -12,6 +12,9 @@
 
 The pytest plugin (:mod:`helium_secrets.testing.plugin`) gives each test one as the
 ``fake_secrets`` fixture, and its store as ``secret_store``. Nothing is shared between tests.
+
+Backends (built-in or third-party) run :mod:`helium_secrets.testing.conformance` through a
+:class:`BackendHarness`.
 """
 
 from __future__ import annotations
@@ -26,8 +29,9 @@ from helium_secrets._values import Secret
 from helium_secrets.backends._base import Classified
 from helium_secrets.backends.memory import MemoryBackend
 from helium_secrets.errors import HeliumError
+from helium_secrets.testing.harness import BackendHarness
 
-__all__ = ["FakeSecrets", "ManualClock"]
+__all__ = ["BackendHarness", "FakeSecrets", "ManualClock"]
 
 
 class FakeSecrets:

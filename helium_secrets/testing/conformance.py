@@ -1,104 +1,152 @@
 """The conformance suite every backend passes, built-in or third-party.
 
-Subclass :class:`BackendConformance` in a test module and provide a ``store`` fixture that
-yields a fresh :class:`~helium_secrets.SecretStore` on the backend under test::
+Subclass :class:`BackendConformance` in a test module and provide a ``harness`` fixture that
+yields a :class:`~helium_secrets.testing.BackendHarness` for the backend under test::
 
+    import pytest
+    from helium_secrets.testing import BackendHarness
     from helium_secrets.testing.conformance import BackendConformance
+
+    class MyHarness(BackendHarness):
+        def make_backend(self):
+            return MyBackend(...)
 
     class TestMyBackend(BackendConformance):
         @pytest.fixture
-        def store(self):
-            with SecretStore(MyBackend(...)) as store:
-                yield store
+        def harness(self):
+            with MyHarness() as harness:
+                yield harness
 
 Every test works under its own random name prefix, so one server can serve a whole module.
-Read-only backends set ``read_only = True`` and override :meth:`BackendConformance.seed`;
-the write tests are then replaced by one test that writes are refused.
+
+Two kinds of cases:
+
+* ``test_contract_*``, **the portable contract**: deletion, retry safety and listener ordering.
+  They hold on every backend and never skip for a missing capability; on a read-only backend
+  they check that the write is refused before any call. (The one exception: a case that needs
+  a fault the harness cannot inject says so in its skip reason.)
+* the others: what a backend declares it lacks (``capabilities``: versions, labels,
+  check-and-set, staging, ...) or a fault its harness cannot inject is a skip with the reason.
 """
 
 from __future__ import annotations
 
 import json
 import pickle
+import threading
 import uuid
-from collections.abc import Iterator
-from typing import ClassVar
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from helium_secrets._store import SecretStore
+from helium_secrets._values import Secret
 from helium_secrets.errors import (
     ConflictError,
+    HeliumError,
     InvalidNameError,
     ReadOnlyError,
     RotationTestFailed,
     SecretNotFoundError,
     StoreClosedError,
+    ThrottledError,
     TooLargeError,
+    UnavailableError,
+    UnsupportedError,
     VersionNotFoundError,
 )
+from helium_secrets.layers.retry import RetryPolicy
+from helium_secrets.testing.harness import BackendHarness
 
 __all__ = ["CANARY", "BackendConformance"]
 
 #: A distinctive value the suite writes and then looks for where it must never appear.
 CANARY = "canary-7f3a9c-DO-NOT-LEAK"
 
+#: Retries without waiting, for the cases that inject faults.
+QUICK_RETRY = RetryPolicy(max_attempts=3, initial_backoff=0.0, max_backoff=0.0, deadline=120.0)
+
+#: The error each fault kind that fails a call surfaces as, once retries are spent.
+_FAULT_ERRORS: dict[str, type[HeliumError]] = {
+    "unavailable": UnavailableError,
+    "throttled": ThrottledError,
+}
+
+#: Seconds a thread of the concurrency cases may take: generous, for a slow shared machine.
+_JOIN_TIMEOUT = 300.0
+
 
 class BackendConformance:
-    """The shared behaviour of every backend. Subclasses provide the ``store`` fixture."""
-
-    #: The backend refuses writes; tests seed values through :meth:`seed`.
-    read_only: ClassVar[bool] = False
-    #: A version id that is well-formed for the backend but does not exist.
-    missing_version: ClassVar[str] = "987654"
+    """The shared behaviour of every backend. Subclasses provide the ``harness`` fixture."""
 
     @pytest.fixture
-    def store(self) -> Iterator[SecretStore]:
-        raise NotImplementedError("a BackendConformance subclass provides the store fixture")
+    def harness(self) -> Iterator[BackendHarness]:
+        raise NotImplementedError("a BackendConformance subclass provides the harness fixture")
+
+    @pytest.fixture
+    def store(self, harness: BackendHarness) -> SecretStore:
+        return harness.make_store()
 
     @pytest.fixture
     def prefix(self) -> str:
         return f"conformance/t{uuid.uuid4().hex[:12]}"
 
-    def seed(self, store: SecretStore, name: str, value: str | bytes) -> str:
+    @staticmethod
+    def seed(harness: BackendHarness, store: SecretStore, name: str, value: str | bytes) -> str:
         """Give ``name`` a new current version holding ``value``; return its version id."""
+        if store.backend.capabilities.read_only:
+            return harness.write_external(name, value)
         return store.put(name, value).version
 
-    def _writable(self) -> None:
-        if self.read_only:
+    @staticmethod
+    def _writable(store: SecretStore) -> None:
+        if store.backend.capabilities.read_only:
             pytest.skip("the backend is read-only")
+
+    @staticmethod
+    def _require_fault(harness: BackendHarness, kind: str) -> None:
+        if not harness.supports(kind):
+            pytest.skip(f"{type(harness).__name__} cannot inject {kind!r} faults")
 
     # -- reading and value round-trips ------------------------------------------------------
 
-    def test_text_round_trip(self, store: SecretStore, prefix: str) -> None:
+    def test_text_round_trip(
+        self, harness: BackendHarness, store: SecretStore, prefix: str
+    ) -> None:
         name = f"{prefix}/text"
-        version = self.seed(store, name, "hunter2")
+        version = self.seed(harness, store, name, "hunter2")
         secret = store.get(name)
         assert secret.value.reveal() == "hunter2"
         assert secret.name == name
         assert secret.version == version
 
-    def test_unicode_round_trip(self, store: SecretStore, prefix: str) -> None:
+    def test_unicode_round_trip(
+        self, harness: BackendHarness, store: SecretStore, prefix: str
+    ) -> None:
         name = f"{prefix}/unicode"
         text = "pässwörd-密码-🔑"
-        self.seed(store, name, text)
+        self.seed(harness, store, name, text)
         store.clear_cache()
         assert store.get(name).value.reveal() == text
         assert store.get(name).value.reveal_bytes() == text.encode()
 
-    def test_bytes_round_trip(self, store: SecretStore, prefix: str) -> None:
+    def test_bytes_round_trip(
+        self, harness: BackendHarness, store: SecretStore, prefix: str
+    ) -> None:
         if not store.backend.capabilities.binary:
             pytest.skip("the backend stores text only")
         name = f"{prefix}/bytes"
         data = bytes(range(256))
-        self.seed(store, name, data)
+        self.seed(harness, store, name, data)
         store.clear_cache()
         assert store.get(name).value.reveal_bytes() == data
 
-    def test_json_and_field_selector(self, store: SecretStore, prefix: str) -> None:
+    def test_json_and_field_selector(
+        self, harness: BackendHarness, store: SecretStore, prefix: str
+    ) -> None:
         name = f"{prefix}/json"
         document = {"user": "app", "password": "s3cret", "hosts": ["a", "b"]}
-        self.seed(store, name, json.dumps(document))
+        self.seed(harness, store, name, json.dumps(document))
         store.clear_cache()
         assert store.get_json(name) == document
         assert store.get_json(name, "password") == "s3cret"
@@ -112,14 +160,16 @@ class BackendConformance:
         assert info.value.backend == store.backend.name
         assert not info.value.transient
 
-    def test_version_not_found(self, store: SecretStore, prefix: str) -> None:
+    def test_version_not_found(
+        self, harness: BackendHarness, store: SecretStore, prefix: str
+    ) -> None:
         name = f"{prefix}/v"
-        self.seed(store, name, "one")
+        self.seed(harness, store, name, "one")
         with pytest.raises(VersionNotFoundError):
-            store.get(name, self.missing_version)
+            store.get(name, harness.missing_version)
 
     def test_versions_oldest_first(self, store: SecretStore, prefix: str) -> None:
-        self._writable()
+        self._writable(store)
         if not store.backend.capabilities.versions:
             pytest.skip("the backend keeps no versions")
         name = f"{prefix}/versions"
@@ -134,7 +184,7 @@ class BackendConformance:
         assert store.current_version(name) == second.version
 
     def test_labels_move_with_writes(self, store: SecretStore, prefix: str) -> None:
-        self._writable()
+        self._writable(store)
         if not store.backend.capabilities.labels:
             pytest.skip("the backend has no labels")
         name = f"{prefix}/labels"
@@ -148,10 +198,10 @@ class BackendConformance:
         assert "green" in labels[first.version]
         assert "blue" in labels[second.version]
 
-    def test_get_many(self, store: SecretStore, prefix: str) -> None:
+    def test_get_many(self, harness: BackendHarness, store: SecretStore, prefix: str) -> None:
         names = [f"{prefix}/many/{i}" for i in range(3)]
         for i, name in enumerate(names):
-            self.seed(store, name, f"value-{i}")
+            self.seed(harness, store, name, f"value-{i}")
         store.clear_cache()
         got = store.get_many(names)
         assert list(got) == names
@@ -161,16 +211,16 @@ class BackendConformance:
             store.get_many([*names, missing])
         assert list(store.get_many([*names, missing], ignore_missing=True)) == names
 
-    def test_list_by_prefix(self, store: SecretStore, prefix: str) -> None:
+    def test_list_by_prefix(self, harness: BackendHarness, store: SecretStore, prefix: str) -> None:
         for name in ("a/x", "a/y", "b/z"):
-            self.seed(store, f"{prefix}/{name}", "v")
+            self.seed(harness, store, f"{prefix}/{name}", "v")
         assert list(store.list(f"{prefix}/a/")) == [f"{prefix}/a/x", f"{prefix}/a/y"]
         assert set(store.list(f"{prefix}/")) == {f"{prefix}/a/x", f"{prefix}/a/y", f"{prefix}/b/z"}
 
     # -- writing ---------------------------------------------------------------------------
 
     def test_put_returns_the_written_secret(self, store: SecretStore, prefix: str) -> None:
-        self._writable()
+        self._writable(store)
         name = f"{prefix}/put"
         written = store.put(name, "v1")
         assert written.name == name
@@ -178,7 +228,7 @@ class BackendConformance:
         assert store.get(name).version == written.version
 
     def test_delete(self, store: SecretStore, prefix: str) -> None:
-        self._writable()
+        self._writable(store)
         name = f"{prefix}/delete"
         store.put(name, "v")
         store.delete(name, purge=True)
@@ -189,7 +239,7 @@ class BackendConformance:
             store.delete(f"{prefix}/never-existed", purge=True)
 
     def test_check_and_set(self, store: SecretStore, prefix: str) -> None:
-        self._writable()
+        self._writable(store)
         if not store.backend.capabilities.check_and_set:
             pytest.skip("the backend has no check-and-set")
         name = f"{prefix}/cas"
@@ -205,7 +255,7 @@ class BackendConformance:
         assert store.put(f"{prefix}/cas-new", "new", create_only=True).value.reveal() == "new"
 
     def test_retried_write_does_not_duplicate(self, store: SecretStore, prefix: str) -> None:
-        self._writable()
+        self._writable(store)
         if not store.backend.capabilities.idempotent_put:
             pytest.skip("the backend has no idempotency tokens; the store does not retry blind puts")
         if not store.backend.capabilities.versions:
@@ -219,8 +269,10 @@ class BackendConformance:
         assert again.version == first.version
         assert len(store.versions(name)) == before + 1
 
-    def test_oversized_value_rejected_before_any_call(self, store: SecretStore, prefix: str) -> None:
-        self._writable()
+    def test_oversized_value_rejected_before_any_call(
+        self, store: SecretStore, prefix: str
+    ) -> None:
+        self._writable(store)
         limit = store.backend.capabilities.max_value_bytes
         if limit is None:
             pytest.skip("the backend declares no size limit")
@@ -236,13 +288,13 @@ class BackendConformance:
         calls = store.stats().backend_calls
         with pytest.raises(InvalidNameError):
             store.get(bad)
-        if not self.read_only:
+        if not store.backend.capabilities.read_only:
             with pytest.raises(InvalidNameError):
                 store.put(bad, CANARY)
         assert store.stats().backend_calls == calls
 
     def test_read_only_refuses_writes(self, store: SecretStore, prefix: str) -> None:
-        if not self.read_only:
+        if not store.backend.capabilities.read_only:
             pytest.skip("the backend is writable")
         calls = store.stats().backend_calls
         with pytest.raises(ReadOnlyError):
@@ -254,7 +306,7 @@ class BackendConformance:
     # -- rotation --------------------------------------------------------------------------
 
     def test_rotate_is_check_and_set(self, store: SecretStore, prefix: str) -> None:
-        self._writable()
+        self._writable(store)
         if not store.backend.capabilities.versions:
             pytest.skip("the backend keeps no versions to rotate between")
         name = f"{prefix}/rotate"
@@ -268,7 +320,7 @@ class BackendConformance:
         assert store.get(name).value.reveal() == "two"
 
     def test_staged_rotation_promotes(self, store: SecretStore, prefix: str) -> None:
-        self._writable()
+        self._writable(store)
         if not store.backend.capabilities.staging:
             pytest.skip("the backend has no staged rotation")
         name = f"{prefix}/staged"
@@ -288,7 +340,7 @@ class BackendConformance:
         assert store.current_version(name) == promoted.version
 
     def test_staged_rotation_rolls_back(self, store: SecretStore, prefix: str) -> None:
-        self._writable()
+        self._writable(store)
         if not store.backend.capabilities.staging:
             pytest.skip("the backend has no staged rotation")
         name = f"{prefix}/rollback"
@@ -304,9 +356,11 @@ class BackendConformance:
 
     # -- the value never shows -------------------------------------------------------------
 
-    def test_value_never_in_reprs_or_errors(self, store: SecretStore, prefix: str) -> None:
+    def test_value_never_in_reprs_or_errors(
+        self, harness: BackendHarness, store: SecretStore, prefix: str
+    ) -> None:
         name = f"{prefix}/canary"
-        self.seed(store, name, CANARY)
+        self.seed(harness, store, name, CANARY)
         secret = store.get(name)
         shown = [repr(secret), str(secret), repr(secret.value), str(secret.value),
                  f"{secret.value}", f"{secret}", repr(store)]
@@ -317,18 +371,265 @@ class BackendConformance:
         with pytest.raises(ValueError, match="not valid JSON") as not_json:
             store.get_json(name)
         assert CANARY not in str(not_json.value)
-        if not self.read_only and store.backend.capabilities.check_and_set:
+        if not store.backend.capabilities.read_only and store.backend.capabilities.check_and_set:
             with pytest.raises(ConflictError) as conflict:
-                store.put(name, CANARY, expected_version=self.missing_version)
+                store.put(name, CANARY, expected_version=harness.missing_version)
             assert CANARY not in str(conflict.value)
             assert CANARY not in repr(conflict.value)
 
-    def test_closed_store_refuses_calls(self, store: SecretStore, prefix: str) -> None:
+    def test_closed_store_refuses_calls(
+        self, harness: BackendHarness, store: SecretStore, prefix: str
+    ) -> None:
         name = f"{prefix}/closed"
-        self.seed(store, name, "v")
+        self.seed(harness, store, name, "v")
         store.get(name)
         store.close()
         with pytest.raises(StoreClosedError):
             store.get(name)
         with pytest.raises(StoreClosedError):
             list(store.list(prefix))
+
+    # -- the portable contract: deletion (never skipped) -------------------------------------
+
+    @staticmethod
+    def _refused(store: SecretStore, write: Callable[[], object]) -> bool:
+        """On a read-only backend, check that ``write`` is refused before any call."""
+        if not store.backend.capabilities.read_only:
+            return False
+        calls = store.stats().backend_calls
+        with pytest.raises(ReadOnlyError):
+            write()
+        assert store.stats().backend_calls == calls
+        return True
+
+    def test_contract_read_after_delete_is_not_found(
+        self, harness: BackendHarness, store: SecretStore, prefix: str
+    ) -> None:
+        name = f"{prefix}/contract/deleted"
+        self.seed(harness, store, name, CANARY)
+        store.get(name)  # cached: the delete must drop it
+        if self._refused(store, lambda: store.delete(name)):
+            return
+        store.delete(name)  # no purge: where the service keeps it recoverable, it does
+        reads: list[Callable[[], object]] = [
+            lambda: store.get(name),
+            lambda: store.refresh(name),
+            lambda: store.current_version(name),
+            lambda: store.get_many([name]),
+            lambda: harness.make_store().get(name),  # a client that never read it
+        ]
+        for read in reads:
+            with pytest.raises(SecretNotFoundError) as info:
+                read()
+            assert CANARY not in str(info.value)
+        assert store.get_many([name], ignore_missing=True) == {}
+        assert name not in list(store.list(f"{prefix}/"))
+
+    def test_contract_delete_with_a_lost_answer_succeeds(
+        self, harness: BackendHarness, store: SecretStore, prefix: str
+    ) -> None:
+        name = f"{prefix}/contract/lost-delete"
+        self.seed(harness, store, name, "v")
+        if self._refused(store, lambda: store.delete(name)):
+            return
+        self._require_fault(harness, "lost_answer")
+        deleter = harness.make_store(retry=QUICK_RETRY)
+        with harness.fault("lost_answer", "delete"):
+            deleter.delete(name)  # retried; the retry finds it gone, which is success
+        with pytest.raises(SecretNotFoundError):
+            store.get(name)
+
+    def test_contract_write_after_delete_works_or_conflicts(
+        self, harness: BackendHarness, store: SecretStore, prefix: str
+    ) -> None:
+        name = f"{prefix}/contract/rewritten"
+        if self._refused(store, lambda: store.put(name, "one")):
+            return
+        store.put(name, "one")
+        store.delete(name)
+        try:
+            again = store.put(name, "two")
+        except ConflictError:  # the service keeps the deleted secret recoverable
+            with pytest.raises(SecretNotFoundError):
+                store.get(name)
+            return
+        assert (store.get(name).version, store.get(name).value.reveal()) == (again.version, "two")
+        assert harness.make_store().get(name).value.reveal() == "two"
+
+    # -- the portable contract: retry safety (never skipped for a capability) ------------
+
+    def test_contract_put_with_a_lost_answer_makes_one_version(
+        self, harness: BackendHarness, store: SecretStore, prefix: str
+    ) -> None:
+        name = f"{prefix}/contract/lost-put"
+        if self._refused(store, lambda: store.put(name, "zero")):
+            return
+        self._require_fault(harness, "lost_answer")
+        writer = harness.make_store(retry=QUICK_RETRY, cache=None)
+        writer.put(name, "zero")
+        before = len(writer.versions(name))
+        written: Secret | None = None
+        error: HeliumError | None = None
+        with harness.fault("lost_answer", "put"):
+            try:
+                written = writer.put(name, "one")
+            except HeliumError as exc:
+                error = exc
+        if error is not None:
+            # Without idempotency tokens a plain put is not retried: its outcome is unknown,
+            # and the error says so by being transient.
+            assert not writer.backend.capabilities.idempotent_put, "a put with tokens is retried"
+            assert error.transient
+        current = writer.get(name)
+        versions = [v.version for v in writer.versions(name)]
+        assert len(versions) <= before + 1, "the lost put was written twice"
+        if written is None:
+            assert current.value.reveal() in ("zero", "one")
+            return
+        assert (current.version, current.value.reveal()) == (written.version, "one")
+        if writer.backend.capabilities.versions:
+            assert versions[-1] == written.version
+            assert len(versions) == before + 1
+
+    @pytest.mark.parametrize("guard", ["expected_version", "create_only"])
+    def test_contract_guarded_put_with_a_lost_answer_succeeds_once(
+        self, harness: BackendHarness, store: SecretStore, prefix: str, guard: str
+    ) -> None:
+        name = f"{prefix}/contract/lost-{guard.replace('_', '-')}"
+        if self._refused(store, lambda: store.put(name, "zero")):
+            return
+        self._require_fault(harness, "lost_answer")
+        writer = harness.make_store(retry=QUICK_RETRY, cache=None)
+        before = 0
+        options: dict[str, object] = {"create_only": True}
+        if guard == "expected_version":
+            options = {"expected_version": writer.put(name, "zero").version}
+            before = len(writer.versions(name))
+        try:
+            with harness.fault("lost_answer", "put"):
+                # Retried as check-and-set, the put conflicts with itself; the store sees that
+                # its own value won and reports the success.
+                written = writer.put(name, "one", **options)  # type: ignore[arg-type]
+        except UnsupportedError:  # the backend refuses the guard itself: nothing was written
+            assert before == 0 or len(writer.versions(name)) == before
+            return
+        current = writer.get(name)
+        assert (current.version, current.value.reveal()) == (written.version, "one")
+        if writer.backend.capabilities.versions:
+            assert len(writer.versions(name)) == before + 1
+
+    # -- the portable contract: listener ordering (never skipped) -----------------------------
+
+    def test_contract_listeners_never_go_backwards(
+        self, harness: BackendHarness, store: SecretStore, prefix: str
+    ) -> None:
+        name = f"{prefix}/contract/ordering"
+        self.seed(harness, store, name, "start")
+        pairs: list[tuple[str | None, str]] = []
+        lock = threading.Lock()
+
+        def record(old: Secret | None, new: Secret) -> None:
+            with lock:
+                pairs.append((old.version if old is not None else None, new.version))
+
+        store.on_rotation(name, record)
+        read_only = store.backend.capabilities.read_only
+
+        def writer(w: int) -> None:
+            for i in range(8):
+                try:
+                    if read_only:
+                        harness.write_external(name, f"w{w}-{i}")
+                    else:
+                        store.put(name, f"w{w}-{i}")
+                except ConflictError:
+                    pass  # plain puts that conflict are another case's defect; here listeners are
+
+        def reader() -> None:
+            for i in range(16):
+                store.refresh(name) if i % 2 else store.get(name)
+
+        self._run_together(*(lambda w=w: writer(w) for w in range(3)), reader, reader, reader)
+        final = store.refresh(name)
+        replaced: set[str] = set()
+        backwards = []
+        for old, new in pairs:
+            if new in replaced:
+                backwards.append((old, new))
+            if old is not None:
+                replaced.add(old)
+        assert not backwards, (
+            f"{len(backwards)} of {len(pairs)} callbacks announced as new a version already "
+            f"replaced (old, new): {backwards[:5]}"
+        )
+        if pairs:
+            assert pairs[-1][1] == final.version, "the listener's last word is not the current version"
+
+    @staticmethod
+    def _run_together(*jobs: Callable[[], object]) -> None:
+        """Run ``jobs`` on threads that start at once; re-raise the first error."""
+        barrier = threading.Barrier(len(jobs))
+        errors: list[BaseException] = []
+
+        def run(job: Callable[[], object]) -> None:
+            try:
+                barrier.wait(_JOIN_TIMEOUT)
+                job()
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=run, args=(job,), daemon=True) for job in jobs]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(_JOIN_TIMEOUT)
+        assert not any(thread.is_alive() for thread in threads), "a thread never finished"
+        if errors:
+            raise errors[0]
+
+    # -- writes from outside and injected faults ---------------------------------------------
+
+    def test_a_rotation_from_outside_is_noticed(
+        self, harness: BackendHarness, store: SecretStore, prefix: str
+    ) -> None:
+        name = f"{prefix}/outside"
+        first = self.seed(harness, store, name, "one")
+        seen: list[tuple[str | None, str, str]] = []
+        store.on_rotation(name, lambda old, new: seen.append(
+            (old.version if old is not None else None, new.version, new.value.reveal())))
+        second = harness.write_external(name, "two")
+        assert store.refresh(name).value.reveal() == "two"
+        if not store.backend.capabilities.versions:
+            return  # a new value is not a new version: nothing to announce
+        assert seen == [(first, second, "two")]
+        third = harness.write_external(name, "three")
+        store.rotation.poll_once()  # what the background poller does
+        assert seen[1:] == [(second, third, "three")]
+        assert store.get(name).value.reveal() == "three"
+
+    @pytest.mark.parametrize("kind", sorted(_FAULT_ERRORS))
+    def test_a_transient_fault_is_retried(
+        self, harness: BackendHarness, store: SecretStore, prefix: str, kind: str
+    ) -> None:
+        self._require_fault(harness, kind)
+        name = f"{prefix}/fault-{kind}"
+        self.seed(harness, store, name, "v")
+        reader = harness.make_store(retry=QUICK_RETRY, cache=None)
+        with harness.fault(kind, "get"):
+            assert reader.get(name).value.reveal() == "v"
+        assert reader.stats().retries == 1
+
+    @pytest.mark.parametrize("kind", sorted(_FAULT_ERRORS))
+    def test_a_lasting_fault_surfaces_as_its_error(
+        self, harness: BackendHarness, store: SecretStore, prefix: str, kind: str
+    ) -> None:
+        self._require_fault(harness, kind)
+        name = f"{prefix}/lasting-{kind}"
+        self.seed(harness, store, name, CANARY)
+        reader = harness.make_store(retry=QUICK_RETRY.replace(max_attempts=2), cache=None)
+        with harness.fault(kind, "get", count=2), pytest.raises(_FAULT_ERRORS[kind]) as info:
+            reader.get(name)
+        assert info.value.transient
+        assert (info.value.backend, info.value.name) == (reader.backend.name, name)
+        assert CANARY not in str(info.value)
+        assert CANARY not in repr(info.value)

@@ -218,6 +218,13 @@ class MotoServer:
             self._denied.clear()
             self._faults.clear()
 
+    def clear_faults(self) -> int:
+        """Cancel the pending :meth:`fail_next` faults; return how many there were."""
+        with self._lock:
+            left = len(self._faults)
+            self._faults.clear()
+            return left
+
     def reset_counts(self) -> None:
         with self._lock:
             self.requests.clear()

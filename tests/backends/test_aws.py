@@ -33,18 +33,13 @@ from helium_secrets.errors import (
     UnavailableError,
     VersionNotFoundError,
 )
+from helium_secrets.testing import BackendHarness
 from helium_secrets.testing.conformance import CANARY, BackendConformance
 from tests.backends.motoserver import MotoServer
 
 LIVE_REGION = os.environ.get("HELIUM_SECRETS_AWS_LIVE_REGION", "")
 FAST_RETRY = RetryPolicy(max_attempts=3, initial_backoff=0.0, max_backoff=0.0, deadline=60.0)
 NO_GUARD = GuardPolicy(threshold=0)
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[MotoServer]:
-    with MotoServer() as server:
-        yield server
 
 
 @pytest.fixture
@@ -79,13 +74,43 @@ def prefix() -> str:
     return f"aws/t{uuid.uuid4().hex[:12]}"
 
 
-class TestAWSConformance(BackendConformance):
-    missing_version = "0" * 32  # well-formed for AWS (32-64 characters), never issued
+class AWSHarness(BackendHarness):
+    """moto behind the proxy of ``motoserver.py``: every fault happens on the wire, and a lost
+    answer is a request moto performed whose answer the proxy dropped."""
 
+    missing_version = "0" * 32  # well-formed for AWS (32-64 characters), never issued
+    faults = frozenset({"unavailable", "throttled", "lost_answer"})
+    _KINDS = {"unavailable": "unavailable", "throttled": "throttle", "lost_answer": "lost"}
+    _REQUESTS = {"get": ["GetSecretValue"], "put": ["CreateSecret", "PutSecretValue"],
+                 "delete": ["DeleteSecret"]}
+
+    def __init__(self, server: MotoServer, **backend_options: Any) -> None:
+        super().__init__()
+        self.server = server
+        self.backend_options = backend_options
+
+    def make_backend(self) -> AWSSecretsManagerBackend:
+        return make_backend(self.server, **self.backend_options)
+
+    def inject_fault(self, kind: str, operation: str, count: int = 1) -> None:
+        self.server.fail_next(count, self._KINDS[kind], operations=self._REQUESTS[operation])
+
+    def clear_faults(self) -> int:
+        return self.server.clear_faults()
+
+
+class TestAWSConformance(BackendConformance):
     @pytest.fixture
-    def store(self, moto: MotoServer) -> Iterator[SecretStore]:
-        with SecretStore(make_backend(moto)) as store:
-            yield store
+    def harness(self, moto: MotoServer) -> Iterator[AWSHarness]:
+        with AWSHarness(moto) as harness:
+            yield harness
+
+
+class AWSLiveHarness(BackendHarness):
+    missing_version = "0" * 32
+
+    def make_backend(self) -> AWSSecretsManagerBackend:
+        return AWSSecretsManagerBackend(region=LIVE_REGION)
 
 
 @pytest.mark.live
@@ -94,12 +119,10 @@ class TestAWSLive(BackendConformance):
     """The conformance suite on real AWS (credentials from boto3's usual chain). Every secret
     a test creates is purged afterwards; each costs a few seconds of a secret's price."""
 
-    missing_version = "0" * 32
-
     @pytest.fixture
-    def store(self) -> Iterator[SecretStore]:
-        with SecretStore(AWSSecretsManagerBackend(region=LIVE_REGION)) as store:
-            yield store
+    def harness(self) -> Iterator[AWSLiveHarness]:
+        with AWSLiveHarness() as harness:
+            yield harness
 
     @pytest.fixture
     def prefix(self, store: SecretStore) -> Iterator[str]:
@@ -114,12 +137,10 @@ class TestAWSLive(BackendConformance):
 class TestAWSConformanceDescribeCAS(BackendConformance):
     """The same contract with the DescribeSecret-then-write check for ``expected_version``."""
 
-    missing_version = "0" * 32
-
     @pytest.fixture
-    def store(self, moto: MotoServer) -> Iterator[SecretStore]:
-        with SecretStore(make_backend(moto, atomic_check_and_set=False)) as store:
-            yield store
+    def harness(self, moto: MotoServer) -> Iterator[AWSHarness]:
+        with AWSHarness(moto, atomic_check_and_set=False) as harness:
+            yield harness
 
 
 # -- stages and versions -----------------------------------------------------------------

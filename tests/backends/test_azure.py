@@ -48,6 +48,7 @@ from helium_secrets.errors import (
     UnsupportedError,
     VersionNotFoundError,
 )
+from helium_secrets.testing import BackendHarness
 from helium_secrets.testing.conformance import CANARY, BackendConformance
 from tests.emulators.keyvault import KeyVaultEmulator
 
@@ -138,13 +139,38 @@ def prefix() -> str:
     return f"az/t{uuid.uuid4().hex[:12]}"
 
 
-class TestAzureConformance(BackendConformance):
-    missing_version = "0" * 32  # a well-formed Key Vault version id, never issued
+class AzureHarness(BackendHarness):
+    """The module's emulator: faults are answered on the wire (503, 429, or a connection
+    dropped after the emulator carried the request out)."""
 
+    missing_version = "0" * 32  # a well-formed Key Vault version id, never issued
+    faults = frozenset({"unavailable", "throttled", "lost_answer"})
+    _STATUS = {"unavailable": 503, "throttled": 429, "lost_answer": None}
+    _METHODS = {"get": ("GET",), "put": ("PUT",), "delete": ("DELETE",)}
+
+    def __init__(self, kv: KeyVaultEmulator) -> None:
+        super().__init__()
+        self.kv = kv
+
+    def make_backend(self) -> AzureKeyVaultBackend:
+        return make_backend(self.kv)
+
+    def make_store(self, **store_options: Any) -> SecretStore:
+        return super().make_store(**{"retry": FAST_RETRY, "guard": NO_GUARD, **store_options})
+
+    def inject_fault(self, kind: str, operation: str, count: int = 1) -> None:
+        self.kv.fail_next(self._STATUS[kind], count, methods=self._METHODS[operation],
+                          after=kind == "lost_answer")
+
+    def clear_faults(self) -> int:
+        return self.kv.clear_faults()
+
+
+class TestAzureConformance(BackendConformance):
     @pytest.fixture
-    def store(self, kv: KeyVaultEmulator) -> Iterator[SecretStore]:
-        with SecretStore(make_backend(kv), retry=FAST_RETRY, guard=NO_GUARD) as store:
-            yield store
+    def harness(self, kv: KeyVaultEmulator) -> Iterator[AzureHarness]:
+        with AzureHarness(kv) as harness:
+            yield harness
 
 
 # -- the name mapping -----------------------------------------------------------------------

@@ -18,26 +18,31 @@ from helium_secrets.errors import (
     UnsupportedError,
     VersionNotFoundError,
 )
+from helium_secrets.testing import BackendHarness
 from helium_secrets.testing.conformance import CANARY, BackendConformance
 
 
-class TestEnvironConformance(BackendConformance):
-    read_only = True
+class EnvironHarness(BackendHarness):
+    """An injected mapping plays the environment: the process environment stays untouched."""
 
-    @pytest.fixture
-    def store(self) -> Iterator[SecretStore]:
-        # An injected mapping: the suite seeds it, the process environment stays untouched.
-        with open_store("env://?prefix=HS_TEST_", environ={}) as store:
-            yield store
+    def __init__(self) -> None:
+        super().__init__()
+        self.environ: dict[str, str] = {}
 
-    def seed(self, store: SecretStore, name: str, value: str | bytes) -> str:
-        backend = store.backend
-        assert isinstance(backend, EnvironBackend)
-        assert isinstance(value, str)
-        environ = backend.environ
-        assert isinstance(environ, dict)
-        environ[backend.variable(name)] = value
+    def make_backend(self) -> EnvironBackend:
+        return EnvironBackend(prefix="HS_TEST_", environ=self.environ)
+
+    def write_external(self, name: str, value: str | bytes) -> str:
+        assert isinstance(value, str), "environment variables hold text"
+        self.environ[self.make_backend().variable(name)] = value
         return VERSION
+
+
+class TestEnvironConformance(BackendConformance):
+    @pytest.fixture
+    def harness(self) -> Iterator[EnvironHarness]:
+        with EnvironHarness() as harness:
+            yield harness
 
 
 @pytest.mark.parametrize(

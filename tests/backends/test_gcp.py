@@ -47,6 +47,7 @@ from helium_secrets.errors import (
     UnsupportedError,
     VersionNotFoundError,
 )
+from helium_secrets.testing import BackendHarness
 from helium_secrets.testing.conformance import CANARY, BackendConformance
 from tests.emulators import secretmanager as emulator_module
 from tests.emulators.secretmanager import SecretManagerEmulator
@@ -121,33 +122,60 @@ def add_version(client: SecretManagerServiceClient, name: str, data: bytes) -> N
     client.add_secret_version(request={"parent": path(name), "payload": {"data": data}})
 
 
+class GCPHarness(BackendHarness):
+    """The module's emulator: faults are status codes on the wire; a lost answer is a call the
+    emulator carried out and then ended with UNAVAILABLE."""
+
+    faults = frozenset({"unavailable", "throttled", "lost_answer"})
+    _CODES = {"unavailable": grpc.StatusCode.UNAVAILABLE,
+              "throttled": grpc.StatusCode.RESOURCE_EXHAUSTED,
+              "lost_answer": grpc.StatusCode.UNAVAILABLE}
+    _METHODS = {"get": ["AccessSecretVersion"], "put": ["CreateSecret", "AddSecretVersion"],
+                "delete": ["DeleteSecret"]}
+
+    def __init__(self, emulator: SecretManagerEmulator, **backend_options: Any) -> None:
+        super().__init__()
+        emulator.reset_switches()
+        self.emulator = emulator
+        self.backend_options = backend_options
+
+    def make_backend(self) -> GCPSecretManagerBackend:
+        return make_backend(self.emulator, **self.backend_options)
+
+    def make_store(self, **store_options: Any) -> SecretStore:
+        return super().make_store(**{"poll": NO_POLL, **store_options})
+
+    def inject_fault(self, kind: str, operation: str, count: int = 1) -> None:
+        self.emulator.fail_next(self._CODES[kind], count, methods=self._METHODS[operation],
+                                after=kind == "lost_answer")
+
+    def clear_faults(self) -> int:
+        return self.emulator.clear_faults()
+
+
 class TestGCPConformance(BackendConformance):
     @pytest.fixture
-    def store(self, emulator: SecretManagerEmulator) -> Iterator[SecretStore]:
-        emulator.reset_switches()
-        with SecretStore(make_backend(emulator), poll=NO_POLL) as store:
-            yield store
+    def harness(self, emulator: SecretManagerEmulator) -> Iterator[GCPHarness]:
+        with GCPHarness(emulator) as harness:
+            yield harness
 
 
 class TestGCPConformanceRegional(BackendConformance):
     """The same contract on regional secrets (``projects/P/locations/L/secrets/S``)."""
 
     @pytest.fixture
-    def store(self, emulator: SecretManagerEmulator) -> Iterator[SecretStore]:
-        emulator.reset_switches()
-        with SecretStore(make_backend(emulator, location="us-east1"), poll=NO_POLL) as store:
-            yield store
+    def harness(self, emulator: SecretManagerEmulator) -> Iterator[GCPHarness]:
+        with GCPHarness(emulator, location="us-east1") as harness:
+            yield harness
 
 
 class TestGCPConformanceAliasMode(BackendConformance):
     """Alias mode: the current version is an alias; atomic check-and-set and staged rotation."""
 
     @pytest.fixture
-    def store(self, emulator: SecretManagerEmulator) -> Iterator[SecretStore]:
-        emulator.reset_switches()
-        backend = make_backend(emulator, current_alias="current")
-        with SecretStore(backend, poll=NO_POLL) as store:
-            yield store
+    def harness(self, emulator: SecretManagerEmulator) -> Iterator[GCPHarness]:
+        with GCPHarness(emulator, current_alias="current") as harness:
+            yield harness
 
 
 # -- names -------------------------------------------------------------------------------

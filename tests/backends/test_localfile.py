@@ -38,6 +38,7 @@ from helium_secrets.errors import (
     UnavailableError,
     VersionNotFoundError,
 )
+from helium_secrets.testing import BackendHarness
 from helium_secrets.testing.conformance import CANARY, BackendConformance
 
 KEY = generate_key()
@@ -73,12 +74,24 @@ def shared_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("conformance") / "store"
 
 
+class LocalFileHarness(BackendHarness):
+    """One directory is the service; each store opens its own instance on it, as another
+    process would. Answers are lost at the driver boundary (the write is on disk, then the
+    call fails)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+
+    def make_backend(self) -> LocalFileBackend:
+        return LocalFileBackend(self.path, key=KEY)
+
+
 class TestLocalFileConformance(BackendConformance):
     @pytest.fixture
-    def store(self, shared_dir: Path) -> Iterator[SecretStore]:
-        # Through the registry, as applications open it; one directory for the whole module.
-        with open_store(shared_dir.as_uri(), key=KEY) as store:
-            yield store
+    def harness(self, shared_dir: Path) -> Iterator[LocalFileHarness]:
+        with LocalFileHarness(shared_dir) as harness:  # one directory for the whole module
+            yield harness
 
 
 # -- URLs, the default location ----------------------------------------------------------------

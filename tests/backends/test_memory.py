@@ -12,14 +12,41 @@ import pytest
 from helium_secrets import RetryPolicy, SecretStore, open_store
 from helium_secrets.backends.memory import MemoryBackend
 from helium_secrets.errors import ThrottledError, UnavailableError
+from helium_secrets.testing import BackendHarness
 from helium_secrets.testing.conformance import BackendConformance
+
+
+class MemoryHarness(BackendHarness):
+    """One fake is the service: every store the harness makes is a client of it."""
+
+    faults = frozenset({"unavailable", "throttled", "lost_answer"})
+    _ERRORS = {"unavailable": UnavailableError, "throttled": ThrottledError}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.backend = MemoryBackend()
+
+    def make_backend(self) -> MemoryBackend:
+        return self.backend
+
+    def write_external(self, name: str, value: str | bytes) -> str:
+        return self.backend.write_external(name, value)
+
+    def inject_fault(self, kind: str, operation: str, count: int = 1) -> None:
+        if kind == "lost_answer":
+            super().inject_fault(kind, operation, count)
+        else:
+            self.backend.fail_next(count, self._ERRORS[kind], operations=[operation])
+
+    def clear_faults(self) -> int:
+        return self.backend.clear_faults() + super().clear_faults()
 
 
 class TestMemoryConformance(BackendConformance):
     @pytest.fixture
-    def store(self) -> Iterator[SecretStore]:
-        with open_store("mem://") as store:
-            yield store
+    def harness(self) -> Iterator[MemoryHarness]:
+        with MemoryHarness() as harness:
+            yield harness
 
 
 def test_instances_share_nothing() -> None:

@@ -54,6 +54,7 @@ from helium_secrets.errors import (
     VersionNotFoundError,
     error_for_code,
 )
+from helium_secrets.testing import BackendHarness
 from helium_secrets.testing.conformance import CANARY, BackendConformance
 from tests.backends.faultproxy import FaultProxy
 from tests.backends.openbao import DevServer, PersistentServer, TLSFiles
@@ -70,12 +71,6 @@ path "secret/metadata/ro/*" { capabilities = ["read", "list"] }
 
 
 # -- servers and helpers ---------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def bao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
-    with DevServer(tmp_path_factory.mktemp("bao-dev")) as server:
-        yield server
 
 
 @pytest.fixture(scope="module")
@@ -143,25 +138,41 @@ def approle(admin: hvac.Client, policies: list[str], **role: Any) -> tuple[str, 
 # -- the conformance suite -------------------------------------------------------------------
 
 
+class VaultHarness(BackendHarness):
+    """The shared dev server; answers are lost at the driver boundary (no proxy in front of
+    OpenBao), so ``unavailable`` and ``throttled`` are not injected."""
+
+    def __init__(self, server: DevServer, **backend_options: Any) -> None:
+        super().__init__()
+        self.server = server
+        self.backend_options = backend_options
+
+    def make_backend(self) -> VaultBackend:
+        return VaultBackend(self.server.address, token=self.server.root_token,
+                            **self.backend_options)
+
+    def make_store(self, **store_options: Any) -> SecretStore:
+        return super().make_store(**{"retry": FAST_RETRY, "guard": NO_GUARD, **store_options})
+
+
 class TestVaultConformance(BackendConformance):
     """KV version 2 at ``secret/``, the dev server's default mount."""
 
     @pytest.fixture
-    def store(self, bao: DevServer) -> Iterator[SecretStore]:
-        with make_store(VaultBackend(bao.address, token=bao.root_token)) as store:
-            yield store
+    def harness(self, bao: DevServer) -> Iterator[VaultHarness]:
+        with VaultHarness(bao) as harness:
+            yield harness
 
 
 class TestVaultKV1Conformance(BackendConformance):
     """A KV version 1 mount: no versions and no check-and-set, the rest the same."""
 
     @pytest.fixture
-    def store(self, bao: DevServer, admin: hvac.Client) -> Iterator[SecretStore]:
+    def harness(self, bao: DevServer, admin: hvac.Client) -> Iterator[VaultHarness]:
         if "kv1/" not in admin.sys.list_mounted_secrets_engines()["data"]:
             admin.sys.enable_secrets_engine("kv", path="kv1", options={"version": "1"})
-        backend = VaultBackend(bao.address, token=bao.root_token, mount="kv1", kv_version=1)
-        with make_store(backend) as store:
-            yield store
+        with VaultHarness(bao, mount="kv1", kv_version=1) as harness:
+            yield harness
 
     def test_retried_write_does_not_duplicate(self, store: SecretStore, prefix: str) -> None:
         # The suite counts versions; KV v1 keeps none. A v1 put is a plain overwrite, so a

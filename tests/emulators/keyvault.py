@@ -21,7 +21,7 @@ can be pointed at it with certificate verification on:
   writing its name meanwhile is 409 Conflict.
 * Error bodies are Key Vault's: ``{"error": {"code": ..., "message": ..., "innererror": ...}}``.
 * Switches: :meth:`KeyVaultEmulator.fail_next` (429 with Retry-After, 503, any status, or a
-  dropped connection), :attr:`KeyVaultEmulator.latency`, ``soft_delete``, ``purge_protection``,
+  dropped connection; before the request is carried out or after it, when the answer is lost), :attr:`KeyVaultEmulator.latency`, ``soft_delete``, ``purge_protection``,
   ``page_size`` and ``enforce_dates``.
 
 As on the service, ``get`` of an expired or not-yet-valid secret succeeds (the dates are
@@ -173,6 +173,7 @@ class Fault:
     code: str | None = None
     methods: frozenset[str] | None = None
     message: str | None = None
+    after: bool = False  # the request is carried out first; only its answer is lost
 
 
 @dataclass(frozen=True)
@@ -317,6 +318,7 @@ class KeyVaultEmulator:
         code: str | None = None,
         methods: tuple[str, ...] | None = None,
         message: str | None = None,
+        after: bool = False,
     ) -> None:
         """Answer the next ``count`` authenticated requests with an error instead.
 
@@ -325,16 +327,20 @@ class KeyVaultEmulator:
         :param code: the Key Vault error code (default: chosen from the status).
         :param methods: only requests with these HTTP methods are failed.
         :param message: the error message (services sometimes echo a request in it).
+        :param after: carry the request out first, then fail its answer: with ``status=None``,
+            a request that took effect but whose answer was lost.
         """
         fault = Fault(status, retry_after, code, frozenset(methods) if methods else None,
-                      message)
+                      message, after)
         with self._lock:
             self._faults.extend([fault] * count)
 
-    def clear_faults(self) -> None:
-        """Forget the faults not used yet."""
+    def clear_faults(self) -> int:
+        """Forget the faults not used yet; return how many there were."""
         with self._lock:
+            left = len(self._faults)
             self._faults.clear()
+            return left
 
     def reset(self) -> None:
         """Forget every secret, deleted secret, fault and recorded request."""
@@ -761,13 +767,9 @@ class _Handler(BaseHTTPRequestHandler):
                                   headers={"WWW-Authenticate": challenge}))
             return
         fault = emulator._take_fault(self.command)
-        if fault is not None:
+        if fault is not None and not fault.after:
             emulator._record(RequestRecord(self.command, split.path, fault.status, True))
-            if fault.status is None:
-                self.close_connection = True
-                self.connection.shutdown(2)  # no answer at all: a dropped connection
-                return
-            self._error(self._fault_error(fault))
+            self._fail(fault)
             return
         try:
             if "api-version" not in query:
@@ -785,7 +787,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(_ApiError(400, "BadParameter", "The request body is not valid JSON."))
             return
         emulator._record(RequestRecord(self.command, split.path, status, True))
+        if fault is not None:  # done; the answer is lost
+            self._fail(fault)
+            return
         self._send(status, payload)
+
+    def _fail(self, fault: Fault) -> None:
+        if fault.status is None:
+            self.close_connection = True
+            self.connection.shutdown(2)  # no answer at all: a dropped connection
+            return
+        self._error(self._fault_error(fault))
 
     @staticmethod
     def _fault_error(fault: Fault) -> _ApiError:

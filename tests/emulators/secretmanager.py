@@ -23,9 +23,10 @@ an insecure channel on loopback (:meth:`SecretManagerEmulator.client`). What it 
   alias names (a letter first, letters, digits, ``-`` and ``_``, up to 63, not latest/new),
   NOT_FOUND, ALREADY_EXISTS, INVALID_ARGUMENT, FAILED_PRECONDITION, ABORTED (etag mismatch).
 * Switches: :meth:`~SecretManagerEmulator.fail_next` (any status code, with a ``RetryInfo``
-  delay for RESOURCE_EXHAUSTED), :meth:`~SecretManagerEmulator.set_latency` (a client deadline
-  shorter than it gives DEADLINE_EXCEEDED for real), :attr:`~SecretManagerEmulator.corrupt_checksums`
-  (accesses return a wrong ``data_crc32c``) and :attr:`~SecretManagerEmulator.calls`.
+  delay for RESOURCE_EXHAUSTED; before the call is carried out, or after it when the answer is
+  lost), :meth:`~SecretManagerEmulator.set_latency` (a client deadline shorter than it gives
+  DEADLINE_EXCEEDED for real), :attr:`~SecretManagerEmulator.corrupt_checksums` (accesses
+  return a wrong ``data_crc32c``) and :attr:`~SecretManagerEmulator.calls`.
 
 It keeps everything in memory and is test infrastructure only: no IAM, no rotation, no topics,
 no expiry, no CMEK.
@@ -119,6 +120,7 @@ class _Fault:
     methods: frozenset[str] | None
     retry_delay: float | None
     reason: str | None = None
+    after: bool = False  # the call is carried out first; only its answer is lost
 
 
 class SecretManagerEmulator:
@@ -197,16 +199,26 @@ class SecretManagerEmulator:
         methods: Sequence[str] | None = None,
         retry_delay: float | None = None,
         reason: str | None = None,
+        after: bool = False,
     ) -> None:
         """Make the next ``count`` calls (of ``methods``, default all) end with ``code``.
 
         :param retry_delay: attach a ``google.rpc.RetryInfo`` with this delay, in seconds.
         :param reason: attach a ``google.rpc.ErrorInfo`` with this reason (as Google APIs do,
             e.g. ``IAM_PERMISSION_DENIED``), domain ``secretmanager.googleapis.com``.
+        :param after: carry the call out first, then end it with ``code``: a call that took
+            effect but whose answer was lost.
         """
         ops = frozenset(methods) if methods is not None else None
         with self._lock:
-            self._faults.extend([_Fault(code, ops, retry_delay, reason)] * count)
+            self._faults.extend([_Fault(code, ops, retry_delay, reason, after)] * count)
+
+    def clear_faults(self) -> int:
+        """Cancel the faults not used yet; return how many there were."""
+        with self._lock:
+            left = len(self._faults)
+            self._faults.clear()
+            return left
 
     def set_latency(self, seconds: float, *, methods: Sequence[str] | None = None) -> None:
         """Delay every call (of ``methods``, default all) by ``seconds`` (0 turns it off)."""
@@ -285,13 +297,16 @@ class SecretManagerEmulator:
             latency = self._latency
             if latency and (self._latency_methods is None or method in self._latency_methods):
                 self._stopping.wait(latency)
-            if fault is not None:
+            if fault is not None and not fault.after:
                 self._abort_with(context, fault)
             try:
                 with self._lock:
-                    return fn(request)
+                    answer = fn(request)
             except _Abort as exc:
                 context.abort(exc.code, exc.message)
+            if fault is not None:  # done; the answer is lost
+                self._abort_with(context, fault)
+            return answer
 
         return handle
 

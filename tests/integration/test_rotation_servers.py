@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -20,37 +19,30 @@ WAIT = 60.0  # generous for a slow shared machine; the poll interval is 0.05 s
 BackendFactory = Callable[[], Backend]
 
 
-def _aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackendFactory]:
-    pytest.importorskip("boto3")
-    pytest.importorskip("moto")
+def _aws(request: pytest.FixtureRequest) -> BackendFactory:
     from helium_secrets.backends.awssecretsmanager import AWSSecretsManagerBackend
-    from tests.backends.motoserver import MotoServer
 
-    with MotoServer() as server:
-        yield lambda: AWSSecretsManagerBackend(session=server.session(),
-                                               endpoint_url=server.endpoint_url)
+    server = request.getfixturevalue("moto")  # tests/conftest.py
+    return lambda: AWSSecretsManagerBackend(session=server.session(),
+                                            endpoint_url=server.endpoint_url)
 
 
-def _vault(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackendFactory]:
-    pytest.importorskip("hvac")
+def _vault(request: pytest.FixtureRequest) -> BackendFactory:
     from helium_secrets.backends.hashivault import VaultBackend
-    from tests.backends.openbao import DevServer
 
-    workdir: Path = tmp_path_factory.mktemp("bao")
-    with DevServer(workdir) as server:
-        yield lambda: VaultBackend(server.address, token=server.root_token)
+    server = request.getfixturevalue("bao")  # tests/conftest.py
+    return lambda: VaultBackend(server.address, token=server.root_token)
 
 
-SERVERS: dict[str, Callable[[pytest.TempPathFactory], Iterator[BackendFactory]]] = {
+SERVERS: dict[str, Callable[[pytest.FixtureRequest], BackendFactory]] = {
     "aws": _aws,
     "vault": _vault,
 }
 
 
 @pytest.fixture(scope="module", params=sorted(SERVERS))
-def make_backend(request: pytest.FixtureRequest,
-                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackendFactory]:
-    yield from SERVERS[request.param](tmp_path_factory)
+def make_backend(request: pytest.FixtureRequest) -> BackendFactory:
+    return SERVERS[request.param](request)
 
 
 def open_store(make_backend: BackendFactory, **options: Any) -> SecretStore:

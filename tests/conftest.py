@@ -1,0 +1,58 @@
+"""What several test modules share: the servers, started once for the whole run.
+
+Each server is session-scoped: the backend tests, the integration tests and the docs tests use
+the same one, each test under its own names. Tests that change a server's switches (faults,
+denied operations) reset them around themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from tests.backends.motoserver import MotoServer
+    from tests.backends.openbao import DevServer
+
+
+@pytest.fixture(scope="session")
+def moto() -> Iterator[MotoServer]:
+    """moto's Secrets Manager on loopback, behind the fault-injecting proxy (``motoserver.py``)."""
+    pytest.importorskip("boto3")
+    pytest.importorskip("moto")
+    from tests.backends.motoserver import MotoServer
+
+    with MotoServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def bao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+    """``bao server -dev`` on a free loopback port (``openbao.py``)."""
+    pytest.importorskip("hvac")
+    from tests.backends.openbao import DevServer
+
+    with DevServer(tmp_path_factory.mktemp("bao-dev")) as server:
+        yield server
+
+
+#: Contract cases that fail today on a known defect that another change of issue 11 is fixing:
+#: (test file, class or ``None`` for any, case with its parameters) -> why. Each is
+#: ``xfail(strict=False)`` meanwhile, so that the suite stays green; remove the entry with the fix.
+KNOWN_DEFECTS: dict[tuple[str, str | None, str], str] = {
+    ("test_gcp.py", "TestGCPConformanceAliasMode",
+     "test_contract_guarded_put_with_a_lost_answer_succeeds_once[expected_version]"):
+        "known defect: in GCP alias mode a check-and-set put whose AddSecretVersion answer was "
+        "lost adds a second version when retried (the alias has not moved yet)",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        cls = item.cls.__name__ if isinstance(item, pytest.Function) and item.cls else None
+        for key in ((item.path.name, cls, item.name), (item.path.name, None, item.name)):
+            reason = KNOWN_DEFECTS.get(key)
+            if reason is not None:
+                item.add_marker(pytest.mark.xfail(strict=False, reason=reason))
