@@ -238,7 +238,7 @@ def test_delete_latest_version_then_whole_secret(store: SecretStore, admin: hvac
     name = f"{prefix}/del"
     first = store.put(name, "one")
     second = store.put(name, "two")
-    backend.delete_latest_version(name)
+    store.extras.delete_latest_version(name)
     store.clear_cache()
     with pytest.raises(SecretNotFoundError, match="current version is deleted"):
         store.get(name)
@@ -247,16 +247,16 @@ def test_delete_latest_version_then_whole_secret(store: SecretStore, admin: hvac
     assert store.get(name, first.version).value.reveal() == "one"
     with pytest.raises(VersionNotFoundError):
         store.get(name, second.version)
-    backend.undelete_versions(name, [second.version])
-    store.clear_cache()  # the backend's extras bypass the store and its cache
+    store.extras.undelete_versions(name, [second.version])
+    store.clear_cache()
     assert store.get(name).value.reveal() == "two"
-    backend.destroy_versions(name, [first.version])
+    store.extras.destroy_versions(name, [first.version])
     assert {v.version: v.state for v in store.versions(name)}[first.version] == "destroyed"
     store.delete(name)  # the whole secret and its history
     with pytest.raises(hvac.exceptions.InvalidPath):
         admin.secrets.kv.v2.read_secret_metadata(name)
     with pytest.raises(SecretNotFoundError):
-        backend.delete_latest_version(name)
+        store.extras.delete_latest_version(name)
 
 
 def test_list_is_recursive_and_prefix_is_a_string_prefix(store: SecretStore,
@@ -1258,7 +1258,7 @@ PAST_MAX_TTL = json.dumps({"errors": ["past the max TTL, cannot renew"]}).encode
 @pytest.fixture
 def renew_every_call(monkeypatch: pytest.MonkeyPatch) -> None:
     """The backend renews its token before every call (its threshold at 0 % of the TTL)."""
-    monkeypatch.setattr(hashivault, "RENEW_AT_FRACTION", 0.0)
+    monkeypatch.setattr(hashivault.tokens, "RENEW_AT_FRACTION", 0.0)
 
 
 def vault_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -1341,3 +1341,14 @@ def test_failed_renewal_logs_in_again_and_a_failed_login_keeps_the_token(
     assert len(warnings) >= 2
     assert not any(token in message for message in warnings
                    for token in (first, backend._client.token, secret_id))
+
+
+def test_version_extras_refuse_version_ids_that_are_not_numbers(store: SecretStore,
+                                                                 prefix: str) -> None:
+    name = f"{prefix}/extras-ids"
+    store.put(name, "one")
+    for bad in (["v1"], "1"):
+        with pytest.raises(InvalidArgumentError, match="whole numbers|not one string") as info:
+            store.extras.destroy_versions(name, bad)
+        assert (info.value.backend, info.value.name) == ("vault", name)
+    assert store.get(name, "1").value.reveal() == "one"
