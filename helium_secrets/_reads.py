@@ -390,9 +390,10 @@ class ReadPath:
             self._fetch_batch(chunk, mine, policy)
         for name, flight in {**mine, **waiting}.items():
             try:
-                results[name] = self._wait(name, flight, stale.get(name), name in mine)
-            except _Abandoned:
-                results[name] = self.get(name, None, None, None, policy)
+                try:
+                    results[name] = self._wait(name, flight, stale.get(name), name in mine)
+                except _Abandoned:  # the caller fetching it was interrupted: read it again
+                    results[name] = self.get(name, None, None, None, policy)
             except HeliumError as exc:
                 results[name] = exc
         found = {}

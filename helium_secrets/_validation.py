@@ -90,7 +90,7 @@ class Validator:
         if isinstance(names, (str, bytes)) or not isinstance(names, Iterable):
             raise self.invalid(
                 f"names must be an iterable of names, not {type(names).__name__}", None)
-        return [self.name(name) for name in dict.fromkeys(names)]
+        return list(dict.fromkeys([self.name(name) for name in names]))
 
     def prefix(self, prefix: object) -> str:
         """Check a ``list`` prefix."""

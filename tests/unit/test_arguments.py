@@ -91,3 +91,12 @@ def test_metadata_limits_are_checked_before_any_call(backend: MemoryBackend) -> 
                 store.put("a", "new", metadata=metadata)
         assert backend.calls["put"] == 0
         store.put("a", "new", metadata={"k": "é" * 4})
+
+
+def test_get_many_checks_every_name_before_any_call(store: SecretStore, backend: MemoryBackend) -> None:
+    from helium_secrets.errors import InvalidNameError
+
+    for names in (["a", ["not", "a", "name"]], ["a", 5], ["a", "../b"]):
+        with pytest.raises(InvalidNameError):
+            store.get_many(names)  # type: ignore[arg-type]
+    assert backend.calls["get"] == 0
