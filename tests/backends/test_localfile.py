@@ -431,11 +431,11 @@ def test_staged_rotation_promotes_and_survives_a_new_instance(root: Path) -> Non
         assert during == ["one"]
     fresh = LocalFileBackend(root, key=KEY)
     assert fresh.get("db").value == "two"
-    assert fresh.current_version("db") == promoted.version
+    assert fresh.current_version("db").version == promoted.version
     assert PENDING not in fresh.get("db").labels
     # A plain put after a staged rotation is current again, as always.
     third = fresh.put("db", "three")
-    assert fresh.current_version("db") == third.version
+    assert fresh.current_version("db").version == third.version
 
 
 def test_staged_rotation_rolls_back_and_destroys_the_value(root: Path) -> None:
@@ -449,8 +449,10 @@ def test_staged_rotation_rolls_back_and_destroys_the_value(root: Path) -> None:
         with pytest.raises(VersionNotFoundError):
             store.get("db", info.value.version)
     # The discarded value is gone from the (decrypted) document, not just hidden.
+    from helium_secrets.backends.localfile.envelope import open_file
+
     backend = LocalFileBackend(root, key=KEY)
-    document = backend._open_file(backend._file("db"), base64.urlsafe_b64decode(KEY))
+    document = open_file(backend._file("db"), base64.urlsafe_b64decode(KEY))
     assert CANARY not in str(document)
 
 

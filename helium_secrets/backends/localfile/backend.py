@@ -1,33 +1,15 @@
-"""``file://``: the local encrypted store, the default for local development and the CLI.
-
-Layout of a store directory (format version 1; docs/backends/file.md is the full description)::
-
-    <store-dir>/            0700
-      store.hsec            key check: an encrypted marker written when the store is created
-      .key                  the default key file (0600), only when no other key is configured
-      .lock                 the lock file that serialises writers across processes
-      secrets/<sha256(name)>.hsec   one encrypted file per secret, all its versions inside
-
-Every ``.hsec`` file is ``b"HSEC" | format (1 byte) | key id (8 bytes) | nonce (12 bytes) |
-AES-256-GCM ciphertext and tag``; the plaintext is a JSON document. Writers take a file lock,
-read-modify-write one secret file, and replace it atomically (temp file, fsync, rename, fsync of
-the directory). Readers take no lock: a rename is atomic, so they see the old or the new file.
-"""
+"""The ``file://`` backend: secret files in a store directory, their documents and locks."""
 
 from __future__ import annotations
 
 import base64
-import binascii
 import contextlib
 import errno
 import hashlib
 import hmac
-import json
 import logging
 import os
-import secrets
 import stat
-import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -44,6 +26,15 @@ from helium_secrets._forksafe import renew_after_fork
 from helium_secrets._options import Options, build, option, parse, query_of
 from helium_secrets._values import VersionInfo
 from helium_secrets.backends._base import BackendBase, Capabilities, Classified, RawSecret
+from helium_secrets.backends.localfile.envelope import (
+    FORMAT_VERSION,
+    atomic_write,
+    decode_key,
+    fsync_dir,
+    generate_key,
+    open_file,
+    seal,
+)
 from helium_secrets.errors import (
     ConflictError,
     ErrorCode,
@@ -56,8 +47,7 @@ from helium_secrets.errors import (
 
 __all__ = [
     "DEFAULT_MAX_VALUE_BYTES",
-    "FORMAT_VERSION",
-    "KEY_ENV_VAR",
+        "KEY_ENV_VAR",
     "PENDING",
     "LocalFileBackend",
     "LocalFileOptions",
@@ -66,8 +56,6 @@ __all__ = [
     "generate_key",
 ]
 
-#: The on-disk format this module reads and writes.
-FORMAT_VERSION = 1
 #: The environment variable that holds the key (URL-safe base64 of 32 bytes).
 KEY_ENV_VAR = "HELIUM_SECRETS_KEY"
 #: The largest value accepted by default, in bytes (the same as most cloud services).
@@ -77,11 +65,6 @@ PENDING = "pending"
 #: Request tokens remembered per secret, newest kept: a retry comes soon after its first try.
 MAX_TOKENS = 100
 
-_MAGIC = b"HSEC"
-_KEY_ID_LEN = 8
-_NONCE_LEN = 12
-_TAG_LEN = 16
-_HEADER_LEN = len(_MAGIC) + 1 + _KEY_ID_LEN + _NONCE_LEN
 _SUFFIX = ".hsec"
 _STORE_FILE = "store.hsec"
 _SECRETS_DIR = "secrets"
@@ -110,48 +93,12 @@ def default_url(environ: Mapping[str, str] | None = None) -> str:
     return "file://" + quote(default_path(environ).as_posix())
 
 
-def generate_key() -> str:
-    """Return a new random key, URL-safe base64 encoded, for ``HELIUM_SECRETS_KEY``."""
-    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii")
-
-
-def _decode_key(text: str, source: str) -> bytes:
-    """Decode a base64 key (URL-safe or standard alphabet, padding optional)."""
-    cleaned = "".join(text.split()).replace("+", "-").replace("/", "_").rstrip("=")
-    try:
-        key = base64.urlsafe_b64decode(cleaned + "=" * (-len(cleaned) % 4))
-    except (binascii.Error, ValueError):
-        # Never chain: the decoder's message may quote the key text.
-        raise UnauthenticatedError(f"the key in {source} is not valid base64") from None
-    if len(key) != 32:
-        raise UnauthenticatedError(
-            f"the key in {source} is {len(key)} bytes; AES-256 needs 32 (see generate_key())"
-        )
-    return key
-
-
-def _key_id(key: bytes) -> bytes:
-    # Lets a wrong key be told apart from a damaged file; reveals nothing about the key.
-    return hmac.new(key, b"helium-secrets key id v1", hashlib.sha256).digest()[:_KEY_ID_LEN]
-
-
 def _unreadable(path: Path, exc: IntegrityError | OSError) -> str:
     """Why ``path`` could not be read, in words that follow "which" (never its content)."""
     if isinstance(exc, OSError):
         return f"cannot be read ({exc.strerror or type(exc).__name__})"
     # The envelope's messages start with the path: "<path> is damaged (...)".
     return str(exc.args[0]).removeprefix(f"{path} ")
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make a rename or unlink in ``path`` durable (a no-op where directories can't be opened)."""
-    if os.name != "posix":
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -226,7 +173,7 @@ class LocalFileBackend(BackendBase):
             self._env_key = key  # decoded when first needed, as a missing key file is found
         elif isinstance(key, str):
             try:
-                self._explicit_key = _decode_key(key, "the key= option")
+                self._explicit_key = decode_key(key, "the key= option")
             except UnauthenticatedError as exc:
                 # A bad argument, found when the store opens, like a key= of the wrong length.
                 raise ValueError(exc.args[0]) from None
@@ -295,7 +242,7 @@ class LocalFileBackend(BackendBase):
             raise UnauthenticatedError(
                 f"the key file {path} is accessible by group or others; run: chmod 600 {path}"
             )
-        return _decode_key(path.read_text("ascii", errors="replace"), f"the key file {path}")
+        return decode_key(path.read_text("ascii", errors="replace"), f"the key file {path}")
 
     def _create_key_file(self, path: Path) -> bytes:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -304,7 +251,7 @@ class LocalFileBackend(BackendBase):
             f.write(generate_key() + "\n")
             f.flush()
             os.fsync(f.fileno())
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
         return self._read_key_file(path)
 
     def _resolve_key(self, *, create: bool) -> bytes:
@@ -312,7 +259,7 @@ class LocalFileBackend(BackendBase):
         if self._explicit_key is not None:
             return self._explicit_key
         if self._key_file is None and self._env_key:
-            return _decode_key(self._env_key, f"${KEY_ENV_VAR}")
+            return decode_key(self._env_key, f"${KEY_ENV_VAR}")
         path = self.key_file
         assert path is not None
         try:
@@ -342,14 +289,14 @@ class LocalFileBackend(BackendBase):
                     return None
                 self._make_dirs()
                 key = self._resolve_key(create=True)
-                self._atomic_write(store_file, self._seal(key, {
+                atomic_write(store_file, seal(key, {
                     "kind": "store",
                     "format": FORMAT_VERSION,
                     "created_at": self._clock().isoformat(),
                 }))
             else:
                 key = self._resolve_key(create=False)
-                doc = self._open_file(store_file, key)
+                doc = open_file(store_file, key)
                 if doc.get("kind") != "store":
                     raise IntegrityError(f"the store file {store_file} is damaged")
             self._key, self._key_source = key, self.key_file
@@ -358,65 +305,6 @@ class LocalFileBackend(BackendBase):
     def _make_dirs(self) -> None:
         self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._secrets_dir.mkdir(mode=0o700, exist_ok=True)
-
-    # -- the envelope ----------------------------------------------------------------------
-
-    @staticmethod
-    def _seal(key: bytes, doc: Mapping[str, Any]) -> bytes:
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-        nonce = os.urandom(_NONCE_LEN)
-        header = _MAGIC + bytes([FORMAT_VERSION]) + _key_id(key) + nonce
-        # ASCII escapes: a str with a lone surrogate still round-trips, and encoding can't fail
-        # with an error that carries the plaintext.
-        plaintext = json.dumps(doc, separators=(",", ":"), ensure_ascii=True).encode("ascii")
-        return header + AESGCM(key).encrypt(nonce, plaintext, header)
-
-    @staticmethod
-    def _open_file(path: Path, key: bytes) -> dict[str, Any]:
-        """Read and decrypt one ``.hsec`` file. Raises FileNotFoundError if it is missing."""
-        from cryptography.exceptions import InvalidTag
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-        data = path.read_bytes()
-        if data[: len(_MAGIC)] != _MAGIC:
-            raise IntegrityError(f"{path} is not a helium-secrets file (bad magic)")
-        if len(data) < _HEADER_LEN + _TAG_LEN:
-            raise IntegrityError(f"{path} is damaged (truncated)")
-        version = data[len(_MAGIC)]
-        if version != FORMAT_VERSION:
-            raise IntegrityError(
-                f"{path} uses on-disk format {version}; this helium-secrets reads format "
-                f"{FORMAT_VERSION}"
-            )
-        key_id = data[len(_MAGIC) + 1 : len(_MAGIC) + 1 + _KEY_ID_LEN]
-        if not hmac.compare_digest(key_id, _key_id(key)):
-            raise IntegrityError(f"{path} was encrypted with a different key (wrong key?)")
-        header, nonce = data[:_HEADER_LEN], data[_HEADER_LEN - _NONCE_LEN : _HEADER_LEN]
-        try:
-            plaintext = AESGCM(key).decrypt(nonce, data[_HEADER_LEN:], header)
-            doc = json.loads(plaintext.decode("utf-8"))
-        except InvalidTag:
-            raise IntegrityError(f"{path} is damaged (authentication failed)") from None
-        except ValueError:  # never chain: JSON and UTF-8 errors carry the plaintext
-            raise IntegrityError(f"{path} is damaged (bad document)") from None
-        if not isinstance(doc, dict):
-            raise IntegrityError(f"{path} is damaged (bad document)")
-        return doc
-
-    def _atomic_write(self, path: Path, data: bytes) -> None:
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        _fsync_dir(path.parent)
 
     # -- secret files ----------------------------------------------------------------------
 
@@ -427,7 +315,7 @@ class LocalFileBackend(BackendBase):
 
     def _load(self, path: Path, key: bytes, name: str | None = None) -> dict[str, Any] | None:
         try:
-            doc = self._open_file(path, key)
+            doc = open_file(path, key)
         except FileNotFoundError:
             return None
         stored = doc.get("name")
@@ -569,7 +457,7 @@ class LocalFileBackend(BackendBase):
             if doc is None or not doc["versions"]:
                 raise SecretNotFoundError("secret not found")
             yield doc
-            self._atomic_write(path, self._seal(key, doc))
+            atomic_write(path, seal(key, doc))
 
     # -- the protocol ----------------------------------------------------------------------
 
@@ -620,7 +508,7 @@ class LocalFileBackend(BackendBase):
                 doc["current"] = new["id"]
             if metadata is not None:
                 doc["metadata"].update(metadata)
-            self._atomic_write(path, self._seal(key, doc))
+            atomic_write(path, seal(key, doc))
             return self._info(new)
 
     def delete(self, name: str, *, purge: bool = False) -> None:
@@ -630,7 +518,7 @@ class LocalFileBackend(BackendBase):
             if self._load(path, key, name) is None:
                 raise SecretNotFoundError("secret not found")
             path.unlink()
-            _fsync_dir(path.parent)
+            fsync_dir(path.parent)
 
     def list_names(self, prefix: str = "") -> Iterator[str]:
         key = self._ready(create=False)
@@ -658,8 +546,9 @@ class LocalFileBackend(BackendBase):
     def list_versions(self, name: str) -> list[VersionInfo]:
         return [self._info(e) for e in self._read(name)["versions"]]
 
-    def current_version(self, name: str) -> str:
-        return str(self._current(self._read(name))["id"])
+    def current_version(self, name: str) -> VersionInfo:
+        # With its creation time: a secret deleted and created again starts again at "1".
+        return self._info(self._current(self._read(name)))
 
     def set_label(self, name: str, label: str, version: str | None) -> None:
         with self._updating(name) as doc:
@@ -691,7 +580,7 @@ class LocalFileBackend(BackendBase):
                 raise ConflictError("staging failed: the current version changed")
             doc["current"] = current["id"]  # the new version is not current until promoted
             new = self._append(doc, value, (PENDING,), request_token)
-            self._atomic_write(path, self._seal(key, doc))
+            atomic_write(path, seal(key, doc))
             return self._info(new)
 
     def promote(self, name: str, version: str, *, expected_current: str | None) -> None:
