@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from helium_secrets import GuardPolicy, RetryPolicy, SecretStore, open_store
+from helium_secrets import GuardPolicy, RetryPolicy, SecretStore, VersionInfo, open_store
 from helium_secrets.backends import hashivault
 from helium_secrets.backends.hashivault import (
     AppRoleAuth,
@@ -1352,3 +1352,21 @@ def test_version_extras_refuse_version_ids_that_are_not_numbers(store: SecretSto
             store.extras.destroy_versions(name, bad)
         assert (info.value.backend, info.value.name) == ("vault", name)
     assert store.get(name, "1").value.reveal() == "one"
+
+
+def test_the_poller_sees_a_secret_deleted_and_created_again_at_version_1(
+        store: SecretStore, admin: hvac.Client, prefix: str) -> None:
+    name = f"{prefix}/recreated"
+    first = store.put(name, "one")
+    probed = store.backend.current_version(name)
+    assert isinstance(probed, VersionInfo)
+    assert (probed.version, probed.created_at) == (first.version, store.get(name).created_at)
+    seen: list[str] = []
+    store.on_rotation(name, lambda old, new: seen.append(new.value.reveal()))
+    store.rotation.poll_once()
+    assert seen == [], "the probe matches what the store knows: no refresh, no rotation"
+    admin.secrets.kv.v2.delete_metadata_and_all_versions(name)
+    time.sleep(0.01)  # a later creation time
+    admin.secrets.kv.v2.create_or_update_secret(name, secret={"value": "two"})
+    store.rotation.poll_once()
+    assert seen == ["two"]

@@ -510,7 +510,7 @@ class VaultBackend(BackendBase):
             for number, info in sorted(versions.items(), key=lambda item: int(item[0]))
         ]
 
-    def current_version(self, name: str) -> str:
+    def current_version(self, name: str) -> str | VersionInfo:
         if self.kv_version == 1:
             return self._get_v1(name, None).version
         meta = self._metadata(name)
@@ -521,7 +521,8 @@ class VaultBackend(BackendBase):
         state = version_state(info)
         if state != "enabled":
             raise SecretNotFoundError(f"the current version is {state}")
-        return current
+        # With its creation time: a secret deleted and created again starts again at "1".
+        return VersionInfo(current, created_at=parse_time(info.get("created_time")))
 
     # -- staged rotation (KV v2) -----------------------------------------------------------
     #
