@@ -12,13 +12,7 @@ from helium_secrets.backends._base import extra_operation
 from helium_secrets.backends.gcpsecretmanager._names import VERSION_ID
 from helium_secrets.backends.gcpsecretmanager._reads import STATES, plain_datetime
 from helium_secrets.backends.gcpsecretmanager._writes import Writes, written
-from helium_secrets.errors import (
-    ConflictError,
-    HeliumError,
-    InvalidNameError,
-    VersionNotFoundError,
-    error_for_code,
-)
+from helium_secrets.errors import ConflictError, VersionNotFoundError
 
 __all__ = ["Versions"]
 
@@ -70,13 +64,12 @@ class Versions(Writes):
             name=self._version_path(name, version), retry=None, timeout=self._timeout
         )
 
-    # -- version states (GCP specific) -----------------------------------------------------
+    # -- version states (GCP specific): store.extras.<method>(name, version), through the
+    # store's call pipeline, which checks the name and translates the errors.
 
     @extra_operation(writes=True)
     def disable_version(self, name: str, version: str, *, etag: str | None = None) -> VersionInfo:
         """Disable ``version`` of ``name``: it can't be read until enabled again.
-
-        The store's cache still holds what it read: call ``store.refresh(name)`` afterwards.
 
         :param etag: only if the version's etag is still this one.
         :raises HeliumError: the service refused (not found, permission denied, ...).
@@ -105,32 +98,15 @@ class Versions(Writes):
         self, method: Callable[..., types.SecretVersion], name: str, version: str,
         etag: str | None,
     ) -> VersionInfo:
-        # Called by applications directly, not through the store: names are checked and errors
-        # are mapped here.
+        if not VERSION_ID.fullmatch(version):
+            raise VersionNotFoundError("GCP version ids are positive integers")
+        request = {"name": self._version_path(name, version)}
+        if etag is not None:
+            request["etag"] = etag
         try:
-            problem = self.capabilities.name_rules.problem(name)
-            if problem is not None:
-                raise InvalidNameError(f"invalid name: {problem}")
-            if not VERSION_ID.fullmatch(version):
-                raise VersionNotFoundError("GCP version ids are positive integers")
-            request = {"name": self._version_path(name, version)}
-            if etag is not None:
-                request["etag"] = etag
-            try:
-                result = method(request=request, retry=None, timeout=self._timeout)
-            except api_exceptions.NotFound as exc:
-                raise self._version_missing(name, exc) from exc
-        except HeliumError as exc:
-            exc.backend, exc.name = self.name, name
-            raise
-        except Exception as exc:
-            verdict = self.classify(exc)
-            if verdict is None:
-                raise
-            raise error_for_code(verdict.code)(
-                verdict.message or verdict.code.value, backend=self.name, name=name,
-                version=version, transient=verdict.transient, retry_after=verdict.retry_after,
-            ) from exc
+            result = method(request=request, retry=None, timeout=self._timeout)
+        except api_exceptions.NotFound as exc:
+            raise self._version_missing(name, exc) from exc
         return VersionInfo(
             version=version,
             created_at=plain_datetime(result.create_time if "create_time" in result else None),
