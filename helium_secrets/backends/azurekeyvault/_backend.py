@@ -1,259 +1,63 @@
-"""``azurekeyvault://``: Azure Key Vault secrets, through azure-keyvault-secrets' ``SecretClient``.
-
-URL forms (see docs/backends/azure.md)::
-
-    azurekeyvault://myvault                     -> https://myvault.vault.azure.net
-    azurekeyvault://myvault.vault.azure.net     -> that host
-    azurekeyvault://127.0.0.1:8443              -> https://127.0.0.1:8443 (an emulator)
-
-What this module owns, and nothing more (the store does validation, retries and caching):
-
-* **Names.** Key Vault names are ``[0-9a-zA-Z-]{1,127}`` and case-insensitive. Portable names
-  are mapped with an escape scheme that only produces ``[a-z0-9-]``, so it stays injective
-  under case folding: lower-case letters and digits stay as they are, ``/`` becomes ``--``
-  and every other character (upper-case letters, ``. _ + = @ -``) becomes ``-`` and its two
-  lower-case hex digits (``A`` -> ``-41``, ``-`` -> ``-2d``, ``.`` -> ``-2e``). After a ``-``
-  comes either ``-`` or two hex digits, so decoding is unambiguous; :func:`decode_name`
-  refuses anything that is not the canonical encoding of a portable name, and ``list`` skips
-  such (foreign) names. ``names="verbatim"`` turns the mapping off for vaults whose names are
-  already Key Vault names.
-* **Values.** Text is stored as it is; bytes are stored base64-encoded with the content type
-  ``application/octet-stream;base64`` and decoded on the way back.
-* **Soft delete.** ``delete`` waits until the deletion has finished (the SDK's poller) and
-  purges when asked. Writing a name that is deleted but recoverable is a conflict, or, with
-  ``recover_deleted=True``, recovers the secret and then writes the new version.
-* **Attributes.** A disabled version is not readable (Key Vault refuses it); an expired or
-  not-yet-valid version (``exp``/``nbf``, which Key Vault treats as informational) is refused
-  here too unless ``honour_dates=False``. Both are :class:`~helium_secrets.errors.VersionNotFoundError`.
-* **Staged rotation.** Key Vault makes every write current at once, so a pending value waits
-  in a hidden secret (``<Key Vault name>-0staged``, which no portable name maps to); promoting
-  copies it into the secret as a new version (check-and-set on the current one) and purges the
-  hidden secret.
-* **Errors.** :meth:`AzureKeyVaultBackend.classify` maps HTTP statuses and Key Vault error
-  codes (never the service's free text) to portable codes; 429 carries Retry-After.
-
-azure-core's own retries are switched off (``retry_total=0``): the store is the one retry layer.
-"""
+"""The Key Vault backend: reads, writes, staged rotation and soft delete, on ``SecretClient``."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
-import re
-import ssl
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timezone
-from types import MappingProxyType
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 from urllib.parse import SplitResult
 
-from azure.core.credentials import TokenCredential
-from azure.core.exceptions import (
-    ClientAuthenticationError,
-    HttpResponseError,
-    ResourceExistsError,
-    ResourceNotFoundError,
-    ServiceRequestError,
-    ServiceRequestTimeoutError,
-    ServiceResponseError,
-    ServiceResponseTimeoutError,
-)
-from azure.keyvault.secrets import KeyVaultSecret, SecretClient, SecretProperties
+from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
+from azure.keyvault.secrets import KeyVaultSecret, SecretProperties
 
-from helium_secrets._options import Options, build, option, parse, query_of
+from helium_secrets._options import build, parse, query_of
 from helium_secrets._values import VersionInfo
 from helium_secrets.backends._base import (
     BackendBase,
     Capabilities,
     Classified,
-    NameRules,
     RawSecret,
     extra_operation,
 )
-from helium_secrets.backends._hints import retry_after_from_headers
+from helium_secrets.backends.azurekeyvault._client import AzureKeyVaultOptions, build_client
+from helium_secrets.backends.azurekeyvault._errors import classify
+from helium_secrets.backends.azurekeyvault._names import (
+    ESCAPED_RULES,
+    MAX_NAME_LENGTH,
+    STAGED_SUFFIX,
+    VERBATIM_RULES,
+    VERSION_ID,
+    decode_name,
+    encode_name,
+)
+from helium_secrets.backends.azurekeyvault._values import (
+    INTERNAL_TAGS,
+    MAX_TAGS,
+    MAX_VALUE_BYTES,
+    ORDER_TAG,
+    PROMOTED_FROM_TAG,
+    STAGED_FOR_TAG,
+    age,
+    decode_value,
+    encode_value,
+    metadata_of,
+    version_info,
+)
 from helium_secrets.errors import (
     ConflictError,
     DeadlineExceededError,
-    ErrorCode,
     HeliumError,
-    IntegrityError,
     InvalidArgumentError,
     InvalidNameError,
     SecretNotFoundError,
-    TooLargeError,
     UnsupportedError,
     VersionNotFoundError,
     error_for_code,
 )
 
-__all__ = [
-    "BINARY_CONTENT_TYPE",
-    "MAX_NAME_LENGTH",
-    "MAX_VALUE_BYTES",
-    "AzureKeyVaultBackend",
-    "AzureKeyVaultOptions",
-    "decode_name",
-    "encode_name",
-]
-
-#: Key Vault's limit on a secret value: 25 KiB (of the stored text, so base64 for bytes).
-MAX_VALUE_BYTES = 25 * 1024
-#: Key Vault's limit on a secret name.
-MAX_NAME_LENGTH = 127
-#: Key Vault's limit on tags per secret version.
-MAX_TAGS = 15
-#: The content type that marks a value as base64-encoded bytes.
-BINARY_CONTENT_TYPE = "application/octet-stream;base64"
-#: The tag that orders versions written within one second (Key Vault's timestamps are seconds).
-ORDER_TAG = "helium-written-ns"
-#: Staged rotation: the pending value waits in the secret ``<Key Vault name>-0staged``, a name
-#: no portable name maps to ("-0s" is not an escape), so ``list`` never shows it.
-STAGED_SUFFIX = "-0staged"
-#: On a staged value: the version it is meant to replace.
-STAGED_FOR_TAG = "helium-staged-for"
-#: On a promoted version: the staged version it came from (makes a retried promote a no-op).
-PROMOTED_FROM_TAG = "helium-promoted-from"
-
-_INTERNAL_TAGS = frozenset({ORDER_TAG, STAGED_FOR_TAG, PROMOTED_FROM_TAG})
-_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
-_ESCAPED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ._+=@-")
-_HEX = frozenset("0123456789abcdef")
-_VERBATIM = re.compile(r"[0-9A-Za-z-]{1,127}")
-_VERSION_ID = re.compile(r"[0-9A-Za-z]{1,64}")
-
-
-# -- the name mapping -----------------------------------------------------------------------
-
-
-def encode_name(name: str) -> str:
-    """Map a portable name to its Key Vault name: ``app/db`` -> ``app--db``,
-    ``app/DB_x`` -> ``app---44-42-5fx`` (the scheme is in the module docstring).
-
-    :raises ValueError: the name has a character outside the portable set.
-    """
-    out: list[str] = []
-    for ch in name:
-        if ch in _PLAIN:
-            out.append(ch)
-        elif ch == "/":
-            out.append("--")
-        elif ch in _ESCAPED:
-            out.append(f"-{ord(ch):02x}")
-        else:
-            raise ValueError(f"character {ch!r} cannot be mapped to a Key Vault name")
-    return "".join(out)
-
-
-def decode_name(kv_name: str) -> str | None:
-    """Map a Key Vault name back to the portable name, or ``None`` if no portable name maps to
-    it (a secret created by another tool)."""
-    text = kv_name.lower()  # Key Vault keeps the case a name was created with
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if ch != "-":
-            if ch not in _PLAIN:
-                return None
-            out.append(ch)
-            i += 1
-        elif text[i + 1:i + 2] == "-":
-            out.append("/")
-            i += 2
-        else:
-            digits = text[i + 1:i + 3]
-            if len(digits) != 2 or not set(digits) <= _HEX:
-                return None
-            decoded = chr(int(digits, 16))
-            if decoded not in _ESCAPED:  # "-61" would be a second spelling of "a"
-                return None
-            out.append(decoded)
-            i += 3
-    name = "".join(out)
-    if not name or any(not segment for segment in name.split("/")):
-        return None
-    return name
-
-
-def _mapped_length_problem(name: str) -> str | None:
-    try:
-        length = len(encode_name(name))
-    except ValueError as exc:
-        return str(exc)
-    if length > MAX_NAME_LENGTH:
-        return (
-            f"its Key Vault name is {length} characters long (upper-case letters and "
-            f". _ + = @ - take 3 each, / takes 2); Key Vault allows {MAX_NAME_LENGTH}"
-        )
-    return None
-
-
-def _verbatim_problem(name: str) -> str | None:
-    if not _VERBATIM.fullmatch(name):
-        return "with names='verbatim' a name is 1-127 letters, digits and '-', without '/'"
-    return None
-
-
-_ESCAPED_RULES = NameRules(
-    max_length=MAX_NAME_LENGTH,
-    description="segments of letters, digits and . _ + = @ - (mapped to Key Vault names)",
-    check=_mapped_length_problem,
-)
-_VERBATIM_RULES = NameRules(
-    max_length=MAX_NAME_LENGTH,
-    segment_pattern=r"[0-9A-Za-z-]+",
-    description="letters, digits and '-' (Key Vault names, used verbatim)",
-    check=_verbatim_problem,
-)
-
-
-# -- the backend ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, kw_only=True)
-class AzureKeyVaultOptions(Options):
-    """The options of :class:`AzureKeyVaultBackend` (the table in docs/backends/azure.md).
-
-    :param vault_url: the vault's URL, ``https://<vault>.vault.azure.net``.
-    :param credential: any azure-core ``TokenCredential``; default ``DefaultAzureCredential()``
-        (from azure-identity, closed with the backend).
-    :param client: a ready ``SecretClient`` to use instead (its retry policy is then yours to
-        switch off; it is not closed with the backend).
-    :param names: ``"escaped"`` (the default mapping) or ``"verbatim"`` (names are Key Vault
-        names already: no ``/``, case-insensitive).
-    :param recover_deleted: when a write hits a deleted-but-recoverable secret, recover it and
-        write, instead of raising :class:`~helium_secrets.errors.ConflictError`.
-    :param honour_dates: refuse to return a version outside its not-before/expiry window.
-    :param connection_verify: a CA bundle path (or ``True``) for TLS verification.
-    :param verify_challenge_resource: check that the vault's auth challenge names a resource
-        matching the vault's domain (keep it on for real vaults).
-    :param poll_interval: seconds between polls while waiting for a delete or recover.
-    :param wait_timeout: the longest wait for a delete or recover to finish, in seconds.
-    :param connection_timeout: TCP connect timeout, in seconds.
-    :param read_timeout: socket read timeout, in seconds.
-    :param client_options: more keyword arguments for ``SecretClient`` (``api_version``,
-        ``transport``, ...); not retry settings (the store is the only retry layer) nor the
-        options above.
-    """
-
-    scheme: ClassVar[str] = "azurekeyvault"
-
-    vault_url: str | None = option(None, url="host")
-    credential: TokenCredential | None = None
-    client: SecretClient | None = None
-    names: Literal["escaped", "verbatim"] = option("escaped", query=True)
-    recover_deleted: bool = option(False, query=True)
-    honour_dates: bool = option(True, query=True)
-    connection_verify: str | bool = True
-    verify_challenge_resource: bool = option(True, query=True)
-    poll_interval: float = option(2.0, query=True, gt=0)
-    wait_timeout: float = option(120.0, query=True, gt=0)
-    connection_timeout: float = option(10.0, gt=0)
-    read_timeout: float = option(60.0, gt=0)
-    client_options: Mapping[str, Any] | None = None
+__all__ = ["AzureKeyVaultBackend"]
 
 
 class AzureKeyVaultBackend(BackendBase):
@@ -276,7 +80,7 @@ class AzureKeyVaultBackend(BackendBase):
         if vault_url is not None:
             keywords["vault_url"] = vault_url
         self._options = opts = build(AzureKeyVaultOptions, options, keywords)
-        vault_url, credential, client = opts.vault_url, opts.credential, opts.client
+        client = opts.client
         if opts.connection_verify is False:
             raise ValueError("TLS verification cannot be turned off; pass a CA bundle path")
         self._verbatim = opts.names == "verbatim"
@@ -285,7 +89,7 @@ class AzureKeyVaultBackend(BackendBase):
             versions=True,
             labels=False,
             max_value_bytes=MAX_VALUE_BYTES,
-            name_rules=_VERBATIM_RULES if self._verbatim else _ESCAPED_RULES,
+            name_rules=VERBATIM_RULES if self._verbatim else ESCAPED_RULES,
             version_probe=False,  # Key Vault has no cheaper "current version" call than a get
             batch_get=0,
             idempotent_put=False,
@@ -301,34 +105,9 @@ class AzureKeyVaultBackend(BackendBase):
         if client is not None:
             self._client = client
             self._owns_client = False
-            return
-        if not vault_url:
-            raise ValueError("the Azure Key Vault backend needs vault_url or client")
-        if not vault_url.lower().startswith("https://"):
-            raise ValueError("the vault URL must be https://")
-        if credential is None:
-            from azure.identity import DefaultAzureCredential
-
-            credential = self._owned_credential = DefaultAzureCredential()
-        settings: dict[str, Any] = {
-            "retry_total": 0,  # the store is the only retry layer
-            "connection_timeout": opts.connection_timeout,
-            "read_timeout": opts.read_timeout,
-            "connection_verify": opts.connection_verify,
-            "verify_challenge_resource": opts.verify_challenge_resource,
-        }
-        client_options = opts.client_options
-        for key in client_options or {}:
-            # These would undo what the options above promise: one retry layer, TLS verified.
-            if key in settings or key.startswith("retry"):
-                raise ValueError(
-                    f"client_options cannot set {key!r}: "
-                    + ("the store is the only retry layer" if key.startswith("retry")
-                       else f"pass {key}= to the backend itself")
-                )
-        settings.update(client_options or {})
-        self._client = SecretClient(vault_url, credential, **settings)
-        self._owns_client = True
+        else:
+            self._client, self._owned_credential = build_client(opts)
+            self._owns_client = True
 
     @property
     def options(self) -> AzureKeyVaultOptions:
@@ -368,19 +147,6 @@ class AzureKeyVaultBackend(BackendBase):
             return kv_name
         return decode_name(kv_name)
 
-    @staticmethod
-    def _decode_value(secret: KeyVaultSecret) -> str | bytes:
-        value = secret.value or ""
-        if (secret.properties.content_type or "").replace(" ", "").lower() != BINARY_CONTENT_TYPE:
-            return value
-        try:
-            return base64.b64decode(value, validate=True)
-        except (binascii.Error, ValueError):
-            # Never chain: the decoder's message may quote the value.
-            raise IntegrityError(
-                f"the value is marked {BINARY_CONTENT_TYPE} but is not valid base64"
-            ) from None
-
     def _check_dates(self, props: SecretProperties) -> None:
         if not self._honour_dates:
             return
@@ -399,19 +165,13 @@ class AzureKeyVaultBackend(BackendBase):
                 version=props.version,
             )
 
-    @staticmethod
-    def _metadata(tags: Mapping[str, str] | None) -> Mapping[str, str]:
-        return MappingProxyType(
-            {k: v for k, v in (tags or {}).items() if k not in _INTERNAL_TAGS}
-        )
-
     # -- the protocol ---------------------------------------------------------------------
 
     def get(self, name: str, version: str | None = None, label: str | None = None) -> RawSecret:
         if label is not None:
             raise UnsupportedError("Azure Key Vault has no labels")
         kv = self.kv_name(name)
-        if version is not None and not _VERSION_ID.fullmatch(version):
+        if version is not None and not VERSION_ID.fullmatch(version):
             raise VersionNotFoundError("not a Key Vault version id", version=version)
         try:
             secret = self._client.get_secret(kv, version)
@@ -422,10 +182,10 @@ class AzureKeyVaultBackend(BackendBase):
         self._check_dates(secret.properties)
         return RawSecret(
             name=name,
-            value=self._decode_value(secret),
+            value=decode_value(secret),
             version=secret.properties.version or "",
             created_at=secret.properties.created_on,
-            metadata=self._metadata(secret.properties.tags),
+            metadata=metadata_of(secret.properties.tags),
         )
 
     def _exists(self, kv: str) -> bool:
@@ -459,7 +219,7 @@ class AzureKeyVaultBackend(BackendBase):
         if labels:
             raise UnsupportedError("Azure Key Vault has no labels")
         kv = self.kv_name(name)
-        text, content_type = _encode_value(value)
+        text, content_type = encode_value(value)
         tags = dict(metadata or {})
         if len(tags) >= MAX_TAGS:
             raise InvalidArgumentError(
@@ -468,13 +228,13 @@ class AzureKeyVaultBackend(BackendBase):
             )
         if any(len(k) > 512 or len(v) > 512 for k, v in tags.items()):
             raise InvalidArgumentError("Key Vault tag names and values are at most 512 long")
-        reserved = sorted(_INTERNAL_TAGS & tags.keys())
+        reserved = sorted(INTERNAL_TAGS & tags.keys())
         if reserved:
             raise InvalidArgumentError(f"the tag names {reserved} are reserved by helium-secrets")
         # No conditional write on Key Vault (capabilities.check_and_set is False): the store
         # checks expected_version / create_only with a read first and never passes them here.
         written = self._set(kv, text, content_type, tags, recover=self._recover_deleted)
-        return _info(written.properties)
+        return version_info(written.properties)
 
     def _set(
         self, kv: str, text: str, content_type: str | None, tags: dict[str, str], *,
@@ -512,7 +272,7 @@ class AzureKeyVaultBackend(BackendBase):
         request_token: str | None = None,
     ) -> VersionInfo:
         hidden = self._staging_name(name)
-        text, content_type = _encode_value(value)
+        text, content_type = encode_value(value)
         current = self._current(self.kv_name(name))
         if current is None:
             raise SecretNotFoundError("secret not found")
@@ -520,7 +280,7 @@ class AzureKeyVaultBackend(BackendBase):
             raise ConflictError("the current version changed before staging")
         # A hidden secret left soft-deleted by an earlier rotation (purge refused) is reused.
         written = self._set(hidden, text, content_type, {STAGED_FOR_TAG: current}, recover=True)
-        return _info(written.properties)
+        return version_info(written.properties)
 
     def promote(self, name: str, version: str, *, expected_current: str | None) -> None:
         kv, hidden = self.kv_name(name), self._staging_name(name)
@@ -648,7 +408,7 @@ class AzureKeyVaultBackend(BackendBase):
         items = list(self._client.list_properties_of_secret_versions(self.kv_name(name)))
         if not items:
             raise SecretNotFoundError("secret not found")
-        items.sort(key=_age)
+        items.sort(key=age)
         return [
             VersionInfo(
                 version=props.version or "",
@@ -666,122 +426,3 @@ class AzureKeyVaultBackend(BackendBase):
             self._client.close()
         if self._owned_credential is not None:
             self._owned_credential.close()
-
-
-def _encode_value(value: str | bytes) -> tuple[str, str | None]:
-    """The text Key Vault stores for ``value`` and its content type (bytes: base64)."""
-    if isinstance(value, str):
-        return value, None
-    text = base64.b64encode(value).decode("ascii")
-    if len(text) > MAX_VALUE_BYTES:
-        raise TooLargeError(
-            f"the value is {len(value)} bytes, {len(text)} once base64-encoded; Key Vault "
-            f"takes at most {MAX_VALUE_BYTES}"
-        )
-    return text, BINARY_CONTENT_TYPE
-
-
-def _info(props: SecretProperties) -> VersionInfo:
-    return VersionInfo(version=props.version or "", created_at=props.created_on)
-
-
-def _age(props: SecretProperties) -> tuple[float, int, str]:
-    """Oldest first: Key Vault's created time is whole seconds, so break ties with our tag."""
-    created = props.created_on.timestamp() if props.created_on else 0.0
-    try:
-        written = int((props.tags or {}).get(ORDER_TAG, "0"))
-    except ValueError:
-        written = 0
-    return created, written, props.version or ""
-
-
-def _retry_after(exc: HttpResponseError) -> float | None:
-    return retry_after_from_headers(getattr(exc.response, "headers", None))
-
-
-def _is_tls_failure(exc: BaseException) -> bool:
-    """Whether a connection error was TLS failing (not transient: retrying will not help)."""
-    seen: set[int] = set()
-    todo: list[BaseException | None] = [exc]
-    while todo:
-        current = todo.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        # requests and urllib3 wrap ssl.SSLError in their own classes named SSLError.
-        if isinstance(current, ssl.SSLError) or type(current).__name__ == "SSLError":
-            return True
-        inner = getattr(current, "inner_exception", None)
-        todo += [inner if isinstance(inner, BaseException) else None,
-                 current.__cause__, current.__context__]
-    return False
-
-
-def classify(exc: BaseException) -> Classified | None:
-    """Map an azure-core / Key Vault exception to a portable code.
-
-    Messages are built from the HTTP status and Key Vault's error codes only, never from the
-    service's message text.
-    """
-    if isinstance(exc, HttpResponseError) and exc.status_code is not None:
-        status = exc.status_code
-        code = exc.error.code if exc.error is not None else None
-        inner = None
-        if exc.error is not None and isinstance(exc.error.innererror, Mapping):
-            inner = exc.error.innererror.get("code")
-        said = f"Key Vault answered {status}" + (f" {code}" if code else "") + (
-            f" ({inner})" if inner else ""
-        )
-        if status == 401:
-            return Classified(ErrorCode.UNAUTHENTICATED, f"{said}: the token was refused")
-        if status == 403:
-            if inner in ("SecretDisabled", "SecretExpired", "SecretNotYetValid"):
-                return Classified(ErrorCode.VERSION_NOT_FOUND,
-                                  f"{said}: the secret version is not readable")
-            return Classified(
-                ErrorCode.PERMISSION_DENIED,
-                f"{said}: the caller lacks the role or access policy for this operation",
-            )
-        if status == 404:
-            return Classified(ErrorCode.NOT_FOUND, f"{said}: secret not found")
-        if status == 409:
-            return Classified(
-                ErrorCode.CONFLICT,
-                f"{said}: the name belongs to a deleted but recoverable secret (or one being "
-                "deleted): recover it with store.extras.recover(name), purge it with "
-                "store.extras.purge(name), or open the store with recover_deleted=True",
-            )
-        if status == 429:
-            return Classified(ErrorCode.THROTTLED, f"{said}: throttled",
-                              retry_after=_retry_after(exc))
-        if status == 413:
-            return Classified(ErrorCode.TOO_LARGE, said)
-        if status == 400:
-            return Classified(ErrorCode.INVALID_ARGUMENT, said)
-        if status in (408, 504):
-            return Classified(ErrorCode.DEADLINE_EXCEEDED, said, retry_after=_retry_after(exc))
-        if status >= 500:
-            return Classified(ErrorCode.UNAVAILABLE, said, retry_after=_retry_after(exc))
-        return Classified(ErrorCode.UNKNOWN, said)
-    if isinstance(exc, ClientAuthenticationError):
-        # Raised by azure-identity when no token could be had (no HTTP status from the vault).
-        return Classified(ErrorCode.UNAUTHENTICATED,
-                          f"the credential could not get a token ({type(exc).__name__})")
-    if isinstance(exc, (ServiceRequestTimeoutError, ServiceResponseTimeoutError)):
-        return Classified(ErrorCode.DEADLINE_EXCEEDED, "the request to Key Vault timed out")
-    if isinstance(exc, ServiceRequestError):
-        if _is_tls_failure(exc):
-            return Classified(ErrorCode.UNAVAILABLE,
-                              "the TLS handshake with the vault failed (certificate?)",
-                              transient=False)
-        return Classified(ErrorCode.UNAVAILABLE, "could not connect to Key Vault")
-    if isinstance(exc, ServiceResponseError):
-        return Classified(ErrorCode.UNAVAILABLE, "the connection dropped before Key Vault answered")
-    if isinstance(exc, ValueError) and "challenge" in str(exc):
-        return Classified(
-            ErrorCode.UNAUTHENTICATED,
-            "the vault's authentication challenge does not match the vault URL "
-            "(verify_challenge_resource)",
-            transient=False,
-        )
-    return None

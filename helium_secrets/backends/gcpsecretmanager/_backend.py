@@ -129,4 +129,3 @@ class GCPSecretManagerBackend(Versions):
         if self._owns_client:
             transport: Any = self._client.transport
             transport.close()
-

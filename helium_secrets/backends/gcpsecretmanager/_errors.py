@@ -90,4 +90,3 @@ def _classify_http(exc: api_exceptions.GoogleAPICallError) -> Classified:
         if retry_after is None:
             retry_after = retry_after_from_headers(getattr(exc.response, "headers", None))
     return Classified(code, f"GCP Secret Manager: HTTP {status}", retry_after=retry_after)
-

@@ -282,7 +282,6 @@ class Writes(Reads):
                 raise self._version_missing(name, exc) from exc
         self._update_aliases(name, {label: version})
 
-
     def delete(self, name: str, *, purge: bool = False) -> None:
         # GCP deletes at once, with every version: there is no recovery window to purge.
         self._client.delete_secret(
@@ -291,10 +290,10 @@ class Writes(Reads):
 
 
 def written(version: types.SecretVersion, labels: Sequence[str]) -> VersionInfo:
+    """What a write made: the new version (enabled), with ``labels``."""
     return VersionInfo(
         version=version_of(version.name),
         labels=frozenset(labels),
         created_at=plain_datetime(version.create_time if "create_time" in version else None),
         state="enabled",
     )
-
