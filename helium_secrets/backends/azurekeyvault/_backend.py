@@ -335,30 +335,9 @@ class AzureKeyVaultBackend(BackendBase):
         if purge and deleted.recovery_id is not None:
             self._client.purge_deleted_secret(kv)
 
-    # -- soft-delete calls made by applications (store.extras.purge(...), and
-    # store.backend.list_deleted(...), which takes a prefix): they check names and map errors
-    # themselves, from when they did not go through the store.
-
-    @contextlib.contextmanager
-    def _direct(self, name: str | None) -> Iterator[None]:
-        """Refuse a bad name before any call and raise helium errors, chained with ``from``."""
-        if name is not None:
-            problem = self.capabilities.name_rules.problem(name)
-            if problem is not None:
-                raise InvalidNameError(f"invalid name: {problem}", backend=self.name, name=name)
-        try:
-            yield
-        except HeliumError as exc:
-            exc.backend, exc.name = self.name, exc.name or name
-            raise
-        except Exception as exc:
-            verdict = classify(exc)
-            if verdict is None:
-                raise
-            raise error_for_code(verdict.code)(
-                verdict.message or verdict.code.value, backend=self.name, name=name,
-                transient=verdict.transient, retry_after=verdict.retry_after,
-            ) from exc
+    # -- soft delete: purge and recover are extra operations (store.extras.purge(name)), run
+    # through the store's call pipeline. list_deleted takes a prefix, not a name, so it is
+    # called on the backend (store.backend.list_deleted(prefix)) and maps its errors itself.
 
     @extra_operation(writes=True)
     def purge(self, name: str) -> None:
@@ -367,8 +346,7 @@ class AzureKeyVaultBackend(BackendBase):
         :raises HeliumError: the name is invalid, or Key Vault refused (not deleted, purge
             protection, ...).
         """
-        with self._direct(name):
-            self._client.purge_deleted_secret(self.kv_name(name))
+        self._client.purge_deleted_secret(self.kv_name(name))
 
     @extra_operation(writes=True)
     def recover(self, name: str) -> None:
@@ -376,13 +354,29 @@ class AzureKeyVaultBackend(BackendBase):
 
         :raises HeliumError: the name is invalid, or Key Vault refused (not deleted, ...).
         """
-        with self._direct(name):
-            self._wait(
-                self._client.begin_recover_deleted_secret(
-                    self.kv_name(name), _polling_interval=self._poll_interval
-                ),
-                "recover",
-            )
+        self._wait(
+            self._client.begin_recover_deleted_secret(
+                self.kv_name(name), _polling_interval=self._poll_interval
+            ),
+            "recover",
+        )
+
+    @contextlib.contextmanager
+    def _direct(self) -> Iterator[None]:
+        """Raise helium errors, chained with ``from``, from a call made around the store."""
+        try:
+            yield
+        except HeliumError as exc:
+            exc.backend = self.name
+            raise
+        except Exception as exc:
+            verdict = classify(exc)
+            if verdict is None:
+                raise
+            raise error_for_code(verdict.code)(
+                verdict.message or verdict.code.value, backend=self.name,
+                transient=verdict.transient, retry_after=verdict.retry_after,
+            ) from exc
 
     def list_deleted(self, prefix: str = "") -> Iterator[str]:
         """Return the portable names of deleted, recoverable secrets under ``prefix``.
@@ -390,7 +384,7 @@ class AzureKeyVaultBackend(BackendBase):
         :raises HeliumError: Key Vault refused (no list permission, ...).
         """
         names = []
-        with self._direct(None):
+        with self._direct():
             for deleted in self._client.list_deleted_secrets():
                 portable = self.portable_name(deleted.name or "")
                 if portable is not None and portable.startswith(prefix):
