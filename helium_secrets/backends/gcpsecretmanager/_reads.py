@@ -48,7 +48,6 @@ class Reads(BackendBase):
     _read_metadata: bool
     _raw_names: bool
     _current_alias: str | None
-    _replicas: tuple[str, ...]
 
     # -- resource names --------------------------------------------------------------------
 

@@ -25,6 +25,8 @@ __all__ = ["Writes", "written"]
 class Writes(Reads):
     """The writing half of :class:`GCPSecretManagerBackend`."""
 
+    _replicas: tuple[str, ...]
+
     def put(
         self,
         name: str,
