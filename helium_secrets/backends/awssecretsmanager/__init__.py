@@ -20,21 +20,20 @@ Secrets Manager specifics on top of the protocol:
 * ``current_version`` is DescribeSecret, the cheap probe (40,000/s against GetSecretValue's
   10,000/s).
 
-The package's modules, one concern each: ``_names`` (secret names, staging labels, version
-ids), ``_client`` (the options and the client built from them), ``_errors`` (classification,
-and what a secret scheduled for deletion is), and the backend,
-:class:`AWSSecretsManagerBackend` (``_backend``), built on its reads (``_reads``) and writes
-(``_writes``).
+The package: :mod:`.names` (secret names, staging labels, version ids), :mod:`.options` (the
+options and the client they build), :mod:`.errors` (classification, and what a secret scheduled
+for deletion is), and :mod:`.backend` (its construction), built on :mod:`.reads` and
+:mod:`.writes`.
 """
 
-from helium_secrets.backends.awssecretsmanager._backend import (
+from helium_secrets.backends.awssecretsmanager.backend import (
     MAX_VALUE_BYTES,
     AWSSecretsManagerBackend,
 )
-from helium_secrets.backends.awssecretsmanager._client import AWSSecretsManagerOptions
-from helium_secrets.backends.awssecretsmanager._errors import classify
-from helium_secrets.backends.awssecretsmanager._names import CURRENT, NAME_RULES, PENDING, PREVIOUS
-from helium_secrets.backends.awssecretsmanager._reads import BATCH_SIZE
+from helium_secrets.backends.awssecretsmanager.errors import classify
+from helium_secrets.backends.awssecretsmanager.names import CURRENT, NAME_RULES, PENDING, PREVIOUS
+from helium_secrets.backends.awssecretsmanager.options import AWSSecretsManagerOptions
+from helium_secrets.backends.awssecretsmanager.reads import BATCH_SIZE
 
 __all__ = [
     "BATCH_SIZE",

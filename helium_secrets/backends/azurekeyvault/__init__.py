@@ -34,21 +34,21 @@ What this module owns, and nothing more (the store does validation, retries and 
 
 azure-core's own retries are switched off (``retry_total=0``): the store is the one retry layer.
 
-The package's modules, one concern each: ``_names`` (the name mapping and its rules),
-``_values`` (value encoding and tags), ``_client`` (the options and the client built from
-them), ``_errors`` (classification) and ``_backend`` (:class:`AzureKeyVaultBackend`).
+The package: :mod:`.names` (the name mapping and its rules), :mod:`.values` (value encoding
+and tags), :mod:`.options` (the options and the client they build), :mod:`.errors`
+(classification) and :mod:`.backend` (the operations).
 """
 
-from helium_secrets.backends.azurekeyvault._backend import AzureKeyVaultBackend
-from helium_secrets.backends.azurekeyvault._client import AzureKeyVaultOptions
-from helium_secrets.backends.azurekeyvault._errors import classify
-from helium_secrets.backends.azurekeyvault._names import (
+from helium_secrets.backends.azurekeyvault.backend import AzureKeyVaultBackend
+from helium_secrets.backends.azurekeyvault.errors import classify
+from helium_secrets.backends.azurekeyvault.names import (
     MAX_NAME_LENGTH,
     STAGED_SUFFIX,
     decode_name,
     encode_name,
 )
-from helium_secrets.backends.azurekeyvault._values import (
+from helium_secrets.backends.azurekeyvault.options import AzureKeyVaultOptions
+from helium_secrets.backends.azurekeyvault.values import (
     BINARY_CONTENT_TYPE,
     MAX_TAGS,
     MAX_VALUE_BYTES,

@@ -35,17 +35,17 @@ How the portable model maps onto the service:
 * **Retries.** google-api-core's retries are switched off on every call (``retry=None``) and
   every call has a ``timeout``: the store's retry layer is the only one.
 
-The package's modules, one concern each: ``_names`` (the name mapping and the service's name
-rules), ``_client`` (the options and the client built from them), ``_errors`` (classification),
-and the backend, :class:`GCPSecretManagerBackend` (``_backend``), built on its reads
-(``_reads``), writes (``_writes``) and version lifecycle (``_versions``).
+The package: :mod:`.names` (the name mapping and the service's rules for ids, aliases and
+annotation keys), :mod:`.options` (the options and the client they build), :mod:`.errors`
+(classification), and :mod:`.backend` (its construction), built on :mod:`.reads`,
+:mod:`.writes` and :mod:`.versions` (staged rotation and version states).
 """
 
-from helium_secrets.backends.gcpsecretmanager._backend import MAX_VALUE_BYTES, GCPSecretManagerBackend
-from helium_secrets.backends.gcpsecretmanager._client import GCPSecretManagerOptions
-from helium_secrets.backends.gcpsecretmanager._errors import classify
-from helium_secrets.backends.gcpsecretmanager._names import MAX_SECRET_ID, decode_name, encode_name
-from helium_secrets.backends.gcpsecretmanager._reads import crc32c
+from helium_secrets.backends.gcpsecretmanager.backend import MAX_VALUE_BYTES, GCPSecretManagerBackend
+from helium_secrets.backends.gcpsecretmanager.errors import classify
+from helium_secrets.backends.gcpsecretmanager.names import MAX_SECRET_ID, decode_name, encode_name
+from helium_secrets.backends.gcpsecretmanager.options import GCPSecretManagerOptions
+from helium_secrets.backends.gcpsecretmanager.reads import crc32c
 
 __all__ = [
     "MAX_SECRET_ID",

@@ -13,7 +13,7 @@ from google.cloud.secretmanager_v1 import SecretManagerServiceClient, types
 
 from helium_secrets._values import VersionInfo
 from helium_secrets.backends._base import BackendBase, RawSecret
-from helium_secrets.backends.gcpsecretmanager._names import VERSION_ID, decode_name, encode_name, valid_alias
+from helium_secrets.backends.gcpsecretmanager.names import VERSION_ID, decode_name, encode_name, valid_alias
 from helium_secrets.errors import (
     IntegrityError,
     InvalidArgumentError,

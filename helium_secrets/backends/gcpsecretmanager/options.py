@@ -18,7 +18,7 @@ from google.cloud.secretmanager_v1.services.secret_manager_service.transports im
 )
 
 from helium_secrets._options import Options, option
-from helium_secrets.backends.gcpsecretmanager._names import valid_alias
+from helium_secrets.backends.gcpsecretmanager.names import valid_alias
 
 __all__ = ["GCPSecretManagerOptions", "build_client"]
 

@@ -10,8 +10,8 @@ from google.cloud.secretmanager_v1 import types
 from google.protobuf import field_mask_pb2
 
 from helium_secrets._values import VersionInfo
-from helium_secrets.backends.gcpsecretmanager._names import ANNOTATION_KEY, VERSION_ID, valid_alias
-from helium_secrets.backends.gcpsecretmanager._reads import Reads, crc32c, plain_datetime, version_of
+from helium_secrets.backends.gcpsecretmanager.names import ANNOTATION_KEY, VERSION_ID, valid_alias
+from helium_secrets.backends.gcpsecretmanager.reads import Reads, crc32c, plain_datetime, version_of
 from helium_secrets.errors import (
     ConflictError,
     InvalidArgumentError,

@@ -21,9 +21,8 @@ from helium_secrets.backends._base import (
     RawSecret,
     extra_operation,
 )
-from helium_secrets.backends.azurekeyvault._client import AzureKeyVaultOptions, build_client
-from helium_secrets.backends.azurekeyvault._errors import classify
-from helium_secrets.backends.azurekeyvault._names import (
+from helium_secrets.backends.azurekeyvault.errors import classify
+from helium_secrets.backends.azurekeyvault.names import (
     ESCAPED_RULES,
     MAX_NAME_LENGTH,
     STAGED_SUFFIX,
@@ -32,7 +31,8 @@ from helium_secrets.backends.azurekeyvault._names import (
     decode_name,
     encode_name,
 )
-from helium_secrets.backends.azurekeyvault._values import (
+from helium_secrets.backends.azurekeyvault.options import AzureKeyVaultOptions, build_client
+from helium_secrets.backends.azurekeyvault.values import (
     INTERNAL_TAGS,
     MAX_TAGS,
     MAX_VALUE_BYTES,

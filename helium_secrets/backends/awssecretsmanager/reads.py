@@ -11,14 +11,14 @@ import botocore.exceptions
 
 from helium_secrets._values import VersionInfo
 from helium_secrets.backends._base import BackendBase, RawSecret
-from helium_secrets.backends.awssecretsmanager._errors import (
+from helium_secrets.backends.awssecretsmanager.errors import (
     DELETED_READ,
     DELETED_WRITE,
     NOT_FOUND,
     error_code,
     is_deleted_error,
 )
-from helium_secrets.backends.awssecretsmanager._names import (
+from helium_secrets.backends.awssecretsmanager.names import (
     CURRENT,
     NAME_RULES,
     PREFIX_RE,

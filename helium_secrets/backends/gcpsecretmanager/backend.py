@@ -9,10 +9,10 @@ from google.auth import exceptions as auth_exceptions
 
 from helium_secrets._options import build, parse, query_of
 from helium_secrets.backends._base import Capabilities, Classified
-from helium_secrets.backends.gcpsecretmanager._client import GCPSecretManagerOptions, build_client
-from helium_secrets.backends.gcpsecretmanager._errors import classify
-from helium_secrets.backends.gcpsecretmanager._names import MAPPED_NAME_RULES, RAW_NAME_RULES
-from helium_secrets.backends.gcpsecretmanager._versions import Versions
+from helium_secrets.backends.gcpsecretmanager.errors import classify
+from helium_secrets.backends.gcpsecretmanager.names import MAPPED_NAME_RULES, RAW_NAME_RULES
+from helium_secrets.backends.gcpsecretmanager.options import GCPSecretManagerOptions, build_client
+from helium_secrets.backends.gcpsecretmanager.versions import Versions
 from helium_secrets.errors import UnauthenticatedError
 
 __all__ = ["MAX_VALUE_BYTES", "GCPSecretManagerBackend"]

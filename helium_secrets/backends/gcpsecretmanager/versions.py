@@ -9,9 +9,9 @@ from google.cloud.secretmanager_v1 import types
 
 from helium_secrets._values import VersionInfo
 from helium_secrets.backends._base import extra_operation
-from helium_secrets.backends.gcpsecretmanager._names import VERSION_ID
-from helium_secrets.backends.gcpsecretmanager._reads import STATES, plain_datetime
-from helium_secrets.backends.gcpsecretmanager._writes import Writes, written
+from helium_secrets.backends.gcpsecretmanager.names import VERSION_ID
+from helium_secrets.backends.gcpsecretmanager.reads import STATES, plain_datetime
+from helium_secrets.backends.gcpsecretmanager.writes import Writes, written
 from helium_secrets.errors import ConflictError, VersionNotFoundError
 
 __all__ = ["Versions"]

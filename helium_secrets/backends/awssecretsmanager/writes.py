@@ -14,14 +14,14 @@ import botocore.exceptions
 
 from helium_secrets._values import VersionInfo
 from helium_secrets.backends._base import extra_operation
-from helium_secrets.backends.awssecretsmanager._errors import (
+from helium_secrets.backends.awssecretsmanager.errors import (
     CONFLICT,
     INVALID,
     NOT_FOUND,
     error_code,
 )
-from helium_secrets.backends.awssecretsmanager._names import CURRENT, PENDING, is_version_id
-from helium_secrets.backends.awssecretsmanager._reads import Reads
+from helium_secrets.backends.awssecretsmanager.names import CURRENT, PENDING, is_version_id
+from helium_secrets.backends.awssecretsmanager.reads import Reads
 from helium_secrets.errors import ConflictError, InvalidArgumentError, VersionNotFoundError
 
 __all__ = ["Writes", "tags_problem"]

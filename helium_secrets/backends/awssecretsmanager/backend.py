@@ -7,11 +7,11 @@ from urllib.parse import SplitResult
 
 from helium_secrets._options import build, parse, query_of
 from helium_secrets.backends._base import Capabilities, Classified
-from helium_secrets.backends.awssecretsmanager._client import AWSSecretsManagerOptions, client_for
-from helium_secrets.backends.awssecretsmanager._errors import classify
-from helium_secrets.backends.awssecretsmanager._names import NAME_RULES
-from helium_secrets.backends.awssecretsmanager._reads import BATCH_SIZE
-from helium_secrets.backends.awssecretsmanager._writes import Writes, tags_problem
+from helium_secrets.backends.awssecretsmanager.errors import classify
+from helium_secrets.backends.awssecretsmanager.names import NAME_RULES
+from helium_secrets.backends.awssecretsmanager.options import AWSSecretsManagerOptions, client_for
+from helium_secrets.backends.awssecretsmanager.reads import BATCH_SIZE
+from helium_secrets.backends.awssecretsmanager.writes import Writes, tags_problem
 
 __all__ = ["MAX_VALUE_BYTES", "AWSSecretsManagerBackend"]
 
