@@ -1047,18 +1047,18 @@ def test_doc_import_imports_no_azure_sdk() -> None:
 
 
 def test_doc_backend_soft_delete_calls_raise_helium_errors(
-    backend: AzureKeyVaultBackend, kv: KeyVaultEmulator, prefix: str
+    store: SecretStore, backend: AzureKeyVaultBackend, kv: KeyVaultEmulator, prefix: str
 ) -> None:
-    # store.backend.recover/purge/list_deleted are documented user calls: they speak the
-    # library's error model, not azure-core's, and refuse bad names before any call.
+    # store.extras.recover/purge and store.backend.list_deleted are documented user calls: they
+    # speak the library's error model, not azure-core's, and refuse bad names before any call.
     name = f"{prefix}/never-deleted"
-    for call in (backend.purge, backend.recover):
+    for call in (store.extras.purge, store.extras.recover):
         with pytest.raises(SecretNotFoundError) as info:
             call(name)
         assert (info.value.backend, info.value.name) == ("azure", name)
         assert info.value.__cause__ is not None
     before = len(kv.requests)
-    for call in (backend.purge, backend.recover):
+    for call in (store.extras.purge, store.extras.recover):
         with pytest.raises(InvalidNameError):
             call("bad name!")
     assert len(kv.requests) == before

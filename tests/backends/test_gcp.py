@@ -460,7 +460,7 @@ def test_version_states_and_rollback_by_disabling(
     with pytest.raises(VersionNotFoundError):
         store.get(name, "1")
     with pytest.raises(ConflictError):  # a destroyed version stays destroyed
-        backend.enable_version(name, "1")
+        store.extras.enable_version(name, "1")
     assert backend.enable_version(name, "3").state == "enabled"
     assert store.refresh(name).value.reveal() == "three"
     backend.disable_version(name, "2")
@@ -489,20 +489,19 @@ def test_accessor_only_identity_gets_version_errors(
 
 
 def test_state_changes_map_errors_and_check_etags(
-    backend: GCPSecretManagerBackend, store: SecretStore,
-    client: SecretManagerServiceClient, prefix: str,
+    store: SecretStore, client: SecretManagerServiceClient, prefix: str,
 ) -> None:
     name = f"{prefix}/etag"
     store.put(name, "v")
     with pytest.raises(ConflictError) as info:
-        backend.disable_version(name, "1", etag='"stale"')
+        store.extras.disable_version(name, "1", etag='"stale"')
     assert info.value.backend == "gcp" and info.value.name == name
     etag = client.get_secret_version(name=f"{path(name)}/versions/1").etag
-    assert backend.disable_version(name, "1", etag=etag).state == "disabled"
+    assert store.extras.disable_version(name, "1", etag=etag).state == "disabled"
     with pytest.raises(VersionNotFoundError):
-        backend.enable_version(name, "7")
+        store.extras.enable_version(name, "7")
     with pytest.raises(SecretNotFoundError) as missing:
-        backend.enable_version(f"{prefix}/nope", "1")
+        store.extras.enable_version(f"{prefix}/nope", "1")
     assert type(missing.value) is SecretNotFoundError
 
 
@@ -1066,11 +1065,12 @@ def test_doc_reading_a_disabled_version_is_version_not_found(
 
 
 def test_doc_version_state_calls_check_names_before_any_call(
-    backend: GCPSecretManagerBackend, server: SecretManagerEmulator
+    store: SecretStore, server: SecretManagerEmulator
 ) -> None:
     server.calls.clear()
+    extras = store.extras
     for bad in ("bad name!", "a/" * 100 + "b", "a//b"):
-        for call in (backend.disable_version, backend.enable_version, backend.destroy_version):
+        for call in (extras.disable_version, extras.enable_version, extras.destroy_version):
             with pytest.raises(InvalidNameError) as info:
                 call(bad, "1")
             assert (info.value.backend, info.value.name) == ("gcp", bad)

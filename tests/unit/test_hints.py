@@ -52,7 +52,7 @@ def test_headers_any_case_most_precise_first() -> None:
 def test_no_backend_parses_retry_after_itself() -> None:
     # One parser: a backend module that parses numbers or dates out of headers has a copy.
     backends = Path(__file__).resolve().parents[2] / "helium_secrets" / "backends"
-    for module in sorted(backends.glob("*.py")):
+    for module in sorted(backends.rglob("*.py")):
         if module.name == "_hints.py":
             continue
         tree = ast.parse(module.read_text(encoding="utf-8"))

@@ -1,0 +1,197 @@
+"""AWS's reads: values (one, or a batch), the current version, names and versions; and the state
+every part of the backend shares."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import botocore.exceptions
+
+from helium_secrets._values import VersionInfo
+from helium_secrets.backends._base import BackendBase, RawSecret
+from helium_secrets.backends.awssecretsmanager.errors import (
+    DELETED_READ,
+    DELETED_WRITE,
+    NOT_FOUND,
+    error_code,
+    is_deleted_error,
+)
+from helium_secrets.backends.awssecretsmanager.names import (
+    CURRENT,
+    NAME_RULES,
+    PREFIX_RE,
+    is_version_id,
+)
+from helium_secrets.errors import ConflictError, SecretNotFoundError, VersionNotFoundError
+
+__all__ = ["BATCH_SIZE", "Reads"]
+
+#: BatchGetSecretValue takes at most 20 secret ids (moto takes more; AWS does not).
+BATCH_SIZE = 20
+
+
+class Reads(BackendBase):
+    """The reading half of :class:`AWSSecretsManagerBackend`, with the state it is built with."""
+
+    client: Any
+    _batch_denied: bool
+
+    def get(self, name: str, version: str | None = None, label: str | None = None) -> RawSecret:
+        if version is not None and not is_version_id(version):
+            raise VersionNotFoundError("no such version (AWS version ids are 32-64 characters)")
+        if label is not None and not 1 <= len(label) <= 256:
+            # No stage has such a name; and an empty one must not fall back to AWSCURRENT.
+            raise VersionNotFoundError("no such stage (AWS staging labels are 1-256 characters)")
+        # Always name a stage when no version is given: AWSCURRENT is what AWS reads by
+        # default, and moto resolves the explicit stage correctly after stage moves.
+        params: dict[str, Any] = {"SecretId": name}
+        if version is not None:
+            params["VersionId"] = version
+        if label is not None:
+            params["VersionStage"] = label
+        elif version is None:
+            params["VersionStage"] = CURRENT
+        try:
+            response = self.client.get_secret_value(**params)
+        except botocore.exceptions.ClientError as exc:
+            if version is not None or label is not None:
+                self._raise_version_not_found(name, exc)
+            raise
+        return self._raw(name, response)
+
+    def _raise_version_not_found(self, name: str, exc: botocore.exceptions.ClientError) -> None:
+        """Tell "no such version/label" from "no such secret"; return if it is the latter."""
+        code = error_code(exc)
+        if code == "InvalidRequestException" and not is_deleted_error(exc):
+            # The version exists but does not carry the label.
+            raise VersionNotFoundError("the version does not carry that label") from exc
+        if code not in NOT_FOUND:
+            return
+        try:
+            self.client.describe_secret(SecretId=name)
+        except botocore.exceptions.ClientError:
+            return  # the secret itself is missing: the original error says so
+        raise VersionNotFoundError("no such version or label") from exc
+
+    @staticmethod
+    def _raw(name: str, response: Mapping[str, Any]) -> RawSecret:
+        value: str | bytes
+        if "SecretBinary" in response and response["SecretBinary"] is not None:
+            value = bytes(response["SecretBinary"])
+        else:
+            value = response.get("SecretString", "")
+        return RawSecret(
+            name=name,
+            value=value,
+            version=response["VersionId"],
+            labels=frozenset(response.get("VersionStages") or ()),
+            created_at=response.get("CreatedDate"),
+        )
+
+    def get_many(self, names: Sequence[str]) -> dict[str, RawSecret | BaseException]:
+        out: dict[str, RawSecret | BaseException] = {}
+        wanted = list(dict.fromkeys(names))
+        for start in range(0, len(wanted), BATCH_SIZE):
+            chunk = wanted[start:start + BATCH_SIZE]
+            if not self._batch_denied:
+                try:
+                    out.update(self._batch(chunk))
+                    continue
+                except botocore.exceptions.ClientError as exc:
+                    if error_code(exc) not in ("AccessDeniedException", "AccessDenied"):
+                        raise
+                    # A policy allows GetSecretValue but not the batch call: read one by
+                    # one, now and from now on.
+                    self._batch_denied = True
+            out.update(super().get_many(chunk))
+        return out
+
+    def _batch(self, chunk: Sequence[str]) -> dict[str, RawSecret | BaseException]:
+        out: dict[str, RawSecret | BaseException] = {}
+        params: dict[str, Any] = {"SecretIdList": list(chunk)}
+        while True:
+            response = self.client.batch_get_secret_value(**params)
+            for item in response.get("SecretValues", ()):
+                if item.get("Name") in chunk:
+                    out[item["Name"]] = self._raw(item["Name"], item)
+            for error in response.get("Errors", ()):
+                secret_id = error.get("SecretId")
+                if secret_id in chunk:
+                    # A per-item error: the same SDK exception a single read would raise.
+                    out[secret_id] = botocore.exceptions.ClientError(
+                        {"Error": {"Code": error.get("ErrorCode", ""),
+                                   "Message": error.get("Message", "")}},
+                        "BatchGetSecretValue",
+                    )
+            token = response.get("NextToken")
+            if not token:
+                break
+            params["NextToken"] = token
+        for name in chunk:
+            out.setdefault(name, SecretNotFoundError("secret not found"))
+        return out
+
+    def current_version(self, name: str) -> str:
+        return self._current(name, writing=False)
+
+    def _current(self, name: str, *, writing: bool) -> str:
+        description = self._describe(name, writing=writing)
+        for version, stages in (description.get("VersionIdsToStages") or {}).items():
+            if CURRENT in stages:
+                return str(version)
+        raise SecretNotFoundError("the secret has no current version")
+
+    def _describe(self, name: str, *, writing: bool) -> dict[str, Any]:
+        """DescribeSecret, which answers for a secret scheduled for deletion too: then, like
+        the service's own refusals, "not found" to a read and a conflict to a write."""
+        description: dict[str, Any] = self.client.describe_secret(SecretId=name)
+        if description.get("DeletedDate"):
+            if writing:
+                raise ConflictError(DELETED_WRITE)
+            raise SecretNotFoundError(DELETED_READ)
+        return description
+
+    def list_names(self, prefix: str = "") -> Iterator[str]:
+        if len(prefix) > NAME_RULES.max_length or not PREFIX_RE.fullmatch(prefix):
+            return  # no AWS name can start with it (and AWS's filter would refuse it)
+        params: dict[str, Any] = {"MaxResults": 100}
+        if prefix:
+            # AWS matches the name filter as a case-insensitive prefix: filter again exactly.
+            params["Filters"] = [{"Key": "name", "Values": [prefix]}]
+        paginator = self.client.get_paginator("list_secrets")
+        for page in paginator.paginate(**params):
+            for entry in page.get("SecretList", ()):
+                name = entry.get("Name", "")
+                if name.startswith(prefix):
+                    yield name
+
+    def list_versions(self, name: str) -> list[VersionInfo]:
+        # ListSecretVersionIds answers for a secret scheduled for deletion: ask first.
+        self._describe(name, writing=False)
+        versions: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"SecretId": name, "IncludeDeprecated": True}
+        while True:  # botocore has no paginator for this operation
+            page = self.client.list_secret_version_ids(**params)
+            versions.extend(page.get("Versions", ()))
+            if not page.get("NextToken"):
+                break
+            params["NextToken"] = page["NextToken"]
+        # Oldest first; a stable sort keeps the service's order among equal dates.
+        versions.sort(key=lambda v: _timestamp(v.get("CreatedDate")))
+        return [
+            VersionInfo(
+                version=v["VersionId"],
+                labels=frozenset(v.get("VersionStages") or ()),
+                created_at=v.get("CreatedDate"),
+                # A version without stages is what AWS calls deprecated: out of the lifecycle,
+                # readable by id until AWS removes it.
+                state="enabled" if v.get("VersionStages") else "disabled",
+            )
+            for v in versions
+        ]
+
+
+def _timestamp(moment: datetime | None) -> float:
+    return moment.timestamp() if moment is not None else 0.0

@@ -1,0 +1,113 @@
+"""Key Vault's errors: azure-core exceptions mapped to portable codes."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Mapping
+
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ServiceRequestError,
+    ServiceRequestTimeoutError,
+    ServiceResponseError,
+    ServiceResponseTimeoutError,
+)
+
+from helium_secrets.backends._base import Classified
+from helium_secrets.backends._hints import retry_after_from_headers
+from helium_secrets.errors import ErrorCode
+
+__all__ = ["classify"]
+
+
+def _retry_after(exc: HttpResponseError) -> float | None:
+    return retry_after_from_headers(getattr(exc.response, "headers", None))
+
+
+def _is_tls_failure(exc: BaseException) -> bool:
+    """Whether a connection error was TLS failing (not transient: retrying will not help)."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        # requests and urllib3 wrap ssl.SSLError in their own classes named SSLError.
+        if isinstance(current, ssl.SSLError) or type(current).__name__ == "SSLError":
+            return True
+        inner = getattr(current, "inner_exception", None)
+        todo += [inner if isinstance(inner, BaseException) else None,
+                 current.__cause__, current.__context__]
+    return False
+
+
+def classify(exc: BaseException) -> Classified | None:
+    """Map an azure-core / Key Vault exception to a portable code.
+
+    Messages are built from the HTTP status and Key Vault's error codes only, never from the
+    service's message text.
+    """
+    if isinstance(exc, HttpResponseError) and exc.status_code is not None:
+        status = exc.status_code
+        code = exc.error.code if exc.error is not None else None
+        inner = None
+        if exc.error is not None and isinstance(exc.error.innererror, Mapping):
+            inner = exc.error.innererror.get("code")
+        said = f"Key Vault answered {status}" + (f" {code}" if code else "") + (
+            f" ({inner})" if inner else ""
+        )
+        if status == 401:
+            return Classified(ErrorCode.UNAUTHENTICATED, f"{said}: the token was refused")
+        if status == 403:
+            if inner in ("SecretDisabled", "SecretExpired", "SecretNotYetValid"):
+                return Classified(ErrorCode.VERSION_NOT_FOUND,
+                                  f"{said}: the secret version is not readable")
+            return Classified(
+                ErrorCode.PERMISSION_DENIED,
+                f"{said}: the caller lacks the role or access policy for this operation",
+            )
+        if status == 404:
+            return Classified(ErrorCode.NOT_FOUND, f"{said}: secret not found")
+        if status == 409:
+            return Classified(
+                ErrorCode.CONFLICT,
+                f"{said}: the name belongs to a deleted but recoverable secret (or one being "
+                "deleted): recover it with store.extras.recover(name), purge it with "
+                "store.extras.purge(name), or open the store with recover_deleted=True",
+            )
+        if status == 429:
+            return Classified(ErrorCode.THROTTLED, f"{said}: throttled",
+                              retry_after=_retry_after(exc))
+        if status == 413:
+            return Classified(ErrorCode.TOO_LARGE, said)
+        if status == 400:
+            return Classified(ErrorCode.INVALID_ARGUMENT, said)
+        if status in (408, 504):
+            return Classified(ErrorCode.DEADLINE_EXCEEDED, said, retry_after=_retry_after(exc))
+        if status >= 500:
+            return Classified(ErrorCode.UNAVAILABLE, said, retry_after=_retry_after(exc))
+        return Classified(ErrorCode.UNKNOWN, said)
+    if isinstance(exc, ClientAuthenticationError):
+        # Raised by azure-identity when no token could be had (no HTTP status from the vault).
+        return Classified(ErrorCode.UNAUTHENTICATED,
+                          f"the credential could not get a token ({type(exc).__name__})")
+    if isinstance(exc, (ServiceRequestTimeoutError, ServiceResponseTimeoutError)):
+        return Classified(ErrorCode.DEADLINE_EXCEEDED, "the request to Key Vault timed out")
+    if isinstance(exc, ServiceRequestError):
+        if _is_tls_failure(exc):
+            return Classified(ErrorCode.UNAVAILABLE,
+                              "the TLS handshake with the vault failed (certificate?)",
+                              transient=False)
+        return Classified(ErrorCode.UNAVAILABLE, "could not connect to Key Vault")
+    if isinstance(exc, ServiceResponseError):
+        return Classified(ErrorCode.UNAVAILABLE, "the connection dropped before Key Vault answered")
+    if isinstance(exc, ValueError) and "challenge" in str(exc):
+        return Classified(
+            ErrorCode.UNAUTHENTICATED,
+            "the vault's authentication challenge does not match the vault URL "
+            "(verify_challenge_resource)",
+            transient=False,
+        )
+    return None

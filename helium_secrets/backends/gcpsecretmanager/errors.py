@@ -1,0 +1,92 @@
+"""GCP's errors: google-api-core, gRPC and google-auth exceptions mapped to portable codes.
+
+Messages are built from status names and the service's fixed error reasons, never from its
+free text.
+"""
+
+from __future__ import annotations
+
+import grpc
+from google.api_core import exceptions as api_exceptions
+from google.auth import exceptions as auth_exceptions
+
+from helium_secrets.backends._base import Classified
+from helium_secrets.backends._hints import retry_after_from_headers
+from helium_secrets.errors import ErrorCode
+
+__all__ = ["classify"]
+
+_CODES: dict[grpc.StatusCode, tuple[ErrorCode, bool | None]] = {
+    grpc.StatusCode.NOT_FOUND: (ErrorCode.NOT_FOUND, None),
+    grpc.StatusCode.PERMISSION_DENIED: (ErrorCode.PERMISSION_DENIED, None),
+    grpc.StatusCode.UNAUTHENTICATED: (ErrorCode.UNAUTHENTICATED, None),
+    grpc.StatusCode.ALREADY_EXISTS: (ErrorCode.CONFLICT, None),
+    grpc.StatusCode.ABORTED: (ErrorCode.CONFLICT, None),
+    grpc.StatusCode.FAILED_PRECONDITION: (ErrorCode.CONFLICT, None),
+    grpc.StatusCode.RESOURCE_EXHAUSTED: (ErrorCode.THROTTLED, None),
+    grpc.StatusCode.UNAVAILABLE: (ErrorCode.UNAVAILABLE, None),
+    grpc.StatusCode.INTERNAL: (ErrorCode.UNAVAILABLE, None),
+    grpc.StatusCode.CANCELLED: (ErrorCode.UNAVAILABLE, None),
+    grpc.StatusCode.DEADLINE_EXCEEDED: (ErrorCode.DEADLINE_EXCEEDED, None),
+    grpc.StatusCode.INVALID_ARGUMENT: (ErrorCode.INVALID_ARGUMENT, None),
+    grpc.StatusCode.OUT_OF_RANGE: (ErrorCode.INVALID_ARGUMENT, None),
+    grpc.StatusCode.UNIMPLEMENTED: (ErrorCode.UNSUPPORTED, None),
+    grpc.StatusCode.UNKNOWN: (ErrorCode.UNKNOWN, None),
+}
+
+
+def _retry_delay(exc: api_exceptions.GoogleAPICallError) -> float | None:
+    """The ``google.rpc.RetryInfo`` delay the service attached, if any."""
+    for detail in getattr(exc, "details", None) or ():
+        delay = getattr(detail, "retry_delay", None)
+        if delay is not None and hasattr(delay, "seconds"):
+            return float(delay.seconds) + float(delay.nanos) / 1e9
+    return None
+
+
+def _reason(exc: api_exceptions.GoogleAPICallError) -> str | None:
+    """The ``google.rpc.ErrorInfo`` reason: a fixed identifier, safe to show."""
+    reason = getattr(exc, "reason", None)
+    return reason if isinstance(reason, str) and reason.isidentifier() else None
+
+
+def classify(exc: BaseException) -> Classified | None:
+    """Map a GCP SDK exception to a portable code, or ``None`` when it is not one."""
+    if isinstance(exc, api_exceptions.RetryError):
+        return Classified(ErrorCode.UNAVAILABLE, "GCP Secret Manager: retries exhausted")
+    if isinstance(exc, api_exceptions.GoogleAPICallError):
+        status = exc.grpc_status_code
+        if status is None:
+            return _classify_http(exc)
+        code, transient = _CODES.get(status, (ErrorCode.UNKNOWN, None))
+        reason = _reason(exc)
+        message = f"GCP Secret Manager: {status.name}" + (f" ({reason})" if reason else "")
+        retry_after = _retry_delay(exc) if code is ErrorCode.THROTTLED else None
+        return Classified(code, message, transient=transient, retry_after=retry_after)
+    if isinstance(exc, grpc.RpcError) and callable(getattr(exc, "code", None)):
+        status = exc.code()
+        code, transient = _CODES.get(status, (ErrorCode.UNKNOWN, None))
+        return Classified(code, f"GCP Secret Manager: {status.name}", transient=transient)
+    if isinstance(exc, (auth_exceptions.RefreshError, auth_exceptions.DefaultCredentialsError)):
+        return Classified(ErrorCode.UNAUTHENTICATED,
+                          f"GCP credentials failed: {type(exc).__name__}")
+    if isinstance(exc, auth_exceptions.TransportError):
+        return Classified(ErrorCode.UNAVAILABLE, "GCP credentials could not be refreshed")
+    return None
+
+
+def _classify_http(exc: api_exceptions.GoogleAPICallError) -> Classified:
+    """Errors of the REST transport, which carry an HTTP status instead of a gRPC one."""
+    status = int(exc.code or 0)
+    by_status = {
+        400: ErrorCode.INVALID_ARGUMENT, 401: ErrorCode.UNAUTHENTICATED,
+        403: ErrorCode.PERMISSION_DENIED, 404: ErrorCode.NOT_FOUND, 409: ErrorCode.CONFLICT,
+        412: ErrorCode.CONFLICT, 429: ErrorCode.THROTTLED, 504: ErrorCode.DEADLINE_EXCEEDED,
+    }
+    code = by_status.get(status, ErrorCode.UNAVAILABLE if status >= 500 else ErrorCode.UNKNOWN)
+    retry_after = None
+    if code in (ErrorCode.THROTTLED, ErrorCode.UNAVAILABLE):
+        retry_after = _retry_delay(exc)
+        if retry_after is None:
+            retry_after = retry_after_from_headers(getattr(exc.response, "headers", None))
+    return Classified(code, f"GCP Secret Manager: HTTP {status}", retry_after=retry_after)

@@ -1,0 +1,227 @@
+"""GCP's reads: values, versions and names, and the state every part of the backend shares."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any
+
+import google_crc32c
+from google.api_core import exceptions as api_exceptions
+from google.cloud.secretmanager_v1 import SecretManagerServiceClient, types
+
+from helium_secrets._values import VersionInfo
+from helium_secrets.backends._base import BackendBase, RawSecret
+from helium_secrets.backends.gcpsecretmanager.names import VERSION_ID, decode_name, encode_name, valid_alias
+from helium_secrets.errors import (
+    IntegrityError,
+    InvalidArgumentError,
+    SecretNotFoundError,
+    VersionNotFoundError,
+)
+
+__all__ = ["STATES", "Reads", "crc32c", "plain_datetime", "version_of"]
+
+STATES = {
+    types.SecretVersion.State.ENABLED: "enabled",
+    types.SecretVersion.State.DISABLED: "disabled",
+    types.SecretVersion.State.DESTROYED: "destroyed",
+}
+_EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+def crc32c(data: bytes) -> int:
+    """The CRC32C (Castagnoli) checksum of ``data``, as Secret Manager computes it."""
+    return int(google_crc32c.value(data))
+
+
+class Reads(BackendBase):
+    """The reading half of :class:`GCPSecretManagerBackend`, with the state it is built with."""
+
+    project: str
+    location: str | None
+    _client: SecretManagerServiceClient
+    _parent: str
+    _timeout: float
+    _page_size: int
+    _read_metadata: bool
+    _raw_names: bool
+    _current_alias: str | None
+
+    # -- resource names --------------------------------------------------------------------
+
+    def _secret_id(self, name: str) -> str:
+        return name if self._raw_names else encode_name(name)
+
+    def _portable(self, resource_name: str) -> str | None:
+        secret_id = resource_name.rsplit("/", 1)[-1]
+        if self._raw_names:
+            return secret_id
+        return decode_name(secret_id)
+
+    def _secret_path(self, name: str) -> str:
+        return f"{self._parent}/secrets/{self._secret_id(name)}"
+
+    def _version_path(self, name: str, version: str) -> str:
+        return f"{self._secret_path(name)}/versions/{version}"
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def get(self, name: str, version: str | None = None, label: str | None = None) -> RawSecret:
+        if version is not None and label is not None:
+            raise InvalidArgumentError("give a version or a label, not both")
+        if version is not None:
+            if not VERSION_ID.fullmatch(version):
+                raise VersionNotFoundError("GCP version ids are positive integers")
+            spec = version
+        elif label is not None:
+            if not valid_alias(label):
+                raise VersionNotFoundError("no such alias (not a valid GCP alias name)")
+            spec = label
+        else:
+            spec = None
+        if spec is None:
+            response = self._access_current(name)
+        else:
+            try:
+                response = self._access(name, spec)
+            except api_exceptions.NotFound as exc:
+                raise self._version_missing(name, exc) from exc
+            except api_exceptions.FailedPrecondition as exc:
+                raise VersionNotFoundError("the version is disabled or destroyed") from exc
+        value, version_id = self._checked_payload(response)
+        labels: frozenset[str] = frozenset([label]) if label is not None else frozenset()
+        metadata = _EMPTY
+        if self._read_metadata:
+            secret = self._get_secret(name)
+            labels = frozenset(
+                alias for alias, number in secret.version_aliases.items()
+                if str(number) == version_id
+            ) | labels
+            metadata = MappingProxyType({**secret.labels, **secret.annotations})
+        return RawSecret(name=name, value=value, version=version_id, labels=labels,
+                         metadata=metadata)
+
+    def current_version(self, name: str) -> str:
+        # An access call, on purpose: the 90,000/min access quota, not the 600/min read quota.
+        return version_of(self._access_current(name).name)
+
+    def _access_current(self, name: str) -> types.AccessSecretVersionResponse:
+        """Access the current version: the current alias in alias mode, else ``latest``."""
+        if self._current_alias is not None:
+            try:
+                return self._access(name, self._current_alias)
+            except api_exceptions.NotFound:
+                pass  # the alias is not set yet (a secret written by other tools): latest
+            except api_exceptions.FailedPrecondition as exc:
+                raise VersionNotFoundError("the current version is disabled or destroyed") from exc
+        try:
+            return self._access(name, "latest")
+        except api_exceptions.FailedPrecondition:
+            return self._access_newest_enabled(name)
+
+    def _access(self, name: str, spec: str) -> types.AccessSecretVersionResponse:
+        return self._client.access_secret_version(
+            name=self._version_path(name, spec), retry=None, timeout=self._timeout
+        )
+
+    def _access_newest_enabled(self, name: str) -> types.AccessSecretVersionResponse:
+        """The latest version is disabled or destroyed: the newest enabled one is current.
+
+        Finding it lists the versions (``secretmanager.versions.list``, which the accessor
+        role lacks); without that permission, the current version is simply not readable.
+        """
+        try:
+            listed = self._list_raw_versions(name)
+        except api_exceptions.PermissionDenied as exc:
+            raise VersionNotFoundError(
+                "the latest version is disabled or destroyed (listing the versions to find an "
+                "enabled one was denied)"
+            ) from exc
+        enabled = [v for v in listed if v.state == types.SecretVersion.State.ENABLED]
+        if not enabled:
+            raise VersionNotFoundError("the secret has no enabled version")
+        newest = max(enabled, key=lambda v: int(v.name.rsplit("/", 1)[-1]))
+        return self._access(name, newest.name.rsplit("/", 1)[-1])
+
+    def _checked_payload(
+        self, response: types.AccessSecretVersionResponse
+    ) -> tuple[str | bytes, str]:
+        payload = response.payload
+        data = bytes(payload.data)
+        if "data_crc32c" in payload and crc32c(data) != payload.data_crc32c:
+            raise IntegrityError(
+                "the payload failed its CRC32C check; the value was not returned"
+            )
+        version_id = str(response.name.rsplit("/", 1)[-1])
+        try:
+            return data.decode("utf-8"), version_id
+        except UnicodeDecodeError:
+            return data, version_id
+
+    def _version_missing(self, name: str, exc: Exception) -> Exception:
+        """A version or alias was not found: tell "no such secret" from "no such version"."""
+        try:
+            self._get_secret(name)
+        except api_exceptions.NotFound as missing:
+            return missing
+        except api_exceptions.PermissionDenied:
+            pass  # an accessor-only identity can't read the secret: assume it exists
+        return VersionNotFoundError("no such version or alias")
+
+    def _get_secret(self, name: str) -> types.Secret:
+        return self._client.get_secret(
+            name=self._secret_path(name), retry=None, timeout=self._timeout
+        )
+
+    def _list_raw_versions(self, name: str) -> list[types.SecretVersion]:
+        request = types.ListSecretVersionsRequest(
+            parent=self._secret_path(name), page_size=self._page_size
+        )
+        return list(
+            self._client.list_secret_versions(request=request, retry=None, timeout=self._timeout)
+        )
+
+    def list_names(self, prefix: str = "") -> Iterator[str]:
+        request = types.ListSecretsRequest(parent=self._parent, page_size=self._page_size)
+        pager = self._client.list_secrets(request=request, retry=None, timeout=self._timeout)
+        names = []
+        for secret in pager:
+            name = self._portable(secret.name)
+            if name is not None and name.startswith(prefix):
+                names.append(name)
+        return iter(names)
+
+    def list_versions(self, name: str) -> list[VersionInfo]:
+        raw = self._list_raw_versions(name)
+        if not raw:  # a secret with no version does not exist for the portable model
+            raise SecretNotFoundError("the secret has no versions")
+        aliases: dict[str, set[str]] = {}
+        for alias, number in self._get_secret(name).version_aliases.items():
+            aliases.setdefault(str(number), set()).add(alias)
+        infos = []
+        for version in raw:
+            version_id = str(version.name.rsplit("/", 1)[-1])
+            created = version.create_time if "create_time" in version else None
+            infos.append(
+                VersionInfo(
+                    version=version_id,
+                    labels=frozenset(aliases.get(version_id, ())),
+                    created_at=plain_datetime(created),
+                    state=STATES.get(version.state, "unknown"),
+                )
+            )
+        return sorted(infos, key=lambda v: int(v.version))
+
+
+def version_of(resource_name: str) -> str:
+    """The version id at the end of a version's resource name."""
+    return str(resource_name.rsplit("/", 1)[-1])
+
+
+def plain_datetime(value: Any) -> datetime | None:
+    """proto-plus returns a ``DatetimeWithNanoseconds``; hand out a plain ``datetime``."""
+    if value is None:
+        return None
+    return datetime.fromtimestamp(value.timestamp(), tz=value.tzinfo)

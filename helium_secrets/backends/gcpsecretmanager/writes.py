@@ -1,0 +1,301 @@
+"""GCP's writes: versions, the secret's annotations and aliases (under its etag), deletion."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Mapping, Sequence
+
+from google.api_core import exceptions as api_exceptions
+from google.cloud.secretmanager_v1 import types
+from google.protobuf import field_mask_pb2
+
+from helium_secrets._values import VersionInfo
+from helium_secrets.backends.gcpsecretmanager.names import ANNOTATION_KEY, VERSION_ID, valid_alias
+from helium_secrets.backends.gcpsecretmanager.reads import Reads, crc32c, plain_datetime, version_of
+from helium_secrets.errors import (
+    ConflictError,
+    InvalidArgumentError,
+    SecretNotFoundError,
+    VersionNotFoundError,
+)
+
+__all__ = ["Writes", "written"]
+
+
+class Writes(Reads):
+    """The writing half of :class:`GCPSecretManagerBackend`."""
+
+    _replicas: tuple[str, ...]
+
+    def put(
+        self,
+        name: str,
+        value: str | bytes,
+        *,
+        expected_version: str | None = None,
+        create_only: bool = False,
+        request_token: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        labels: Sequence[str] = (),
+    ) -> VersionInfo:
+        # request_token: the service has no idempotency token (capabilities.idempotent_put is
+        # False), so the store never retries a plain put.
+        for label in labels:
+            if not valid_alias(label):
+                raise InvalidArgumentError(
+                    f"invalid GCP version alias {label!r}: a letter, then letters, digits, "
+                    "_ or -, up to 63 characters; not 'latest' or 'new'"
+                )
+        for key in metadata or {}:
+            if not ANNOTATION_KEY.fullmatch(key):
+                raise InvalidArgumentError(
+                    f"invalid GCP annotation key {key!r}: letters, digits, . _ -, up to 63 "
+                    "characters, starting and ending with a letter or digit"
+                )
+        data = value.encode("utf-8") if isinstance(value, str) else value
+        if self._current_alias is not None:
+            return self._put_alias_mode(name, data, expected_version, create_only, metadata,
+                                        labels)
+        # Default mode has no conditional write (capabilities.check_and_set is False): the store
+        # checks expected_version / create_only with a read first and never passes them here.
+        if metadata:
+            self._merge_annotations(name, metadata)
+        version = self._add_or_create(name, data, metadata, guarded=False)
+        version_id = version_of(version.name)
+        if labels:
+            self._update_aliases(name, {label: version_id for label in labels})
+        return written(version, labels)
+
+    def _put_alias_mode(
+        self, name: str, data: bytes, expected_version: str | None, create_only: bool,
+        metadata: Mapping[str, str] | None, labels: Sequence[str],
+    ) -> VersionInfo:
+        """Write a version, then move the current alias onto it.
+
+        A guarded write (``expected_version`` or ``create_only``) moves the alias only if it
+        still names the version it named before the write (checked and moved under the
+        secret's etag): if a concurrent writer moved it first, ours is refused and the version
+        we wrote is disabled. Check-and-set is atomic.
+        """
+        alias = self._current_alias
+        assert alias is not None
+        annotated = False
+        if create_only:
+            annotated = self._create(name, metadata)
+            if not annotated and self._has_versions(name):
+                raise ConflictError("the secret already exists")
+        guarded = expected_version is not None or create_only
+        seen: types.Secret | None = None
+        if guarded:
+            try:
+                seen = self._get_secret(name)
+            except api_exceptions.NotFound as exc:
+                raise ConflictError("check-and-set failed: the secret does not exist") from exc
+            current = self._current_of(name, seen)
+            if create_only and current is not None:
+                raise ConflictError("the secret already exists")
+            if expected_version is not None and current != expected_version:
+                raise ConflictError("check-and-set failed: the current version changed")
+        version = self._add_or_create(name, data, None if annotated else metadata,
+                                      guarded=expected_version is not None)
+        version_id = version_of(version.name)
+        moves: dict[str, str | None] = {label: version_id for label in labels}
+        moves[alias] = version_id
+        extra = None if annotated else metadata
+        if seen is None:
+            self._update_aliases(name, moves, metadata=extra)
+        else:
+            expected_alias = seen.version_aliases.get(alias)
+            try:
+                self._update_aliases(name, moves, metadata=extra,
+                                     alias_must_be=(alias, expected_alias))
+            except ConflictError:
+                self._disable_quietly(name, version_id)
+                raise
+        return written(version, [*labels, alias])
+
+    def _current_of(self, name: str, secret: types.Secret) -> str | None:
+        """The current version in alias mode: the alias, or (not set yet) the latest."""
+        assert self._current_alias is not None
+        target = secret.version_aliases.get(self._current_alias)
+        if target is not None:
+            return str(target)
+        try:
+            return self._latest_version(name)
+        except (api_exceptions.NotFound, SecretNotFoundError):
+            return None
+
+    def _latest_version(self, name: str) -> str:
+        try:
+            response = self._access(name, "latest")
+        except api_exceptions.FailedPrecondition:
+            response = self._access_newest_enabled(name)
+        return version_of(response.name)
+
+    def _add_or_create(
+        self, name: str, data: bytes, metadata: Mapping[str, str] | None, *, guarded: bool
+    ) -> types.SecretVersion:
+        try:
+            return self._add_version(name, data)
+        except api_exceptions.NotFound:
+            if guarded:
+                raise ConflictError("check-and-set failed: the secret was deleted") from None
+            if not self._create(name, metadata) and metadata:
+                self._merge_annotations(name, metadata)  # created by someone else meanwhile
+            return self._add_version(name, data)
+
+    def _disable_quietly(self, name: str, version: str) -> None:
+        """Take a version that lost a check-and-set race out of reach; best effort."""
+        # If this fails, nothing reads the version anyway: the current alias never names it.
+        with contextlib.suppress(api_exceptions.GoogleAPICallError):
+            self._client.disable_secret_version(
+                name=self._version_path(name, version), retry=None, timeout=self._timeout
+            )
+
+    def _add_version(self, name: str, data: bytes) -> types.SecretVersion:
+        payload = types.SecretPayload(data=data, data_crc32c=crc32c(data))
+        return self._client.add_secret_version(
+            parent=self._secret_path(name), payload=payload, retry=None, timeout=self._timeout
+        )
+
+    def _create(self, name: str, metadata: Mapping[str, str] | None) -> bool:
+        """Create the secret (with ``metadata`` as annotations); False if it already exists."""
+        secret = types.Secret(annotations=dict(metadata or {}))
+        if self.location is None:
+            if self._replicas:
+                secret.replication = types.Replication(
+                    user_managed=types.Replication.UserManaged(
+                        replicas=[
+                            types.Replication.UserManaged.Replica(location=loc)
+                            for loc in self._replicas
+                        ]
+                    )
+                )
+            else:
+                secret.replication = types.Replication(automatic=types.Replication.Automatic())
+        try:
+            self._client.create_secret(
+                parent=self._parent, secret_id=self._secret_id(name), secret=secret,
+                retry=None, timeout=self._timeout,
+            )
+        except api_exceptions.AlreadyExists:
+            return False
+        return True
+
+    def _has_versions(self, name: str) -> bool:
+        request = types.ListSecretVersionsRequest(parent=self._secret_path(name), page_size=1)
+        response = self._client.list_secret_versions(
+            request=request, retry=None, timeout=self._timeout
+        )
+        return bool(next(iter(response.pages)).versions)
+
+    def _update_secret(
+        self,
+        name: str,
+        paths: Sequence[str],
+        change: Callable[[types.Secret], bool],
+    ) -> bool:
+        """Read-modify-write map fields of the secret under its etag.
+
+        ``change`` edits the secret just read (and raises ConflictError when what it relies on
+        is not so); the update carries that read's etag, so a concurrent update in between
+        makes it fail (ABORTED), and ``change`` is applied again to a fresh read. That makes
+        the check in ``change`` and the update atomic. This is optimistic concurrency on our
+        own update, not a retry of a failed call.
+
+        :return: whether an update was needed.
+        """
+        for attempt in range(3):
+            secret = self._get_secret(name)
+            if not change(secret):
+                return False
+            update = types.Secret(name=secret.name, etag=secret.etag)
+            for path in paths:
+                setattr(update, path, dict(getattr(secret, path)))
+            try:
+                self._client.update_secret(
+                    secret=update, update_mask=field_mask_pb2.FieldMask(paths=list(paths)),
+                    retry=None, timeout=self._timeout,
+                )
+            except api_exceptions.Aborted:
+                if attempt == 2:
+                    raise
+                continue
+            return True
+        return False  # pragma: no cover - the loop returns or raises
+
+    def _merge_annotations(self, name: str, metadata: Mapping[str, str]) -> None:
+        def change(secret: types.Secret) -> bool:
+            if all(secret.annotations.get(k) == v for k, v in metadata.items()):
+                return False
+            secret.annotations.update(metadata)
+            return True
+
+        # NotFound: a new secret, which put() creates with its annotations.
+        with contextlib.suppress(api_exceptions.NotFound):
+            self._update_secret(name, ["annotations"], change)
+
+    def _update_aliases(
+        self,
+        name: str,
+        moves: Mapping[str, str | None],
+        *,
+        metadata: Mapping[str, str] | None = None,
+        alias_must_be: tuple[str, int | None] | None = None,
+    ) -> None:
+        """Move aliases (``None`` removes one), and merge ``metadata`` in the same update.
+
+        :param alias_must_be: ``(alias, version)``: refuse (ConflictError) unless the alias
+            still points at that version (``None``: is unset) when the update is applied.
+        """
+
+        def change(secret: types.Secret) -> bool:
+            aliases = secret.version_aliases
+            if alias_must_be is not None:
+                alias, target = alias_must_be
+                if aliases.get(alias) != target:
+                    raise ConflictError("check-and-set failed: the current version changed")
+            before = dict(aliases)
+            for alias, version in moves.items():
+                if version is None:
+                    aliases.pop(alias, None)
+                else:
+                    aliases[alias] = int(version)
+            changed = dict(aliases) != before
+            if metadata and any(secret.annotations.get(k) != v for k, v in metadata.items()):
+                secret.annotations.update(metadata)
+                changed = True
+            return changed
+
+        paths = ["version_aliases", "annotations"] if metadata else ["version_aliases"]
+        self._update_secret(name, paths, change)
+
+    def set_label(self, name: str, label: str, version: str | None) -> None:
+        if not valid_alias(label):
+            raise InvalidArgumentError(f"invalid GCP version alias {label!r}")
+        if version is not None:
+            if not VERSION_ID.fullmatch(version):
+                raise VersionNotFoundError("GCP version ids are positive integers")
+            try:
+                self._client.get_secret_version(
+                    name=self._version_path(name, version), retry=None, timeout=self._timeout
+                )
+            except api_exceptions.NotFound as exc:
+                raise self._version_missing(name, exc) from exc
+        self._update_aliases(name, {label: version})
+
+    def delete(self, name: str, *, purge: bool = False) -> None:
+        # GCP deletes at once, with every version: there is no recovery window to purge.
+        self._client.delete_secret(
+            name=self._secret_path(name), retry=None, timeout=self._timeout
+        )
+
+
+def written(version: types.SecretVersion, labels: Sequence[str]) -> VersionInfo:
+    """What a write made: the new version (enabled), with ``labels``."""
+    return VersionInfo(
+        version=version_of(version.name),
+        labels=frozenset(labels),
+        created_at=plain_datetime(version.create_time if "create_time" in version else None),
+        state="enabled",
+    )
