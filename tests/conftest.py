@@ -41,12 +41,7 @@ def bao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
 #: Contract cases that fail today on a known defect that another change of issue 11 is fixing:
 #: (test file, class or ``None`` for any, case with its parameters) -> why. Each is
 #: ``xfail(strict=False)`` meanwhile, so that the suite stays green; remove the entry with the fix.
-KNOWN_DEFECTS: dict[tuple[str, str | None, str], str] = {
-    ("test_gcp.py", "TestGCPConformanceAliasMode",
-     "test_contract_guarded_put_with_a_lost_answer_succeeds_once[expected_version]"):
-        "known defect: in GCP alias mode a check-and-set put whose AddSecretVersion answer was "
-        "lost adds a second version when retried (the alias has not moved yet)",
-}
+KNOWN_DEFECTS: dict[tuple[str, str | None, str], str] = {}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import collections
+import threading
 from typing import Any, ClassVar
 from urllib.parse import SplitResult
 
@@ -82,6 +84,8 @@ class GCPSecretManagerBackend(Versions):
         self._read_metadata = opts.read_metadata
         self._raw_names = raw_names
         self._current_alias = current_alias
+        self._tokens = collections.OrderedDict()
+        self._tokens_lock = threading.Lock()
         self._owns_client = client is None
         if client is None:
             try:

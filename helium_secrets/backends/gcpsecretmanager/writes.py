@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import threading
 from collections.abc import Callable, Mapping, Sequence
 
 from google.api_core import exceptions as api_exceptions
@@ -21,11 +23,18 @@ from helium_secrets.errors import (
 
 __all__ = ["Writes", "written"]
 
+#: Request tokens remembered, to recognise a retried put (a retry comes soon after its try).
+MAX_TOKENS = 256
+#: How many of the newest unaliased versions a retried put reads to find its own lost one.
+LOST_VERSION_CANDIDATES = 3
+
 
 class Writes(Reads):
     """The writing half of :class:`GCPSecretManagerBackend`."""
 
     _replicas: tuple[str, ...]
+    _tokens: collections.OrderedDict[str, None]
+    _tokens_lock: threading.Lock
 
     def put(
         self,
@@ -38,8 +47,9 @@ class Writes(Reads):
         metadata: Mapping[str, str] | None = None,
         labels: Sequence[str] = (),
     ) -> VersionInfo:
-        # request_token: the service has no idempotency token (capabilities.idempotent_put is
-        # False), so the store never retries a plain put.
+        # The service has no idempotency token (capabilities.idempotent_put is False): the
+        # store never retries a plain put; a check-and-set one comes back with the same token.
+        retried = self._seen_before(request_token)
         for label in labels:
             if not valid_alias(label):
                 raise InvalidArgumentError(
@@ -55,7 +65,7 @@ class Writes(Reads):
         data = value.encode("utf-8") if isinstance(value, str) else value
         if self._current_alias is not None:
             return self._put_alias_mode(name, data, expected_version, create_only, metadata,
-                                        labels)
+                                        labels, retried=retried)
         # Default mode has no conditional write (capabilities.check_and_set is False): the store
         # checks expected_version / create_only with a read first and never passes them here.
         if metadata:
@@ -68,14 +78,16 @@ class Writes(Reads):
 
     def _put_alias_mode(
         self, name: str, data: bytes, expected_version: str | None, create_only: bool,
-        metadata: Mapping[str, str] | None, labels: Sequence[str],
+        metadata: Mapping[str, str] | None, labels: Sequence[str], *, retried: bool,
     ) -> VersionInfo:
         """Write a version, then move the current alias onto it.
 
         A guarded write (``expected_version`` or ``create_only``) moves the alias only if it
         still names the version it named before the write (checked and moved under the
         secret's etag): if a concurrent writer moved it first, ours is refused and the version
-        we wrote is disabled. Check-and-set is atomic.
+        we wrote is disabled. Check-and-set is atomic. A retry of a guarded write whose first
+        answer was lost reuses the version that attempt added, if it did, rather than adding
+        a second one.
         """
         alias = self._current_alias
         assert alias is not None
@@ -96,8 +108,10 @@ class Writes(Reads):
                 raise ConflictError("the secret already exists")
             if expected_version is not None and current != expected_version:
                 raise ConflictError("check-and-set failed: the current version changed")
-        version = self._add_or_create(name, data, None if annotated else metadata,
-                                      guarded=expected_version is not None)
+        version = self._lost_version(name, data, seen) if retried and seen is not None else None
+        if version is None:
+            version = self._add_or_create(name, data, None if annotated else metadata,
+                                          guarded=expected_version is not None)
         version_id = version_of(version.name)
         moves: dict[str, str | None] = {label: version_id for label in labels}
         moves[alias] = version_id
@@ -113,6 +127,34 @@ class Writes(Reads):
                 self._disable_quietly(name, version_id)
                 raise
         return written(version, [*labels, alias])
+
+    def _seen_before(self, request_token: str | None) -> bool:
+        """Whether a put with this token came before (so this one is a retry of it)."""
+        if request_token is None:
+            return False
+        with self._tokens_lock:
+            if request_token in self._tokens:
+                return True
+            self._tokens[request_token] = None
+            while len(self._tokens) > MAX_TOKENS:
+                self._tokens.popitem(last=False)
+        return False
+
+    def _lost_version(self, name: str, data: bytes, seen: types.Secret) -> types.SecretVersion | None:
+        """The version an earlier attempt of this put added, its answer lost: enabled, newer
+        than the current alias' target, named by no alias, holding our data (a retry only:
+        it lists versions and reads the newest few)."""
+        aliased = {int(v) for v in seen.version_aliases.values()}
+        floor = int(seen.version_aliases.get(self._current_alias or "", 0))
+        candidates = sorted(
+            (v for v in self._list_raw_versions(name)
+             if v.state == types.SecretVersion.State.ENABLED
+             and int(version_of(v.name)) > floor and int(version_of(v.name)) not in aliased),
+            key=lambda v: int(version_of(v.name)), reverse=True)
+        for candidate in candidates[:LOST_VERSION_CANDIDATES]:
+            if bytes(self._access(name, version_of(candidate.name)).payload.data) == data:
+                return candidate
+        return None
 
     def _current_of(self, name: str, secret: types.Secret) -> str | None:
         """The current version in alias mode: the alias, or (not set yet) the latest."""
