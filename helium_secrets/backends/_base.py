@@ -9,14 +9,17 @@ error means which portable :class:`~helium_secrets.errors.ErrorCode`.
 
 from __future__ import annotations
 
+import collections
 import re
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 from urllib.parse import SplitResult
 
+from helium_secrets._forksafe import renew_after_fork
 from helium_secrets._values import VersionInfo
 from helium_secrets.errors import ErrorCode
 
@@ -28,11 +31,13 @@ __all__ = [
     "ExtraOperation",
     "NameRules",
     "RawSecret",
+    "RequestTokens",
     "extra_operation",
 ]
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 F = TypeVar("F", bound=Callable[..., Any])
+V = TypeVar("V")
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,6 +284,41 @@ class Backend(Protocol):
     def close(self) -> None:
         """Release connections and background resources."""
         ...
+
+
+class RequestTokens(Generic[V]):
+    """What a backend whose service has no idempotency tokens remembers of its recent writes,
+    by ``request_token`` (the same on every retry of one logical write), so that a retry can
+    find what its first attempt did. Thread-safe, bounded: the oldest go first (a retry comes
+    soon after its attempt).
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._entries: collections.OrderedDict[str, V] = collections.OrderedDict()
+        renew_after_fork(self, RequestTokens._after_fork_in_child)
+
+    def get(self, token: str | None) -> V | None:
+        """What was remembered for ``token`` (``None``: nothing, or no token)."""
+        if token is None:
+            return None
+        with self._lock:
+            return self._entries.get(token)
+
+    def remember(self, token: str | None, value: V) -> None:
+        """Remember ``value`` for ``token`` (no token: nothing to remember)."""
+        if token is None:
+            return
+        with self._lock:
+            self._entries[token] = value
+            self._entries.move_to_end(token)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+    def _after_fork_in_child(self) -> None:
+        # The parent's lock may be held by a thread that does not exist in the child.
+        self._lock = threading.Lock()
 
 
 class BackendBase:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import collections
-import threading
 from typing import Any, ClassVar
 from urllib.parse import SplitResult
 
 from google.auth import exceptions as auth_exceptions
 
 from helium_secrets._options import build, parse, query_of
-from helium_secrets.backends._base import Capabilities, Classified
+from helium_secrets.backends._base import Capabilities, Classified, RequestTokens
 from helium_secrets.backends.gcpsecretmanager.errors import classify
 from helium_secrets.backends.gcpsecretmanager.names import MAPPED_NAME_RULES, RAW_NAME_RULES
 from helium_secrets.backends.gcpsecretmanager.options import GCPSecretManagerOptions, build_client
@@ -84,8 +82,8 @@ class GCPSecretManagerBackend(Versions):
         self._read_metadata = opts.read_metadata
         self._raw_names = raw_names
         self._current_alias = current_alias
-        self._tokens = collections.OrderedDict()
-        self._tokens_lock = threading.Lock()
+        # Put retries recognised by their request token (alias mode reuses a lost version).
+        self._tokens: RequestTokens[bool] = RequestTokens()
         self._owns_client = client is None
         if client is None:
             try:

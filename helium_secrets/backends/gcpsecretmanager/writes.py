@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import collections
 import contextlib
-import threading
 from collections.abc import Callable, Mapping, Sequence
 
 from google.api_core import exceptions as api_exceptions
@@ -12,6 +10,7 @@ from google.cloud.secretmanager_v1 import types
 from google.protobuf import field_mask_pb2
 
 from helium_secrets._values import VersionInfo
+from helium_secrets.backends._base import RequestTokens
 from helium_secrets.backends.gcpsecretmanager.names import ANNOTATION_KEY, VERSION_ID, valid_alias
 from helium_secrets.backends.gcpsecretmanager.reads import Reads, crc32c, plain_datetime, version_of
 from helium_secrets.errors import (
@@ -23,8 +22,6 @@ from helium_secrets.errors import (
 
 __all__ = ["Writes", "written"]
 
-#: Request tokens remembered, to recognise a retried put (a retry comes soon after its try).
-MAX_TOKENS = 256
 #: How many of the newest unaliased versions a retried put reads to find its own lost one.
 LOST_VERSION_CANDIDATES = 3
 
@@ -33,8 +30,7 @@ class Writes(Reads):
     """The writing half of :class:`GCPSecretManagerBackend`."""
 
     _replicas: tuple[str, ...]
-    _tokens: collections.OrderedDict[str, None]
-    _tokens_lock: threading.Lock
+    _tokens: RequestTokens[bool]
 
     def put(
         self,
@@ -49,7 +45,8 @@ class Writes(Reads):
     ) -> VersionInfo:
         # The service has no idempotency token (capabilities.idempotent_put is False): the
         # store never retries a plain put; a check-and-set one comes back with the same token.
-        retried = self._seen_before(request_token)
+        retried = self._tokens.get(request_token) is not None
+        self._tokens.remember(request_token, True)
         for label in labels:
             if not valid_alias(label):
                 raise InvalidArgumentError(
@@ -127,18 +124,6 @@ class Writes(Reads):
                 self._disable_quietly(name, version_id)
                 raise
         return written(version, [*labels, alias])
-
-    def _seen_before(self, request_token: str | None) -> bool:
-        """Whether a put with this token came before (so this one is a retry of it)."""
-        if request_token is None:
-            return False
-        with self._tokens_lock:
-            if request_token in self._tokens:
-                return True
-            self._tokens[request_token] = None
-            while len(self._tokens) > MAX_TOKENS:
-                self._tokens.popitem(last=False)
-        return False
 
     def _lost_version(self, name: str, data: bytes, seen: types.Secret) -> types.SecretVersion | None:
         """The version an earlier attempt of this put added, its answer lost: enabled, newer

@@ -28,6 +28,7 @@ from helium_secrets.backends._base import (
     Capabilities,
     Classified,
     RawSecret,
+    RequestTokens,
     extra_operation,
 )
 from helium_secrets.backends.hashivault.auth import auth_from_query, resolve_auth
@@ -167,8 +168,7 @@ class VaultBackend(BackendBase):
         self.namespace = client.adapter.namespace
 
         # Request tokens of recent puts -> what their retries need (see _put_v2).
-        self._put_tokens: collections.OrderedDict[str, _PutAttempt] = collections.OrderedDict()
-        self._put_lock = threading.Lock()
+        self._put_tokens: RequestTokens[_PutAttempt] = RequestTokens()
         self._name_locks = _NameLocks()
 
     def __repr__(self) -> str:
@@ -338,8 +338,7 @@ class VaultBackend(BackendBase):
                 request_token: str | None, metadata: Mapping[str, str] | None) -> VersionInfo:
         """Write ``data`` (checked against ``expected``; ``None``: a plain put) and merge
         ``metadata`` into the secret's custom metadata, all or nothing."""
-        with self._put_lock:
-            attempt = self._put_tokens.get(request_token) if request_token else None
+        attempt = self._put_tokens.get(request_token)
         retried = attempt is not None
         base = attempt.base if attempt is not None else expected  # None: read it
         for _ in range(PLAIN_PUT_ROUNDS):
@@ -354,7 +353,7 @@ class VaultBackend(BackendBase):
             if base is None:
                 base = current
             attempt = _PutAttempt(base=base, before=before)
-            self._remember_put(request_token, attempt)
+            self._put_tokens.remember(request_token, attempt)
             if metadata is not None:
                 if expected is not None and current != expected and not retried:
                     raise ConflictError(cas_failure(expected))  # nothing written yet
@@ -395,15 +394,6 @@ class VaultBackend(BackendBase):
 
     def _current_or_zero(self, name: str) -> int:
         return int((self._metadata_or_none(name) or {}).get("current_version") or 0)
-
-    def _remember_put(self, request_token: str | None, attempt: _PutAttempt) -> None:
-        if request_token is None:
-            return
-        with self._put_lock:
-            self._put_tokens[request_token] = attempt
-            self._put_tokens.move_to_end(request_token)
-            while len(self._put_tokens) > 4096:
-                self._put_tokens.popitem(last=False)
 
     def _version_if_ours(self, name: str, number: int, data: Mapping[str, str]
                          ) -> VersionInfo | None:
