@@ -7,11 +7,16 @@ Printed, in this order:
   unavoidable parts;
 * the backend calls made when 32 threads cold-read one secret at once (the backend has latency so
   that the reads overlap): request coalescing must make it exactly one;
+* a backend that stops answering, then one that fails: how long readers of an expired cached
+  secret wait (the stale wait), and how many attempts the backend receives in one cool-down of
+  the fail-fast guard while a reader loop hammers it;
 * the time of ``import helium_secrets`` in a fresh interpreter, and whether any SDK was loaded;
 * last, one JSON line with the figures.
 
 DESIGN.md's targets: a hit median of at most 1 us; one backend call for 32 cold readers; no SDK in
-``sys.modules`` and an import well under 50 ms. Figures are printed, never asserted: the exit
+``sys.modules`` and an import well under 50 ms; a silent backend costs a reader of a cached
+secret about a second at most, and a failing one receives at most the guard's threshold of
+attempts per cool-down. Figures are printed, never asserted: the exit
 status is 0 whatever they are (``nox -s bench``).
 
 Run from the repository root: ``python benchmarks/bench_core.py`` (``--quick`` for a smoke run).
@@ -35,7 +40,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from helium_secrets import CachePolicy, SecretStore  # noqa: E402
+from helium_secrets import CachePolicy, GuardPolicy, PollPolicy, SecretStore  # noqa: E402
 from helium_secrets.backends.memory import MemoryBackend  # noqa: E402
 
 HOT = "bench/hot"
@@ -46,7 +51,9 @@ LATENCY = 0.2  # seconds per backend call: long enough for 32 threads to pile up
 SDK_MODULES = ("boto3", "botocore", "s3transfer", "hvac", "azure", "msal", "google", "grpc")
 
 # What DESIGN.md asks for.
-TARGETS = {"hit_median_ns": 1000.0, "cold_calls": 1, "import_ms": 50.0}
+TARGETS = {"hit_median_ns": 1000.0, "cold_calls": 1, "import_ms": 50.0,
+           "silent_reader_max_s": 1.5}
+GUARD = GuardPolicy(threshold=5, cooldown=5.0)  # the defaults, spelled out for the figures
 
 
 def _median_ns(fn: Callable[[str], object], samples: int, inner: int) -> float:
@@ -127,6 +134,49 @@ def measure_cold(rounds: int) -> dict[str, Any]:
     }
 
 
+def measure_outage(readers: int, reads: int) -> dict[str, Any]:
+    """A cached secret past its TTL while the backend (1) accepts calls and answers only after
+    3 s, (2) fails every call: the worst wait of a reader, and the attempts the backend gets."""
+    policy = CachePolicy(ttl=0.05, refresh_ahead=0)  # stale_wait: the default, 1 s
+    silent = MemoryBackend()
+    silent.write_external(HOT, "hot-value")
+    waits: list[float] = []
+    with SecretStore(silent, cache=policy, guard=GUARD, poll=PollPolicy(interval=None)) as store:
+        store.get(HOT)
+        time.sleep(0.1)  # expired; within stale_if_error
+        silent.set_latency(3.0)  # far longer than a reader should wait
+
+        def reader() -> None:
+            for _ in range(reads):
+                started = time.perf_counter()
+                store.get(HOT)
+                waits.append(time.perf_counter() - started)
+
+        threads = [threading.Thread(target=reader) for _ in range(readers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        silent_calls = silent.calls["get"] - 1
+    failing = MemoryBackend()
+    failing.write_external(HOT, "hot-value")
+    with SecretStore(failing, cache=policy, guard=GUARD, poll=PollPolicy(interval=None)) as store:
+        store.get(HOT)
+        time.sleep(0.1)
+        failing.fail_next(1_000_000)  # every call fails at once, with a transient error
+        before = failing.calls["get"]
+        started = time.perf_counter()
+        served = 0
+        while time.perf_counter() - started < GUARD.cooldown * 0.9:  # within one cool-down
+            store.get(HOT)  # stale, never an error for the reader
+            served += 1
+        failing_calls = failing.calls["get"] - before
+        failing.clear_faults()
+    return {"silent_max_wait_s": max(waits), "silent_median_wait_s": statistics.median(waits),
+            "silent_backend_calls": silent_calls, "failing_reads": served,
+            "failing_backend_calls": failing_calls}
+
+
 def _python(code: str, env: dict[str, str], *flags: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, *flags, "-c", code], capture_output=True, text=True,
                           check=True, cwd=ROOT, env=env)
@@ -203,6 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     hits = measure_hits(samples, inner=1000)
     cold = measure_cold(rounds)
+    outage = measure_outage(readers=4, reads=2 if args.quick else 5)
     imported = measure_import(runs)
 
     checks = {
@@ -210,6 +261,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "32 threads cold read: 1 backend call": cold["max_calls"] == TARGETS["cold_calls"],
         "import: no SDK, < 50 ms": not imported["sdk_modules"]
         and imported["ms"] < TARGETS["import_ms"],
+        "silent backend: a cached reader waits about 1 s at most":
+        outage["silent_max_wait_s"] <= TARGETS["silent_reader_max_s"],
+        "failing backend: at most the guard's threshold of attempts per cool-down":
+        outage["failing_backend_calls"] <= GUARD.threshold,
     }
 
     print(f"cache-hit get, median ns:  {hits['helium_get']:8.1f}")
@@ -220,6 +275,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{THREADS} threads cold-reading one secret ({LATENCY * 1000:.0f} ms backend latency, "
           f"{rounds} rounds): backend calls {cold['calls_per_round']}, coalesced waits "
           f"{cold['coalesced_per_round']} (without coalescing: {THREADS} calls a round)")
+    print(f"silent backend (3 s to answer), 4 readers of an expired cached secret: longest wait "
+          f"{outage['silent_max_wait_s']:.2f} s (median {outage['silent_median_wait_s']:.2f} s), "
+          f"backend calls {outage['silent_backend_calls']}; failing backend: "
+          f"{outage['failing_reads']} stale reads in {GUARD.cooldown * 0.9:.1f} s made "
+          f"{outage['failing_backend_calls']} backend attempts (guard threshold "
+          f"{GUARD.threshold})")
     print(f"import helium_secrets: {imported['ms']:.1f} ms in-process, "
           f"{imported['wall_ms']:.1f} ms wall-clock over 'python -c pass'; SDK modules loaded: "
           f"{', '.join(imported['sdk_modules']) or 'none'}")
@@ -238,6 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "import_ms": round(imported["ms"], 2),
         "import_wall_ms": round(imported["wall_ms"], 2),
         "import_sdk_modules": imported["sdk_modules"],
+        "outage": {k: round(v, 3) if isinstance(v, float) else v for k, v in outage.items()},
         "targets_met": checks,
     }
     print(json.dumps(figures, sort_keys=True))
