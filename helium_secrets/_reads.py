@@ -2,7 +2,8 @@
 
 Cache lookup, request coalescing, the negative cache, refresh-ahead, stale-if-error (and the
 stale wait: a reader of an expired value is not held up by a slow or silent backend), fencing
-against the store's own writes, and telling the rotation listeners what was learned. ``get``,
+against the store's own writes, telling a missing version from a missing secret, and telling
+the rotation listeners what was learned. ``get``,
 ``refresh``, ``get_many`` (cached and batched parts alike), ``current_version`` and the poller
 all come through here, so a behaviour fixed once is fixed for all of them.
 """
@@ -23,9 +24,11 @@ from helium_secrets._values import Secret, SecretValue, VersionInfo
 from helium_secrets.backends._base import Backend, Capabilities, RawSecret
 from helium_secrets.errors import (
     HeliumError,
+    PermissionDeniedError,
     SecretNotFoundError,
     StoreClosedError,
     UnavailableError,
+    VersionNotFoundError,
 )
 from helium_secrets.layers.cache import CacheEntry, SecretCache
 from helium_secrets.layers.retry import Clock, RetryPolicy
@@ -265,13 +268,39 @@ class ReadPath:
                 cache="miss" if current and cache is not None else None, version=version,
             )
         except SecretNotFoundError as exc:
-            if current and type(exc) is SecretNotFoundError:
+            if type(exc) is not SecretNotFoundError:
+                raise
+            if current:
                 self._learned_missing(name, generation, exc.message)
-            raise
+                raise
+            if not self.exists(name, policy):
+                raise
+            raise VersionNotFoundError(
+                "no such version" if version is not None else "no such label",
+                backend=self.pipeline.backend_name, name=name, version=version,
+            ) from exc
         secret = to_secret(raw)
         if current:
             self._learned(secret, generation, ticket, ttl)
         return secret
+
+    def exists(self, name: str, policy: RetryPolicy) -> bool:
+        """Whether ``name`` exists, after a read of one of its versions or labels found nothing.
+
+        Most services answer a missing secret and a missing version with the same "not found",
+        so the store asks the backend's cheapest existence signal once, here for every backend:
+        the probe (a read where the backend has none). A secret that answers, whose current
+        version is not readable (disabled, deleted: :class:`VersionNotFoundError`), or that the
+        caller may not probe (an identity allowed to read versions only) exists. Any other
+        failure of the probe is raised: then the store can't tell which is missing.
+        """
+        try:
+            self.current_version(name, policy)
+        except SecretNotFoundError as exc:
+            return type(exc) is not SecretNotFoundError
+        except PermissionDeniedError:
+            pass
+        return True
 
     def _learned(self, secret: Secret, generation: int, ticket: int, ttl: float | None) -> None:
         cache = self.cache

@@ -1226,3 +1226,28 @@ def test_restore_is_an_extra_operation_through_the_call_pipeline(
             store.extras.restore("bad name")
     with pytest.raises(StoreClosedError):
         store.extras.restore(name)
+
+
+# -- "no such version" or "no such secret", decided by the store (issue 11) ----------------
+
+
+def test_a_missing_version_or_stage_costs_one_describe_secret(
+    store: SecretStore, server: MotoServer, prefix: str
+) -> None:
+    name = f"{prefix}/which-missing"
+    first = store.put(name, "one")
+    server.reset_counts()
+    with pytest.raises(VersionNotFoundError, match="no such version") as info:
+        store.get(name, "0" * 32)
+    assert isinstance(info.value.__cause__, SecretNotFoundError)
+    with pytest.raises(VersionNotFoundError, match="no such label"):
+        store.get(name, label="no-such-stage")
+    with pytest.raises(SecretNotFoundError) as missing:
+        store.get(f"{prefix}/nothing", first.version)
+    assert type(missing.value) is SecretNotFoundError
+    assert server.requests == {"GetSecretValue": 3, "DescribeSecret": 3}
+    server.reset_counts()
+    # AWS says itself that the version exists without the stage: no DescribeSecret.
+    with pytest.raises(VersionNotFoundError, match="does not carry that label"):
+        store.backend.get(name, first.version, "AWSPREVIOUS")
+    assert server.requests == {"GetSecretValue": 1}

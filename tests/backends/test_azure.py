@@ -1157,3 +1157,26 @@ def test_a_write_to_a_deleted_but_recoverable_name_is_a_conflict_saying_how_to_r
     assert encode_name(name) not in kv.deleted_names()
     with pytest.raises(SecretNotFoundError):
         store.extras.purge(name)  # through the pipeline: translated, with backend and name
+
+
+# -- "no such version" or "no such secret", decided by the store (issue 11) ----------------
+
+
+def test_a_missing_version_is_told_by_one_read_of_the_secret(
+    store: SecretStore, raw: SecretClient, kv: KeyVaultEmulator, prefix: str
+) -> None:
+    name = f"{prefix}/which-missing"
+    first = store.put(name, "one")
+    secret_path = f"/secrets/{encode_name(name)}"
+    before = kv.count("GET", secret_path)
+    with pytest.raises(VersionNotFoundError, match="no such version") as info:
+        store.get(name, "0" * 32)
+    assert isinstance(info.value.__cause__, SecretNotFoundError)
+    assert kv.count("GET", secret_path) - before == 2  # the read, and one of the current one
+    # A secret whose current version is disabled (403 SecretDisabled) exists too.
+    raw.update_secret_properties(encode_name(name), first.version, enabled=False)
+    with pytest.raises(VersionNotFoundError, match="no such version"):
+        store.get(name, "0" * 32)
+    with pytest.raises(SecretNotFoundError) as missing:
+        store.get(f"{prefix}/never", "0" * 32)
+    assert type(missing.value) is SecretNotFoundError

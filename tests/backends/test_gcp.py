@@ -473,14 +473,15 @@ def test_accessor_only_identity_gets_version_errors(
     store: SecretStore, backend: GCPSecretManagerBackend, server: SecretManagerEmulator,
     prefix: str,
 ) -> None:
-    # roles/secretmanager.secretAccessor may access versions but not get or list: the
-    # follow-up metadata reads are denied, and the answer is still "no such version".
+    # roles/secretmanager.secretAccessor may access versions but not get or list: telling a
+    # missing version from a missing secret needs no metadata read (the probe is an access).
     name = f"{prefix}/accessor"
     store.put(name, "one")
     store.put(name, "two")
-    server.fail_next(grpc.StatusCode.PERMISSION_DENIED, methods=["GetSecret"])
+    server.calls.clear()
     with pytest.raises(VersionNotFoundError):
         store.get(name, "99")
+    assert "GetSecret" not in server.calls
     backend.disable_version(name, "2")
     server.fail_next(grpc.StatusCode.PERMISSION_DENIED, methods=["ListSecretVersions"])
     with pytest.raises(VersionNotFoundError, match="denied"):
@@ -1197,3 +1198,24 @@ def test_version_states_are_extras_through_the_store(store: SecretStore, prefix:
     store.close()
     with pytest.raises(StoreClosedError):
         store.extras.disable_version(name, "2")
+
+
+# -- "no such version" or "no such secret", decided by the store (issue 11) ----------------
+
+
+def test_a_missing_version_is_told_by_an_access_call_not_a_metadata_read(
+    store: SecretStore, server: SecretManagerEmulator, prefix: str
+) -> None:
+    # The store's probe spends the 90,000/min access quota, not the 600/min read quota.
+    name = f"{prefix}/quota"
+    store.put(name, "one")
+    server.calls.clear()
+    with pytest.raises(VersionNotFoundError, match="no such version") as info:
+        store.get(name, "99")
+    assert isinstance(info.value.__cause__, SecretNotFoundError)
+    with pytest.raises(VersionNotFoundError, match="no such label"):
+        store.get(name, label="nope")
+    with pytest.raises(SecretNotFoundError) as missing:
+        store.get(f"{prefix}/nope", "1")
+    assert type(missing.value) is SecretNotFoundError
+    assert dict(server.calls) == {"AccessSecretVersion": 6}  # one read and one probe each

@@ -1370,3 +1370,28 @@ def test_the_poller_sees_a_secret_deleted_and_created_again_at_version_1(
     admin.secrets.kv.v2.create_or_update_secret(name, secret={"value": "two"})
     store.rotation.poll_once()
     assert seen == ["two"]
+
+
+# -- "no such version" or "no such secret", decided by the store (issue 11) ----------------
+
+
+def test_a_missing_version_is_told_from_a_missing_secret_by_the_store(
+    store: SecretStore, prefix: str
+) -> None:
+    # Vault answers both with the same bare 404: the store's probe (a metadata read) decides.
+    name = f"{prefix}/which-missing"
+    store.put(name, "one")
+    store.put(name, "two")
+    with pytest.raises(VersionNotFoundError, match="no such version") as info:
+        store.get(name, "99")
+    assert isinstance(info.value.__cause__, SecretNotFoundError)
+    with pytest.raises(SecretNotFoundError) as missing:
+        store.get(f"{prefix}/never", "1")
+    assert type(missing.value) is SecretNotFoundError
+    # With its current version soft-deleted the secret still exists (version 1 reads).
+    store.extras.delete_latest_version(name)
+    with pytest.raises(VersionNotFoundError, match="current version is deleted"):
+        store.current_version(name)
+    with pytest.raises(VersionNotFoundError, match="no such version"):
+        store.get(name, "99")
+    assert store.get(name, "1").value.reveal() == "one"

@@ -14,7 +14,6 @@ from helium_secrets.backends._base import BackendBase, RawSecret
 from helium_secrets.backends.awssecretsmanager.errors import (
     DELETED_READ,
     DELETED_WRITE,
-    NOT_FOUND,
     error_code,
     is_deleted_error,
 )
@@ -56,24 +55,13 @@ class Reads(BackendBase):
         try:
             response = self.client.get_secret_value(**params)
         except botocore.exceptions.ClientError as exc:
-            if version is not None or label is not None:
-                self._raise_version_not_found(name, exc)
+            # AWS says precisely when the version exists but does not carry the stage; a plain
+            # "not found" (no such secret, version or stage) is left to the store to tell apart.
+            if ((version is not None or label is not None)
+                    and error_code(exc) == "InvalidRequestException" and not is_deleted_error(exc)):
+                raise VersionNotFoundError("the version does not carry that label") from exc
             raise
         return self._raw(name, response)
-
-    def _raise_version_not_found(self, name: str, exc: botocore.exceptions.ClientError) -> None:
-        """Tell "no such version/label" from "no such secret"; return if it is the latter."""
-        code = error_code(exc)
-        if code == "InvalidRequestException" and not is_deleted_error(exc):
-            # The version exists but does not carry the label.
-            raise VersionNotFoundError("the version does not carry that label") from exc
-        if code not in NOT_FOUND:
-            return
-        try:
-            self.client.describe_secret(SecretId=name)
-        except botocore.exceptions.ClientError:
-            return  # the secret itself is missing: the original error says so
-        raise VersionNotFoundError("no such version or label") from exc
 
     @staticmethod
     def _raw(name: str, response: Mapping[str, Any]) -> RawSecret:

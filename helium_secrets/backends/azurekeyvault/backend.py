@@ -173,12 +173,8 @@ class AzureKeyVaultBackend(BackendBase):
         kv = self.kv_name(name)
         if version is not None and not VERSION_ID.fullmatch(version):
             raise VersionNotFoundError("not a Key Vault version id", version=version)
-        try:
-            secret = self._client.get_secret(kv, version)
-        except ResourceNotFoundError as exc:
-            if version is not None and self._exists(kv):
-                raise VersionNotFoundError("no such version", version=version) from exc
-            raise
+        # A 404 (no such secret, or no such version: the store asks which) is raised.
+        secret = self._client.get_secret(kv, version)
         self._check_dates(secret.properties)
         return RawSecret(
             name=name,
@@ -187,16 +183,6 @@ class AzureKeyVaultBackend(BackendBase):
             created_at=secret.properties.created_on,
             metadata=metadata_of(secret.properties.tags),
         )
-
-    def _exists(self, kv: str) -> bool:
-        """Whether the secret exists (used only on error paths)."""
-        try:
-            self._client.get_secret(kv)
-        except ResourceNotFoundError:
-            return False
-        except HttpResponseError as exc:
-            return exc.status_code == 403  # exists, but disabled or not ours to read
-        return True
 
     def _current(self, kv: str) -> str | None:
         """The current version id, or ``None`` when the secret does not exist."""

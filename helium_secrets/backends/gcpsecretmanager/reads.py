@@ -84,10 +84,9 @@ class Reads(BackendBase):
         if spec is None:
             response = self._access_current(name)
         else:
+            # NotFound (no such secret, or no such version: the store asks which) is raised.
             try:
                 response = self._access(name, spec)
-            except api_exceptions.NotFound as exc:
-                raise self._version_missing(name, exc) from exc
             except api_exceptions.FailedPrecondition as exc:
                 raise VersionNotFoundError("the version is disabled or destroyed") from exc
         value, version_id = self._checked_payload(response)
@@ -159,16 +158,6 @@ class Reads(BackendBase):
             return data.decode("utf-8"), version_id
         except UnicodeDecodeError:
             return data, version_id
-
-    def _version_missing(self, name: str, exc: Exception) -> Exception:
-        """A version or alias was not found: tell "no such secret" from "no such version"."""
-        try:
-            self._get_secret(name)
-        except api_exceptions.NotFound as missing:
-            return missing
-        except api_exceptions.PermissionDenied:
-            pass  # an accessor-only identity can't read the secret: assume it exists
-        return VersionNotFoundError("no such version or alias")
 
     def _get_secret(self, name: str) -> types.Secret:
         return self._client.get_secret(

@@ -269,14 +269,24 @@ class Writes(Reads):
         *,
         metadata: Mapping[str, str] | None = None,
         alias_must_be: tuple[str, int | None] | None = None,
+        must_exist: str | None = None,
     ) -> None:
         """Move aliases (``None`` removes one), and merge ``metadata`` in the same update.
 
         :param alias_must_be: ``(alias, version)``: refuse (ConflictError) unless the alias
             still points at that version (``None``: is unset) when the update is applied.
+        :param must_exist: a version that must exist (VersionNotFoundError), checked once the
+            secret's read has shown the secret exists: so a "not found" is the version's.
         """
 
         def change(secret: types.Secret) -> bool:
+            if must_exist is not None:
+                try:
+                    self._client.get_secret_version(
+                        name=self._version_path(name, must_exist), retry=None, timeout=self._timeout
+                    )
+                except api_exceptions.NotFound as exc:
+                    raise VersionNotFoundError("no such version") from exc
             aliases = secret.version_aliases
             if alias_must_be is not None:
                 alias, target = alias_must_be
@@ -300,16 +310,9 @@ class Writes(Reads):
     def set_label(self, name: str, label: str, version: str | None) -> None:
         if not valid_alias(label):
             raise InvalidArgumentError(f"invalid GCP version alias {label!r}")
-        if version is not None:
-            if not VERSION_ID.fullmatch(version):
-                raise VersionNotFoundError("GCP version ids are positive integers")
-            try:
-                self._client.get_secret_version(
-                    name=self._version_path(name, version), retry=None, timeout=self._timeout
-                )
-            except api_exceptions.NotFound as exc:
-                raise self._version_missing(name, exc) from exc
-        self._update_aliases(name, {label: version})
+        if version is not None and not VERSION_ID.fullmatch(version):
+            raise VersionNotFoundError("GCP version ids are positive integers")
+        self._update_aliases(name, {label: version}, must_exist=version)
 
     def delete(self, name: str, *, purge: bool = False) -> None:
         # GCP deletes at once, with every version: there is no recovery window to purge.

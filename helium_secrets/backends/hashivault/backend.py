@@ -248,17 +248,11 @@ class VaultBackend(BackendBase):
         if version is not None:
             number = version_number(version)
             if number is None:
-                self._metadata(name)  # not found beats a malformed version
                 raise VersionNotFoundError("Vault KV versions are positive integers")
-        try:
-            response = self._op(lambda: self._kv2.read_secret_version(
-                name, version=number, mount_point=self.mount, raise_on_deleted_version=False,
-            ))
-        except hvac.exceptions.InvalidPath as exc:
-            if number is not None:
-                self._metadata(name)  # raises not found when the secret itself is missing
-                raise VersionNotFoundError("no such version") from exc
-            raise
+        # A 404 (no such secret, or no such version: the store asks which) is raised.
+        response = self._op(lambda: self._kv2.read_secret_version(
+            name, version=number, mount_point=self.mount, raise_on_deleted_version=False,
+        ))
         body = response["data"]
         meta = body.get("metadata") or {}
         if body.get("data") is None:
@@ -510,7 +504,9 @@ class VaultBackend(BackendBase):
             raise SecretNotFoundError("the secret has no current version")
         state = version_state(info)
         if state != "enabled":
-            raise SecretNotFoundError(f"the current version is {state}")
+            # The secret exists (its older versions may be readable): the store's read path
+            # relies on this to tell a missing version from a missing secret.
+            raise VersionNotFoundError(f"the current version is {state}")
         # With its creation time: a secret deleted and created again starts again at "1".
         return VersionInfo(current, created_at=parse_time(info.get("created_time")))
 
