@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 from helium_secrets._registry import default_url, open_store
 from helium_secrets._store import SecretStore
-from helium_secrets._values import Secret, SecretValue, VersionInfo
+from helium_secrets._values import Secret, SecretValue, VersionInfo, json_field
 from helium_secrets.errors import (
     ConflictError,
     ErrorCode,
@@ -234,30 +234,6 @@ def _parse_metadata(pairs: Sequence[str]) -> dict[str, str] | None:
     return metadata
 
 
-def _select_field(secret: Secret, field: str, backend: str) -> Any:
-    """The part of the secret's JSON document at the dotted path ``field``.
-
-    :param backend: the backend's name, for the error (every error names backend and secret).
-    """
-    try:
-        node = secret.value.reveal_json()
-    except ValueError:
-        raise InvalidArgumentError("the secret value is not valid JSON",
-                                   backend=backend, name=secret.name) from None
-    for key in field.split("."):
-        try:
-            if isinstance(node, list):
-                node = node[int(key)]
-            elif isinstance(node, dict):
-                node = node[key]
-            else:
-                raise KeyError(key)
-        except (KeyError, IndexError, ValueError):
-            raise InvalidArgumentError(f"field {field!r} is not in the secret's JSON document",
-                                       backend=backend, name=secret.name) from None
-    return node
-
-
 # -- commands ----------------------------------------------------------------------------------
 
 
@@ -275,7 +251,7 @@ def _cmd_get(store: SecretStore, args: argparse.Namespace) -> int:
                 sys.stdout.write(f"{key}: {'' if shown is None else shown}\n")
         return ExitCode.OK
     if args.field is not None:
-        node = _select_field(secret, args.field, store.backend.name)
+        node = json_field(secret, args.field, backend=store.backend.name)
         if args.json:
             _print_json({**document, "field": args.field, "value": node})
         elif isinstance(node, str):
