@@ -20,6 +20,7 @@ from helium_secrets.backends._base import Backend, Capabilities, RawSecret
 from helium_secrets.errors import (
     ConflictError,
     HeliumError,
+    InvalidNameError,
     RotationTestFailed,
     SecretNotFoundError,
 )
@@ -192,8 +193,12 @@ class WritePath:
         self._listeners().forget(name, ticket)
         try:
             companion = self._companion(name)
-            if companion is not None:  # a staged value must not outlive its secret
-                companion.remove(policy)
+        except InvalidNameError:
+            return  # a name with no room for a companion never had one
+        if companion is None:
+            return
+        try:
+            companion.remove(policy)  # a staged value must not outlive its secret
         except HeliumError as exc:  # the secret is deleted; a leftover is replaced when staging
             _log.warning("could not remove the staged companion of %r: %s", name, exc.code)
 
@@ -238,8 +243,8 @@ class WritePath:
         """
         companion = self._companion(name)
         current = self.reads.current_version(name, policy).version
-        token = _request_token()
         if companion is None:
+            token = _request_token()
             info = self.pipeline.call(
                 "stage", name, lambda: self.backend.stage(name, value, expected_current=current,
                                                           request_token=token),

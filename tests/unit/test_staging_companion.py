@@ -281,7 +281,7 @@ def test_deleting_the_secret_removes_its_companion(store: SecretStore,
 
 
 def test_a_name_without_room_for_a_companion_is_refused_before_any_call(
-    store: SecretStore, backend: CompanionBackend
+    store: SecretStore, backend: CompanionBackend, caplog: pytest.LogCaptureFixture
 ) -> None:
     name = "n" * 21
     backend.write_external(name, "one")
@@ -290,3 +290,5 @@ def test_a_name_without_room_for_a_companion_is_refused_before_any_call(
         store.rotate_staged(name, lambda: "two", lambda p: True)
     assert (info.value.backend, info.value.name) == ("memory", name)
     assert sum(backend.calls.values()) == calls
+    store.delete(name)  # it never had a companion: nothing to remove, nothing to warn about
+    assert caplog.records == []
