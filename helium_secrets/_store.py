@@ -339,7 +339,8 @@ class SecretStore:
         ``test(pending)`` raises or returns ``False``, the pending version is discarded and
         :class:`~helium_secrets.errors.RotationTestFailed` is raised; otherwise it becomes
         current (check-and-set against the version it replaces) and rotation listeners fire.
-        Each backend stages with what its service has (AWS stages, GCP aliases, ...); its
+        Each backend stages with what its service has (AWS stages, GCP aliases, ...) or, where
+        it has none, in a companion secret it reserves (Vault KV v2, Azure Key Vault); its
         documentation page says how.
 
         :raises UnsupportedError: the backend has no staging.

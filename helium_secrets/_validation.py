@@ -153,8 +153,8 @@ class Validator:
         return value
 
     def staging(self, name: str) -> None:
-        """Refuse staged rotation on a backend without it."""
-        if not self.caps.staging:
+        """Refuse staged rotation on a backend with neither native staging nor a companion."""
+        if not (self.caps.staging or self.caps.staging_companion):
             raise UnsupportedError(f"the {self.backend} backend has no staged rotation",
                                    backend=self.backend, name=name)
 

@@ -1,8 +1,9 @@
 """The write path: puts, deletes, label moves and rotations, written once for every backend.
 
 Arguments are validated by the store first. Here: request tokens, check-and-set and the
-recovery of a retried write whose first answer was lost, the cache invalidation that fences
-reads in flight, and telling the rotation listeners about the store's own writes.
+recovery of a retried write whose first answer was lost, staged rotation by a companion secret
+for a backend without native staging, the cache invalidation that fences reads in flight, and
+telling the rotation listeners about the store's own writes.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from types import MappingProxyType
 from helium_secrets._pipeline import CallPipeline
 from helium_secrets._reads import ReadPath
 from helium_secrets._values import Secret, SecretValue, VersionInfo
-from helium_secrets.backends._base import Backend, Capabilities
+from helium_secrets.backends._base import Backend, Capabilities, RawSecret
 from helium_secrets.errors import (
     ConflictError,
     HeliumError,
+    InvalidNameError,
     RotationTestFailed,
     SecretNotFoundError,
 )
@@ -29,6 +31,9 @@ from helium_secrets.layers.rotation import RotationListeners
 __all__ = ["WritePath"]
 
 _log = logging.getLogger("helium_secrets")
+
+#: The label of a pending version staged in a companion.
+PENDING = "pending"
 
 
 def _request_token() -> str:
@@ -72,8 +77,12 @@ class WritePath:
         metadata: Mapping[str, str] | None,
         labels: tuple[str, ...],
         policy: RetryPolicy,
+        operation: str = "put",
     ) -> Secret:
-        """Write a new current version (arguments already validated)."""
+        """Write a new current version (arguments already validated).
+
+        :param operation: the name audit events give the write ("promote" for a staged one).
+        """
         guarded = expected_version is not None or create_only
         emulated = guarded and not self.caps.check_and_set
         if emulated:
@@ -99,7 +108,7 @@ class WritePath:
             )
 
         try:
-            info = self.pipeline.call("put", name, attempt, policy, scrub=value)
+            info = self.pipeline.call(operation, name, attempt, policy, scrub=value)
         except ConflictError:
             # A check-and-set put retried after a lost answer conflicts with itself: if the
             # current value is ours, the first attempt won.
@@ -182,6 +191,16 @@ class WritePath:
         finally:
             self._forget_cached(name)
         self._listeners().forget(name, ticket)
+        try:
+            companion = self._companion(name)
+        except InvalidNameError:
+            return  # a name with no room for a companion never had one
+        if companion is None:
+            return
+        try:
+            companion.remove(policy)  # a staged value must not outlive its secret
+        except HeliumError as exc:  # the secret is deleted; a leftover is replaced when staging
+            _log.warning("could not remove the staged companion of %r: %s", name, exc.code)
 
     def set_label(self, name: str, label: str, version: str | None, policy: RetryPolicy) -> None:
         """Move ``label`` to ``version`` (or remove it)."""
@@ -217,24 +236,35 @@ class WritePath:
 
     def rotate_staged(self, name: str, value: str | bytes, test: Callable[[Secret], object],
                       policy: RetryPolicy) -> Secret:
-        """Stage ``value``, test it, then promote it or roll it back."""
+        """Stage ``value``, test it, then promote it or roll it back.
+
+        With native staging the backend does each step; otherwise the value waits in the
+        companion the backend reserves (see :class:`_Companion`).
+        """
+        companion = self._companion(name)
         current = self.reads.current_version(name, policy).version
-        token = _request_token()
-        info = self.pipeline.call(
-            "stage", name,
-            lambda: self.backend.stage(name, value, expected_current=current, request_token=token),
-            policy, scrub=value,
-        )
+        if companion is None:
+            token = _request_token()
+            info = self.pipeline.call(
+                "stage", name, lambda: self.backend.stage(name, value, expected_current=current,
+                                                          request_token=token),
+                policy, scrub=value,
+            )
+        else:
+            info = companion.stage(value, current, policy)
         pending = Secret(name=name, value=SecretValue(value), version=info.version,
                          labels=info.labels, created_at=info.created_at)
         try:
             passed = test(pending)
         except Exception as exc:
-            self._discard(name, info.version, policy)
+            self._discard(name, info.version, companion, policy)
             raise RotationTestFailed(name, info.version) from exc
         if passed is False:
-            self._discard(name, info.version, policy)
+            self._discard(name, info.version, companion, policy)
             raise RotationTestFailed(name, info.version)
+        if companion is not None:
+            companion.promote(value, current, policy)
+            return self.reads.refresh(name, policy)
         try:
             self.pipeline.call(
                 "promote", name,
@@ -249,9 +279,138 @@ class WritePath:
             self._forget_cached(name)
         return self.reads.refresh(name, policy)  # caches it and tells the rotation listeners
 
-    def _discard(self, name: str, version: str, policy: RetryPolicy) -> None:
+    def _companion(self, name: str) -> _Companion | None:
+        """The companion that stages ``name`` for a backend without native staging."""
+        if self.caps.staging or not self.caps.staging_companion:
+            return None
         try:
-            self.pipeline.call("discard", name, lambda: self.backend.discard(name, version),
-                               policy, version=version)
+            raw = self.backend.staging_companion(name)
+        except HeliumError as exc:  # a name with no room for one: before any call
+            self.pipeline.fill_context(exc, name)
+            raise
+        return _Companion(self, name, raw)
+
+    def _discard(self, name: str, version: str, companion: _Companion | None,
+                 policy: RetryPolicy) -> None:
+        try:
+            if companion is not None:
+                companion.drop(policy)
+            else:
+                self.pipeline.call("discard", name, lambda: self.backend.discard(name, version),
+                                   policy, version=version)
         except HeliumError as exc:  # the rotation already failed; report, don't mask it
             _log.error("could not discard pending version %s of %r: %s", version, name, exc.code)
+
+
+#: Metadata on a companion: the version its value was staged against, and the rotation's
+#: token (which tells a retry of this rotation from another rotator).
+STAGED_FOR = "helium-staged-for"
+STAGED_BY = "helium-staged-by"
+
+
+class _Companion:
+    """Staged rotation by a companion secret, for a backend without native staging.
+
+    The pending value waits under the raw name the backend reserves, with the version it was
+    staged against and the rotation's token as metadata, so readers of the secret never see it
+    and a crash between the steps leaves it on record. Promotion is a check-and-set write of
+    the tested value onto the secret (native or emulated, as every put), then the companion is
+    removed. A companion staged against another version is a leftover and is replaced; one
+    staged against the current version by another rotation is a conflict.
+    """
+
+    def __init__(self, writes: WritePath, name: str, raw: str) -> None:
+        self.writes = writes
+        self.pipeline = writes.pipeline
+        self.backend = writes.backend
+        self.name = name
+        self.raw = raw
+        self.token = _request_token()
+
+    def _read(self) -> RawSecret | None:
+        """The companion as stored, or ``None`` when there is none (inside a pipeline call)."""
+        try:
+            return self.backend.get(self.raw)
+        except Exception as exc:
+            self._unless_missing(exc)
+            return None
+
+    def _ours(self, held: RawSecret | None, value: str | bytes) -> bool:
+        return (held is not None and held.metadata.get(STAGED_BY) == self.token
+                and SecretValue(held.value) == SecretValue(value))
+
+    def stage(self, value: str | bytes, current: str, policy: RetryPolicy) -> VersionInfo:
+        """Write ``value`` to the companion, staged against ``current``; the pending version."""
+
+        def attempt() -> VersionInfo:
+            held = self._read()
+            if self._ours(held, value):  # our own earlier attempt, its answer lost
+                assert held is not None
+                written = VersionInfo(held.version, created_at=held.created_at)
+            elif held is not None and held.metadata.get(STAGED_FOR) == current:
+                raise ConflictError(
+                    f"staging failed: another rotation is staged against version {current} "
+                    f"(if it was abandoned, delete {self.raw!r} with the service's own tools)")
+            else:  # nothing staged, or a leftover from an older rotation: replace it
+                written = self.backend.put(self.raw, value, request_token=self.token,
+                                           metadata={STAGED_FOR: current,
+                                                     STAGED_BY: self.token})
+            return VersionInfo(self._pending_id(written, current), frozenset({PENDING}),
+                               written.created_at)
+
+        return self.pipeline.call("stage", self.name, attempt, policy, scrub=value)
+
+    def _pending_id(self, written: VersionInfo, current: str) -> str:
+        # The id it will get where the service numbers versions (the promotion is checked
+        # against ``current``, so it lands as exactly that one); else the companion's own id.
+        if self.writes.caps.sequential_versions and current.isdigit():
+            return str(int(current) + 1)
+        return written.version
+
+    def promote(self, value: str | bytes, current: str, policy: RetryPolicy) -> None:
+        """Write the tested value onto the secret, checked against ``current``; drop the
+        companion."""
+        held = self.pipeline.call("promote", self.name, self._read, policy)
+        if not self._ours(held, value):
+            raise ConflictError("promotion failed: another rotation replaced the staged value",
+                                backend=self.pipeline.backend_name, name=self.name)
+        # A put: its request token, check-and-set and lost-answer recovery are the ones every
+        # check-and-set write gets, so a promotion retried after a lost answer succeeds.
+        self.writes.put(self.name, value, expected_version=current, create_only=False,
+                        metadata=None, labels=(), policy=policy, operation="promote")
+        try:
+            self.remove(policy)
+        except HeliumError as exc:
+            # Promoted already: the leftover is staged against a version no longer current,
+            # so the next rotation replaces it.
+            _log.warning("could not remove the staged companion of %r: %s", self.name, exc.code)
+
+    def drop(self, policy: RetryPolicy) -> None:
+        """Remove the companion if it is still this rotation's."""
+
+        def attempt() -> None:
+            held = self._read()
+            if held is not None and held.metadata.get(STAGED_BY) == self.token:
+                self._remove()
+
+        self.pipeline.call("discard", self.name, attempt, policy)
+
+    def remove(self, policy: RetryPolicy) -> None:
+        """Remove the companion, whoever staged it."""
+        self.pipeline.call("discard", self.name, self._remove, policy)
+
+    def _remove(self) -> None:
+        """Delete the companion for good; gone already (a retry, a discard) is fine."""
+        try:
+            self.backend.delete(self.raw, purge=True)
+        except Exception as exc:
+            self._unless_missing(exc)
+
+    def _unless_missing(self, exc: Exception) -> None:
+        """Raise ``exc`` as a helium error, unless it says there is no companion."""
+        error = self.pipeline.translate(exc, self.name)
+        if type(error) is SecretNotFoundError:
+            return
+        if error is exc:
+            raise error
+        raise error from exc

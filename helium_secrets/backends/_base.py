@@ -88,7 +88,13 @@ class Capabilities:
     :param idempotent_put: ``put`` honours ``request_token`` so a retried put makes one version.
     :param check_and_set: ``put`` honours ``expected_version`` atomically.
     :param staging: :meth:`Backend.stage`, :meth:`Backend.promote` and :meth:`Backend.discard`
-        are implemented (staged rotation).
+        are implemented (native staged rotation).
+    :param staging_companion: without native ``staging``, the store stages a pending value in
+        the companion :meth:`Backend.staging_companion` names, with the backend's own ``get``,
+        ``put`` and ``delete`` (staged rotation by a companion secret).
+    :param sequential_versions: version ids are whole numbers and a write checked against
+        version N makes version N+1, so a value staged in a companion is announced by the id
+        it will get.
     :param max_metadata_keys: the most metadata entries a secret takes (``None``: no limit).
     :param max_metadata_key_bytes: the longest metadata key, in bytes once encoded.
     :param max_metadata_value_bytes: the longest metadata value, in bytes once encoded.
@@ -105,6 +111,8 @@ class Capabilities:
     idempotent_put: bool = False
     check_and_set: bool = False
     staging: bool = False
+    staging_companion: bool = False
+    sequential_versions: bool = False
     max_metadata_keys: int | None = None
     max_metadata_key_bytes: int | None = None
     max_metadata_value_bytes: int | None = None
@@ -277,6 +285,14 @@ class Backend(Protocol):
         """Roll back the staged ``version``: it never becomes current."""
         ...
 
+    def staging_companion(self, name: str) -> str:
+        """The raw name reserved for the staged value of ``name`` (with
+        ``capabilities.staging_companion``): never a portable name, never listed by
+        :meth:`list_names`, stored through this backend's :meth:`get`, :meth:`put` and
+        :meth:`delete` with its metadata. Raise :class:`~helium_secrets.errors.InvalidNameError`
+        for a name that leaves no room for one (it is called before any network call)."""
+        ...
+
     def classify(self, exc: BaseException) -> Classified | None:
         """Map an SDK exception to a portable code, or ``None`` when it is not the SDK's."""
         ...
@@ -366,6 +382,9 @@ class BackendBase:
         raise self._unsupported("staged rotation")
 
     def discard(self, name: str, version: str) -> None:
+        raise self._unsupported("staged rotation")
+
+    def staging_companion(self, name: str) -> str:
         raise self._unsupported("staged rotation")
 
     def _unsupported(self, what: str) -> Exception:

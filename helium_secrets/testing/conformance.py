@@ -319,10 +319,15 @@ class BackendConformance:
         store.clear_cache()
         assert store.get(name).value.reveal() == "two"
 
+    @staticmethod
+    def _stages(store: SecretStore) -> None:
+        caps = store.backend.capabilities
+        if not (caps.staging or caps.staging_companion):
+            pytest.skip("the backend has no staged rotation, native or by a companion")
+
     def test_staged_rotation_promotes(self, store: SecretStore, prefix: str) -> None:
         self._writable(store)
-        if not store.backend.capabilities.staging:
-            pytest.skip("the backend has no staged rotation")
+        self._stages(store)
         name = f"{prefix}/staged"
         first = store.put(name, "one")
         during: list[str] = []
@@ -341,8 +346,7 @@ class BackendConformance:
 
     def test_staged_rotation_rolls_back(self, store: SecretStore, prefix: str) -> None:
         self._writable(store)
-        if not store.backend.capabilities.staging:
-            pytest.skip("the backend has no staged rotation")
+        self._stages(store)
         name = f"{prefix}/rollback"
         first = store.put(name, "one")
         with pytest.raises(RotationTestFailed):

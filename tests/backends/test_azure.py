@@ -537,24 +537,39 @@ def test_staged_value_is_hidden_until_promoted(store: SecretStore, raw: SecretCl
     assert [v.version for v in store.versions(name)] == [first.version, promoted.version]
 
 
-def test_promote_is_idempotent_and_checks_the_current_version(
-    backend: AzureKeyVaultBackend, raw: SecretClient, prefix: str
+def test_a_lost_promotion_succeeds_and_a_concurrent_rotation_conflicts(
+    store: SecretStore, raw: SecretClient, kv: KeyVaultEmulator, prefix: str
 ) -> None:
     name = f"{prefix}/promote"
-    first = backend.put(name, "one")
-    staged = backend.stage(name, "two", expected_current=first.version)
-    backend.promote(name, staged.version, expected_current=first.version)
-    backend.promote(name, staged.version, expected_current=first.version)  # a retry: no-op
-    assert len(backend.list_versions(name)) == 2
-    current = backend.get(name).version
-    again = backend.stage(name, "three", expected_current=current)
-    raw.set_secret(encode_name(name), "someone else")  # a rotation by another tool meanwhile
+    mapped = encode_name(name)
+    first = store.put(name, "one")
+    staged: list[dict[str, str]] = []
+
+    def lose_the_answer(pending: Secret) -> bool:
+        staged.append(dict(raw.get_secret(mapped + STAGED_SUFFIX).properties.tags or {}))
+        with SecretStore(make_backend(kv), retry=FAST_RETRY) as other, \
+                pytest.raises(ConflictError, match="another rotation is staged"):
+            other.rotate_staged(name, lambda: "rival-value", lambda p: True)
+        kv.fail_next(None, methods=("PUT",), after=True)  # the promotion lands, unheard
+        return True
+
+    promoted = store.rotate_staged(name, lambda: "two", lose_the_answer)
+    assert staged[0]["helium-staged-for"] == first.version
+    assert kv.clear_faults() == 0, "the fault was used"
+    assert promoted.value.reveal() == "two"
+    assert len(store.versions(name)) == 2, "written once"
+    assert mapped + STAGED_SUFFIX not in kv.secret_names() + kv.deleted_names()
+
+    def interrupted(pending: Secret) -> bool:
+        raw.set_secret(mapped, "someone else")  # a rotation by another tool meanwhile
+        return True
+
     with pytest.raises(ConflictError):
-        backend.promote(name, again.version, expected_current=current)
-    with pytest.raises(ConflictError):
-        backend.stage(name, "four", expected_current=current)
-    backend.discard(name, again.version)
-    backend.discard(name, again.version)  # gone already: fine
+        store.rotate_staged(name, lambda: "three", interrupted)
+    store.clear_cache()
+    assert store.get(name).value.reveal() == "someone else"
+    # Its companion is a leftover now (staged against an older version): the next replaces it.
+    assert store.rotate_staged(name, lambda: "four", lambda p: True).value.reveal() == "four"
 
 
 def test_staging_under_purge_protection(store: SecretStore, kv: KeyVaultEmulator,
@@ -571,11 +586,13 @@ def test_staging_under_purge_protection(store: SecretStore, kv: KeyVaultEmulator
 
 
 def test_staging_limits(kv: KeyVaultEmulator) -> None:
-    assert not make_backend(kv, names="verbatim").capabilities.staging
+    assert not make_backend(kv, names="verbatim").capabilities.staging_companion
     backend = make_backend(kv)
-    assert backend.capabilities.staging
+    caps = backend.capabilities
+    assert (caps.staging, caps.staging_companion, caps.sequential_versions) == (False, True, False)
+    assert backend.kv_name(backend.staging_companion("app/db")) == "app--db" + STAGED_SUFFIX
     with pytest.raises(InvalidNameError, match="staged rotation"):
-        backend.stage("z" * 125, "v", expected_current=None)
+        backend.staging_companion("z" * 125)
 
 
 # -- faults, retries and error text ---------------------------------------------------------

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from helium_secrets import GuardPolicy, RetryPolicy, SecretStore, VersionInfo, open_store
+from helium_secrets import GuardPolicy, RetryPolicy, Secret, SecretStore, VersionInfo, open_store
 from helium_secrets.backends import hashivault
 from helium_secrets.backends.hashivault import (
     AppRoleAuth,
@@ -333,29 +333,70 @@ def test_check_and_set_conflict_names_no_value(store: SecretStore, prefix: str) 
 
 
 def test_staged_value_waits_beside_the_secret(store: SecretStore, admin: hvac.Client,
-                                              prefix: str) -> None:
+                                              bao: DevServer, prefix: str) -> None:
     backend = store.backend
     assert isinstance(backend, VaultBackend)
+    caps = backend.capabilities
+    assert (caps.staging, caps.staging_companion, caps.sequential_versions) == (False, True, True)
     name = f"{prefix}/staged"
-    first = store.put(name, "one")
-    pending = backend.stage(name, "two", expected_current=first.version, request_token="t1")
-    assert pending.version == "2"  # the version it will become
-    assert backend.stage(name, "two", expected_current=first.version).version == "2"  # retry
-    with pytest.raises(ConflictError, match="another rotation is staged"):
-        backend.stage(name, "other", expected_current=first.version)
-    assert store.refresh(name).value.reveal() == "one"  # readers do not see it
-    assert list(store.list(f"{prefix}/")) == [name]  # nor does listing
-    companion = admin.secrets.kv.v2.read_secret_version(f"{name}~staged",
-                                                        raise_on_deleted_version=True)
-    assert companion["data"]["data"] == {"value": "two", "for_version": "1"}
-    store.put(name, "someone else")  # a writer gets in first: the promotion must not win
+    store.put(name, "one")
+    seen: list[Any] = []
+
+    def test(pending: Secret) -> bool:
+        seen.append(pending.version)  # the version it will become
+        seen.append(store.refresh(name).value.reveal())  # readers do not see it
+        seen.append(list(store.list(f"{prefix}/")))  # nor does listing
+        companion = admin.secrets.kv.v2.read_secret_version(f"{name}~staged",
+                                                            raise_on_deleted_version=True)
+        seen.append(companion["data"]["data"])
+        seen.append(companion["data"]["metadata"]["custom_metadata"]["helium-staged-for"])
+        with make_store(VaultBackend(bao.address, token=bao.root_token)) as other, \
+                pytest.raises(ConflictError, match="another rotation is staged"):
+            other.rotate_staged(name, lambda: "rival-value", lambda p: True)
+        return True
+
+    promoted = store.rotate_staged(name, lambda: "two", test)
+    assert seen == ["2", "one", [name], {"value": "two"}, "1"]
+    assert (promoted.version, promoted.value.reveal()) == ("2", "two")
+    with pytest.raises(hvac.exceptions.InvalidPath):  # removed once promoted
+        admin.secrets.kv.v2.read_secret_metadata(f"{name}~staged")
+
+    def interrupted(pending: Secret) -> bool:
+        store.put(name, "someone else")  # a writer gets in first: the promotion must not win
+        return True
+
     with pytest.raises(ConflictError):
-        backend.promote(name, pending.version, expected_current=None)
+        store.rotate_staged(name, lambda: "lost", interrupted)
+    assert store.refresh(name).value.reveal() == "someone else"
     # The leftover staged value belongs to an older version: a new rotation replaces it.
-    promoted = store.rotate_staged(name, lambda: "three", lambda candidate: True)
-    assert (promoted.version, promoted.value.reveal()) == ("3", "three")
-    backend.stage(name, "four", expected_current="3")
-    store.delete(name)  # takes the staged value with it
+    admin.secrets.kv.v2.read_secret_version(f"{name}~staged", raise_on_deleted_version=True)
+    promoted = store.rotate_staged(name, lambda: "four", lambda candidate: True)
+    assert (promoted.version, promoted.value.reveal()) == ("4", "four")
+
+    def abandon(pending: Secret) -> bool:
+        store.delete(name)  # takes the staged value with it
+        return True
+
+    with pytest.raises(ConflictError):
+        store.rotate_staged(name, lambda: "five", abandon)
+    with pytest.raises(hvac.exceptions.InvalidPath):
+        admin.secrets.kv.v2.read_secret_metadata(f"{name}~staged")
+
+
+def test_a_promotion_whose_answer_was_lost_succeeds(proxied: SecretStore, proxy: FaultProxy,
+                                                    admin: hvac.Client, prefix: str) -> None:
+    name = f"{prefix}/lost-promotion"
+    proxied.put(name, "one")
+
+    def test(pending: Secret) -> bool:
+        # The value write of the promotion lands; its answer never comes back.
+        proxy.fail_next(kind="lost", method="POST", path=f"/v1/secret/data/{name}")
+        return True
+
+    promoted = proxied.rotate_staged(name, lambda: "two", test)
+    assert (promoted.version, promoted.value.reveal()) == ("2", "two")
+    assert proxy.pending() == 0, "the fault was used"
+    assert version_count(admin, name) == 2, "written once"
     with pytest.raises(hvac.exceptions.InvalidPath):
         admin.secrets.kv.v2.read_secret_metadata(f"{name}~staged")
 

@@ -27,12 +27,13 @@ def test_the_backend_protocol_members_exist() -> None:
 
     documented = {"name", "capabilities", "get", "put", "delete", "list_names", "list_versions",
                   "current_version", "get_many", "set_label", "stage", "promote", "discard",
-                  "classify", "close"}
+                  "staging_companion", "classify", "close"}
     assert documented <= set(dir(Backend))
     assert isinstance(MemoryBackend(), Backend)
     assert hasattr(BackendBase, "from_url")
     fields = {"binary", "versions", "labels", "read_only", "max_value_bytes", "name_rules",
-              "version_probe", "batch_get", "idempotent_put", "check_and_set", "staging"}
+              "version_probe", "batch_get", "idempotent_put", "check_and_set", "staging",
+              "staging_companion", "sequential_versions"}
     assert fields <= set(Capabilities.__dataclass_fields__)
     assert RawSecret is not None
     put = inspect.signature(Backend.put).parameters
@@ -92,3 +93,29 @@ def test_set_label_on_a_backend_without_labels_is_unsupported() -> None:
         with pytest.raises(errors.UnsupportedError) as info:
             store.set_label("a", "blue", "1")
         assert "memory" in str(info.value) and "'a'" in str(info.value)
+
+
+def test_a_backend_without_staging_declares_a_companion() -> None:
+    import dataclasses
+
+    from helium_secrets.backends import Capabilities
+
+    class Companioned(MemoryBackend):
+        capabilities: Capabilities
+
+        def staging_companion(self, name: str) -> str:
+            return name + "~staged"
+
+        def list_names(self, prefix: str = "") -> Iterator[str]:
+            return (n for n in list(super().list_names(prefix)) if not n.endswith("~staged"))
+
+    backend = Companioned()
+    backend.capabilities = dataclasses.replace(backend.capabilities, staging=False,
+                                               staging_companion=True, sequential_versions=True)
+    with SecretStore(backend) as store:
+        store.put("a", "one")
+        pending: list[str] = []
+        promoted = store.rotate_staged("a", lambda: "two", lambda p: pending.append(p.version))
+        assert pending == [promoted.version] == ["2"]  # announced by the id it gets
+        assert backend.calls["stage"] == backend.calls["promote"] == 0  # the store's emulation
+        assert list(store.list("")) == ["a"]

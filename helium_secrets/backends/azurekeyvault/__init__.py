@@ -25,10 +25,11 @@ What this module owns, and nothing more (the store does validation, retries and 
 * **Attributes.** A disabled version is not readable (Key Vault refuses it); an expired or
   not-yet-valid version (``exp``/``nbf``, which Key Vault treats as informational) is refused
   here too unless ``honour_dates=False``. Both are :class:`~helium_secrets.errors.VersionNotFoundError`.
-* **Staged rotation.** Key Vault makes every write current at once, so a pending value waits
-  in a hidden secret (``<Key Vault name>-0staged``, which no portable name maps to); promoting
-  copies it into the secret as a new version (check-and-set on the current one) and purges the
-  hidden secret.
+* **Staged rotation.** Key Vault makes every write current at once, so the store stages a
+  pending value in a companion the backend reserves: the hidden secret
+  ``<Key Vault name>-0staged``, which no portable name maps to (the store's companion
+  emulation writes, promotes and removes it; a companion is recovered when found soft-deleted,
+  and left soft-deleted when it cannot be purged).
 * **Errors.** :meth:`AzureKeyVaultBackend.classify` maps HTTP statuses and Key Vault error
   codes (never the service's free text) to portable codes; 429 carries Retry-After.
 
@@ -54,7 +55,6 @@ from helium_secrets.backends.azurekeyvault.values import (
     MAX_VALUE_BYTES,
     ORDER_TAG,
     PROMOTED_FROM_TAG,
-    STAGED_FOR_TAG,
 )
 
 __all__ = [
@@ -64,7 +64,6 @@ __all__ = [
     "MAX_VALUE_BYTES",
     "ORDER_TAG",
     "PROMOTED_FROM_TAG",
-    "STAGED_FOR_TAG",
     "STAGED_SUFFIX",
     "AzureKeyVaultBackend",
     "AzureKeyVaultOptions",

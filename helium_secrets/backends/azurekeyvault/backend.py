@@ -1,4 +1,5 @@
-"""The Key Vault backend: reads, writes, staged rotation and soft delete, on ``SecretClient``."""
+"""The Key Vault backend: reads, writes, the staging companion and soft delete, on
+``SecretClient``."""
 
 from __future__ import annotations
 
@@ -37,8 +38,6 @@ from helium_secrets.backends.azurekeyvault.values import (
     MAX_TAGS,
     MAX_VALUE_BYTES,
     ORDER_TAG,
-    PROMOTED_FROM_TAG,
-    STAGED_FOR_TAG,
     age,
     decode_value,
     encode_value,
@@ -46,7 +45,6 @@ from helium_secrets.backends.azurekeyvault.values import (
     version_info,
 )
 from helium_secrets.errors import (
-    ConflictError,
     DeadlineExceededError,
     HeliumError,
     InvalidArgumentError,
@@ -58,6 +56,9 @@ from helium_secrets.errors import (
 )
 
 __all__ = ["AzureKeyVaultBackend"]
+
+#: The mark of a staging companion's name (see ``staging_companion``).
+COMPANION_MARK = "~staged"
 
 
 class AzureKeyVaultBackend(BackendBase):
@@ -94,8 +95,9 @@ class AzureKeyVaultBackend(BackendBase):
             batch_get=0,
             idempotent_put=False,
             check_and_set=False,  # expected_version is checked, but not atomically
+            staging=False,
             # A hidden "<name>-0staged" secret could clash with a verbatim name.
-            staging=not self._verbatim,
+            staging_companion=not self._verbatim,
         )
         self._recover_deleted = opts.recover_deleted
         self._honour_dates = opts.honour_dates
@@ -138,7 +140,9 @@ class AzureKeyVaultBackend(BackendBase):
     # -- names and values -----------------------------------------------------------------
 
     def kv_name(self, name: str) -> str:
-        """The Key Vault name a portable name maps to."""
+        """The Key Vault name a portable name (or its staging companion) maps to."""
+        if name.endswith(COMPANION_MARK):
+            return self.kv_name(name[: -len(COMPANION_MARK)]) + STAGED_SUFFIX
         return name if self._verbatim else encode_name(name)
 
     def portable_name(self, kv_name: str) -> str | None:
@@ -219,7 +223,9 @@ class AzureKeyVaultBackend(BackendBase):
             raise InvalidArgumentError(f"the tag names {reserved} are reserved by helium-secrets")
         # No conditional write on Key Vault (capabilities.check_and_set is False): the store
         # checks expected_version / create_only with a read first and never passes them here.
-        written = self._set(kv, text, content_type, tags, recover=self._recover_deleted)
+        # A companion left soft-deleted by an earlier rotation (purge refused) is reused.
+        recover = self._recover_deleted or name.endswith(COMPANION_MARK)
+        written = self._set(kv, text, content_type, tags, recover=recover)
         return version_info(written.properties)
 
     def _set(
@@ -237,72 +243,18 @@ class AzureKeyVaultBackend(BackendBase):
             kv, _polling_interval=self._poll_interval), "recover")
         return self._client.set_secret(kv, text, content_type=content_type, tags=tags)
 
-    # -- staged rotation: the pending value waits in a hidden secret ------------------------
+    # -- the staging companion: the store stages a value in a hidden secret ------------------
 
-    def _staging_name(self, name: str) -> str:
+    def staging_companion(self, name: str) -> str:
+        # "NAME~staged" (no portable name has a "~") maps to the Key Vault name
+        # "<kv-name>-0staged", which no portable name maps to, so list never shows it.
         kv = self.kv_name(name)
-        hidden = kv + STAGED_SUFFIX
-        if len(hidden) > MAX_NAME_LENGTH:
+        if len(kv) + len(STAGED_SUFFIX) > MAX_NAME_LENGTH:
             raise InvalidNameError(
                 f"staged rotation needs a Key Vault name of at most "
                 f"{MAX_NAME_LENGTH - len(STAGED_SUFFIX)} characters; this one has {len(kv)}"
             )
-        return hidden
-
-    def stage(
-        self,
-        name: str,
-        value: str | bytes,
-        *,
-        expected_current: str | None,
-        request_token: str | None = None,
-    ) -> VersionInfo:
-        hidden = self._staging_name(name)
-        text, content_type = encode_value(value)
-        current = self._current(self.kv_name(name))
-        if current is None:
-            raise SecretNotFoundError("secret not found")
-        if expected_current is not None and current != expected_current:
-            raise ConflictError("the current version changed before staging")
-        # A hidden secret left soft-deleted by an earlier rotation (purge refused) is reused.
-        written = self._set(hidden, text, content_type, {STAGED_FOR_TAG: current}, recover=True)
-        return version_info(written.properties)
-
-    def promote(self, name: str, version: str, *, expected_current: str | None) -> None:
-        kv, hidden = self.kv_name(name), self._staging_name(name)
-        current = self._client.get_secret(kv).properties
-        if (current.tags or {}).get(PROMOTED_FROM_TAG) == version:
-            self._drop(hidden)  # a retried promotion whose first attempt got through
-            return
-        if expected_current is not None and current.version != expected_current:
-            raise ConflictError("the current version changed while the new one was staged")
-        try:
-            staged = self._client.get_secret(hidden, version)
-        except ResourceNotFoundError as exc:
-            raise VersionNotFoundError("no such staged version", version=version) from exc
-        self._set(kv, staged.value or "", staged.properties.content_type,
-                  {PROMOTED_FROM_TAG: version}, recover=False)
-        self._drop(hidden)
-
-    def discard(self, name: str, version: str) -> None:
-        self._drop(self._staging_name(name))
-
-    def _drop(self, hidden: str) -> None:
-        """Delete and purge the hidden staging secret; gone already is fine."""
-        try:
-            deleted = self._wait(self._client.begin_delete_secret(
-                hidden, _polling_interval=self._poll_interval), "delete")
-        except ResourceNotFoundError:
-            return
-        if deleted.recovery_id is None:
-            return
-        try:
-            self._client.purge_deleted_secret(hidden)
-        except HttpResponseError as exc:
-            # Purge protection or no purge permission: it stays soft-deleted, and the next
-            # stage() recovers and overwrites it.
-            if exc.status_code != 403:
-                raise
+        return name + COMPANION_MARK
 
     def _wait(self, poller: Any, what: str) -> Any:
         poller.wait(timeout=self._wait_timeout)
@@ -318,8 +270,15 @@ class AzureKeyVaultBackend(BackendBase):
             self._client.begin_delete_secret(kv, _polling_interval=self._poll_interval), "delete"
         )
         # Without soft delete (no recovery id) the secret is already gone for good.
-        if purge and deleted.recovery_id is not None:
+        if not purge or deleted.recovery_id is None:
+            return
+        try:
             self._client.purge_deleted_secret(kv)
+        except HttpResponseError as exc:
+            # A companion under purge protection (or without the purge permission) stays
+            # soft-deleted, and the next staging recovers and overwrites it.
+            if exc.status_code != 403 or not name.endswith(COMPANION_MARK):
+                raise
 
     # -- soft delete: purge and recover are extra operations (store.extras.purge(name)), run
     # through the store's call pipeline. list_deleted takes a prefix, not a name, so it is

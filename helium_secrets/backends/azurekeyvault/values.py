@@ -1,5 +1,5 @@
 """Key Vault's values and tags: bytes as base64 text, metadata as tags, and the tags that are
-ours (the order of versions written within one second, staged rotation)."""
+ours (the order of versions written within one second)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ __all__ = [
     "MAX_VALUE_BYTES",
     "ORDER_TAG",
     "PROMOTED_FROM_TAG",
-    "STAGED_FOR_TAG",
     "age",
     "decode_value",
     "encode_value",
@@ -36,12 +35,11 @@ MAX_TAGS = 15
 BINARY_CONTENT_TYPE = "application/octet-stream;base64"
 #: The tag that orders versions written within one second (Key Vault's timestamps are seconds).
 ORDER_TAG = "helium-written-ns"
-#: On a staged value: the version it is meant to replace.
-STAGED_FOR_TAG = "helium-staged-for"
-#: On a promoted version: the staged version it came from (makes a retried promote a no-op).
+#: On versions promoted by releases before the store staged in companions: the staged version
+#: they came from (still kept out of metadata).
 PROMOTED_FROM_TAG = "helium-promoted-from"
 
-INTERNAL_TAGS = frozenset({ORDER_TAG, STAGED_FOR_TAG, PROMOTED_FROM_TAG})
+INTERNAL_TAGS = frozenset({ORDER_TAG, PROMOTED_FROM_TAG})
 
 
 def encode_value(value: str | bytes) -> tuple[str, str | None]:

@@ -26,11 +26,10 @@ from helium_secrets.backends.hashivault.auth import (
     UserpassAuth,
     VaultAuth,
 )
-from helium_secrets.backends.hashivault.backend import PENDING, STAGED_SUFFIX, VaultBackend
+from helium_secrets.backends.hashivault.backend import STAGED_SUFFIX, VaultBackend
 from helium_secrets.backends.hashivault.options import VaultOptions
 
 __all__ = [
-    "PENDING",
     "STAGED_SUFFIX",
     "AppRoleAuth",
     "JWTAuth",

@@ -1,4 +1,5 @@
-"""The Vault / OpenBao backend: KV v2 (or v1) reads, writes, staging and version extras."""
+"""The Vault / OpenBao backend: KV v2 (or v1) reads, writes, the staging companion and version
+extras."""
 
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ from helium_secrets.errors import (
     VersionNotFoundError,
 )
 
-__all__ = ["PENDING", "STAGED_SUFFIX", "VaultBackend"]
+__all__ = ["STAGED_SUFFIX", "VaultBackend"]
 
 T = TypeVar("T")
 _log = logging.getLogger("helium_secrets.vault")
@@ -71,10 +72,9 @@ PLAIN_PUT_ROUNDS = 100
 
 #: A per-process key for KV v1 version ids (content digests that must not reveal the value).
 _V1_DIGEST_KEY = secrets.token_bytes(32)
-#: A staged value lives at NAME + this suffix. ``~`` is not in any portable name, so the
+#: The store stages a value at NAME + this suffix. ``~`` is not in any portable name, so the
 #: companion path never collides with a secret, and listing leaves it out.
 STAGED_SUFFIX = "~staged"
-PENDING = "pending"
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,9 @@ class VaultBackend(BackendBase):
             # v2: a retried put is recognised (see put); v1: a put is a plain overwrite.
             idempotent_put=True,
             check_and_set=v2,
-            staging=v2,
+            staging=False,
+            staging_companion=v2,  # see staging_companion
+            sequential_versions=v2,
             max_metadata_keys=MAX_METADATA_KEYS if v2 else None,
             max_metadata_key_bytes=MAX_METADATA_KEY_BYTES if v2 else None,
             max_metadata_value_bytes=MAX_METADATA_VALUE_BYTES if v2 else None,
@@ -386,9 +388,6 @@ class VaultBackend(BackendBase):
         except hvac.exceptions.InvalidPath:
             return None
 
-    def _current_or_zero(self, name: str) -> int:
-        return int((self._metadata_or_none(name) or {}).get("current_version") or 0)
-
     def _version_if_ours(self, name: str, number: int, data: Mapping[str, str]
                          ) -> VersionInfo | None:
         try:
@@ -457,8 +456,6 @@ class VaultBackend(BackendBase):
             return
         self._metadata(name)
         self._op(lambda: self._kv2.delete_metadata_and_all_versions(name, mount_point=self.mount))
-        if self.capabilities.staging:
-            self._drop_staged(name)  # a staged value must not outlive its secret
 
     def list_names(self, prefix: str = "") -> Iterator[str]:
         directory = prefix[: prefix.rfind("/") + 1]
@@ -510,97 +507,10 @@ class VaultBackend(BackendBase):
         # With its creation time: a secret deleted and created again starts again at "1".
         return VersionInfo(current, created_at=parse_time(info.get("created_time")))
 
-    # -- staged rotation (KV v2) -----------------------------------------------------------
-    #
-    # KV v2 has no version that exists without being current, so a staged value waits at a
-    # companion path (NAME~staged) with the version it was staged against. Its id is the
-    # version it will become: promoting writes it to NAME with cas=<that version>, so it lands
-    # exactly as announced, or conflicts if anyone wrote in between.
-
-    def stage(
-        self,
-        name: str,
-        value: str | bytes,
-        *,
-        expected_current: str | None,
-        request_token: str | None = None,
-    ) -> VersionInfo:
-        self._require_v2("staged rotation")
-        base = 0
-        if expected_current is not None:
-            number = version_number(expected_current)
-            if number is None:
-                raise ConflictError("staging failed: no such version")
-            base = number
-        if self._current_or_zero(name) != base:
-            raise ConflictError("staging failed: the current version changed")
-        record = {**encode(value), "for_version": str(base)}
-        companion = name + STAGED_SUFFIX
-        cas = 0
-        for _ in range(2):
-            try:
-                self._op(lambda c=cas: self._kv2.create_or_update_secret(  # type: ignore[misc]
-                    companion, secret=record, cas=c, mount_point=self.mount))
-                return VersionInfo(version=str(base + 1), labels=frozenset({PENDING}))
-            except hvac.exceptions.InvalidRequest as exc:
-                if not is_cas_mismatch(exc):
-                    raise
-                staged, staged_version = self._read_staged(name)
-                if staged is None:
-                    cas = staged_version  # deleted versions only: write over them
-                elif staged.get("for_version") == str(base):
-                    if staged == record:  # a retry of this very stage call
-                        return VersionInfo(version=str(base + 1),
-                                           labels=frozenset({PENDING}))
-                    raise ConflictError("staging failed: another rotation is staged") from exc
-                else:
-                    cas = staged_version  # left over from an older rotation: replace it
-        raise ConflictError("staging failed: the staged value kept changing")
-
-    def _read_staged(self, name: str) -> tuple[dict[str, Any] | None, int]:
-        """The staged record of ``name`` (``None`` if none) and its companion's version."""
-        try:
-            response = self._op(lambda: self._kv2.read_secret_version(
-                name + STAGED_SUFFIX, mount_point=self.mount, raise_on_deleted_version=False))
-        except hvac.exceptions.InvalidPath:
-            return None, 0
-        body = response["data"]
-        version = int((body.get("metadata") or {}).get("version") or 0)
-        data = body.get("data")
-        return (dict(data) if isinstance(data, Mapping) else None), version
-
-    def promote(self, name: str, version: str, *, expected_current: str | None) -> None:
-        self._require_v2("staged rotation")
-        staged, _ = self._read_staged(name)
-        target = version_number(version)
-        if staged is None or target is None or staged.get("for_version") != str(target - 1):
-            raise VersionNotFoundError("no such staged version")
-        if expected_current is not None and expected_current != str(target - 1):
-            raise ConflictError("promotion failed: the current version changed")
-        value = {k: v for k, v in staged.items() if k != "for_version"}
-        try:
-            self._op(lambda: self._kv2.create_or_update_secret(
-                name, secret=value, cas=target - 1, mount_point=self.mount))
-        except hvac.exceptions.InvalidRequest as exc:
-            if is_cas_mismatch(exc):
-                raise ConflictError("promotion failed: the current version changed") from exc
-            raise
-        # Promoted already: a leftover companion holds the now-current value and the next
-        # rotation replaces it. Only a policy without "delete" on metadata leaves one.
-        with contextlib.suppress(hvac.exceptions.Forbidden):
-            self._drop_staged(name)
-
-    def discard(self, name: str, version: str) -> None:
-        self._require_v2("staged rotation")
-        staged, _ = self._read_staged(name)
-        target = version_number(version)
-        if staged is None or target is None or staged.get("for_version") != str(target - 1):
-            raise VersionNotFoundError("no such staged version")
-        self._drop_staged(name)
-
-    def _drop_staged(self, name: str) -> None:
-        self._op(lambda: self._kv2.delete_metadata_and_all_versions(
-            name + STAGED_SUFFIX, mount_point=self.mount))
+    def staging_companion(self, name: str) -> str:
+        # The store stages a pending value here (KV v2 has no version that exists without
+        # being current): NAME~staged, beside the secret, with its own versions and metadata.
+        return name + STAGED_SUFFIX
 
     @property
     def logins(self) -> int:
