@@ -15,8 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
+from typing import TYPE_CHECKING
 
 from helium_secrets._pipeline import CallPipeline, copy_error
 from helium_secrets._stats import StatsRecorder
@@ -33,6 +32,9 @@ from helium_secrets.errors import (
 from helium_secrets.layers.cache import CacheEntry, SecretCache
 from helium_secrets.layers.retry import Clock, RetryPolicy
 from helium_secrets.layers.rotation import RotationListeners
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 __all__ = ["ReadPath", "to_secret"]
 
@@ -63,13 +65,44 @@ class _Abandoned(Exception):
 
 
 class _Flight:
-    """One fetch in progress, shared by every caller that wants the same key."""
+    """One fetch in progress, shared by every caller that wants the same key.
 
-    __slots__ = ("future", "started")
+    Its answer (a secret or an error) is set once; until then a lock is held, which each
+    waiter takes and gives back (with a timeout where it has a stale value to fall back on).
+    Lighter than a ``concurrent.futures.Future``, which every cache miss would pay for.
+    """
+
+    __slots__ = ("_error", "_pending", "_secret", "started")
+
+    _resolving = threading.Lock()  # a fetch's owner and close() may race to answer it
 
     def __init__(self, started: float) -> None:
-        self.future: Future[Secret] = Future()
         self.started = started
+        self._secret: Secret | None = None
+        self._error: BaseException | None = None
+        self._pending = threading.Lock()
+        self._pending.acquire()
+
+    def done(self) -> bool:
+        return not self._pending.locked()
+
+    def resolve(self, secret: Secret | None = None, error: BaseException | None = None) -> None:
+        """Set the answer, unless it is set already."""
+        with _Flight._resolving:
+            if self.done():
+                return
+            self._secret, self._error = secret, error
+            self._pending.release()
+
+    def answer(self, timeout: float | None = None) -> Secret | None:
+        """The secret (raising the error) once set; ``None`` if ``timeout`` ran out first."""
+        if not self._pending.acquire(timeout=-1 if timeout is None else timeout):
+            return None
+        self._pending.release()
+        if self._error is not None:
+            raise self._error
+        assert self._secret is not None
+        return self._secret
 
 
 class ReadPath:
@@ -199,12 +232,12 @@ class ReadPath:
         try:
             secret = self._fetch(name, version, label, policy, ttl)
         except Exception as exc:
-            flight.future.set_exception(exc)
+            flight.resolve(error=exc)
         except BaseException:
-            flight.future.set_exception(_Abandoned())
+            flight.resolve(error=_Abandoned())
             raise
         else:
-            flight.future.set_result(secret)
+            flight.resolve(secret)
         finally:
             with self._lock:
                 if self._inflight.get(key) is flight:
@@ -225,16 +258,16 @@ class ReadPath:
         started = time.perf_counter()
         try:
             if stale is None:
-                secret = flight.future.result()
+                secret = flight.answer()
             else:
                 # The whole stale wait counts from the start of the fetch, not of this reader.
                 waited = self._clock.monotonic() - flight.started
                 assert self.cache is not None
                 budget = max(0.0, self.cache.policy.stale_wait - waited)
-                try:
-                    secret = flight.future.result(timeout=budget)
-                except FutureTimeout:
+                secret = flight.answer(timeout=budget)
+                if secret is None:
                     return self._serve_stale(name, stale, "the backend is slow")
+            assert secret is not None
         except _Abandoned:
             raise
         except HeliumError as exc:
@@ -320,6 +353,8 @@ class ReadPath:
             return None
         with self._lock:
             if self._executor is None:
+                from concurrent.futures import ThreadPoolExecutor  # only once it is needed
+
                 self._executor = ThreadPoolExecutor(
                     max_workers=2,
                     thread_name_prefix=f"helium-refresh[{self.pipeline.backend_name}]",
@@ -452,24 +487,22 @@ class ReadPath:
                     self._learned(secret, generation, ticket, None)
                     self.pipeline.emit("get", name, secret.version, None, 0.0, "miss", 0,
                                        "get_many")
-                    flights[name].future.set_result(secret)
+                    flights[name].resolve(secret)
                     continue
                 error = (self.pipeline.translate(answer, name) if answer is not None
                          else SecretNotFoundError("secret not found",
                                                   backend=self.pipeline.backend_name, name=name))
                 if type(error) is SecretNotFoundError:
                     self._learned_missing(name, generation, error.message)
-                flights[name].future.set_exception(error)
+                flights[name].resolve(error=error)
         except Exception as exc:
             error = exc if isinstance(exc, HeliumError) else UnavailableError(
                 f"unexpected {type(exc).__name__}", backend=self.pipeline.backend_name)
             for name in chunk:
-                if not flights[name].future.done():
-                    flights[name].future.set_exception(copy_error(error))
+                flights[name].resolve(error=copy_error(error))
         except BaseException:
             for name in chunk:
-                if not flights[name].future.done():
-                    flights[name].future.set_exception(_Abandoned())
+                flights[name].resolve(error=_Abandoned())
             raise
         finally:
             with self._lock:
@@ -489,14 +522,14 @@ class ReadPath:
         with self._lock:
             flights = list(self._inflight.values())
         for flight in flights:
-            with contextlib.suppress(InvalidStateError):
-                flight.future.set_exception(
-                    StoreClosedError("the store was closed", backend=self.pipeline.backend_name))
+            flight.resolve(error=StoreClosedError("the store was closed",
+                                                  backend=self.pipeline.backend_name))
 
     def after_fork_in_child(self) -> None:
         """Threads do not survive a fork: forget their fetches and locks, start afresh."""
-        # No thread waits on those fetches in the child (a future's own lock may even be held
-        # by a thread that is gone), so they are dropped, not resolved.
+        # No thread waits on those fetches in the child, and their owners are gone: they are
+        # dropped, not answered. Any lock a parent's thread held is replaced.
         self._lock = threading.Lock()
+        _Flight._resolving = threading.Lock()
         self._inflight = {}
         self._executor = None
