@@ -14,11 +14,13 @@ import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import SplitResult, urlsplit
+from typing import TYPE_CHECKING, Any
 
 from helium_secrets._store import SecretStore
 from helium_secrets.backends._base import Backend
+
+if TYPE_CHECKING:
+    from urllib.parse import SplitResult
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -157,6 +159,8 @@ def open_store(url: str | None = None, **options: Any) -> SecretStore:
     """
     if url is None:
         url = default_url()
+    from urllib.parse import urlsplit  # here, not at import (it loads ipaddress)
+
     parts: SplitResult = urlsplit(url)
     scheme = parts.scheme.lower()
     if not scheme:

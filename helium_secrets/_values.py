@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import hmac
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from types import MappingProxyType
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from helium_secrets.errors import InvalidArgumentError
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 __all__ = ["FrozenMap", "Secret", "SecretValue", "VersionInfo", "json_field"]
 
@@ -100,6 +100,8 @@ class SecretValue:
         :raises ValueError: the value is not valid JSON (the message never quotes it).
         """
         try:
+            import json  # here, not at import: most values are never parsed
+
             return json.loads(self._value)
         except (ValueError, UnicodeDecodeError):
             raise ValueError("the secret value is not valid JSON") from None
@@ -113,6 +115,8 @@ class SecretValue:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, SecretValue):
             return NotImplemented
+        import hmac  # here, not at import: it loads OpenSSL
+
         return hmac.compare_digest(self.reveal_bytes(), other.reveal_bytes())
 
     def __hash__(self) -> int:

@@ -14,14 +14,16 @@ import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from types import MappingProxyType
-from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
-from urllib.parse import SplitResult
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 
 from helium_secrets._forksafe import renew_after_fork
 from helium_secrets._values import VersionInfo
 from helium_secrets.errors import ErrorCode
+
+if TYPE_CHECKING:
+    from datetime import datetime
+    from urllib.parse import SplitResult
 
 __all__ = [
     "Backend",
