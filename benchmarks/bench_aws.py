@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -39,6 +38,7 @@ from aws_lambda_powertools.utilities.parameters import SecretsProvider  # noqa: 
 from aws_secretsmanager_caching import SecretCache, SecretCacheConfig  # noqa: E402
 from botocore.config import Config  # noqa: E402
 
+from benchmarks.bench_core import measure_import  # noqa: E402  (one way to time the import)
 from helium_secrets import CachePolicy, SecretStore  # noqa: E402
 from helium_secrets.backends.awssecretsmanager import AWSSecretsManagerBackend  # noqa: E402
 from tests.backends.motoserver import MotoServer  # noqa: E402
@@ -203,24 +203,6 @@ def measure_miss(server: MotoServer, samples: int) -> dict[str, float]:
             "overhead_pct": (helium_us / raw_us - 1) * 100}
 
 
-def measure_import(runs: int = 7) -> dict[str, Any]:
-    code = (
-        "import sys, time; t = time.perf_counter(); import helium_secrets; "
-        "t = time.perf_counter() - t; "
-        "sdk = sorted({m.split('.')[0] for m in sys.modules} & "
-        "{'boto3', 'botocore', 'hvac', 'azure', 'google', 'grpc'}); "
-        "print(t * 1000, ','.join(sdk))"
-    )
-    times: list[float] = []
-    sdks: set[str] = set()
-    for _ in range(runs):
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             check=True, cwd=ROOT).stdout.split()
-        times.append(float(out[0]))
-        sdks.update(out[1].split(",") if len(out) > 1 else ())
-    return {"ms": statistics.median(times), "sdk_modules": sorted(sdks)}
-
-
 def seed(server: MotoServer) -> None:
     client = _client(server, direct=True)
     client.create_secret(Name=HOT, SecretString="hot-value")
@@ -245,7 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cold = measure_cold(server)
         batch = measure_batch(server)
         miss = measure_miss(server, miss_samples)
-    imported = measure_import()
+    imported = measure_import(3 if args.quick else 9)
 
     figures: dict[str, Any] = {
         "hit_median_ns": {k: round(v, 1) for k, v in hits.items()},
