@@ -177,7 +177,11 @@ class ReadPath:
         hit, stale = self.lookup(name, ttl)
         if hit is not None:
             return hit
-        return self._load((name, None, None), policy, ttl=ttl, stale=stale)
+        # An expired value waits at most the stale wait for the backend (the fetch runs in the
+        # background). A per-call ttl asks for a fresh answer: its fetch runs here, and the
+        # cached value only covers a transient failure.
+        return self._load((name, None, None), policy, ttl=ttl, stale=stale,
+                          background=ttl is None)
 
     def refresh(self, name: str, policy: RetryPolicy) -> Secret:
         """Read the current version from the backend; a failure is raised, never stale."""
@@ -208,7 +212,7 @@ class ReadPath:
         return info
 
     def _load(self, key: _Key, policy: RetryPolicy, *, ttl: float | None,
-              stale: Secret | None) -> Secret:
+              stale: Secret | None, background: bool = False) -> Secret:
         """Fetch ``key``, one backend call for every concurrent caller of the same key."""
         while True:
             with self._lock:
@@ -218,7 +222,8 @@ class ReadPath:
                     flight = self._inflight[key] = _Flight(self._clock.monotonic())
             if leader:
                 self.stats.misses += 1
-                if stale is None or not self._start_in_background(key, flight, policy, ttl):
+                if (stale is None or not background
+                        or not self._start_in_background(key, flight, policy, ttl)):
                     self._run(key, flight, policy, ttl)
             else:
                 self.stats.coalesced += 1

@@ -30,8 +30,9 @@ class CachePolicy:
         backend fails with a transient error (0 turns it off).
     :param negative_ttl: seconds a "not found" answer is remembered (0 turns it off).
     :param stale_wait: seconds a reader of an expired value that ``stale_if_error`` still
-        covers waits for the backend; past it the reader gets the stale value while the
-        fetch goes on in the background and fills the cache when it answers. A slow or
+        covers waits for the backend (reads with a per-call ``ttl`` excepted); past it the
+        reader gets the stale value while the fetch goes on in the background and fills the
+        cache when it answers. A slow or
         silent backend thus costs such a reader at most this long (0: serve the stale value
         at once and refresh behind it).
     """

@@ -199,3 +199,16 @@ def test_a_silent_backend_costs_a_batch_reader_of_cached_values_at_most_the_stal
         assert store.stats().stale_served == 2
         hold.release()
 
+
+
+def test_a_read_with_a_per_call_ttl_waits_for_the_fresh_answer(
+    backend: BatchBackend, clock: ManualClock
+) -> None:
+    policy = CachePolicy(ttl=60, refresh_ahead=0, stale_wait=0.0)
+    with SecretStore(backend, clock=clock, cache=policy, poll=PollPolicy(interval=None)) as store:
+        store.get("a")
+        backend.write_external("a", "a-v2")
+        hold = backend.hold("a")
+        threading.Timer(0.2, hold.release).start()  # a slow answer
+        assert store.get("a", ttl=0).value.reveal() == "a-v2", "not the cached value"
+        assert store.stats().stale_served == 0
