@@ -10,12 +10,11 @@ all come through here, so a behaviour fixed once is fixed for all of them.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from helium_secrets._pipeline import CallPipeline, copy_error
 from helium_secrets._stats import StatsRecorder
@@ -223,7 +222,7 @@ class ReadPath:
             if leader:
                 self.stats.misses += 1
                 if (stale is None or not background
-                        or not self._start_in_background(key, flight, policy, ttl)):
+                        or not self._submit(self._run, key, flight, policy, ttl)):
                     self._run(key, flight, policy, ttl)
             else:
                 self.stats.coalesced += 1
@@ -247,17 +246,6 @@ class ReadPath:
             with self._lock:
                 if self._inflight.get(key) is flight:
                     del self._inflight[key]
-
-    def _start_in_background(self, key: _Key, flight: _Flight, policy: RetryPolicy,
-                             ttl: float | None) -> bool:
-        executor = self._ensure_executor()
-        if executor is None:
-            return False
-        try:
-            executor.submit(self._run, key, flight, policy, ttl)
-        except RuntimeError:  # shut down by close() meanwhile
-            return False
-        return True
 
     def _wait(self, name: str, flight: _Flight, stale: Secret | None, leader: bool) -> Secret:
         started = time.perf_counter()
@@ -353,9 +341,10 @@ class ReadPath:
 
     # -- background refresh ----------------------------------------------------------------
 
-    def _ensure_executor(self) -> ThreadPoolExecutor | None:
+    def _submit(self, fn: Callable[..., None], *args: Any) -> bool:
+        """Run ``fn(*args)`` on the store's refresh pool; ``False`` once the store is closed."""
         if self._closed:
-            return None
+            return False
         with self._lock:
             if self._executor is None:
                 from concurrent.futures import ThreadPoolExecutor  # only once it is needed
@@ -364,15 +353,17 @@ class ReadPath:
                     max_workers=2,
                     thread_name_prefix=f"helium-refresh[{self.pipeline.backend_name}]",
                 )
-            return self._executor
+            executor = self._executor
+        try:
+            executor.submit(fn, *args)
+        except RuntimeError:  # shut down by close() meanwhile
+            return False
+        return True
 
     def refresh_in_background(self, name: str) -> None:
         """Renew a cached value that is near its expiry, while readers keep getting it."""
         key = (name, None, None)
         if key in self._inflight:
-            return
-        executor = self._ensure_executor()
-        if executor is None:
             return
 
         def run() -> None:
@@ -388,15 +379,11 @@ class ReadPath:
             except Exception as exc:  # the cached value stays until it expires
                 _log.debug("background refresh of %r failed: %s", name, type(exc).__name__)
 
-        with contextlib.suppress(RuntimeError):  # shut down by close() meanwhile
-            executor.submit(run)
+        self._submit(run)
 
     def confirm(self, name: str) -> None:
         """Read ``name`` afresh in the background, for listeners that got answers they could
         not order (see :meth:`RotationListeners.observe`)."""
-        executor = self._ensure_executor()
-        if executor is None:
-            return
 
         def run() -> None:
             try:
@@ -404,8 +391,7 @@ class ReadPath:
             except Exception as exc:  # the next read or poll tells instead
                 _log.debug("confirming read of %r failed: %s", name, type(exc).__name__)
 
-        with contextlib.suppress(RuntimeError):  # shut down by close() meanwhile
-            executor.submit(run)
+        self._submit(run)
 
     # -- batches ---------------------------------------------------------------------------
 
@@ -446,17 +432,11 @@ class ReadPath:
         self.stats.coalesced += len(waiting)
         batch = list(mine)
         # With a stale value to fall back on, a slow batch costs its readers only the stale wait.
-        executor = (self._ensure_executor()
-                    if any(stale.get(name) is not None for name in batch) else None)
+        background = any(stale.get(name) is not None for name in batch)
         for start in range(0, len(batch), self.caps.batch_get):
             chunk = batch[start:start + self.caps.batch_get]
-            try:
-                if executor is not None:
-                    executor.submit(self._fetch_batch, chunk, mine, policy)
-                    continue
-            except RuntimeError:  # shut down by close() meanwhile
-                pass
-            self._fetch_batch(chunk, mine, policy)
+            if not (background and self._submit(self._fetch_batch, chunk, mine, policy)):
+                self._fetch_batch(chunk, mine, policy)
         for name, flight in {**mine, **waiting}.items():
             try:
                 try:

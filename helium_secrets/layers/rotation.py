@@ -232,16 +232,16 @@ class RotationListeners:
             if watch is not None and ended >= watch.started:
                 watch.known, watch.started, watch.ended = None, started, ended
 
-    def _knows(self, name: str, probed: VersionInfo) -> bool:
+    def _known(self, name: str) -> Secret | None:
+        """The version last announced (or first seen) of a watched name, if any."""
         watch = self._watches.get(name)
         known = watch.known if watch is not None else None
-        return isinstance(known, Secret) and _same(known, probed)
+        return known if isinstance(known, Secret) else None
 
     def known_version(self, name: str) -> str | None:
-        """The last version seen of a watched name, if any."""
-        watch = self._watches.get(name)
-        known = watch.known if watch is not None else None
-        return known.version if isinstance(known, Secret) else None
+        """The id of the version last seen of a watched name, if any."""
+        known = self._known(name)
+        return known.version if known is not None else None
 
     # -- the poller ------------------------------------------------------------------------
 
@@ -280,8 +280,8 @@ class RotationListeners:
                 break
             started = self._ticket()
             try:
-                probed = self._probe(name)
-                if not self._knows(name, probed):
+                probed, known = self._probe(name), self._known(name)
+                if known is None or not _same(known, probed):
                     self._refresh(name)  # the store calls observe() with the new secret
             except SecretNotFoundError:
                 self.forget(name, started)
