@@ -256,7 +256,10 @@ class Backend(Protocol):
         ...
 
     def get_many(self, names: Sequence[str]) -> dict[str, RawSecret | BaseException]:
-        """Read the current version of several secrets; per-name errors are values in the dict."""
+        """Read the current version of several secrets; per-name errors are values in the dict.
+
+        The store calls it with distinct names, at most ``capabilities.batch_get`` of them.
+        """
         ...
 
     def set_label(self, name: str, label: str, version: str | None) -> None:

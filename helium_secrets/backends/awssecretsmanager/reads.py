@@ -79,22 +79,17 @@ class Reads(BackendBase):
         )
 
     def get_many(self, names: Sequence[str]) -> dict[str, RawSecret | BaseException]:
-        out: dict[str, RawSecret | BaseException] = {}
-        wanted = list(dict.fromkeys(names))
-        for start in range(0, len(wanted), BATCH_SIZE):
-            chunk = wanted[start:start + BATCH_SIZE]
-            if not self._batch_denied:
-                try:
-                    out.update(self._batch(chunk))
-                    continue
-                except botocore.exceptions.ClientError as exc:
-                    if error_code(exc) not in ("AccessDeniedException", "AccessDenied"):
-                        raise
-                    # A policy allows GetSecretValue but not the batch call: read one by
-                    # one, now and from now on.
-                    self._batch_denied = True
-            out.update(super().get_many(chunk))
-        return out
+        # The store sends distinct names, at most capabilities.batch_get (BATCH_SIZE) of them.
+        if not self._batch_denied:
+            try:
+                return self._batch(names)
+            except botocore.exceptions.ClientError as exc:
+                if error_code(exc) not in ("AccessDeniedException", "AccessDenied"):
+                    raise
+                # A policy allows GetSecretValue but not the batch call: read one by one, now
+                # and from now on.
+                self._batch_denied = True
+        return super().get_many(names)
 
     def _batch(self, chunk: Sequence[str]) -> dict[str, RawSecret | BaseException]:
         out: dict[str, RawSecret | BaseException] = {}
