@@ -100,6 +100,7 @@ class SecretStore:
             probe=lambda name: self._reads.current_version(name, self.retry_policy),
             refresh=self.refresh, baseline=self.get,
         )
+        self._extras: Extras | None = None
         renew_after_fork(self, SecretStore._after_fork_in_child)
 
     def __repr__(self) -> str:
@@ -393,7 +394,9 @@ class SecretStore:
         on AWS, ``purge``/``recover`` on Azure, ...), run through the store's call pipeline:
         the name is checked, a closed store refuses them, errors are helium errors and each
         call is audited. Each backend's page lists its extras."""
-        return Extras(self)
+        if self._extras is None:
+            self._extras = Extras(self)  # the backend's class is scanned once
+        return self._extras
 
     # -- housekeeping ----------------------------------------------------------------------
 
