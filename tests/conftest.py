@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from tests.backends.motoserver import MotoServer
     from tests.backends.openbao import DevServer
 
+pytest_plugins = ["tests.netguard"]  # no test connects off loopback (see netguard.py)
+
 
 @pytest.fixture(scope="session")
 def moto() -> Iterator[MotoServer]:
