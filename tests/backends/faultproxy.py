@@ -3,8 +3,10 @@
 The SDK talks real HTTP to the proxy, which forwards to the real server (OpenBao here) and, for
 the requests a test picked by method and path, answers an error itself, drops the connection
 before the server sees the request, or forwards it and then drops the connection without the
-answer (a write that took effect although the client never heard so). Nothing in the SDK is
-mocked: it parses a real answer, or a real broken connection.
+answer (a write that took effect although the client never heard so), or redirects it. Nothing
+in the SDK is mocked: it parses a real answer, or a real broken connection. The proxy listens
+over TLS when given a server context (``tls=``), and :class:`Sink` is a listener that only
+counts what reaches it: the target of a redirect that must not be followed.
 """
 
 from __future__ import annotations
@@ -12,18 +14,21 @@ from __future__ import annotations
 import collections
 import http.client
 import re
+import socket
+import ssl
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["FaultProxy"]
+__all__ = ["FaultProxy", "Sink"]
 
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length",
                "proxy-connection", "upgrade", "te", "trailer"}
 #: ``status``: answer ``status`` and ``body`` without forwarding; ``drop``: close the connection
-#: before the server sees the request; ``lost``: forward it, then close without the answer.
-KINDS = frozenset({"status", "drop", "lost"})
+#: before the server sees the request; ``lost``: forward it, then close without the answer;
+#: ``redirect``: answer ``status`` (a 3xx; 307 unless given) with ``Location: <location><path>``.
+KINDS = frozenset({"status", "drop", "lost", "redirect"})
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,7 @@ class _Fault:
     status: int
     body: bytes
     content_type: str
+    location: str = ""
 
     def matches(self, method: str, path: str) -> bool:
         return (self.method is None or self.method == method) and (
@@ -52,8 +58,10 @@ class FaultProxy:
     ``(method, path)`` of every request that reached the proxy, faulted or not.
     """
 
-    def __init__(self, upstream_port: int, upstream_host: str = "127.0.0.1") -> None:
+    def __init__(self, upstream_port: int, upstream_host: str = "127.0.0.1", *,
+                 tls: ssl.SSLContext | None = None) -> None:
         self.upstream = (upstream_host, upstream_port)
+        self.tls = tls
         self._lock = threading.Lock()
         self._faults: collections.deque[_Fault] = collections.deque()
         self.requests: list[tuple[str, str]] = []
@@ -62,6 +70,9 @@ class FaultProxy:
 
     def start(self) -> FaultProxy:
         self._server = _Server(("127.0.0.1", 0), self._handler_class())
+        if self.tls is not None:  # each connection's handshake runs in its own thread
+            self._server.socket = self.tls.wrap_socket(
+                self._server.socket, server_side=True, do_handshake_on_connect=False)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
                                         name="fault-proxy")
         self._thread.start()
@@ -83,7 +94,8 @@ class FaultProxy:
     @property
     def url(self) -> str:
         assert self._server is not None, "start() first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self._server.server_address[1]}"
 
     def fail_next(
         self,
@@ -95,17 +107,24 @@ class FaultProxy:
         status: int = 500,
         body: bytes = b"",
         content_type: str = "application/json",
+        location: str = "",
     ) -> None:
         """Fault the next ``count`` requests that match ``method`` and ``path`` (a regular
         expression the whole path, without the query, must match; ``None``: any).
 
-        :param kind: ``status``, ``drop`` or ``lost`` (see :data:`KINDS`).
+        :param kind: ``status``, ``drop``, ``lost`` or ``redirect`` (see :data:`KINDS`).
         :param status: the HTTP status a ``status`` fault answers, with ``body``.
+        :param location: where a ``redirect`` sends the request (its path is appended), such
+            as another listener's ``http://127.0.0.1:<port>``.
         """
         if kind not in KINDS:
             raise ValueError(f"unknown fault kind {kind!r}: one of {sorted(KINDS)}")
+        if kind == "redirect":
+            if not location:
+                raise ValueError("a redirect needs location=")
+            status = status if 300 <= status < 400 else 307
         fault = _Fault(kind, method, re.compile(path) if path is not None else None, status,
-                       body, content_type)
+                       body, content_type, location)
         with self._lock:
             self._faults.extend([fault] * count)
 
@@ -156,6 +175,9 @@ class FaultProxy:
                     self._answer(fault.status, [("Content-Type", fault.content_type)],
                                  fault.body)
                     return
+                if fault is not None and fault.kind == "redirect":
+                    self._answer(fault.status, [("Location", fault.location + self.path)], b"")
+                    return
                 headers = {k: v for k, v in self.headers.items()
                            if k.lower() not in _HOP_BY_HOP}
                 for attempt in range(2):  # a kept-alive upstream connection may have closed
@@ -187,3 +209,50 @@ class FaultProxy:
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_LIST = _forward
 
         return Handler
+
+
+class Sink:
+    """A listener on ``127.0.0.1`` that answers nothing and counts what reaches it: the
+    connections accepted and the bytes received. A context manager; :attr:`url` is its
+    address (``http://``, or ``https://`` with ``scheme=``: no TLS is ever spoken, so a
+    client gets only a closed connection)."""
+
+    def __init__(self, scheme: str = "http") -> None:
+        self.scheme = scheme
+        self.connections = 0
+        self.received = 0
+        self._lock = threading.Lock()
+        self._socket = socket.create_server(("127.0.0.1", 0))
+        self._socket.settimeout(0.1)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True, name="sink")
+
+    def __enter__(self) -> Sink:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=30)
+        self._socket.close()
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self._socket.getsockname()[1]}"
+
+    def _serve(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                conn, _ = self._socket.accept()
+            except TimeoutError:
+                continue
+            with self._lock:
+                self.connections += 1
+            with conn:
+                conn.settimeout(1.0)
+                try:
+                    while data := conn.recv(65536):
+                        with self._lock:
+                            self.received += len(data)
+                except OSError:
+                    pass
