@@ -13,6 +13,7 @@ import botocore.exceptions
 from botocore.config import Config
 
 from helium_secrets._options import Options, option
+from helium_secrets.backends._transport import check_plaintext
 
 __all__ = ["AWSSecretsManagerOptions", "client_for"]
 
@@ -32,6 +33,9 @@ class AWSSecretsManagerOptions(Options):
     :param region: the AWS region (default: the session's / environment's region).
     :param profile: a named profile from the AWS config files.
     :param endpoint_url: another endpoint (a VPC endpoint, FIPS, or a test server).
+    :param allow_insecure_http: allow a plain ``http://`` endpoint off loopback (however it
+        is configured: ``endpoint_url``, ``AWS_ENDPOINT_URL``, the config files, a ready
+        ``client``); without it, one is a ``ValueError`` before any connection.
     :param session: a ``boto3.Session`` to build the client from.
     :param client: a ready ``secretsmanager`` client. Switch its retries off
         (``Config(retries={"total_max_attempts": 1})``): the store retries, and a client that
@@ -52,6 +56,7 @@ class AWSSecretsManagerOptions(Options):
     region: str | None = option(None, query=True, url="host")
     profile: str | None = option(None, query=True)
     endpoint_url: str | None = option(None, query=True)
+    allow_insecure_http: bool = option(False, query=True)
     session: boto3.Session | None = None
     client: Any = None
     config: Config | None = None
@@ -69,9 +74,11 @@ class AWSSecretsManagerOptions(Options):
 
 def client_for(opts: AWSSecretsManagerOptions) -> Any:
     """The ``secretsmanager`` client of ``opts``: the ready ``client`` (with a warning if it
-    retries on its own), or one built without botocore's retries from the others.
+    retries on its own), or one built without botocore's retries from the others; either
+    way its endpoint is https, or plain http only to loopback (or with ``allow_insecure_http``).
 
-    :raises ValueError: conflicting options, or no region anywhere.
+    :raises ValueError: conflicting options, no region anywhere, or a plain-http endpoint off
+        loopback.
     """
     region, profile, session, client = opts.region, opts.profile, opts.session, opts.client
     endpoint_url, config = opts.endpoint_url, opts.config
@@ -80,6 +87,7 @@ def client_for(opts: AWSSecretsManagerOptions) -> Any:
             raise ValueError(
                 "pass either client= or session/profile/region/endpoint_url/config, not both"
             )
+        _check_endpoint(client, opts)
         _warn_if_client_retries(client)
         return client
     if session is None:
@@ -88,7 +96,7 @@ def client_for(opts: AWSSecretsManagerOptions) -> Any:
         raise ValueError("pass either session= or profile=, not both")
     merged = (_DEFAULTS.merge(config) if config is not None else _DEFAULTS).merge(_NO_RETRIES)
     try:
-        return session.client(
+        built = session.client(
             "secretsmanager", region_name=region, endpoint_url=endpoint_url, config=merged
         )
     except botocore.exceptions.NoRegionError as exc:
@@ -96,6 +104,30 @@ def client_for(opts: AWSSecretsManagerOptions) -> Any:
             "no AWS region: name it in the URL (awssecretsmanager://eu-west-1), with "
             "region=, AWS_DEFAULT_REGION or the profile's region"
         ) from exc
+    try:
+        _check_endpoint(built, opts)
+    except ValueError:
+        built.close()
+        raise
+    return built
+
+
+def _check_endpoint(client: Any, opts: AWSSecretsManagerOptions) -> None:
+    """Plain http only to loopback, checked on the endpoint the client resolved: botocore
+    reads ``endpoint_url=``, ``AWS_ENDPOINT_URL_<SERVICE>``, ``AWS_ENDPOINT_URL`` and the
+    config files' ``endpoint_url`` itself. Building a client connects nowhere."""
+    meta: Any = getattr(client, "meta", None)
+    endpoint = getattr(meta, "endpoint_url", None)
+    if not isinstance(endpoint, str):
+        return  # not a botocore client: nothing to inspect
+    service_id = str(meta.service_model.service_id)  # "Secrets Manager"
+    variable = "AWS_ENDPOINT_URL_" + service_id.replace(" ", "_").upper()
+    check_plaintext(
+        endpoint, service=f"the AWS {service_id} endpoint",
+        allowed=opts.allow_insecure_http,
+        fix=f"use an https:// endpoint (endpoint_url=, {variable}, AWS_ENDPOINT_URL or the "
+            "profile's endpoint_url)",
+    )
 
 
 def _warn_if_client_retries(client: Any) -> None:

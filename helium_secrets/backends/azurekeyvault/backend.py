@@ -32,7 +32,11 @@ from helium_secrets.backends.azurekeyvault.names import (
     decode_name,
     encode_name,
 )
-from helium_secrets.backends.azurekeyvault.options import AzureKeyVaultOptions, build_client
+from helium_secrets.backends.azurekeyvault.options import (
+    AzureKeyVaultOptions,
+    build_client,
+    check_vault_url,
+)
 from helium_secrets.backends.azurekeyvault.values import (
     INTERNAL_TAGS,
     MAX_TAGS,
@@ -105,6 +109,7 @@ class AzureKeyVaultBackend(BackendBase):
         self._wait_timeout = opts.wait_timeout
         self._owned_credential: Any = None
         if client is not None:
+            check_vault_url(client.vault_url)
             self._client = client
             self._owns_client = False
         else:

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from azure.core.credentials import TokenCredential
+from azure.core.pipeline.policies import RedirectPolicy
 from azure.keyvault.secrets import SecretClient
 
 from helium_secrets._options import Options, option
+from helium_secrets.backends._transport import check_redirect, origin
 
-__all__ = ["AzureKeyVaultOptions", "build_client"]
+__all__ = ["AzureKeyVaultOptions", "SameOriginRedirects", "build_client", "check_vault_url"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -21,8 +23,9 @@ class AzureKeyVaultOptions(Options):
     :param vault_url: the vault's URL, ``https://<vault>.vault.azure.net``.
     :param credential: any azure-core ``TokenCredential``; default ``DefaultAzureCredential()``
         (from azure-identity, closed with the backend).
-    :param client: a ready ``SecretClient`` to use instead (its retry policy is then yours to
-        switch off; it is not closed with the backend).
+    :param client: a ready ``SecretClient`` to use instead (its retry and redirect policies
+        are then yours to set; its ``vault_url`` must be https; it is not closed with the
+        backend).
     :param names: ``"escaped"`` (the default mapping) or ``"verbatim"`` (names are Key Vault
         names already: no ``/``, case-insensitive).
     :param recover_deleted: when a write hits a deleted-but-recoverable secret, recover it and
@@ -62,13 +65,12 @@ def build_client(opts: AzureKeyVaultOptions) -> tuple[SecretClient, Any]:
     credential made for it, which its owner closes (``None`` when ``opts.credential`` is given).
 
     :raises ValueError: no ``vault_url``, one that is not https, or ``client_options`` that
-        would undo the above.
+        would undo the above (retries, TLS verification, redirects kept within the vault).
     """
     vault_url, credential = opts.vault_url, opts.credential
     if not vault_url:
         raise ValueError("the Azure Key Vault backend needs vault_url or client")
-    if not vault_url.lower().startswith("https://"):
-        raise ValueError("the vault URL must be https://")
+    check_vault_url(vault_url)
     owned: Any = None
     if credential is None:
         from azure.identity import DefaultAzureCredential
@@ -80,15 +82,39 @@ def build_client(opts: AzureKeyVaultOptions) -> tuple[SecretClient, Any]:
         "read_timeout": opts.read_timeout,
         "connection_verify": opts.connection_verify,
         "verify_challenge_resource": opts.verify_challenge_resource,
+        "redirect_policy": SameOriginRedirects(),
     }
     client_options = opts.client_options
     for key in client_options or {}:
-        # These would undo what the options above promise: one retry layer, TLS verified.
-        if key in settings or key.startswith("retry"):
+        # These would undo what the options above promise: one retry layer, TLS verified,
+        # no redirect to another origin.
+        if key in settings or key.startswith(("retry", "redirect", "permit_redirects")):
             raise ValueError(
                 f"client_options cannot set {key!r}: "
                 + ("the store is the only retry layer" if key.startswith("retry")
+                   else "redirects stay within the vault's origin" if "redirect" in key
                    else f"pass {key}= to the backend itself")
             )
     settings.update(client_options or {})
     return SecretClient(vault_url, credential, **settings), owned
+
+
+def check_vault_url(url: str) -> None:
+    """https only, loopback included: azure-keyvault-secrets sends its bearer token over TLS
+    only, so there is no plaintext to opt into.
+
+    :raises ValueError: naming the address refused.
+    """
+    if not url.lower().startswith("https://"):
+        raise ValueError(f"the vault URL must be https://, not {origin(url)}")
+
+
+class SameOriginRedirects(RedirectPolicy[Any, Any]):
+    """azure-core's redirect policy, refusing a redirect that leaves the vault's origin: it
+    strips ``Authorization`` then, but would still send a 307's body (the secret value of a
+    set) there, and ask the credential for a token for whatever that server's challenge
+    names."""
+
+    def increment(self, settings: dict[str, Any], response: Any, redirect_location: str) -> bool:
+        check_redirect(response.http_request.url, redirect_location)
+        return super().increment(settings, response, redirect_location)

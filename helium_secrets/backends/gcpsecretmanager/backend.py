@@ -11,7 +11,11 @@ from helium_secrets._options import build, parse, query_of
 from helium_secrets.backends._base import Capabilities, Classified, RequestTokens
 from helium_secrets.backends.gcpsecretmanager.errors import classify
 from helium_secrets.backends.gcpsecretmanager.names import MAPPED_NAME_RULES, RAW_NAME_RULES
-from helium_secrets.backends.gcpsecretmanager.options import GCPSecretManagerOptions, build_client
+from helium_secrets.backends.gcpsecretmanager.options import (
+    GCPSecretManagerOptions,
+    build_client,
+    check_client,
+)
 from helium_secrets.backends.gcpsecretmanager.versions import Versions
 from helium_secrets.errors import UnauthenticatedError
 
@@ -90,6 +94,8 @@ class GCPSecretManagerBackend(Versions):
                 client = build_client(opts, credentials)
             except auth_exceptions.DefaultCredentialsError as exc:
                 raise _no_credentials() from exc
+        else:
+            check_client(client, opts)
         self._client = client
         self.capabilities = Capabilities(
             binary=True,

@@ -1,4 +1,5 @@
-"""GCP's errors: google-api-core, gRPC and google-auth exceptions mapped to portable codes.
+"""GCP's errors: google-api-core, gRPC, google-auth and (for the REST transport) requests
+exceptions mapped to portable codes.
 
 Messages are built from status names and the service's fixed error reasons, never from its
 free text.
@@ -7,6 +8,7 @@ free text.
 from __future__ import annotations
 
 import grpc
+import requests
 from google.api_core import exceptions as api_exceptions
 from google.auth import exceptions as auth_exceptions
 
@@ -72,6 +74,11 @@ def classify(exc: BaseException) -> Classified | None:
                           f"GCP credentials failed: {type(exc).__name__}")
     if isinstance(exc, auth_exceptions.TransportError):
         return Classified(ErrorCode.UNAVAILABLE, "GCP credentials could not be refreshed")
+    if isinstance(exc, requests.exceptions.Timeout):  # the REST transport's own failures
+        return Classified(ErrorCode.DEADLINE_EXCEEDED, "GCP Secret Manager did not answer in time")
+    if isinstance(exc, requests.exceptions.RequestException):
+        return Classified(ErrorCode.UNAVAILABLE,
+                          f"cannot reach GCP Secret Manager ({type(exc).__name__})")
     return None
 
 

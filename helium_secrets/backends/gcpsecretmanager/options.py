@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,12 +14,16 @@ from google.auth.credentials import Credentials
 from google.cloud.secretmanager_v1 import SecretManagerServiceClient
 from google.cloud.secretmanager_v1.services.secret_manager_service.transports import (
     SecretManagerServiceGrpcTransport,
+    SecretManagerServiceRestTransport,
 )
 
 from helium_secrets._options import Options, option
+from helium_secrets.backends._transport import check_plaintext, refuse_cross_origin_redirects
 from helium_secrets.backends.gcpsecretmanager.names import valid_alias
 
-__all__ = ["GCPSecretManagerOptions", "build_client"]
+__all__ = ["GCPSecretManagerOptions", "build_client", "check_client"]
+
+_SERVICE = "GCP Secret Manager"
 
 
 def _locations(text: str) -> tuple[str, ...]:
@@ -49,6 +52,8 @@ class GCPSecretManagerOptions(Options):
     :param client_options: ``ClientOptions`` (or a dict) for the client we build.
     :param endpoint: ``host:port`` of the API, overriding the global or regional default.
     :param insecure: with ``endpoint`` on a loopback address, talk plaintext gRPC (emulators).
+    :param allow_insecure_http: allow plaintext off loopback too: ``insecure`` gRPC, or an
+        ``http://`` endpoint of the REST transport (a trusted network only).
     :param replica_locations: create secrets with user-managed replication in these locations
         instead of automatic replication (global secrets only).
     :param timeout: seconds each call may take.
@@ -73,6 +78,7 @@ class GCPSecretManagerOptions(Options):
     client_options: ClientOptions | Mapping[str, Any] | None = None
     endpoint: str | None = option(None, query=True)
     insecure: bool = option(False, query=True)
+    allow_insecure_http: bool = option(False, query=True)
     replica_locations: tuple[str, ...] = option((), query=True, parse=_locations)
     timeout: float = option(30.0, query=True, gt=0)
     page_size: int = option(250, query=True, ge=1)
@@ -82,9 +88,11 @@ class GCPSecretManagerOptions(Options):
 
 
 def build_client(opts: GCPSecretManagerOptions, credentials: Any) -> SecretManagerServiceClient:
-    """The client ``opts`` describe: global or regional endpoint, insecure only to loopback.
+    """The client ``opts`` describe: global or regional endpoint, plaintext only to loopback
+    (or with ``allow_insecure_http``).
 
-    :raises ValueError: ``insecure`` without a loopback ``endpoint``, or with a ``transport``.
+    :raises ValueError: ``insecure`` without ``endpoint``, or with a ``transport``; plaintext
+        (``insecure`` gRPC, an ``http://`` REST endpoint) off loopback.
     """
     transport, client_options, endpoint = opts.transport, opts.client_options, opts.endpoint
     if isinstance(client_options, Mapping):
@@ -98,17 +106,37 @@ def build_client(opts: GCPSecretManagerOptions, credentials: Any) -> SecretManag
     if opts.insecure:
         if endpoint is None or transport is not None:
             raise ValueError("insecure=True needs endpoint= and no transport=")
-        host = endpoint.rsplit(":", 1)[0].strip("[]")
-        try:
-            loopback = ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            loopback = host == "localhost"
-        if not loopback:
-            raise ValueError("insecure=True is for emulators on a loopback address only")
+        check_plaintext(f"http://{endpoint}", service=_SERVICE, what="plaintext gRPC",
+                        allowed=opts.allow_insecure_http, fix="drop insecure=True to use TLS")
         transport = SecretManagerServiceGrpcTransport(channel=grpc.insecure_channel(endpoint))
     if transport is not None and not isinstance(transport, str):
         # A transport instance carries its own channel, credentials and endpoint.
-        return SecretManagerServiceClient(transport=transport)
-    return SecretManagerServiceClient(
-        credentials=credentials, transport=transport, client_options=options
-    )
+        client = SecretManagerServiceClient(transport=transport)
+    else:
+        client = SecretManagerServiceClient(
+            credentials=credentials, transport=transport, client_options=options
+        )
+    try:
+        check_client(client, opts)
+    except ValueError:
+        built: Any = client.transport
+        built.close()
+        raise
+    return client
+
+
+def check_client(client: SecretManagerServiceClient, opts: GCPSecretManagerOptions) -> None:
+    """Hold a client to the transport rules where it can be inspected: the REST transport's
+    address (an ``http://`` endpoint, from ``endpoint=`` or ``client_options``, would be
+    plaintext) and its session's redirects. gRPC follows no redirects, and whether a gRPC
+    channel is secure cannot be read back from it.
+
+    :raises ValueError: a plain-http REST endpoint off loopback, without
+        ``allow_insecure_http``.
+    """
+    transport = client.transport
+    if not isinstance(transport, SecretManagerServiceRestTransport):
+        return
+    check_plaintext(transport._host, service=_SERVICE, allowed=opts.allow_insecure_http,
+                    fix="use an https:// endpoint (one without a scheme is https)")
+    refuse_cross_origin_redirects(transport._session)

@@ -32,6 +32,7 @@ from helium_secrets.backends._base import (
     RequestTokens,
     extra_operation,
 )
+from helium_secrets.backends._transport import refuse_cross_origin_redirects
 from helium_secrets.backends.hashivault.auth import auth_from_query, resolve_auth
 from helium_secrets.backends.hashivault.classify import classify as classify_error
 from helium_secrets.backends.hashivault.classify import is_cas_mismatch
@@ -45,7 +46,12 @@ from helium_secrets.backends.hashivault.kv import (
     version_number,
     version_state,
 )
-from helium_secrets.backends.hashivault.options import DEFAULT_PORT, VaultOptions, build_client
+from helium_secrets.backends.hashivault.options import (
+    DEFAULT_PORT,
+    VaultOptions,
+    build_client,
+    check_address,
+)
 from helium_secrets.backends.hashivault.tokens import TokenSession
 from helium_secrets.errors import (
     ConflictError,
@@ -162,6 +168,10 @@ class VaultBackend(BackendBase):
         )
         if client is None:
             client = build_client(opts)
+        else:
+            check_address(client.url, opts)
+        # requests would follow a redirect anywhere, X-Vault-Token and body included.
+        refuse_cross_origin_redirects(client.adapter.session)
         self._session = TokenSession(client, self.auth)
         client.adapter.session.hooks["response"].append(self._session.on_response)
         self._op = self._session.run

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import math
 from dataclasses import dataclass
 from typing import ClassVar, Literal
@@ -14,10 +13,11 @@ import requests
 import requests.adapters
 
 from helium_secrets._options import Options, option
+from helium_secrets.backends._transport import check_plaintext
 from helium_secrets.backends.hashivault.auth import VaultAuth
 
 __all__ = ["DEFAULT_MAX_VALUE_BYTES", "DEFAULT_PORT", "DEFAULT_TIMEOUT", "VaultOptions",
-           "build_client"]
+           "build_client", "check_address"]
 
 #: Vault's own request size limit is 32 MiB, but raft storage entries are 1 MiB; base64 for
 #: bytes adds a third. 512 KiB keeps every value comfortably inside one storage entry.
@@ -31,15 +31,6 @@ DEFAULT_TIMEOUT = (5.0, 10.0)
 def _env(name: str) -> tuple[str, str]:
     """A Vault CLI variable (``VAULT_X``), then OpenBao's spelling of it (``BAO_X``)."""
     return f"VAULT_{name}", f"BAO_{name}"
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _parse_timeout(value: str) -> float:
@@ -88,7 +79,8 @@ class VaultOptions(Options):
     :param max_value_bytes: the largest value accepted.
     :param client: a ready :class:`hvac.Client` to use instead of building one; its token is
         still managed through ``auth`` when given. The connection options (address, namespace,
-        TLS, timeout) are then the client's.
+        TLS, timeout) are then the client's, but its address obeys the same plain-http rule,
+        and its session is made to refuse redirects to another origin.
     """
 
     scheme: ClassVar[str] = "vault"
@@ -122,15 +114,11 @@ class VaultOptions(Options):
 
 def build_client(opts: VaultOptions) -> hvac.Client:
     """An hvac client for ``opts``, its requests adapter without retries, TLS as configured."""
-    address, allow_insecure_http = opts.address, opts.allow_insecure_http
+    address = opts.address
     parts = urlsplit(address)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"the Vault address must be http(s)://host[:port], not {address!r}")
-    if parts.scheme == "http" and not (allow_insecure_http or _is_loopback(parts.hostname)):
-        raise ValueError(
-            "refusing plain http to a non-loopback Vault address: use https, or pass "
-            "allow_insecure_http=True if the network is trusted"
-        )
+    check_address(address, opts)
     verify: bool | str = True
     if opts.tls_skip_verify:
         verify = False
@@ -157,3 +145,11 @@ def build_client(opts: VaultOptions) -> hvac.Client:
         verify=verify, cert=cert, timeout=opts.timeout,
     )
 
+
+
+def check_address(url: str, opts: VaultOptions) -> None:
+    """Refuse plain http to ``url`` off loopback unless ``opts.allow_insecure_http``.
+
+    :raises ValueError: saying what to change.
+    """
+    check_plaintext(url, service="the Vault server", allowed=opts.allow_insecure_http)
