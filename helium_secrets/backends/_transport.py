@@ -1,4 +1,4 @@
-"""The transport rules every backend applies, written once (docs/backends/index.md#transport).
+"""The transport rules every backend applies, written once (docs/concepts.md#transport-tls-and-redirects).
 
 * Plain http (or plaintext gRPC) goes only to a loopback address, unless the backend's
   ``allow_insecure_http`` option says the network in between is trusted. Backends check the

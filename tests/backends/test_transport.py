@@ -1,4 +1,4 @@
-"""The transport rules on every backend (docs/backends/index.md#transport), through the real SDKs.
+"""The transport rules on every backend (docs/concepts.md#transport-tls-and-redirects), through the real SDKs.
 
 * Plain http (or plaintext gRPC) only to loopback, however it is configured, refused with a
   ``ValueError`` before any connection: the off-box addresses below (``10.1.2.3``) are never

@@ -4,6 +4,7 @@ registration."""
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import logging
 import pickle
@@ -377,3 +378,30 @@ def test_a_missing_extra_names_the_pip_command() -> None:
                      extra="documented", replace=True)
     with pytest.raises(ImportError, match=re.escape("pip install 'helium-secrets[documented]'")):
         open_store("documented-noextra://")
+
+
+def test_transport_table_matches_the_options() -> None:
+    """docs/concepts.md#transport-tls-and-redirects: the opt-in column is each backend's options."""
+    pytest.importorskip("hvac")
+    pytest.importorskip("boto3")
+    pytest.importorskip("google.cloud.secretmanager")
+    pytest.importorskip("azure.keyvault.secrets")
+    from helium_secrets.backends.awssecretsmanager import AWSSecretsManagerOptions
+    from helium_secrets.backends.azurekeyvault.options import AzureKeyVaultOptions
+    from helium_secrets.backends.gcpsecretmanager import GCPSecretManagerOptions
+    from helium_secrets.backends.hashivault import VaultOptions
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "concepts.md").read_text()
+    section = text.split("## Transport: TLS and redirects", 1)[1]
+    rows = {row.split("|")[1].strip(" `"): row.split("|")[3].strip(" `")
+            for row in section.splitlines() if row.startswith("| `")}
+    classes = {"vault://": VaultOptions, "awssecretsmanager://": AWSSecretsManagerOptions,
+               "gcpsecretmanager://": GCPSecretManagerOptions,
+               "azurekeyvault://": AzureKeyVaultOptions}
+    for scheme, cls in classes.items():
+        fields = {f.name for f in dataclasses.fields(cls)}
+        if rows[scheme] == "—":
+            assert "allow_insecure_http" not in fields, scheme
+        else:
+            assert rows[scheme] == "allow_insecure_http" and rows[scheme] in fields, scheme
+            assert cls().allow_insecure_http is False  # never on by default
