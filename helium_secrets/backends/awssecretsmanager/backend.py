@@ -67,9 +67,9 @@ class AWSSecretsManagerBackend(Writes):
     def from_url(cls, url: SplitResult, **keywords: Any) -> AWSSecretsManagerBackend:
         """Build from ``awssecretsmanager://[REGION][?profile=...&endpoint_url=...]``.
 
-        Query options: ``region``, ``profile``, ``endpoint_url``, ``recovery_window_days``,
-        ``kms_key_id``, ``atomic_check_and_set`` (``true``/``false``). Keyword options win over
-        the URL's.
+        Query options: ``region``, ``profile``, ``endpoint_url``, ``allow_insecure_http``,
+        ``recovery_window_days``, ``kms_key_id``, ``atomic_check_and_set`` (``true``/``false``).
+        Keyword options win over the URL's.
         """
         if url.path not in ("", "/"):
             raise ValueError("awssecretsmanager:// URLs take no path: the host is the region")

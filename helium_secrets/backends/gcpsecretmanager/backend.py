@@ -118,8 +118,8 @@ class GCPSecretManagerBackend(Versions):
     @classmethod
     def from_url(cls, url: SplitResult, **keywords: Any) -> GCPSecretManagerBackend:
         """``gcpsecretmanager://[PROJECT][?location=&replica_locations=a,b&endpoint=&insecure=
-        &timeout=&page_size=&read_metadata=&raw_names=&current_alias=]``; keyword options win
-        over the URL."""
+        &allow_insecure_http=&timeout=&page_size=&read_metadata=&raw_names=&current_alias=]``;
+        keyword options win over the URL."""
         if url.path not in ("", "/"):
             raise ValueError("gcpsecretmanager:// URLs take no path; use ?location= for a region")
         if "@" in url.netloc:
