@@ -360,14 +360,15 @@ def test_azure_vault_url_is_https_only() -> None:
             _azure(f"https://{OFF_BOX}", client_options={key: False})
 
 
-def test_azure_redirect_to_another_origin_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("scheme", ["https", "http"], ids=["other-port", "downgrade"])
+def test_azure_redirect_to_another_origin_is_refused(tmp_path: Path, scheme: str) -> None:
     from tests.emulators.keyvault import make_tls
 
     ca, cert, key = make_tls(tmp_path)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     token = "azure-token-canary-9b2c"
-    with FaultProxy(1, tls=context) as proxy, Sink("https") as sink:
+    with FaultProxy(1, tls=context) as proxy, Sink(scheme) as sink:
         proxy.fail_next(count=10, kind="redirect", location=sink.url)
         backend = _azure(proxy.url, credential=_Token(token), connection_verify=str(ca),
                          verify_challenge_resource=False)
