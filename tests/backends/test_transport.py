@@ -226,6 +226,18 @@ def test_aws_endpoint_from_the_config_file_off_box(aws_env: pytest.MonkeyPatch,
         _aws(profile="lab")
 
 
+def test_aws_endpoint_url_is_refused_before_credentials_are_looked_up(
+        aws_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # Building a client runs the credential chain, down to the instance metadata service
+    # (169.254.169.254) here: an explicit endpoint_url is refused before that, which the net
+    # guard would report.
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_EC2_METADATA_DISABLED"):
+        aws_env.delenv(var, raising=False)
+    (tmp_path / "config").write_text("[profile bare]\nregion = eu-west-1\n")
+    with pytest.raises(ValueError, match="allow_insecure_http"):
+        _aws(profile="bare", endpoint_url=f"http://{OFF_BOX}:4566")
+
+
 def test_aws_ready_client_off_box(aws_env: pytest.MonkeyPatch) -> None:
     import boto3
     from botocore.config import Config

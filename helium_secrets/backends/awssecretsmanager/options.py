@@ -94,6 +94,8 @@ def client_for(opts: AWSSecretsManagerOptions) -> Any:
         session = boto3.Session(profile_name=profile, region_name=region)
     elif profile is not None:
         raise ValueError("pass either session= or profile=, not both")
+    if endpoint_url is not None:  # early: building a client may look up credentials (IMDS)
+        _check_url(endpoint_url, "Secrets Manager", opts)
     merged = (_DEFAULTS.merge(config) if config is not None else _DEFAULTS).merge(_NO_RETRIES)
     try:
         built = session.client(
@@ -118,9 +120,12 @@ def _check_endpoint(client: Any, opts: AWSSecretsManagerOptions) -> None:
     config files' ``endpoint_url`` itself. Building a client connects nowhere."""
     meta: Any = getattr(client, "meta", None)
     endpoint = getattr(meta, "endpoint_url", None)
-    if not isinstance(endpoint, str):
-        return  # not a botocore client: nothing to inspect
-    service_id = str(meta.service_model.service_id)  # "Secrets Manager"
+    if isinstance(endpoint, str):  # else not a botocore client: nothing to inspect
+        _check_url(endpoint, str(meta.service_model.service_id), opts)
+
+
+def _check_url(endpoint: str, service_id: str, opts: AWSSecretsManagerOptions) -> None:
+    """:param service_id: botocore's name of the service, ``"Secrets Manager"``."""
     variable = "AWS_ENDPOINT_URL_" + service_id.replace(" ", "_").upper()
     check_plaintext(
         endpoint, service=f"the AWS {service_id} endpoint",
