@@ -106,7 +106,8 @@ def check_vault_url(url: str) -> None:
     :raises ValueError: naming the address refused.
     """
     if not url.lower().startswith("https://"):
-        raise ValueError(f"the vault URL must be https://, not {origin(url)}")
+        shown = origin(url) if "://" in url else "a URL without a scheme"
+        raise ValueError(f"the vault URL must be https://, not {shown}")
 
 
 class SameOriginRedirects(RedirectPolicy[Any, Any]):
