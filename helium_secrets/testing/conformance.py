@@ -31,7 +31,9 @@ Two kinds of cases:
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import pickle
 import threading
 import uuid
@@ -39,6 +41,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from helium_secrets import redaction
 from helium_secrets._store import SecretStore
 from helium_secrets._values import Secret
 from helium_secrets.errors import (
@@ -58,7 +61,7 @@ from helium_secrets.errors import (
 from helium_secrets.layers.retry import RetryPolicy
 from helium_secrets.testing.harness import BackendHarness
 
-__all__ = ["CANARY", "BackendConformance"]
+__all__ = ["CANARY", "BackendConformance", "debug_logs"]
 
 #: A distinctive value the suite writes and then looks for where it must never appear.
 CANARY = "canary-7f3a9c-DO-NOT-LEAK"
@@ -637,3 +640,70 @@ class BackendConformance:
         assert (info.value.backend, info.value.name) == (reader.backend.name, name)
         assert CANARY not in str(info.value)
         assert CANARY not in repr(info.value)
+
+    # -- the redaction filter ----------------------------------------------------------------
+
+    def test_debug_logs_show_no_value(
+        self, harness: BackendHarness, store: SecretStore, prefix: str
+    ) -> None:
+        """Every logger at DEBUG (the SDK's included) with the redaction filter installed:
+        no value in any record, for each operation, first reads included (an SDK logs the
+        response body before the store has seen the value)."""
+        name, other = f"{prefix}/logged", f"{prefix}/logged-2"
+        outside = harness.write_external(name, CANARY + "-outside")
+        caps = store.backend.capabilities
+        with debug_logs() as texts:
+            read = store.get(name).value.reveal()
+            assert read == CANARY + "-outside"
+            # An application that logs a value by mistake: the cached value is masked too.
+            logging.getLogger("app").debug("connecting with %r", {"password": read})
+            if not caps.read_only:
+                store.put(other, CANARY + "-put")
+                assert len(store.get_many([name, other])) == 2
+                if caps.versions:
+                    assert store.get(name, outside).value.reveal() == CANARY + "-outside"
+                    store.versions(name)
+                store.rotate(other, lambda: CANARY + "-rotated")
+            store.refresh(name)
+            with pytest.raises(VersionNotFoundError):
+                store.get(name, harness.missing_version)
+            store.clear_cache()
+            store.get_many([name])
+        assert any(text.startswith("app ") for text in texts), "the records were captured"
+        leaks = [text for text in texts if "canary-7f3a9c" in text]
+        assert not leaks, f"{len(leaks)} log records show a value"
+
+
+#: The SDKs' loggers, whose levels :func:`debug_logs` sets to DEBUG too.
+SDK_LOGGERS = ("botocore", "boto3", "urllib3", "azure", "google", "grpc", "hvac", "httpx")
+
+
+@contextlib.contextmanager
+def debug_logs(*, redact: bool = True) -> Iterator[list[str]]:
+    """Capture every log record, at DEBUG on every logger, as the text a handler writes
+    (message, exception and stack); with the redaction filter installed unless ``redact``
+    is false. The list fills as records come and is complete on exit."""
+    root = logging.getLogger()
+    texts: list[str] = []
+    formatter = logging.Formatter("%(name)s %(levelname)s %(message)s")
+
+    class Capture(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            texts.append(formatter.format(record))
+
+    handler = Capture(logging.DEBUG)
+    loggers = [root, *(logging.getLogger(n) for n in SDK_LOGGERS)]
+    levels = [logger.level for logger in loggers]
+    root.addHandler(handler)
+    for logger in loggers:
+        logger.setLevel(logging.DEBUG)
+    if redact:
+        redaction.install()
+    try:
+        yield texts
+    finally:
+        if redact:
+            redaction.uninstall()
+        root.removeHandler(handler)
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
