@@ -204,7 +204,8 @@ class Redactor:
             return text
         stride = self._stride
         with self._lock:
-            hits = {text[i:i + stride] for i in range(0, len(text), stride)}.intersection(index)
+            slices = {text[i:i + stride] for i in range(0, len(text), stride)}
+            hits = list(filter(index.__contains__, slices))
             if not hits:
                 return text
             candidates = {form for key in hits for form in index[key]}
