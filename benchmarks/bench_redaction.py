@@ -85,26 +85,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     logger.setLevel(logging.DEBUG)
 
     figures: dict[str, float] = {}
-    records = {**{k: v for k, v in _records("not-a-secret").items()},
+    records = {**_records("not-a-secret"),
                **{f"{k}+value": v for k, v in _records(values[VALUES // 2]).items()}}
-    plain = {name: _median_us(lambda m=m, a=a: logger.debug(m, *a), samples, inner)
-             for name, (m, a) in records.items()}
+    def logging_of(message: str, call_args: tuple[object, ...]) -> Callable[[], None]:
+        return lambda: logger.debug(message, *call_args)
+
+    plain = {name: _median_us(logging_of(*record), samples, inner)
+             for name, record in records.items()}
     start = time.perf_counter()
     redaction.install(logger)
     figures["learn_1000_ms"] = (time.perf_counter() - start) * 1000
     try:
-        for name, (message, call_args) in records.items():
-            filtered = _median_us(lambda m=message, a=call_args: logger.debug(m, *a),
-                                  samples, inner)
+        for name, record in records.items():
+            filtered = _median_us(logging_of(*record), samples, inner)
             figures[f"{name}_plain_us"] = plain[name]
             figures[f"{name}_filtered_us"] = filtered
             figures[f"{name}_cost_us"] = filtered - plain[name]
             print(f"{name:>16}: {plain[name]:7.2f} us without the filter, {filtered:7.2f} us "
                   f"with it: +{filtered - plain[name]:.2f} us per record")
         extra = secrets.token_urlsafe(24)
-        figures["add_drop_us"] = _median_us(
-            lambda: (redaction.redactor.add(extra), redaction.redactor.discard(extra)),
-            samples, inner)
+
+        def add_and_drop() -> None:
+            redaction.redactor.add(extra)
+            redaction.redactor.discard(extra)
+
+        figures["add_drop_us"] = _median_us(add_and_drop, samples, inner)
         print(f"learn {VALUES} values: {figures['learn_1000_ms']:.1f} ms; add and drop one: "
               f"{figures['add_drop_us']:.1f} us")
     finally:

@@ -18,8 +18,9 @@ returns, then masked with the values it read or wrote too: botocore logs a respo
 
 Values shorter than :data:`MIN_LENGTH` characters are never masked: masking ``"a"`` or
 ``"true"`` everywhere would destroy the logs, and such values are not secret enough to find.
-The redactor holds no value longer than the store does: a value leaves it when it leaves the
-cache (eviction, invalidation, :meth:`~helium_secrets.SecretStore.clear_cache`,
+The redactor knows values only while a filter is installed (until then the stores' hooks do
+nothing), and holds none longer than the store does: a value leaves it when it leaves the cache
+(eviction, invalidation, :meth:`~helium_secrets.SecretStore.clear_cache`,
 :meth:`~helium_secrets.SecretStore.close`, or a store collected without being closed).
 """
 
@@ -352,18 +353,23 @@ def install(*loggers: logging.Logger, min_length: int | None = None) -> list[Red
     for handler in _handlers(loggers or (logging.getLogger(),)):
         if not any(isinstance(f, RedactingFilter) for f in handler.filters):
             protect = RedactingFilter(handler)
-            handler.addFilter(protect)
+            # First: a held record has not been through the handler's other filters yet.
+            handler.filters.insert(0, protect)
             added.append(protect)
     redactor._set_filters(redactor.filters + len(added))
     return added
 
 
 def uninstall(*loggers: logging.Logger) -> None:
-    """Remove the filters :func:`install` added to those loggers' handlers."""
+    """Remove the filters :func:`install` added to those loggers' handlers. Without loggers,
+    turn redaction off altogether: the redactor forgets every value (a filter left on a
+    handler that was removed from its logger meanwhile then masks nothing)."""
     for handler in _handlers(loggers or (logging.getLogger(),)):
         for protect in [f for f in handler.filters if isinstance(f, RedactingFilter)]:
             handler.removeFilter(protect)
             redactor._set_filters(redactor.filters - 1)
+    if not loggers:
+        redactor._set_filters(0)
 
 
 def before_send(event: E, hint: object = None) -> E:

@@ -28,7 +28,7 @@ def _uninstalled() -> Iterator[None]:
 def test_the_one_call_setup(caplog: pytest.LogCaptureFixture) -> None:
     code = python_block(PAGE, "## The redaction filter: one call")
     with caplog.at_level(logging.DEBUG):
-        exec(compile(code, "security.md", "exec"), {})
+        exec(compile(code, "security.md", "exec"), {})  # noqa: S102
     messages = [r.getMessage() for r in caplog.records if r.name == "app"]
     assert messages == ["connecting with **********"]
     assert "correct-horse-battery" not in caplog.text
@@ -61,7 +61,8 @@ def test_the_sentry_setup(monkeypatch: pytest.MonkeyPatch) -> None:
     sentry_sdk = types.ModuleType("sentry_sdk")
     sentry_sdk.init = lambda **options: given.update(options)  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "sentry_sdk", sentry_sdk)
-    exec(compile(python_block(PAGE, "## Error reporters (Sentry)"), "security.md", "exec"), {})
+    code = python_block(PAGE, "## Error reporters (Sentry)")
+    exec(compile(code, "security.md", "exec"), {})  # noqa: S102
     assert given["before_send"] is redaction.before_send
     assert redaction.redactor.active
 
@@ -69,7 +70,7 @@ def test_the_sentry_setup(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_combining_before_send_with_your_own_hook() -> None:
     namespace: dict[str, Any] = {}
     code = python_block(PAGE, "To combine it with your own hook")
-    exec(compile(code, "security.md", "exec"), namespace)
+    exec(compile(code, "security.md", "exec"), namespace)  # noqa: S102
     with SecretStore(MemoryBackend()) as store:
         store.put("app/db", CANARY)
         store.get("app/db")

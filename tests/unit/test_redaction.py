@@ -8,6 +8,7 @@ import json
 import logging
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -173,7 +174,7 @@ def test_only_the_protected_handlers_are_filtered() -> None:
 def test_before_send_scrubs_a_sentry_shaped_event(store: SecretStore, texts: list[str]) -> None:
     store.put("app/db", VALUE)
     store.get("app/db")
-    event = {
+    event: dict[str, Any] = {
         "exception": {"values": [{
             "type": "RuntimeError", "value": f"bad {VALUE}",
             "stacktrace": {"frames": [{"function": "connect", "vars": {
