@@ -691,6 +691,7 @@ class BackendConformance:
             lambda: store.get_json(name),
             lambda: store.get_json(doc, "user"),
             lambda: store.get_json(doc, "password.0"),
+            lambda: store.get_many([name, doc, f"{prefix}/framed-missing"]),
         ]
         if not caps.read_only:
             failing.append(lambda: store.put(name, "new", create_only=True))
