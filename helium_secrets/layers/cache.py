@@ -140,6 +140,9 @@ class SecretCache:
 
     def _insert(self, name: str, entry: CacheEntry) -> None:
         entries = self.entries
+        telling = redactor.filters
+        if telling:  # before it is in: an entry is told once as added, then once as removed
+            _tell(entry, ())
         # Re-insert at the end: the dict's order is the fetch order.
         removed = [entries.pop(name, None)]
         while len(entries) >= self.policy.max_entries:
@@ -149,8 +152,8 @@ class SecretCache:
                 break
             self.evictions += 1
         entries[name] = entry
-        if redactor.filters:
-            _tell(entry, removed)
+        if telling:
+            _tell(None, removed)
 
     def invalidate(self, name: str) -> None:
         """Forget ``name``."""
@@ -162,9 +165,16 @@ class SecretCache:
     def clear(self) -> None:
         """Forget everything."""
         self.generation += 1
-        removed = list(self.entries.values()) if redactor.filters else []
-        self.entries.clear()
-        _tell(None, removed)
+        if not redactor.filters:
+            self.entries.clear()
+            return
+        # One entry at a time: each is removed (and told) by one thread only.
+        while True:
+            try:
+                _, entry = self.entries.popitem()
+            except KeyError:
+                return
+            _tell(None, (entry,))
 
     @staticmethod
     def missing_error(entry: CacheEntry, name: str, backend: str) -> SecretNotFoundError:
