@@ -26,8 +26,6 @@ nothing), and holds none longer than the store does: a value leaves it when it l
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import threading
 import weakref
@@ -64,6 +62,9 @@ def _forms(value: str | bytes, min_length: int) -> set[str]:
     """The texts ``value`` may appear as in a log record: itself and its common encodings."""
     if len(value) < min_length:
         return set()
+    import base64  # here, not at import: only once a filter is installed
+    import json
+
     forms = set()
     if isinstance(value, bytes):
         data = value
@@ -104,9 +105,9 @@ class Redactor:
 
     Matching is an index of every form's ``stride``-long slices at the first ``stride``
     offsets, with ``stride`` half the minimum length: any occurrence of a form covers one of
-    the text's slices at a multiple of ``stride``, so a text costs one set intersection of its
-    ``len / stride`` slices with the index, and a check of the few candidates. Adding or
-    removing a value updates the index; nothing is rebuilt.
+    the text's slices at a multiple of ``stride``, so a text costs one index lookup per
+    ``stride`` characters, and a replace of the few candidates found. Adding or removing a
+    value updates the index; nothing is rebuilt.
 
     :param min_length: values shorter than this are not masked.
     """
@@ -116,7 +117,7 @@ class Redactor:
         self._lock = threading.RLock()
         self._held = _Held()
         self._forms: dict[str, int] = {}     # form -> how many held values have it
-        self._index: dict[str, set[str]] = {}  # slice -> the forms starting with it
+        self._index: dict[str, set[str]] = {}  # slice -> the forms it begins at an offset of
         #: How many filters are installed; the stores tell values only while it is not 0.
         self.filters = 0
         self.min_length = min_length
