@@ -29,9 +29,10 @@ def test_the_one_call_setup(caplog: pytest.LogCaptureFixture) -> None:
     code = python_block(PAGE, "## The redaction filter: one call")
     with caplog.at_level(logging.DEBUG):
         exec(compile(code, "security.md", "exec"), {})  # noqa: S102
+    leaked = "correct-horse-battery" in caplog.text  # checked first: a failure never shows it
+    assert not leaked
     messages = [r.getMessage() for r in caplog.records if r.name == "app"]
     assert messages == ["connecting with **********"]
-    assert "correct-horse-battery" not in caplog.text
 
 
 def test_the_minimum_length_and_its_setting() -> None:
@@ -78,7 +79,8 @@ def test_combining_before_send_with_your_own_hook() -> None:
         event = {"exception": {"values": [{"value": f"bad password {CANARY}"}]},
                  "breadcrumbs": {"values": [{"message": CANARY}]}}
         scrubbed = namespace["before_send"](event, {})
-    assert CANARY not in repr(scrubbed)
+    leaked = CANARY in repr(scrubbed)
+    assert not leaked
     assert scrubbed["tags"] == {"scrubbed": "yes"}
     assert scrubbed["exception"]["values"][0]["value"] == "bad password **********"
 

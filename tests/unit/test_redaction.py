@@ -52,7 +52,7 @@ def test_a_propagated_record_is_masked_in_message_args_exception_and_stack(
         _log.exception("failed", stack_info=True)
     _log.debug("a short value stays: %s", "hunter2")
     assert len(texts) == 4
-    assert not [text for text in texts if VALUE in text]
+    assert sum(VALUE in text for text in texts) == 0
     assert "password=**********" in texts[0]
     assert "RuntimeError: bad password **********" in texts[2]
     assert "Stack (most recent call last)" in texts[2]
@@ -70,7 +70,7 @@ def test_common_encodings_are_masked(store: SecretStore, texts: list[str]) -> No
     _log.debug("botocore-style params %s", {"body": body})
     _log.debug("base64 %s", base64.b64encode(value.encode()).decode())
     assert len(texts) == 5
-    assert all(MASK in text for text in texts), texts
+    assert [MASK in text for text in texts] == [True] * len(texts)
 
 
 def test_binary_values_are_masked_by_their_repr_and_base64(texts: list[str]) -> None:
@@ -81,7 +81,7 @@ def test_binary_values_are_masked_by_their_repr_and_base64(texts: list[str]) -> 
         _log.debug("%r", data)
         _log.debug("%s", base64.b64encode(data).decode())
     assert len(texts) == 2
-    assert all(MASK in text for text in texts), texts
+    assert [MASK in text for text in texts] == [True] * len(texts)
 
 
 def test_values_shorter_than_the_minimum_are_not_masked(store: SecretStore,
@@ -185,7 +185,8 @@ def test_before_send_scrubs_a_sentry_shaped_event(store: SecretStore, texts: lis
         "level": "error",
     }
     scrubbed = before_send(event, {"exc_info": sys.exc_info()})
-    assert VALUE not in json.dumps(scrubbed)
+    leaked = VALUE in json.dumps(scrubbed)
+    assert not leaked
     frame = scrubbed["exception"]["values"][0]["stacktrace"]["frames"][0]
     assert frame["vars"]["args"] == [MASK, 3]
     assert scrubbed["extra"]["count"] == 3 and scrubbed["level"] == "error"
