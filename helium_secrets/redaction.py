@@ -351,7 +351,7 @@ def install(*loggers: logging.Logger, min_length: int | None = None) -> list[Red
     if min_length is not None:
         redactor.min_length = min_length
     added = []
-    for handler in _handlers(loggers or (logging.getLogger(),)):
+    for handler in _handlers((logging.getLogger(), *loggers)):
         if not any(isinstance(f, RedactingFilter) for f in handler.filters):
             protect = RedactingFilter(handler)
             # First: a held record has not been through the handler's other filters yet.
@@ -362,15 +362,13 @@ def install(*loggers: logging.Logger, min_length: int | None = None) -> list[Red
 
 
 def uninstall(*loggers: logging.Logger) -> None:
-    """Remove the filters :func:`install` added to those loggers' handlers. Without loggers,
-    turn redaction off altogether: the redactor forgets every value (a filter left on a
-    handler that was removed from its logger meanwhile then masks nothing)."""
-    for handler in _handlers(loggers or (logging.getLogger(),)):
+    """Turn redaction off: remove the filters from the handlers of the root logger (and of
+    each of ``loggers``), and forget every value (a filter left on a handler that was removed
+    from its logger meanwhile then masks nothing)."""
+    for handler in _handlers((logging.getLogger(), *loggers)):
         for protect in [f for f in handler.filters if isinstance(f, RedactingFilter)]:
             handler.removeFilter(protect)
-            redactor._set_filters(redactor.filters - 1)
-    if not loggers:
-        redactor._set_filters(0)
+    redactor._set_filters(0)
 
 
 def before_send(event: E, hint: object = None) -> E:

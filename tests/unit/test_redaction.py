@@ -195,3 +195,22 @@ def test_before_send_scrubs_a_sentry_shaped_event(store: SecretStore, texts: lis
 def test_min_length_is_checked() -> None:
     with pytest.raises(ValueError, match="min_length"):
         redaction.Redactor(min_length=0)
+
+
+def test_a_logger_that_does_not_propagate_is_protected_when_passed(store: SecretStore) -> None:
+    texts: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: texts.append(handler.format(record))  # type: ignore[method-assign]
+    isolated = logging.getLogger("tests.redaction.isolated")
+    isolated.propagate, isolated.level = False, logging.DEBUG
+    isolated.addHandler(handler)
+    store.put("a", VALUE)
+    store.get("a")
+    try:
+        redaction.install(isolated)
+        isolated.debug("%s", VALUE)
+    finally:
+        redaction.uninstall(isolated)
+        isolated.removeHandler(handler)
+    assert texts == [MASK]
+    assert not handler.filters and redactor.filters == 0
