@@ -55,7 +55,8 @@ def docs(session: nox.Session) -> None:
     session.run("mkdocs", "build", "--strict", "--site-dir", session.create_tmp() + "/site")
 
 
-BENCHMARKS = ("benchmarks/bench_core.py", "benchmarks/bench_aws.py")
+BENCHMARKS = ("benchmarks/bench_core.py", "benchmarks/bench_aws.py",
+              "benchmarks/bench_redaction.py")
 
 
 @nox.session

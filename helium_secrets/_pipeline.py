@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from helium_secrets._stats import StatsRecorder
-from helium_secrets.backends._base import Backend, Classified
+from helium_secrets.backends._base import Backend, Classified, RawSecret
 from helium_secrets.errors import (
     ErrorCode,
     HeliumError,
@@ -25,6 +25,7 @@ from helium_secrets.errors import (
 from helium_secrets.layers.audit import AuditEvent, AuditHook
 from helium_secrets.layers.guard import FailFastGuard
 from helium_secrets.layers.retry import Clock, RetryPolicy, call_with_retry
+from helium_secrets.redaction import redactor
 
 __all__ = ["CallPipeline", "copy_error"]
 
@@ -96,7 +97,7 @@ class CallPipeline:
             attempts += 1
             stats.backend_calls += 1
             try:
-                result = fn()
+                result = fn() if not redactor.filters else _holding(fn, scrub)
             except HeliumError as exc:
                 self.fill_context(exc, name, scrub, version)
                 self._record(exc)
@@ -228,6 +229,21 @@ class CallPipeline:
                 hook(event)
             except Exception as exc:  # auditing never breaks the application
                 _log.warning("audit hook %r failed: %s", hook, type(exc).__name__)
+
+
+def _holding(fn: Callable[[], T], scrub: str | bytes | None) -> T:
+    """Run ``fn`` with this thread's log records held until the values it wrote and read are
+    known to the redactor (an SDK logs a response body before we see the value in it)."""
+    with redactor.holding() as held:
+        held.add(scrub)
+        result = fn()
+        if isinstance(result, RawSecret):
+            held.add(result.value)
+        elif isinstance(result, dict):
+            for answer in result.values():
+                if isinstance(answer, RawSecret):
+                    held.add(answer.value)
+        return result
 
 
 def _scrubbed(message: str, secret: str | bytes | None) -> str:

@@ -227,15 +227,24 @@ def json_field(secret: Secret, field: str | Sequence[str | int] | None, *, backe
                                    name=secret.name) from None
     if field is None:
         return node
-    for key in field.split(".") if isinstance(field, str) else field:
+    found, node = _select(node, field.split(".") if isinstance(field, str) else field)
+    if not found:
+        # Raised here, where no local holds the document (error reporters capture locals).
+        raise InvalidArgumentError(f"field {field!r} is not in the secret's JSON document",
+                                   backend=backend, name=secret.name)
+    return node
+
+
+def _select(node: Any, keys: Sequence[str | int]) -> tuple[bool, Any]:
+    """``(True, the part of node at keys)``, or ``(False, None)`` when it has no such part."""
+    for key in keys:
         try:
             if isinstance(node, list):
                 node = node[int(key)]
             elif isinstance(node, dict):
                 node = node[str(key)]
             else:
-                raise KeyError(key)
+                return False, None
         except (KeyError, IndexError, ValueError):
-            raise InvalidArgumentError(f"field {field!r} is not in the secret's JSON document",
-                                       backend=backend, name=secret.name) from None
-    return node
+            return False, None
+    return True, node

@@ -124,13 +124,15 @@ class EnvironBackend(BackendBase):
     # -- the protocol ----------------------------------------------------------------------
 
     def get(self, name: str, version: str | None = None, label: str | None = None) -> RawSecret:
-        value = self.environ.get(self.variable(name))
-        if value is None:
-            raise SecretNotFoundError(f"environment variable {self.variable(name)} is not set")
+        # The value is read last: a failing call holds none in a local (error reporters).
+        self.current_version(name)
         if (version is not None and version != VERSION) or label is not None:
             raise VersionNotFoundError(
                 f"environment variables have one version, {VERSION!r}, and no labels"
             )
+        value = self.environ.get(self.variable(name))
+        if value is None:  # unset meanwhile
+            raise SecretNotFoundError(f"environment variable {self.variable(name)} is not set")
         return RawSecret(name=name, value=value, version=VERSION)
 
     def current_version(self, name: str) -> str:

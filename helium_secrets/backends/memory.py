@@ -46,7 +46,7 @@ DEFAULT_MAX_VALUE_BYTES = 64 * 1024
 @dataclass
 class _Version:
     id: str
-    value: str | bytes
+    value: str | bytes = field(repr=False)  # error reporters capture reprs
     created_at: datetime
     labels: set[str] = field(default_factory=set)
     state: str = "enabled"

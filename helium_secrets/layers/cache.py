@@ -8,11 +8,13 @@ insert, so the hit path is one dict lookup and one float comparison.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 
 from helium_secrets._values import Secret
 from helium_secrets.errors import SecretNotFoundError
+from helium_secrets.redaction import redactor
 
 __all__ = ["CacheEntry", "CachePolicy", "SecretCache"]
 
@@ -79,6 +81,25 @@ class CacheEntry:
         self.expires_at = expires_at
 
 
+def _raw(secret: Secret) -> str | bytes:
+    value = secret.value
+    return value.reveal_bytes() if value.is_binary else value.reveal()
+
+
+def _tell(added: CacheEntry | None, removed: Iterable[CacheEntry | None]) -> None:
+    """Tell the redactor which values the cache took and let go of."""
+    if added is not None and added.secret is not None:
+        redactor.add(_raw(added.secret))
+    for entry in removed:
+        if entry is not None and entry.secret is not None:
+            redactor.discard(_raw(entry.secret))
+
+
+def _forget(entries: dict[str, CacheEntry]) -> None:
+    if redactor.filters:
+        _tell(None, list(entries.values()))
+
+
 class SecretCache:
     """The entries of one store, keyed by secret name (current versions only)."""
 
@@ -92,6 +113,15 @@ class SecretCache:
         #: Bumped by the store's own writes, deletes and clears: a fetch that began before
         #: a bump does not cache what it read.
         self.generation = 0
+        redactor.watch(self)
+        # A store collected without close() lets go of its values too.
+        weakref.finalize(self, _forget, self.entries)
+
+    def secret_values(self) -> Iterator[str | bytes]:
+        """The values cached now (for :mod:`helium_secrets.redaction`)."""
+        for entry in list(self.entries.values()):
+            if entry.secret is not None:
+                yield _raw(entry.secret)
 
     def put(self, name: str, secret: Secret, now: float, ttl: float | None = None) -> None:
         """Cache ``secret`` as the current version of ``name``."""
@@ -110,24 +140,41 @@ class SecretCache:
 
     def _insert(self, name: str, entry: CacheEntry) -> None:
         entries = self.entries
-        entries.pop(name, None)  # re-insert at the end: the dict's order is the fetch order
+        telling = redactor.filters
+        if telling:  # before it is in: an entry is told once as added, then once as removed
+            _tell(entry, ())
+        # Re-insert at the end: the dict's order is the fetch order.
+        removed = [entries.pop(name, None)]
         while len(entries) >= self.policy.max_entries:
             try:
-                del entries[next(iter(entries))]
+                removed.append(entries.pop(next(iter(entries))))
             except (StopIteration, KeyError, RuntimeError):  # raced with another thread
                 break
             self.evictions += 1
         entries[name] = entry
+        if telling:
+            _tell(None, removed)
 
     def invalidate(self, name: str) -> None:
         """Forget ``name``."""
         self.generation += 1
-        self.entries.pop(name, None)
+        removed = self.entries.pop(name, None)
+        if redactor.filters:
+            _tell(None, [removed])
 
     def clear(self) -> None:
         """Forget everything."""
         self.generation += 1
-        self.entries.clear()
+        if not redactor.filters:
+            self.entries.clear()
+            return
+        # One entry at a time: each is removed (and told) by one thread only.
+        while True:
+            try:
+                _, entry = self.entries.popitem()
+            except KeyError:
+                return
+            _tell(None, (entry,))
 
     @staticmethod
     def missing_error(entry: CacheEntry, name: str, backend: str) -> SecretNotFoundError:

@@ -34,7 +34,7 @@ from helium_secrets.errors import (
     VersionNotFoundError,
 )
 from helium_secrets.testing import BackendHarness
-from helium_secrets.testing.conformance import CANARY, BackendConformance
+from helium_secrets.testing.conformance import CANARY, BackendConformance, debug_logs
 from tests.backends.motoserver import MotoServer
 
 LIVE_REGION = os.environ.get("HELIUM_SECRETS_AWS_LIVE_REGION", "")
@@ -1251,3 +1251,23 @@ def test_a_missing_version_or_stage_costs_one_describe_secret(
     with pytest.raises(VersionNotFoundError, match="does not carry that label"):
         store.backend.get(name, first.version, "AWSPREVIOUS")
     assert server.requests == {"GetSecretValue": 1}
+
+
+def test_botocore_debug_logs_show_values_without_the_filter(
+    store: SecretStore, prefix: str
+) -> None:
+    """The defect the redaction filter fixes: botocore logs request and response bodies at
+    DEBUG, values included (the conformance suite shows none with the filter installed)."""
+    name = f"{prefix}/unfiltered"
+    with debug_logs(redact=False) as texts:
+        store.put(name, CANARY)
+        store.clear_cache()
+        store.get(name)
+    leaks = [text for text in texts if CANARY in text]
+    assert any(text.startswith("botocore.endpoint") for text in leaks)  # the request body
+    assert any(text.startswith("botocore.parsers") for text in leaks)  # the response body
+    with debug_logs() as texts:
+        store.put(name, CANARY + "-2")
+        store.clear_cache()
+        store.get(name)
+    assert sum(CANARY in text for text in texts) == 0

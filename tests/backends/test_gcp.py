@@ -48,7 +48,7 @@ from helium_secrets.errors import (
     VersionNotFoundError,
 )
 from helium_secrets.testing import BackendHarness
-from helium_secrets.testing.conformance import CANARY, BackendConformance
+from helium_secrets.testing.conformance import CANARY, BackendConformance, plaintext_in_frames
 from tests.emulators import secretmanager as emulator_module
 from tests.emulators.secretmanager import SecretManagerEmulator
 
@@ -307,8 +307,10 @@ def test_corrupted_checksum_is_an_integrity_error_never_a_value(
     assert not info.value.transient
     assert info.value.name == name
     assert CANARY not in str(info.value) and CANARY not in repr(info.value)
-    with pytest.raises(IntegrityError):
+    assert plaintext_in_frames(info.value, CANARY) == []  # not in a local an error reporter sees
+    with pytest.raises(IntegrityError) as info:
         store.get(name, "1")
+    assert plaintext_in_frames(info.value, CANARY) == []
     server.corrupt_checksums = False
     assert store.get(name).value.reveal() == CANARY  # nothing damaged was cached
 

@@ -55,7 +55,7 @@ from helium_secrets.errors import (
     error_for_code,
 )
 from helium_secrets.testing import BackendHarness
-from helium_secrets.testing.conformance import CANARY, BackendConformance
+from helium_secrets.testing.conformance import CANARY, BackendConformance, plaintext_in_frames
 from tests.backends.faultproxy import FaultProxy
 from tests.backends.openbao import DevServer, PersistentServer, TLSFiles
 
@@ -1436,3 +1436,27 @@ def test_a_missing_version_is_told_from_a_missing_secret_by_the_store(
     with pytest.raises(VersionNotFoundError, match="no such version"):
         store.get(name, "99")
     assert store.get(name, "1").value.reveal() == "one"
+
+
+def test_credentials_are_in_no_local_of_a_failed_login(bao: DevServer, admin: hvac.Client,
+                                                      tmp_path: Path) -> None:
+    """An error reporter captures the frames' locals: a rejected token or secret id (and a
+    good one, on a later failure) is in none of ours."""
+    role_id, secret_id = approle(admin, ["helium-ro"])
+    secret_file = tmp_path / "secret-id"
+    secret_file.write_text(CANARY + "-secret-id\n")
+    for auth in (AppRoleAuth(role_id=role_id, secret_id=CANARY + "-secret-id"),
+                 AppRoleAuth(role_id=role_id, secret_id_file=str(secret_file)),
+                 TokenAuth(token=CANARY + "-token")):
+        with make_store(VaultBackend(bao.address, auth=auth), cache=None) as store, \
+                pytest.raises(UnauthenticatedError) as failed:
+            store.get("any/name")
+        assert plaintext_in_frames(failed.value, CANARY) == [], type(auth).__name__
+    admin.sys.create_or_update_policy("helium-ro", READ_ONLY_POLICY)
+    backend = VaultBackend(bao.address, auth=AppRoleAuth(role_id=role_id, secret_id=secret_id))
+    with make_store(backend, cache=None) as store, pytest.raises(PermissionDeniedError) as denied:
+        store.put("ro/x", "value")
+    token = backend._client.token  # the token the login gave
+    assert token and secret_id
+    assert plaintext_in_frames(denied.value, token) == []
+    assert plaintext_in_frames(denied.value, secret_id) == []

@@ -81,6 +81,8 @@ class Reads(BackendBase):
             spec = label
         else:
             spec = None
+        # The metadata first: once the payload is here, no call may fail with it in a local.
+        secret = self._get_secret(name) if self._read_metadata else None
         if spec is None:
             response = self._access_current(name)
         else:
@@ -89,11 +91,14 @@ class Reads(BackendBase):
                 response = self._access(name, spec)
             except api_exceptions.FailedPrecondition as exc:
                 raise VersionNotFoundError("the version is disabled or destroyed") from exc
-        value, version_id = self._checked_payload(response)
+        checked = _checked_payload(response)
+        del response  # it holds the payload: gone before anything can raise (error reporters)
+        if checked is None:
+            raise IntegrityError("the payload failed its CRC32C check; the value was not returned")
+        value, version_id = checked
         labels: frozenset[str] = frozenset([label]) if label is not None else frozenset()
         metadata = _EMPTY
-        if self._read_metadata:
-            secret = self._get_secret(name)
+        if secret is not None:
             labels = frozenset(
                 alias for alias, number in secret.version_aliases.items()
                 if str(number) == version_id
@@ -143,21 +148,6 @@ class Reads(BackendBase):
             raise VersionNotFoundError("the secret has no enabled version")
         newest = max(enabled, key=lambda v: int(v.name.rsplit("/", 1)[-1]))
         return self._access(name, newest.name.rsplit("/", 1)[-1])
-
-    def _checked_payload(
-        self, response: types.AccessSecretVersionResponse
-    ) -> tuple[str | bytes, str]:
-        payload = response.payload
-        data = bytes(payload.data)
-        if "data_crc32c" in payload and crc32c(data) != payload.data_crc32c:
-            raise IntegrityError(
-                "the payload failed its CRC32C check; the value was not returned"
-            )
-        version_id = str(response.name.rsplit("/", 1)[-1])
-        try:
-            return data.decode("utf-8"), version_id
-        except UnicodeDecodeError:
-            return data, version_id
 
     def _get_secret(self, name: str) -> types.Secret:
         return self._client.get_secret(
@@ -214,3 +204,19 @@ def plain_datetime(value: Any) -> datetime | None:
     if value is None:
         return None
     return datetime.fromtimestamp(value.timestamp(), tz=value.tzinfo)
+
+
+def _checked_payload(
+    response: types.AccessSecretVersionResponse,
+) -> tuple[str | bytes, str] | None:
+    """The value and version id of an access response; ``None`` if its payload fails the
+    CRC32C check (the caller raises, once no local holds the payload)."""
+    payload = response.payload
+    data = bytes(payload.data)
+    if "data_crc32c" in payload and crc32c(data) != payload.data_crc32c:
+        return None
+    version_id = str(response.name.rsplit("/", 1)[-1])
+    try:
+        return data.decode("utf-8"), version_id
+    except UnicodeDecodeError:
+        return data, version_id

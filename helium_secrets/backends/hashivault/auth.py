@@ -87,13 +87,16 @@ class AppRoleAuth(VaultAuth):
     mount: str = "approle"
 
     def login(self, client: hvac.Client) -> Mapping[str, Any]:
-        secret_id = self.secret_id
-        if secret_id is None and self.secret_id_file is not None:
-            secret_id = _read_file(self.secret_id_file, "AppRole secret id")
-        response = client.auth.approle.login(
-            self.role_id, secret_id, use_token=False, mount_point=self.mount
-        )
-        return auth_block(response)
+        # Credentials go straight into the call, and the response (which holds the new
+        # token) straight to auth_block: no local of ours keeps either (error reporters
+        # capture frames' locals).
+        return auth_block(client.auth.approle.login(
+            self.role_id, self._secret_id(), use_token=False, mount_point=self.mount))
+
+    def _secret_id(self) -> str | None:
+        if self.secret_id is None and self.secret_id_file is not None:
+            return _read_file(self.secret_id_file, "AppRole secret id")
+        return self.secret_id
 
 
 @dataclass(frozen=True)
@@ -112,11 +115,9 @@ class KubernetesAuth(VaultAuth):
     mount: str = "kubernetes"
 
     def login(self, client: hvac.Client) -> Mapping[str, Any]:
-        jwt = _read_file(self.jwt_file, "service-account token")
-        response = client.auth.kubernetes.login(
-            self.role, jwt, use_token=False, mount_point=self.mount
-        )
-        return auth_block(response)
+        return auth_block(client.auth.kubernetes.login(
+            self.role, _read_file(self.jwt_file, "service-account token"), use_token=False,
+            mount_point=self.mount))
 
 
 @dataclass(frozen=True)
@@ -141,9 +142,9 @@ class JWTAuth(VaultAuth):
             raise ValueError("JWTAuth takes exactly one of jwt= and jwt_file=")
 
     def login(self, client: hvac.Client) -> Mapping[str, Any]:
-        jwt = self.jwt if self.jwt is not None else _read_file(self.jwt_file or "", "JWT")
-        response = client.auth.jwt.jwt_login(self.role, jwt, use_token=False, path=self.mount)
-        return auth_block(response)
+        return auth_block(client.auth.jwt.jwt_login(
+            self.role, self.jwt if self.jwt is not None else _read_file(self.jwt_file or "", "JWT"),
+            use_token=False, path=self.mount))
 
 
 @dataclass(frozen=True)
@@ -168,13 +169,11 @@ class UserpassAuth(VaultAuth):
             raise ValueError("UserpassAuth takes exactly one of password= and password_file=")
 
     def login(self, client: hvac.Client) -> Mapping[str, Any]:
-        password = self.password
-        if password is None:
-            password = _read_file(self.password_file or "", "password")
-        response = client.auth.userpass.login(
-            self.username, password, use_token=False, mount_point=self.mount
-        )
-        return auth_block(response)
+        return auth_block(client.auth.userpass.login(
+            self.username,
+            self.password if self.password is not None
+            else _read_file(self.password_file or "", "password"),
+            use_token=False, mount_point=self.mount))
 
 
 def auth_block(response: Any) -> Mapping[str, Any]:

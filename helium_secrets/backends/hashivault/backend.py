@@ -281,12 +281,14 @@ class VaultBackend(BackendBase):
         )
 
     def _get_v1(self, name: str, version: str | None) -> RawSecret:
-        response = self._op(lambda: self._kv1.read_secret(name, mount_point=self.mount))
-        data = response["data"]
-        current = self._v1_version(data)
-        if version is not None and version != current:
+        current = self._current_v1(name)  # its repr hides the value; the raw data is gone
+        if version is not None and version != current.version:
             raise VersionNotFoundError("KV version 1 keeps only the current value")
-        return RawSecret(name=name, value=decode(data), version=current)
+        return current
+
+    def _current_v1(self, name: str) -> RawSecret:
+        data = self._op(lambda: self._kv1.read_secret(name, mount_point=self.mount))["data"]
+        return RawSecret(name=name, value=decode(data), version=self._v1_version(data))
 
     @staticmethod
     def _v1_version(data: Mapping[str, Any]) -> str:

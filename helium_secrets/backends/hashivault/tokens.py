@@ -118,9 +118,9 @@ class TokenSession:
         return self.auth.can_login
 
     def _login_locked(self) -> None:
+        # No local holds the token (error reporters capture frames' locals): the client does.
         if isinstance(self.auth, TokenAuth):
-            token = self.auth.current()
-            self._client.token = token
+            self._client.token = self.auth.current()
             remaining, lease, renewable = self._lookup_ttl()
         else:
             try:
@@ -132,11 +132,11 @@ class TokenSession:
                         f"Vault {self.auth.method} login failed (HTTP {status})"
                     ) from exc
                 raise
-            token = str(auth["client_token"])
-            remaining = lease = float(auth.get("lease_duration") or 0)
-            renewable = bool(auth.get("renewable"))
-            self._client.token = token
-        self._token = token
+            self._client.token = str(auth["client_token"])
+            duration, renewable = auth.get("lease_duration"), bool(auth.get("renewable"))
+            del auth  # it holds the token too
+            remaining = lease = float(duration or 0)
+        self._token = self._client.token
         self._set_lease(remaining, renewable)
         self._capped = False
         self._lease = lease

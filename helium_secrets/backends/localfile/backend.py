@@ -24,7 +24,7 @@ from filelock import Timeout as LockTimeout
 
 from helium_secrets._forksafe import renew_after_fork
 from helium_secrets._options import Options, build, option, parse, query_of
-from helium_secrets._values import VersionInfo
+from helium_secrets._values import SecretValue, VersionInfo
 from helium_secrets.backends._base import BackendBase, Capabilities, Classified, RawSecret
 from helium_secrets.backends.localfile.envelope import (
     FORMAT_VERSION,
@@ -371,9 +371,9 @@ class LocalFileBackend(BackendBase):
 
     @staticmethod
     def _value(entry: Mapping[str, Any]) -> str | bytes:
-        if entry["type"] == "bytes":
-            return base64.b64decode(entry["value"])
-        return str(entry["value"])
+        stored = entry["value"]
+        text = stored.reveal() if isinstance(stored, SecretValue) else str(stored)
+        return base64.b64decode(text) if entry["type"] == "bytes" else text
 
     @staticmethod
     def _info(entry: Mapping[str, Any]) -> VersionInfo:
@@ -440,7 +440,8 @@ class LocalFileBackend(BackendBase):
             "labels": sorted(set(labels)),
             "state": "enabled",
             "type": "bytes" if isinstance(value, bytes) else "text",
-            "value": base64.b64encode(value).decode("ascii") if isinstance(value, bytes) else value,
+            "value": SecretValue(base64.b64encode(value).decode("ascii")
+                                 if isinstance(value, bytes) else value),
         }
         doc["next_version"] += 1
         doc["versions"].append(new)

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from helium_secrets._values import SecretValue
 from helium_secrets.errors import IntegrityError, UnauthenticatedError
 
 __all__ = ["FORMAT_VERSION", "atomic_write", "decode_key", "fsync_dir", "generate_key", "key_id",
@@ -79,8 +80,23 @@ def seal(key: bytes, doc: Mapping[str, Any]) -> bytes:
     header = _MAGIC + bytes([FORMAT_VERSION]) + key_id(key) + nonce
     # ASCII escapes: a str with a lone surrogate still round-trips, and encoding can't fail
     # with an error that carries the plaintext.
-    plaintext = json.dumps(doc, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    plaintext = json.dumps(doc, separators=(",", ":"), ensure_ascii=True,
+                           default=_reveal).encode("ascii")
     return header + AESGCM(key).encrypt(nonce, plaintext, header)
+
+
+def _reveal(value: object) -> str:
+    if isinstance(value, SecretValue):
+        return value.reveal()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _sealed(obj: dict[str, Any]) -> dict[str, Any]:
+    """A version's value stays in a :class:`SecretValue` while the document is in memory: the
+    document is in the locals an error reporter captures whenever a call on it fails."""
+    if "type" in obj and isinstance(obj.get("value"), str):
+        obj["value"] = SecretValue(obj["value"])
+    return obj
 
 def open_file(path: Path, key: bytes) -> dict[str, Any]:
     """Read and decrypt one ``.hsec`` file. Raises FileNotFoundError if it is missing."""
@@ -103,8 +119,9 @@ def open_file(path: Path, key: bytes) -> dict[str, Any]:
         raise IntegrityError(f"{path} was encrypted with a different key (wrong key?)")
     header, nonce = data[:_HEADER_LEN], data[_HEADER_LEN - _NONCE_LEN : _HEADER_LEN]
     try:
-        plaintext = AESGCM(key).decrypt(nonce, data[_HEADER_LEN:], header)
-        doc = json.loads(plaintext.decode("utf-8"))
+        # No local holds the plaintext: it is parsed as it is decrypted, values sealed.
+        doc = json.loads(AESGCM(key).decrypt(nonce, data[_HEADER_LEN:], header).decode("utf-8"),
+                         object_hook=_sealed)
     except InvalidTag:
         raise IntegrityError(f"{path} is damaged (authentication failed)") from None
     except ValueError:  # never chain: JSON and UTF-8 errors carry the plaintext
