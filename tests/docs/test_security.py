@@ -85,5 +85,14 @@ def test_combining_before_send_with_your_own_hook() -> None:
     assert scrubbed["exception"]["values"][0]["value"] == "bad password **********"
 
 
-def test_the_transport_heading_is_left_for_the_backend_pages() -> None:
-    assert "## Transport\n\nTLS and redirect rules: see each backend page." in PAGE
+def test_the_transport_section_names_the_one_opt_in_every_plaintext_backend_has() -> None:
+    from helium_secrets.backends.awssecretsmanager.options import AWSSecretsManagerOptions
+    from helium_secrets.backends.azurekeyvault.options import AzureKeyVaultOptions
+    from helium_secrets.backends.gcpsecretmanager.options import GCPSecretManagerOptions
+    from helium_secrets.backends.hashivault.options import VaultOptions
+
+    section = PAGE.split("## Transport", 1)[1]
+    assert "`allow_insecure_http=True`" in section and "Azure cannot" in section
+    for cls in (VaultOptions, AWSSecretsManagerOptions, GCPSecretManagerOptions):
+        assert cls().allow_insecure_http is False, cls  # documented as never on by default
+    assert not hasattr(AzureKeyVaultOptions(), "allow_insecure_http")
