@@ -14,7 +14,7 @@ from botocore.config import Config
 
 from helium_secrets._options import Options, option
 
-__all__ = ["AWSSecretsManagerOptions", "client_for"]
+__all__ = ["AWSSecretsManagerOptions", "client_for", "profile_not_found"]
 
 _NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 # botocore waits 60 s by default; a hung call should fail well within the store's deadline.
@@ -29,7 +29,9 @@ class AWSSecretsManagerOptions(Options):
     ``region`` / ``profile`` (and the usual AWS environment variables and config files, which
     boto3 reads itself).
 
-    :param region: the AWS region (default: the session's / environment's region).
+    :param region: the AWS region; default: ``AWS_DEFAULT_REGION``, then ``AWS_REGION`` (what
+        awscli v2 and most other SDKs read), then the profile's region. A given ``session`` or
+        ``client`` keeps its own region over the environment's.
     :param profile: a named profile from the AWS config files.
     :param endpoint_url: another endpoint (a VPC endpoint, FIPS, or a test server).
     :param session: a ``boto3.Session`` to build the client from.
@@ -49,7 +51,9 @@ class AWSSecretsManagerOptions(Options):
 
     scheme: ClassVar[str] = "awssecretsmanager"
 
-    region: str | None = option(None, query=True, url="host")
+    # botocore reads AWS_DEFAULT_REGION only; AWS_REGION comes after it, as awscli v2 has it.
+    region: str | None = option(None, query=True, url="host",
+                                env=("AWS_DEFAULT_REGION", "AWS_REGION"))
     profile: str | None = option(None, query=True)
     endpoint_url: str | None = option(None, query=True)
     session: boto3.Session | None = None
@@ -75,6 +79,9 @@ def client_for(opts: AWSSecretsManagerOptions) -> Any:
     """
     region, profile, session, client = opts.region, opts.profile, opts.session, opts.client
     endpoint_url, config = opts.endpoint_url, opts.config
+    if opts.source("region").startswith("env:") and (
+            client is not None or (session is not None and session.region_name)):
+        region = None  # a ready client or session keeps its own region
     if client is not None:
         if any(x is not None for x in (session, profile, region, endpoint_url, config)):
             raise ValueError(
@@ -83,7 +90,10 @@ def client_for(opts: AWSSecretsManagerOptions) -> Any:
         _warn_if_client_retries(client)
         return client
     if session is None:
-        session = boto3.Session(profile_name=profile, region_name=region)
+        try:
+            session = boto3.Session(profile_name=profile, region_name=region)
+        except botocore.exceptions.ProfileNotFound as exc:
+            raise ValueError(profile_not_found(profile)) from exc
     elif profile is not None:
         raise ValueError("pass either session= or profile=, not both")
     merged = (_DEFAULTS.merge(config) if config is not None else _DEFAULTS).merge(_NO_RETRIES)
@@ -94,8 +104,19 @@ def client_for(opts: AWSSecretsManagerOptions) -> Any:
     except botocore.exceptions.NoRegionError as exc:
         raise ValueError(
             "no AWS region: name it in the URL (awssecretsmanager://eu-west-1), with "
-            "region=, AWS_DEFAULT_REGION or the profile's region"
+            "region=, AWS_DEFAULT_REGION or AWS_REGION, or the profile's region"
         ) from exc
+
+
+def profile_not_found(profile: str | None) -> str:
+    """What to do about a profile the AWS config files do not have."""
+    import os
+
+    named = (f"profile={profile!r}" if profile is not None
+             else f"AWS_PROFILE={os.environ.get('AWS_PROFILE', '')!r}")
+    return (f"the AWS profile of {named} is not in the AWS config files (~/.aws/config and "
+            "~/.aws/credentials, or AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE): create it "
+            "with `aws configure --profile NAME` (or `aws configure sso`), or name another one")
 
 
 def _warn_if_client_retries(client: Any) -> None:
