@@ -31,6 +31,13 @@ def _store(url: str, bao: DevServer, **options: object) -> SecretStore:
                       **options)
 
 
+def _call(store: SecretStore, operation: str) -> None:
+    if operation == "get":
+        store.get("app/db")
+    else:
+        store.put("app/db", CANARY)
+
+
 def _clean(message: str, bao: DevServer) -> None:
     assert bao.root_token not in message and CANARY not in message
 
@@ -68,10 +75,7 @@ def test_connection_refused_names_the_address_tried(bao: DevServer) -> None:
 def test_a_missing_mount_is_not_a_missing_secret(bao: DevServer, operation: str) -> None:
     with _store(f"vault://127.0.0.1:{bao.port}/nomount?tls=false", bao) as store, \
             pytest.raises(InvalidArgumentError) as info:
-        if operation == "get":
-            store.get("app/db")
-        else:
-            store.put("app/db", CANARY)
+        _call(store, operation)
     message = str(info.value)
     assert "no secrets engine is mounted at 'nomount/'" in message
     assert "vault://host:port/MOUNT" in message
@@ -82,10 +86,7 @@ def test_a_missing_mount_is_not_a_missing_secret(bao: DevServer, operation: str)
 def test_a_missing_namespace_says_so(bao: DevServer, operation: str) -> None:
     url = f"vault://127.0.0.1:{bao.port}?tls=false&namespace=nosuchns"
     with _store(url, bao) as store, pytest.raises(InvalidArgumentError) as info:
-        if operation == "get":
-            store.get("app/db")
-        else:
-            store.put("app/db", CANARY)
+        _call(store, operation)
     assert "namespace 'nosuchns' does not exist" in str(info.value)
     assert "namespace=" in str(info.value)
     _clean(str(info.value), bao)
@@ -103,10 +104,7 @@ def test_v2_settings_on_a_kv1_mount_say_kv_version_1(bao: DevServer, kv1_mount: 
                                                       operation: str) -> None:
     with _store(f"vault://127.0.0.1:{bao.port}/{kv1_mount}?tls=false", bao) as store, \
             pytest.raises(InvalidArgumentError) as info:
-        if operation == "get":
-            store.get("app/db")
-        else:
-            store.put("app/db", CANARY)
+        _call(store, operation)
     assert "KV version 1" in str(info.value) and "?kv_version=1" in str(info.value)
     _clean(str(info.value), bao)
 

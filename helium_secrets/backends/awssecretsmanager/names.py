@@ -6,7 +6,7 @@ import re
 
 from helium_secrets.backends._base import NameRules
 
-__all__ = ["ARN_RE", "CURRENT", "NAME_RULES", "PENDING", "PREFIX_RE", "PREVIOUS", "is_arn",
+__all__ = ["ARN_RE", "CURRENT", "MAX_NAME", "NAME_RULES", "PENDING", "PREFIX_RE", "PREVIOUS", "is_arn",
            "is_version_id"]
 
 CURRENT = "AWSCURRENT"
@@ -22,18 +22,24 @@ def is_arn(name: str) -> bool:
     return name.startswith("arn:") and ARN_RE.fullmatch(name) is not None
 
 
-def _colon_problem(name: str) -> str | None:
-    if ":" not in name or is_arn(name):
+#: The longest secret name AWS takes (an ARN adds its prefix and suffix to one).
+MAX_NAME = 512
+
+
+def _name_problem(name: str) -> str | None:
+    if is_arn(name):
         return None
-    return ("':' appears only in an ARN "
-            "(arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-SUFFIX)")
+    if ":" in name:
+        return ("':' appears only in an ARN "
+                "(arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-SUFFIX)")
+    return f"longer than {MAX_NAME} characters" if len(name) > MAX_NAME else None
 
 
 NAME_RULES = NameRules(
-    max_length=2048,  # an ARN; a name itself is at most 512 (checked by the service)
+    max_length=2048,  # an ARN; a name itself is at most MAX_NAME (see _name_problem)
     segment_pattern=r"[A-Za-z0-9_+=.@:-]+",
     description="segments of letters, digits and _ + = . @ - (AWS secret names), or an ARN",
-    check=_colon_problem,
+    check=_name_problem,
 )
 
 PREFIX_RE = re.compile(r"[A-Za-z0-9_+=.@/-]*")

@@ -19,7 +19,7 @@ from helium_secrets.backends.awssecretsmanager.errors import (
 )
 from helium_secrets.backends.awssecretsmanager.names import (
     CURRENT,
-    NAME_RULES,
+    MAX_NAME,
     PREFIX_RE,
     is_version_id,
 )
@@ -145,7 +145,7 @@ class Reads(BackendBase):
         return description
 
     def list_names(self, prefix: str = "") -> Iterator[str]:
-        if len(prefix) > NAME_RULES.max_length or not PREFIX_RE.fullmatch(prefix):
+        if len(prefix) > MAX_NAME or not PREFIX_RE.fullmatch(prefix):
             return  # no AWS name can start with it (and AWS's filter would refuse it)
         params: dict[str, Any] = {"MaxResults": 100}
         if prefix:

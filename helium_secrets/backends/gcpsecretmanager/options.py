@@ -47,8 +47,9 @@ class GCPSecretManagerOptions(Options):
     :param client: a ready ``SecretManagerServiceClient`` (it is not closed by :meth:`close`).
     :param transport: a transport (instance, or a name such as ``"grpc"``) for the client we build.
     :param client_options: ``ClientOptions`` (or a dict) for the client we build.
-    :param endpoint: ``host:port`` of the API, overriding the global or regional default.
-    :param insecure: with ``endpoint`` on a loopback address, talk plaintext gRPC (emulators).
+    :param endpoint_url: ``host:port`` of the API, overriding the global or regional default
+        (the name AWS's option has; ``endpoint``, its old name, is deprecated).
+    :param insecure: with ``endpoint_url`` on a loopback address, talk plaintext gRPC (emulators).
     :param replica_locations: create secrets with user-managed replication in these locations
         instead of automatic replication (global secrets only).
     :param timeout: seconds each call may take.
@@ -64,6 +65,7 @@ class GCPSecretManagerOptions(Options):
     """
 
     scheme: ClassVar[str] = "gcpsecretmanager"
+    renamed: ClassVar[Mapping[str, str]] = {"endpoint": "endpoint_url"}
 
     project: str | None = option(None, url="host")
     location: str | None = option(None, query=True, check=_location_problem)
@@ -71,7 +73,7 @@ class GCPSecretManagerOptions(Options):
     client: SecretManagerServiceClient | None = None
     transport: Any = None
     client_options: ClientOptions | Mapping[str, Any] | None = None
-    endpoint: str | None = option(None, query=True)
+    endpoint_url: str | None = option(None, query=True)
     insecure: bool = option(False, query=True)
     replica_locations: tuple[str, ...] = option((), query=True, parse=_locations)
     timeout: float = option(30.0, query=True, gt=0)
@@ -79,6 +81,11 @@ class GCPSecretManagerOptions(Options):
     read_metadata: bool = option(False, query=True)
     raw_names: bool = option(False, query=True)
     current_alias: str | None = option(None, query=True, check=_alias_problem)
+
+    @property
+    def endpoint(self) -> str | None:
+        """The old name of :attr:`endpoint_url` (deprecated)."""
+        return self.endpoint_url
 
 
 def build_client(opts: GCPSecretManagerOptions, credentials: Any) -> SecretManagerServiceClient:
@@ -97,7 +104,7 @@ def build_client(opts: GCPSecretManagerOptions, credentials: Any) -> SecretManag
         options.api_endpoint = f"secretmanager.{opts.location}.rep.googleapis.com"
     if opts.insecure:
         if endpoint is None or transport is not None:
-            raise ValueError("insecure=True needs endpoint= and no transport=")
+            raise ValueError("insecure=True needs endpoint_url= and no transport=")
         host = endpoint.rsplit(":", 1)[0].strip("[]")
         try:
             loopback = ipaddress.ip_address(host).is_loopback
