@@ -1016,7 +1016,7 @@ def test_doc_url_options() -> None:
     assert not backend.options.honour_dates
     for key in ("poll_interval", "wait_timeout"):
         with pytest.raises(ValueError, match=key):
-            AzureKeyVaultBackend.from_url(urlsplit(f"azurekeyvault://v?{key}=soon"),
+            AzureKeyVaultBackend.from_url(urlsplit(f"azurekeyvault://myvault?{key}=soon"),
                                           credential=credential)
     for key in ("poll_interval", "wait_timeout", "connection_timeout", "read_timeout"):
         zero: dict[str, Any] = {key: 0}
@@ -1024,7 +1024,7 @@ def test_doc_url_options() -> None:
             AzureKeyVaultBackend("https://v.vault.azure.net", credential=credential,
                                  **zero)
     with pytest.raises(ValueError, match="names"):
-        AzureKeyVaultBackend.from_url(urlsplit("azurekeyvault://v?names=upper"),
+        AzureKeyVaultBackend.from_url(urlsplit("azurekeyvault://myvault?names=upper"),
                                       credential=credential)
     with pytest.raises(ValueError, match="TLS"):
         AzureKeyVaultBackend("https://v.vault.azure.net", credential=credential,

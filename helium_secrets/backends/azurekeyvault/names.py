@@ -121,7 +121,7 @@ def vault_name_problem(vault: str) -> str | None:
     if _VAULT_NAME.fullmatch(vault.lower()) and "--" not in vault:
         return None
     guess = re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9-]", "-", vault.lower())).strip("-")
-    hint = f": did you mean {guess!r}?" if guess != vault and _VAULT_NAME.fullmatch(guess) else ""
+    hint = f"; did you mean {guess!r}?" if guess != vault and _VAULT_NAME.fullmatch(guess) else ""
     return (f"{vault!r} cannot be a Key Vault name (3-24 letters, digits and hyphens, starting "
-            f"with a letter, ending with a letter or digit, no '--'){hint} For a vault at "
-            "another host, give the host: azurekeyvault://HOST[:PORT]")
+            f"with a letter, ending with a letter or digit, no '--'){hint} (a vault at another "
+            "host: azurekeyvault://HOST[:PORT])")
