@@ -405,7 +405,6 @@ def _cmd_demo(store: SecretStore, args: argparse.Namespace) -> int:
         first_value = "demo-" + uuid.uuid4().hex
         first = store.put(db, first_value, create_only=True)
         written.append(db)
-        _say_created(say, before, _local_files(store))
         say("put", f"put {db}\n  -> {first!r}", name=db, version=first.version,
             repr=repr(first))
 
@@ -469,10 +468,14 @@ def _cmd_demo(store: SecretStore, args: argparse.Namespace) -> int:
         say("done", f"could not delete {', '.join(left)}", left=left)
     else:
         say("done", f"deleted the demo secrets under {prefix}; nothing left behind", left=left)
+    _say_created(say, before, _local_files(store))
     location = getattr(store.backend, "path", None)
     if location is not None:
-        say("location", f"the store itself (encrypted files and its key) is in {location}",
-            path=str(location))
+        key = getattr(store.backend, "key_file", None)
+        where = f"its key in {key}" if key is not None else \
+            "its key comes from HELIUM_SECRETS_KEY or key="
+        say("location", f"the store itself (encrypted files) is in {location}, {where}",
+            path=str(location), key_file=str(key) if key is not None else None)
     if as_json:
         _print_json({"steps": steps, "left": left})
     return ExitCode.OK

@@ -748,8 +748,8 @@ def test_from_url_forms() -> None:
     assert full._client.vault_url == "https://other.vault.azure.cn"
     assert full.options.recover_deleted
     assert full.capabilities.name_rules.problem("a/b") is not None
-    for bad in ("azurekeyvault://v?colour=blue", "azurekeyvault://v/path",
-                "azurekeyvault://", "azurekeyvault://v?recover_deleted=maybe"):
+    for bad in ("azurekeyvault://myvault?colour=blue", "azurekeyvault://myvault/path",
+                "azurekeyvault://", "azurekeyvault://myvault?recover_deleted=maybe"):
         with pytest.raises(ValueError):  # noqa: PT011 - the messages differ per case
             AzureKeyVaultBackend.from_url(urlsplit(bad), credential=credential)
 
