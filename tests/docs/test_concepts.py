@@ -377,3 +377,11 @@ def test_a_missing_extra_names_the_pip_command() -> None:
                      extra="documented", replace=True)
     with pytest.raises(ImportError, match=re.escape("pip install 'helium-secrets[documented]'")):
         open_store("documented-noextra://")
+
+
+def test_put_json_is_in_the_table_and_round_trips(store: SecretStore) -> None:
+    assert _params(SecretStore.put_json)[:3] == [
+        ("self", POS, EMPTY), ("name", POS, EMPTY), ("document", POS, EMPTY)]
+    written = store.put_json("app/config", {"port": 5432, "host": "db"})
+    assert written.value.reveal() == '{"host":"db","port":5432}'
+    assert store.get_json("app/config", "port") == 5432
