@@ -119,7 +119,7 @@ def test_an_unreachable_endpoint_is_named(aws_home: Path) -> None:
     backend = AWSSecretsManagerBackend(session=_session(), endpoint_url=f"http://127.0.0.1:{port}")
     with SecretStore(backend, retry=ONCE) as store, pytest.raises(UnavailableError) as info:
         store.get("app/db")
-    assert f"http://127.0.0.1:{port}" in str(info.value)
+    assert f"AWS Secrets Manager at http://127.0.0.1:{port} unreachable" in str(info.value)
     _clean(str(info.value))
 
 

@@ -69,7 +69,7 @@ def test_an_unreachable_vault_is_named(emulator: KeyVaultEmulator) -> None:
                                    connection_verify=str(emulator.ca_path))
     with SecretStore(backend, retry=ONCE) as store, pytest.raises(UnavailableError) as info:
         store.get("app-db")
-    assert f"https://127.0.0.1:{port}" in str(info.value)
+    assert f"could not connect to Key Vault at https://127.0.0.1:{port}" in str(info.value)
 
 
 def test_repr_names_the_vault_and_no_credential(emulator: KeyVaultEmulator) -> None:

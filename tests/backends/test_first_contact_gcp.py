@@ -47,4 +47,4 @@ def test_an_unreachable_endpoint_is_named() -> None:
     url = f"gcpsecretmanager://{PROJECT}?endpoint_url=127.0.0.1:{port}&insecure=true&timeout=5"
     with open_store(url, retry=ONCE) as store, pytest.raises(UnavailableError) as info:
         store.get("fc/one")
-    assert f"127.0.0.1:{port}" in str(info.value)
+    assert f"UNAVAILABLE at 127.0.0.1:{port}" in str(info.value)

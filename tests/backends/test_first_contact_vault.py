@@ -17,6 +17,7 @@ import hvac
 import pytest
 
 from helium_secrets import SecretStore, open_store
+from helium_secrets.cli import main
 from helium_secrets.errors import InvalidArgumentError, SecretNotFoundError, UnavailableError
 from helium_secrets.layers.guard import GuardPolicy
 from helium_secrets.layers.retry import RetryPolicy
@@ -54,7 +55,7 @@ def test_https_to_the_plain_http_dev_server_says_tls_false(bao: DevServer) -> No
             pytest.raises(UnavailableError) as info:
         store.get("app/db")
     message = str(info.value)
-    assert "plain http" in message and "?tls=false" in message
+    assert "the server speaks plain http" in message and "?tls=false" in message
     assert f"https://127.0.0.1:{bao.port}" in message  # the address tried
     _clean(message, bao)
 
@@ -67,6 +68,7 @@ def test_connection_refused_names_the_address_tried(bao: DevServer) -> None:
             pytest.raises(UnavailableError) as info:
         store.get("app/db")
     assert f"http://127.0.0.1:{port}" in str(info.value)
+    assert "cannot connect to the Vault server at" in str(info.value)
     assert "is it running" in str(info.value)
     _clean(str(info.value), bao)
 
@@ -87,8 +89,8 @@ def test_a_missing_namespace_says_so(bao: DevServer, operation: str) -> None:
     url = f"vault://127.0.0.1:{bao.port}?tls=false&namespace=nosuchns"
     with _store(url, bao) as store, pytest.raises(InvalidArgumentError) as info:
         _call(store, operation)
-    assert "namespace 'nosuchns' does not exist" in str(info.value)
-    assert "namespace=" in str(info.value)
+    assert "namespace 'nosuchns' does not exist on the Vault server" in str(info.value)
+    assert "check namespace=" in str(info.value)
     _clean(str(info.value), bao)
 
 
@@ -105,7 +107,7 @@ def test_v2_settings_on_a_kv1_mount_say_kv_version_1(bao: DevServer, kv1_mount: 
     with _store(f"vault://127.0.0.1:{bao.port}/{kv1_mount}?tls=false", bao) as store, \
             pytest.raises(InvalidArgumentError) as info:
         _call(store, operation)
-    assert "KV version 1" in str(info.value) and "?kv_version=1" in str(info.value)
+    assert "is KV version 1" in str(info.value) and "?kv_version=1" in str(info.value)
     _clean(str(info.value), bao)
 
 
@@ -113,7 +115,7 @@ def test_v1_settings_on_a_kv2_mount_say_version_2(bao: DevServer) -> None:
     with _store(f"vault://127.0.0.1:{bao.port}?tls=false&kv_version=1", bao) as store, \
             pytest.raises(InvalidArgumentError) as info:
         store.get("app/db")
-    assert "KV version 2" in str(info.value) and "kv_version=1" in str(info.value)
+    assert "is KV version 2" in str(info.value) and "kv_version=1" in str(info.value)
 
 
 def test_a_missing_secret_costs_at_most_one_extra_call_per_backend(bao: DevServer) -> None:
@@ -173,3 +175,19 @@ def test_a_server_that_never_answers_is_a_timeout_naming_the_address(bao: DevSer
     finally:
         stop.set()
         listener.close()
+
+
+@pytest.mark.parametrize(("url", "code", "fragment"), [
+    ("vault://127.0.0.1:{port}", 6, "the server speaks plain http"),
+    ("vault://127.0.0.1:{port}/nomount?tls=false", 7, "no secrets engine is mounted at"),
+    ("vault://127.0.0.1:{port}?tls=false&namespace=nosuchns", 7, "does not exist on the Vault"),
+    ("openbao://127.0.0.1:{port}?tls=false", 3, "secret not found"),
+])
+def test_the_cli_says_the_same(bao: DevServer, monkeypatch: pytest.MonkeyPatch,
+                               capsys: pytest.CaptureFixture[str], url: str, code: int,
+                               fragment: str) -> None:
+    monkeypatch.setenv("VAULT_TOKEN", bao.root_token)
+    assert main(["--url", url.format(port=bao.port), "get", "fc/never-written"]) == code
+    err = capsys.readouterr().err
+    assert fragment in err and "unexpected" not in err
+    _clean(err, bao)
