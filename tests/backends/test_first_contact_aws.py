@@ -101,7 +101,7 @@ def test_aws_region_is_honoured_after_aws_default_region(aws_home: Path,
     monkeypatch.setenv("AWS_REGION", "eu-west-3")
     with open_store("awssecretsmanager://") as store:
         assert store.backend.region == "eu-west-3"  # type: ignore[attr-defined]
-        assert store.backend.options.source("region") == "env:AWS_REGION"
+        assert store.backend.options.source("region") == "env:AWS_REGION"  # type: ignore[attr-defined]
     monkeypatch.setenv("AWS_DEFAULT_REGION", "ap-south-1")  # botocore's own wins, as in boto3
     with open_store("awssecretsmanager://") as store:
         assert store.backend.region == "ap-south-1"  # type: ignore[attr-defined]
@@ -175,3 +175,16 @@ def test_patch_moto_makes_moto_behave_like_aws(store: SecretStore, moto: MotoSer
     assert sum("AWSCURRENT" in s for s in stages.values()) == 1
     assert store.refresh(name).value.reveal() == "three"
     assert moto.client().get_secret_value(SecretId=name)["SecretString"] == "three"
+
+
+def test_patch_moto_works_in_process_with_mock_aws(aws_home: Path) -> None:
+    moto = pytest.importorskip("moto")
+    patch_moto()
+    with moto.mock_aws():
+        backend = AWSSecretsManagerBackend(session=_session())
+        with SecretStore(backend, retry=ONCE) as store:
+            first = store.put("fc/in-process", "one")
+            store.put("fc/in-process", "two", expected_version=first.version)
+            backend.client.put_secret_value(SecretId="fc/in-process", SecretString="three")
+            assert store.refresh("fc/in-process").value.reveal() == "three"
+            assert len(store.versions("fc/in-process")) == 3

@@ -168,7 +168,8 @@ def test_cli_default_timeout_is_shorter_than_the_librarys() -> None:
     from helium_secrets.cli import DEFAULT_TIMEOUT, _timeout_options
     from helium_secrets.layers.retry import RetryPolicy
 
-    assert RetryPolicy().deadline is not None and RetryPolicy().deadline > DEFAULT_TIMEOUT
+    library = RetryPolicy().deadline
+    assert library is not None and library > DEFAULT_TIMEOUT
     vault = _timeout_options("vault://h:8200", DEFAULT_TIMEOUT)
     assert vault["retry"].deadline == DEFAULT_TIMEOUT and max(vault["timeout"]) <= DEFAULT_TIMEOUT
     assert "timeout" not in _timeout_options("vault://h:8200?timeout=60", DEFAULT_TIMEOUT)
