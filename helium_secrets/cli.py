@@ -297,19 +297,20 @@ def _read_pairs(args: argparse.Namespace, backend: str) -> dict[str, str]:
         if source == "-":
             if stdin_read:
                 raise CLIError("only one KEY=- can read stdin", ExitCode.USAGE)
-            stdin_read, args.file = True, None
+            stdin_read, path = True, None
         elif source.startswith("@") and len(source) > 1:
-            args.file = source[1:]
+            path = source[1:]
         else:  # never echo it: it is a value
             raise CLIError(
                 f"{key}=...: a value never comes from the command line, where ps and shell "
                 f"history see it: use {key}=@FILE (the file's contents) or {key}=- (stdin)",
                 ExitCode.USAGE)
-        args.allow_empty = True  # an empty field of a map is a value like any other
-        value = _read_value(args, backend)
-        assert isinstance(value, str)
+        # Read as the single value is (one trailing newline dropped); an empty field of a map
+        # is a value like any other.
+        field = argparse.Namespace(**{**vars(args), "file": path, "allow_empty": True})
+        value = _read_value(field, backend)
+        assert isinstance(value, str)  # not --binary
         document[key] = value
-    args.file, args.allow_empty = None, False
     return document
 
 

@@ -97,7 +97,8 @@ class AWSSecretsManagerBackend(Writes):
         return getattr(getattr(self.client, "meta", None), "region_name", None)
 
     def __repr__(self) -> str:
-        return f"<AWSSecretsManagerBackend region={self.region!r} endpoint={shown_address(self.endpoint)}>"
+        return (f"<AWSSecretsManagerBackend region={self.region!r} "
+                f"endpoint={shown_address(self.endpoint)}>")
 
     def close(self) -> None:
         if self._owns_client:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -110,8 +111,6 @@ def client_for(opts: AWSSecretsManagerOptions) -> Any:
 
 def profile_not_found(profile: str | None) -> str:
     """What to do about a profile the AWS config files do not have."""
-    import os
-
     named = (f"profile={profile!r}" if profile is not None
              else f"AWS_PROFILE={os.environ.get('AWS_PROFILE', '')!r}")
     return (f"the AWS profile of {named} is not in the AWS config files (~/.aws/config and "

@@ -371,7 +371,8 @@ class AzureKeyVaultBackend(BackendBase):
         return str(getattr(self._client, "vault_url", "") or self._options.vault_url or "")
 
     def __repr__(self) -> str:
-        return f"<AzureKeyVaultBackend {shown_address(self.vault_url)} names={self._options.names}>"
+        return (f"<AzureKeyVaultBackend {shown_address(self.vault_url)} "
+                f"names={self._options.names}>")
 
     def close(self) -> None:
         if self._owns_client:

@@ -180,8 +180,8 @@ class VaultBackend(BackendBase):
 
     def __repr__(self) -> str:
         namespace = f" namespace={self.namespace!r}" if self.namespace else ""
-        return (f"<VaultBackend {shown_address(self.address)} mount={self.mount!r} kv=v{self.kv_version}"
-                f"{namespace} auth={self.auth.method}>")
+        return (f"<VaultBackend {shown_address(self.address)} mount={self.mount!r} "
+                f"kv=v{self.kv_version}{namespace} auth={self.auth.method}>")
 
     # -- construction ----------------------------------------------------------------------
 
@@ -253,9 +253,10 @@ class VaultBackend(BackendBase):
                 # Straight to the adapter: the failed call just proved the token; a 403 here
                 # (the default policy does not allow it) only means "unknown".
                 answer = self._client.adapter.get(f"/v1/sys/internal/ui/mounts/{self.mount}")
-                version = str(((answer or {}).get("data") or {}).get("options", {})
-                              .get("version") or "1")
-                self._mount_version = int(version) if version.isdigit() else None
+                mount = (answer or {}).get("data") or {}
+                if mount.get("type") in ("kv", "generic"):  # no options.version: version 1
+                    version = str((mount.get("options") or {}).get("version") or "1")
+                    self._mount_version = int(version) if version.isdigit() else None
             except (hvac.exceptions.VaultError, requests.RequestException, AttributeError):
                 pass
         return self._mount_version
