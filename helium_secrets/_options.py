@@ -27,6 +27,7 @@ import math
 import os
 import types
 import typing
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Literal, TypeVar, Union, get_args, get_origin
 from urllib.parse import SplitResult, parse_qsl
@@ -143,6 +144,9 @@ class Options:
 
     scheme: ClassVar[str] = "backend"
     url_extras: ClassVar[tuple[str, ...]] = ()
+    #: Old option names -> their current names: still accepted (as a keyword or in the URL
+    #: query), with a :class:`DeprecationWarning` naming the new one.
+    renamed: ClassVar[Mapping[str, str]] = {}
 
     def __post_init__(self) -> None:
         for spec in specs(type(self)):
@@ -211,8 +215,8 @@ def parse(
     """
     all_specs = specs(schema)
     by_name = {spec.name: spec for spec in all_specs}
-    keywords = keywords or {}
-    query = query or {}
+    keywords = _renamed(schema, keywords or {}, "")
+    query = _renamed(schema, query or {}, "URL ")
     url = url or {}
     unknown = sorted(set(keywords) - set(by_name))
     if unknown:
@@ -260,6 +264,23 @@ def parse(
     options = schema(**values)
     object.__setattr__(options, "_sources", types.MappingProxyType(sources))
     return options
+
+
+def _renamed(schema: type[Options], given: Mapping[str, Any], where: str) -> Mapping[str, Any]:
+    """``given`` with the old names of renamed options replaced by the new ones (warned)."""
+    old = [name for name in given if name in schema.renamed]
+    if not old:
+        return given
+    out = dict(given)
+    for name in old:
+        new = schema.renamed[name]
+        if new in out:
+            raise TypeError(f"{schema.scheme}:// {where}options {name} and {new} are one option "
+                            f"({name} is its old name): pass {new} only")
+        warnings.warn(f"the {schema.scheme}:// {where}option {name} is now called {new}; the "
+                      "old name will be removed", DeprecationWarning, stacklevel=4)
+        out[new] = out.pop(name)
+    return out
 
 
 def query_of(url: SplitResult) -> dict[str, str]:

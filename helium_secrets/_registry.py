@@ -38,6 +38,28 @@ URL_ENV_VAR = "HELIUM_SECRETS_URL"
 _STORE_OPTIONS = frozenset(SecretStore.OPTIONS)
 
 
+#: The PyPI distributions each built-in extra installs, named in a missing-extra error (the
+#: missing module's name, ``azure`` or ``google_crc32c``, is not what ``pip`` installs).
+_EXTRA_PACKAGES = {
+    "vault": "hvac",
+    "aws": "boto3",
+    "azure": "azure-keyvault-secrets and azure-identity",
+    "gcp": "google-cloud-secret-manager and google-crc32c",
+}
+#: Other spellings of a built-in scheme: the same backend under the name its users know.
+_ALIASES = {"openbao": "vault"}
+#: What people type for a scheme, and the scheme they mean ("did you mean").
+_SUGGESTIONS = {
+    "aws": "awssecretsmanager", "secretsmanager": "awssecretsmanager",
+    "awssm": "awssecretsmanager", "azure": "azurekeyvault", "keyvault": "azurekeyvault",
+    "akv": "azurekeyvault", "gcp": "gcpsecretmanager", "gcpsm": "gcpsecretmanager",
+    "secretmanager": "gcpsecretmanager", "google": "gcpsecretmanager",
+    "memory": "mem", "inmemory": "mem", "fake": "mem", "local": "file", "localfile": "file",
+    "environ": "env", "environment": "env", "hashicorp": "vault", "hvac": "vault",
+    "bao": "vault", "http": "vault", "https": "vault",
+}
+
+
 @dataclass(frozen=True)
 class _Registration:
     target: str | Callable[..., Backend]  # "module:attr" or the class/factory itself
@@ -52,9 +74,10 @@ class _Registration:
         except ModuleNotFoundError as exc:
             if self.extra is None or (exc.name or "").startswith("helium_secrets"):
                 raise
+            packages = _EXTRA_PACKAGES.get(self.extra, f"the {exc.name!r} module")
             raise ImportError(
-                f"the {scheme}:// backend needs the {exc.name!r} package: "
-                f"pip install 'helium-secrets[{self.extra}]'"
+                f"the {scheme}:// backend needs {packages} (the {exc.name!r} module is not "
+                f"installed): pip install 'helium-secrets[{self.extra}]'"
             ) from exc
         factory: Callable[..., Backend] = getattr(module, attr)
         return factory
@@ -134,6 +157,20 @@ def registered_schemes() -> list[str]:
     return sorted(_registry)
 
 
+def _unknown_scheme(scheme: str) -> str:
+    """The error for an unknown scheme: what it may have meant, and what is known."""
+    import difflib
+
+    known = registered_schemes()
+    guess = _SUGGESTIONS.get(scheme.replace("-", "").replace("_", ""))
+    if guess is None:
+        close = difflib.get_close_matches(scheme, [*known, *_ALIASES], n=1, cutoff=0.6)
+        guess = close[0] if close else None
+    hint = f": did you mean {guess}://?" if guess is not None else ""
+    return (f"unknown store URL scheme {scheme!r}{hint} "
+            f"(known: {', '.join(s + '://' for s in [*known, *_ALIASES])})")
+
+
 def default_url() -> str:
     """The URL of the default store: ``$HELIUM_SECRETS_URL``, else the local encrypted file store."""
     url = os.environ.get(URL_ENV_VAR, "").strip()
@@ -169,10 +206,10 @@ def open_store(url: str | None = None, **options: Any) -> SecretStore:
     if registration is None:
         _load_entry_points()
         registration = _registry.get(scheme)
+    if registration is None and scheme in _ALIASES:
+        registration = _registry.get(_ALIASES[scheme])
     if registration is None:
-        raise ValueError(
-            f"unknown store URL scheme {scheme!r}; known: {', '.join(registered_schemes())}"
-        )
+        raise ValueError(_unknown_scheme(scheme))
     store_options = {k: options.pop(k) for k in list(options) if k in _STORE_OPTIONS}
     factory = registration.load(scheme)
     from_url = getattr(factory, "from_url", None)

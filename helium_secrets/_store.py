@@ -23,7 +23,7 @@ from helium_secrets._pipeline import CallPipeline
 from helium_secrets._reads import ReadPath
 from helium_secrets._stats import StatsRecorder, StoreStats
 from helium_secrets._validation import Validator
-from helium_secrets._values import Secret, SecretValue, VersionInfo, json_field
+from helium_secrets._values import Secret, SecretValue, VersionInfo, json_field, json_text
 from helium_secrets._writes import WritePath
 from helium_secrets.backends._base import Backend, ExtraOperation, extra_operations
 from helium_secrets.layers.audit import AuditHook
@@ -452,6 +452,19 @@ class SecretStore:
         # Threads do not survive a fork: the child forgets their fetches and takes new locks.
         self._reads.after_fork_in_child()
         self._guard.after_fork_in_child()
+
+    def put_json(self, name: str, document: Any, **options: Any) -> Secret:
+        """Write ``document`` as JSON, the counterpart of :meth:`get_json`.
+
+        The text is compact with sorted keys, the same on every backend; on Vault a JSON object
+        is written as the KV map itself (``bao kv get`` shows its keys), and reads back as
+        that text. ``options`` are :meth:`put`'s (``expected_version``, ``metadata``, ...).
+
+        :raises InvalidArgumentError: ``document`` is not JSON (naming its type, never a value).
+        """
+        self._open(name)
+        return self.put(name, json_text(document, name=name, backend=self._backend_name),
+                        **options)
 
 
 class Extras:

@@ -12,7 +12,8 @@ from helium_secrets.errors import InvalidArgumentError
 if TYPE_CHECKING:
     from datetime import datetime
 
-__all__ = ["FrozenMap", "Secret", "SecretValue", "VersionInfo", "json_field"]
+__all__ = ["FrozenMap", "JSONText", "Secret", "SecretValue", "VersionInfo", "json_field",
+           "json_text"]
 
 _REDACTED = "SecretValue('**********')"
 
@@ -248,3 +249,43 @@ def _select(node: Any, keys: Sequence[str | int]) -> tuple[bool, Any]:
         except (KeyError, IndexError, ValueError):
             return False, None
     return True, node
+
+
+class JSONText(str):
+    """Text that :meth:`~helium_secrets.SecretStore.put_json` wrote: a JSON document.
+
+    Every backend stores it as the text it is; a backend whose service keeps structured values
+    may store the document itself instead (Vault writes a JSON object as the KV map, so that
+    ``bao kv get`` shows its keys), provided it reads back as this same text.
+    """
+
+    __slots__ = ()
+
+
+def json_text(document: object, *, name: str, backend: str) -> JSONText:
+    """``document`` as the one JSON text every backend reads back alike (keys sorted, compact,
+    as Vault presents a map).
+
+    :raises InvalidArgumentError: ``document`` is not JSON (the message names the type, never
+        a value).
+    """
+    import json
+
+    try:
+        text = json.dumps(document, ensure_ascii=False, separators=(",", ":"), sort_keys=True,
+                          allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise InvalidArgumentError(
+            f"put_json takes JSON (dicts, lists, str, int, float, bool, None), not a document "
+            f"with {_not_json(exc)}", backend=backend, name=name) from None
+    return JSONText(text)
+
+
+def _not_json(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "a cycle"
+    if isinstance(exc, ValueError):
+        return "NaN or infinity"
+    words = str(exc).split()  # "Object of type X is not JSON serializable": only the type
+    return f"a {words[3]}" if len(words) > 3 and words[:3] == ["Object", "of", "type"] \
+        else "a value JSON cannot hold (keys must be str)"

@@ -39,6 +39,8 @@ from helium_secrets.layers.audit import logging_hook
 __all__ = ["ExitCode", "main"]
 
 PROG = "helium-secrets"
+#: Seconds a CLI call may spend on the backend, retries included (``--timeout``).
+DEFAULT_TIMEOUT = 10.0
 
 
 class ExitCode(enum.IntEnum):
@@ -277,20 +279,54 @@ def _cmd_get(store: SecretStore, args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _read_pairs(args: argparse.Namespace, backend: str) -> dict[str, str]:
+    """The JSON object of ``put NAME KEY=@FILE KEY=-`` (as ``bao kv put`` takes them); a
+    value itself on the command line is refused (``ps`` and shell history would see it)."""
+    if args.file is not None or args.binary or args.allow_empty:
+        raise CLIError("KEY=@FILE pairs take no --file, --binary or --allow-empty",
+                       ExitCode.USAGE)
+    document: dict[str, str] = {}
+    stdin_read = False
+    for pair in args.pairs:
+        key, sep, source = pair.partition("=")
+        if not sep or not key:
+            raise CLIError("put reads the value from stdin or --file, never from the command "
+                           "line (KEY=@FILE and KEY=- pairs write a JSON object)", ExitCode.USAGE)
+        if key in document:
+            raise CLIError(f"the key {key!r} is given twice", ExitCode.USAGE)
+        if source == "-":
+            if stdin_read:
+                raise CLIError("only one KEY=- can read stdin", ExitCode.USAGE)
+            stdin_read, path = True, None
+        elif source.startswith("@") and len(source) > 1:
+            path = source[1:]
+        else:  # never echo it: it is a value
+            raise CLIError(
+                f"{key}=...: a value never comes from the command line, where ps and shell "
+                f"history see it: use {key}=@FILE (the file's contents) or {key}=- (stdin)",
+                ExitCode.USAGE)
+        # Read as the single value is (one trailing newline dropped); an empty field of a map
+        # is a value like any other.
+        field = argparse.Namespace(**{**vars(args), "file": path, "allow_empty": True})
+        value = _read_value(field, backend)
+        assert isinstance(value, str)  # not --binary
+        document[key] = value
+    return document
+
+
 def _cmd_put(store: SecretStore, args: argparse.Namespace) -> int:
     metadata = _parse_metadata(args.meta)
     # Refuse a bad name or a read-only store before asking for a value nobody will store.
     store.check_name(args.name)
     store.check_writable(args.name)
-    value = _read_value(args, store.backend.name)
-    secret = store.put(
-        args.name,
-        value,
-        expected_version=args.expected_version,
-        create_only=args.create_only,
-        metadata=metadata,
-        labels=args.label,
-    )
+    options: dict[str, Any] = {
+        "expected_version": args.expected_version, "create_only": args.create_only,
+        "metadata": metadata, "labels": args.label,
+    }
+    if args.pairs:
+        secret = store.put_json(args.name, _read_pairs(args, store.backend.name), **options)
+    else:
+        secret = store.put(args.name, _read_value(args, store.backend.name), **options)
     if args.json:
         _print_json(_secret_document(secret))
     else:
@@ -364,6 +400,7 @@ def _cmd_demo(store: SecretStore, args: argparse.Namespace) -> int:
 
     say("store", f"store: {_display_url(args.store_url)} (backend {store.backend.name})",
         url=_display_url(args.store_url), backend=store.backend.name)
+    before = _local_files(store)
     written: list[str] = []
     try:
         first_value = "demo-" + uuid.uuid4().hex
@@ -432,13 +469,43 @@ def _cmd_demo(store: SecretStore, args: argparse.Namespace) -> int:
         say("done", f"could not delete {', '.join(left)}", left=left)
     else:
         say("done", f"deleted the demo secrets under {prefix}; nothing left behind", left=left)
+    _say_created(say, before, _local_files(store))
     location = getattr(store.backend, "path", None)
     if location is not None:
-        say("location", f"the store itself (encrypted files and its key) is in {location}",
-            path=str(location))
+        key = getattr(store.backend, "key_file", None)
+        where = f"its key in {key}" if key is not None else \
+            "its key comes from HELIUM_SECRETS_KEY or key="
+        say("location", f"the store itself (encrypted files) is in {location}, {where}",
+            path=str(location), key_file=str(key) if key is not None else None)
     if as_json:
         _print_json({"steps": steps, "left": left})
     return ExitCode.OK
+
+
+def _local_files(store: SecretStore) -> dict[str, Any]:
+    """Where a local store (``file://``) keeps itself and its key, and whether they exist."""
+    path, key = getattr(store.backend, "path", None), getattr(store.backend, "key_file", None)
+    found: dict[str, Any] = {}
+    if path is not None:
+        found["store"] = (path, (path / "store.hsec").exists())
+    if key is not None:
+        found["key"] = (key, key.exists())
+    return found
+
+
+def _say_created(say: Callable[..., None], before: dict[str, Any], after: dict[str, Any]
+                 ) -> None:
+    """Tell what the first write created: a new store, a new key (and what the key means)."""
+    for what, (where, existed) in before.items():
+        if existed or not after[what][1]:
+            continue
+        if what == "store":
+            say("created-store", f"created a new local encrypted store in {where}",
+                path=str(where))
+        else:
+            say("created-key", f"created its key in {where} (readable by you only): back it "
+                "up, without it these secrets can't be read; HELIUM_SECRETS_KEY or "
+                "?key_file= keep a key elsewhere", path=str(where))
 
 
 # -- the parser --------------------------------------------------------------------------------
@@ -455,6 +522,9 @@ def _build_parser() -> _Parser:
                         help="print JSON on stdout")
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show tracebacks and log every backend call (never values)")
+    common.add_argument("--timeout", type=_seconds, default=argparse.SUPPRESS, metavar="SECONDS",
+                        help=f"give up on a backend after this long, retries included "
+                        f"(default {DEFAULT_TIMEOUT:g}; the library's own defaults are longer)")
 
     parser = _Parser(
         prog=PROG,
@@ -492,8 +562,12 @@ def _build_parser() -> _Parser:
     show.add_argument("--metadata-only", action="store_true",
                       help="print the version, labels, dates and metadata, not the value")
 
-    put = command("put", "write a new version; the value comes from stdin or --file", _cmd_put)
+    put = command("put", "write a new version; the value comes from stdin or --file, or a JSON "
+                  "object from KEY=@FILE and KEY=- pairs (as bao kv put takes them)", _cmd_put)
     put.add_argument("name", metavar="NAME")
+    put.add_argument("pairs", nargs="*", metavar="KEY=@FILE|KEY=-",
+                     help="write a JSON object (on Vault: the KV map) of these keys, each value "
+                     "read from a file or stdin; never from the command line")
     put.add_argument("--file", metavar="PATH",
                      help="read the value from this file ('-': stdin) instead of stdin")
     put.add_argument("--binary", action="store_true",
@@ -524,6 +598,45 @@ def _build_parser() -> _Parser:
     delete.add_argument("--yes", "-y", action="store_true",
                         help="do not ask for confirmation (needed when stdin is not a terminal)")
     return parser
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected seconds, such as 10 or 2.5") from None
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError("expected positive seconds")
+    return seconds
+
+
+def _timeout_options(url: str, seconds: float) -> dict[str, Any]:
+    """The store and backend options that keep one CLI call within ``seconds``: a retry
+    deadline, and each request's timeouts where the backend has them (a server that accepts
+    connections and never answers costs ``seconds``, not the library's 30). A timeout the URL
+    or the environment sets is left alone."""
+    from urllib.parse import parse_qs
+
+    from helium_secrets.layers.retry import RetryPolicy
+
+    parts = urlsplit(url)
+    scheme, query = parts.scheme.lower(), parse_qs(parts.query)
+    connect, read = min(5.0, seconds), seconds / 2  # room for one retry
+    options: dict[str, Any] = {"retry": RetryPolicy(deadline=seconds)}
+    if scheme in ("vault", "openbao"):
+        if "timeout" not in query and not any(
+                os.environ.get(v, "").strip() for v in ("VAULT_CLIENT_TIMEOUT", "BAO_CLIENT_TIMEOUT")):
+            options["timeout"] = (connect, read)
+    elif scheme == "gcpsecretmanager":
+        if "timeout" not in query:
+            options["timeout"] = read
+    elif scheme == "azurekeyvault":
+        options.update(connection_timeout=connect, read_timeout=read)
+    elif scheme == "awssecretsmanager":
+        from botocore.config import Config
+
+        options["config"] = Config(connect_timeout=connect, read_timeout=read)
+    return options
 
 
 def _unexpected_arguments(extras: Sequence[str], command: str | None) -> str:
@@ -581,12 +694,14 @@ def main(argv: list[str] | None = None) -> int:
     debug: bool = getattr(args, "debug", False)
     args.json = getattr(args, "json", False)
     args.store_url = getattr(args, "url", None) or default_url()
+    timeout: float = getattr(args, "timeout", DEFAULT_TIMEOUT)
     handler: Callable[[SecretStore, argparse.Namespace], int] = args.handler
     try:
         with _debug_logging(debug):
             try:
                 store = open_store(args.store_url, cache=None,
-                                   audit=[logging_hook(level=logging.DEBUG)] if debug else [])
+                                   audit=[logging_hook(level=logging.DEBUG)] if debug else [],
+                                   **_timeout_options(args.store_url, timeout))
             except (ValueError, ImportError) as exc:
                 if isinstance(exc, HeliumError):
                     raise

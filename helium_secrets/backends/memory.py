@@ -1,7 +1,10 @@
 """``mem://``: the in-memory fake that applications' test suites run against.
 
-State lives in the instance (never in the class), so two stores never share secrets. Every
-operation is thread-safe. The switches that tests use are public methods:
+State lives in the instance (never in the class), so two stores on ``mem://`` never share
+secrets. A *named* fake, ``mem://NAME``, is the exception a test asks for: every store opened on
+``mem://NAME`` in the process uses one backend, so code that opens its own store sees what the
+test seeded; fakes of different names are separate, and :func:`reset_shared` empties them.
+Every operation is thread-safe. The switches that tests use are public methods:
 
 * :meth:`MemoryBackend.fail_next` makes the next N calls raise a chosen error;
 * :meth:`MemoryBackend.set_latency` adds latency to every call;
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import itertools
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -34,7 +38,7 @@ from helium_secrets.errors import (
     VersionNotFoundError,
 )
 
-__all__ = ["MemoryBackend", "MemoryOptions"]
+__all__ = ["MemoryBackend", "MemoryOptions", "reset_shared", "shared"]
 
 #: The label of a staged version until it is promoted or discarded.
 PENDING = "pending"
@@ -124,6 +128,8 @@ class MemoryBackend(BackendBase):
         self._latency = 0.0
         #: Calls made per operation ("get", "put", ...), for tests to inspect.
         self.calls: collections.Counter[str] = collections.Counter()
+        #: The name of a shared fake (``mem://NAME``), or ``None``.
+        self.shared_name: str | None = None
 
     @property
     def options(self) -> MemoryOptions:
@@ -132,9 +138,29 @@ class MemoryBackend(BackendBase):
 
     @classmethod
     def from_url(cls, url: SplitResult, **keywords: Any) -> MemoryBackend:
-        if url.netloc or url.path not in ("", "/"):
-            raise ValueError("mem:// URLs take no host or path")
+        """``mem://`` (a fresh fake) or ``mem://NAME`` (the process's fake of that name)."""
+        if url.path not in ("", "/"):
+            raise ValueError("mem:// URLs take no path: mem:// or mem://NAME")
+        if url.netloc:
+            if keywords or url.query:
+                raise ValueError("a named fake (mem://NAME) takes no options: the first "
+                                 "shared(NAME, ...) call sets them")
+            return shared(url.netloc)
         return cls(options=parse(MemoryOptions, keywords=keywords, query=query_of(url)))
+
+    def __repr__(self) -> str:
+        with self._lock:
+            count = len(self._secrets)
+        shown = f"mem://{self.shared_name}" if self.shared_name else "mem://"
+        return f"<MemoryBackend {shown} secrets={count}>"
+
+    def reset(self) -> None:
+        """Forget every secret, pending fault, latency and call count."""
+        with self._lock:
+            self._secrets.clear()
+            self._faults.clear()
+            self._latency = 0.0
+            self.calls.clear()
 
     def _renew_locks(self) -> None:
         # In a child after fork: the parent's lock may be held by a thread the child lacks.
@@ -370,3 +396,32 @@ class MemoryBackend(BackendBase):
         if isinstance(exc, InjectedFault):
             return exc.classified
         return None
+
+
+_SHARED_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_shared: dict[str, MemoryBackend] = {}
+_shared_lock = threading.Lock()
+
+
+def shared(name: str, **options: Any) -> MemoryBackend:
+    """The process's fake named ``name``: the backend every ``mem://NAME`` store uses.
+
+    :param options: :class:`MemoryOptions` for the fake when this call creates it.
+    :raises ValueError: ``name`` is not 1-64 letters, digits and ``. _ -``.
+    """
+    if not _SHARED_NAME.fullmatch(name):
+        raise ValueError(f"a named fake's name is 1-64 letters, digits and . _ -, not {name!r}")
+    with _shared_lock:
+        backend = _shared.get(name)
+        if backend is None:
+            backend = _shared[name] = MemoryBackend(**options)
+            backend.shared_name = name
+        return backend
+
+
+def reset_shared(name: str | None = None) -> None:
+    """Empty the named fake ``name`` (``None``: every named fake); stores on it stay usable."""
+    with _shared_lock:
+        backends = list(_shared.values()) if name is None else [_shared[name]] if name in _shared else []
+    for backend in backends:
+        backend.reset()

@@ -13,6 +13,14 @@
 The pytest plugin (:mod:`helium_secrets.testing.plugin`) gives each test one as the
 ``fake_secrets`` fixture, and its store as ``secret_store``. Nothing is shared between tests.
 
+Code that opens its own store (``open_store()``, ``HELIUM_SECRETS_URL``) gets the fake with
+:func:`fake_default_store` (the ``fake_default_store`` fixture): a seeded *named* fake
+(``mem://NAME``, one per process and name) that ``HELIUM_SECRETS_URL`` points at meanwhile::
+
+    with fake_default_store({"app/db": "hunter2"}) as fake:
+        app = make_app()                        # calls open_store() itself
+        fake.rotate("app/db", "correct-horse")
+
 Backends (built-in or third-party) run :mod:`helium_secrets.testing.conformance` through a
 :class:`BackendHarness`.
 """
@@ -20,31 +28,41 @@ Backends (built-in or third-party) run :mod:`helium_secrets.testing.conformance`
 from __future__ import annotations
 
 import collections
+import contextlib
+import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from helium_secrets._registry import URL_ENV_VAR
 from helium_secrets._store import SecretStore
 from helium_secrets._values import Secret
 from helium_secrets.backends._base import Classified
-from helium_secrets.backends.memory import MemoryBackend
+from helium_secrets.backends.memory import MemoryBackend, shared
 from helium_secrets.errors import HeliumError
 from helium_secrets.testing.harness import BackendHarness
 
-__all__ = ["BackendHarness", "FakeSecrets", "ManualClock"]
+__all__ = ["DEFAULT_FAKE", "BackendHarness", "FakeSecrets", "ManualClock", "fake_default_store"]
+
+#: The name of the named fake :func:`fake_default_store` uses unless told otherwise.
+DEFAULT_FAKE = "helium-test"
 
 
 class FakeSecrets:
     """A fresh fake store with seeding, rotation and fault-injection helpers.
 
+    :param backend: the fake to wrap (a named one, :func:`~helium_secrets.backends.memory.shared`);
+        default: a fresh one.
     :param store_options: options for the :class:`~helium_secrets.SecretStore` (``cache``,
         ``retry``, ``poll``, ``audit``, ``clock``, ...); the cache is on by default, as in
         production, so tests see what the application will see.
     """
 
-    def __init__(self, **store_options: Any) -> None:
-        self.backend = MemoryBackend()
+    def __init__(self, backend: MemoryBackend | None = None, **store_options: Any) -> None:
+        self.backend = backend if backend is not None else MemoryBackend()
         self.store = SecretStore(self.backend, **store_options)
+        #: The URL that opens a store on this fake (``mem://NAME`` for a named one).
+        self.url = f"mem://{self.backend.shared_name}" if self.backend.shared_name else None
 
     def seed(self, secrets: Mapping[str, str | bytes]) -> None:
         """Write each ``name: value`` straight into the fake (not through the store's cache)."""
@@ -95,6 +113,50 @@ class FakeSecrets:
     def close(self) -> None:
         """Close the store."""
         self.store.close()
+
+
+@contextlib.contextmanager
+def fake_default_store(
+    secrets: Mapping[str, str | bytes] | None = None,
+    *,
+    name: str = DEFAULT_FAKE,
+    **store_options: Any,
+) -> Iterator[FakeSecrets]:
+    """Point ``HELIUM_SECRETS_URL`` (so ``open_store()`` and the CLI) at the named fake ``name``,
+    emptied and seeded with ``secrets``, for the ``with`` block; then empty it and restore the
+    variable. Every store opened meanwhile shares the fake's secrets (each has its own cache).
+
+    Not for tests that run in parallel threads of one process: the variable is the process's.
+    (An async twin will take the same arguments; :func:`_pointed_at` is the part they share.)
+
+    :param name: the named fake (``mem://NAME``) to use.
+    :param store_options: options of the yielded fake's own store.
+    """
+    backend = shared(name)
+    with _pointed_at(backend):
+        fake = FakeSecrets(backend, **store_options)
+        try:
+            fake.seed(secrets or {})
+            yield fake
+        finally:
+            fake.close()
+
+
+@contextlib.contextmanager
+def _pointed_at(backend: MemoryBackend) -> Iterator[None]:
+    """The I/O-free part of :func:`fake_default_store`: the fake emptied and the variable set,
+    then both undone."""
+    previous = os.environ.get(URL_ENV_VAR)
+    backend.reset()
+    os.environ[URL_ENV_VAR] = f"mem://{backend.shared_name}"
+    try:
+        yield
+    finally:
+        backend.reset()
+        if previous is None:
+            os.environ.pop(URL_ENV_VAR, None)
+        else:
+            os.environ[URL_ENV_VAR] = previous
 
 
 class ManualClock:

@@ -48,6 +48,7 @@ from helium_secrets._values import Secret
 from helium_secrets.errors import (
     ConflictError,
     HeliumError,
+    InvalidArgumentError,
     InvalidNameError,
     ReadOnlyError,
     RotationTestFailed,
@@ -706,6 +707,31 @@ class BackendConformance:
             places += [f"{type(info.value).__name__} in {place}"
                        for place in plaintext_in_frames(info.value, CANARY)]
         assert not places, "plaintext in frame locals: " + "; ".join(places)
+
+    # -- put_json (issue 13) ----------------------------------------------------------------
+
+    @pytest.mark.parametrize("document", [
+        {"user": "app", "password": CANARY, "port": 5432, "tags": ["a", "b"]},
+        {"value": CANARY},  # the key Vault's plain values use
+        [1, "two", None],
+        "text",
+    ], ids=["object", "value-key", "list", "string"])
+    def test_put_json_round_trips_with_get_json(
+        self, store: SecretStore, prefix: str, document: object
+    ) -> None:
+        self._writable(store)
+        name = f"{prefix}/put-json"
+        written = store.put_json(name, document)
+        store.clear_cache()
+        assert store.get_json(name) == document
+        # The same text on every backend: compact, keys sorted.
+        assert store.get(name).value.reveal() == json.dumps(
+            document, separators=(",", ":"), sort_keys=True)
+        assert store.get(name).version == written.version
+        with pytest.raises(InvalidArgumentError, match="not a document with a set") as info:
+            store.put_json(name, {"k": {CANARY}})
+        assert CANARY not in str(info.value)
+
 
 #: The SDKs' loggers, whose levels :func:`debug_logs` sets to DEBUG too.
 SDK_LOGGERS = ("botocore", "boto3", "urllib3", "azure", "google", "grpc", "hvac", "httpx")

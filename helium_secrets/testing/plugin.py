@@ -7,6 +7,10 @@ Fixtures:
     faults, inspect calls. Closed after the test.
 ``secret_store``
     The :class:`~helium_secrets.SecretStore` of ``fake_secrets``, to hand to the code under test.
+``fake_default_store``
+    For code that opens its own store: ``HELIUM_SECRETS_URL`` points at an empty named fake
+    (``mem://helium-test``) during the test; the fixture is its
+    :class:`~helium_secrets.testing.FakeSecrets` (seed it, rotate, inject faults).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from helium_secrets import testing
 from helium_secrets._store import SecretStore
 from helium_secrets.testing import FakeSecrets
 
@@ -33,3 +38,10 @@ def fake_secrets() -> Iterator[FakeSecrets]:
 def secret_store(fake_secrets: FakeSecrets) -> SecretStore:
     """A :class:`~helium_secrets.SecretStore` on the in-memory fake, fresh for each test."""
     return fake_secrets.store
+
+
+@pytest.fixture
+def fake_default_store() -> Iterator[FakeSecrets]:
+    """``open_store()`` (and ``HELIUM_SECRETS_URL``) on an empty named fake, for one test."""
+    with testing.fake_default_store() as fake:
+        yield fake

@@ -24,6 +24,8 @@ import boto3
 from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
+from helium_secrets.testing.moto import patch_moto
+
 __all__ = ["FAULTS", "MotoServer"]
 
 REGION = "us-east-1"
@@ -46,61 +48,6 @@ FAULTS: dict[str, tuple[int, str, str]] = {
     "http-429": (429, "SlowDown", "Please reduce your request rate"),
     "http-502": (502, "BadGateway", "Bad gateway"),
 }
-
-def _fix_moto_stage_moves() -> None:
-    """Make moto's "default version" follow AWSCURRENT, as AWS's one notion of current does.
-
-    moto keeps a ``default_version_id`` apart from the stages: UpdateSecretVersionStage moves
-    the AWSCURRENT stage but not that id, so after a stage move moto's BatchGetSecretValue
-    and its next PutSecretValue work on the old version (two versions end up AWSCURRENT).
-    This fixes the emulator, in the server; the SDK is untouched.
-    """
-    from moto.secretsmanager.models import SecretsManagerBackend
-
-    original = SecretsManagerBackend.update_secret_version_stage
-    if getattr(original, "_helium_fixed", False):
-        return
-
-    def update_secret_version_stage(
-        self: Any, secret_id: str, version_stage: str, remove_from_version_id: str,
-        move_to_version_id: str,
-    ) -> tuple[str, str]:
-        result: tuple[str, str] = original(self, secret_id, version_stage,
-                                           remove_from_version_id, move_to_version_id)
-        if version_stage == "AWSCURRENT" and move_to_version_id:
-            self.secrets[secret_id].set_default_version_id(move_to_version_id)
-        return result
-
-    update_secret_version_stage._helium_fixed = True  # type: ignore[attr-defined]
-    SecretsManagerBackend.update_secret_version_stage = update_secret_version_stage  # type: ignore[method-assign]
-
-
-def _fix_moto_writes_to_deleted() -> None:
-    """Make moto refuse PutSecretValue on a secret scheduled for deletion, as AWS does.
-
-    AWS answers InvalidRequestException ("... marked for deletion"); moto adds the version to
-    the deleted secret. This fixes the emulator, in the server; the SDK is untouched.
-    """
-    from moto.secretsmanager.exceptions import InvalidRequestException
-    from moto.secretsmanager.models import SecretsManagerBackend
-
-    original = SecretsManagerBackend.put_secret_value
-    if getattr(original, "_helium_fixed", False):
-        return
-
-    def put_secret_value(self: Any, secret_id: str, *args: Any, **kwargs: Any) -> str:
-        secret = self.secrets.get(secret_id)
-        if secret is not None and secret.is_deleted():
-            raise InvalidRequestException(
-                "You can't perform this operation on the secret because it was marked for "
-                "deletion."
-            )
-        result: str = original(self, secret_id, *args, **kwargs)
-        return result
-
-    put_secret_value._helium_fixed = True  # type: ignore[attr-defined]
-    SecretsManagerBackend.put_secret_value = put_secret_value  # type: ignore[method-assign]
-
 
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length",
                "proxy-connection", "upgrade", "te", "trailer"}
@@ -140,8 +87,7 @@ class MotoServer:
 
     def start(self) -> MotoServer:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
-        _fix_moto_stage_moves()
-        _fix_moto_writes_to_deleted()
+        patch_moto()  # moto's defects that reach the store, fixed as users fix them
         self._moto.start()
         self.moto_port = self._moto.get_host_and_port()[1]
         self._proxy = _ProxyServer(("127.0.0.1", 0), self._handler_class())

@@ -748,8 +748,8 @@ def test_from_url_forms() -> None:
     assert full._client.vault_url == "https://other.vault.azure.cn"
     assert full.options.recover_deleted
     assert full.capabilities.name_rules.problem("a/b") is not None
-    for bad in ("azurekeyvault://v?colour=blue", "azurekeyvault://v/path",
-                "azurekeyvault://", "azurekeyvault://v?recover_deleted=maybe"):
+    for bad in ("azurekeyvault://myvault?colour=blue", "azurekeyvault://myvault/path",
+                "azurekeyvault://", "azurekeyvault://myvault?recover_deleted=maybe"):
         with pytest.raises(ValueError):  # noqa: PT011 - the messages differ per case
             AzureKeyVaultBackend.from_url(urlsplit(bad), credential=credential)
 
@@ -1016,7 +1016,7 @@ def test_doc_url_options() -> None:
     assert not backend.options.honour_dates
     for key in ("poll_interval", "wait_timeout"):
         with pytest.raises(ValueError, match=key):
-            AzureKeyVaultBackend.from_url(urlsplit(f"azurekeyvault://v?{key}=soon"),
+            AzureKeyVaultBackend.from_url(urlsplit(f"azurekeyvault://myvault?{key}=soon"),
                                           credential=credential)
     for key in ("poll_interval", "wait_timeout", "connection_timeout", "read_timeout"):
         zero: dict[str, Any] = {key: 0}
@@ -1024,7 +1024,7 @@ def test_doc_url_options() -> None:
             AzureKeyVaultBackend("https://v.vault.azure.net", credential=credential,
                                  **zero)
     with pytest.raises(ValueError, match="names"):
-        AzureKeyVaultBackend.from_url(urlsplit("azurekeyvault://v?names=upper"),
+        AzureKeyVaultBackend.from_url(urlsplit("azurekeyvault://myvault?names=upper"),
                                       credential=credential)
     with pytest.raises(ValueError, match="TLS"):
         AzureKeyVaultBackend("https://v.vault.azure.net", credential=credential,

@@ -378,7 +378,7 @@ def test_endpoints_global_regional_and_explicit() -> None:
         GCPSecretManagerBackend("p", credentials=anonymous),
         GCPSecretManagerBackend("p", credentials=anonymous, location="europe-west1",
                                 client_options=mine),
-        GCPSecretManagerBackend("p", credentials=anonymous, endpoint="sm.internal:443"),
+        GCPSecretManagerBackend("p", credentials=anonymous, endpoint_url="sm.internal:443"),
     ]
     try:
         # Channels connect lazily: nothing here touches the network.
@@ -394,7 +394,7 @@ def test_endpoints_global_regional_and_explicit() -> None:
 
 
 def test_open_store_url(server: SecretManagerEmulator, prefix: str) -> None:
-    url = f"gcpsecretmanager://{PROJECT}?endpoint={server.address}&insecure=true&timeout=15"
+    url = f"gcpsecretmanager://{PROJECT}?endpoint_url={server.address}&insecure=true&timeout=15"
     with open_store(url, retry=FAST_RETRY) as store:
         assert isinstance(store.backend, GCPSecretManagerBackend)
         assert store.backend.project == PROJECT
@@ -404,7 +404,7 @@ def test_open_store_url(server: SecretManagerEmulator, prefix: str) -> None:
     with pytest.raises(ValueError, match="unknown"):
         open_store(f"gcpsecretmanager://{PROJECT}?colour=blue")
     with pytest.raises(ValueError, match="loopback"):
-        open_store(f"gcpsecretmanager://{PROJECT}?endpoint=secretmanager.example:443&insecure=1")
+        open_store(f"gcpsecretmanager://{PROJECT}?endpoint_url=secretmanager.example:443&insecure=1")
     with pytest.raises(ValueError, match="path"):
         open_store(f"gcpsecretmanager://{PROJECT}/us-east1")
 
@@ -713,7 +713,7 @@ def test_latest_mode_has_no_staged_rotation(store: SecretStore, prefix: str) -> 
 
 
 def test_alias_mode_from_url(server: SecretManagerEmulator, prefix: str) -> None:
-    url = (f"gcpsecretmanager://{PROJECT}?endpoint={server.address}&insecure=true"
+    url = (f"gcpsecretmanager://{PROJECT}?endpoint_url={server.address}&insecure=true"
            "&current_alias=live")
     with open_store(url) as store:
         assert store.backend.capabilities.check_and_set
@@ -971,7 +971,7 @@ def test_doc_get_many_uses_access_calls_only(
 
 
 def test_doc_url_options_and_keyword_precedence(server: SecretManagerEmulator) -> None:
-    base = f"gcpsecretmanager://{PROJECT}?endpoint={server.address}&insecure=true"
+    base = f"gcpsecretmanager://{PROJECT}?endpoint_url={server.address}&insecure=true"
     url = (base + "&timeout=15&page_size=7&read_metadata=true&raw_names=true"
            "&replica_locations=us-east1,europe-west1&current_alias=live")
     with open_store(url) as store:

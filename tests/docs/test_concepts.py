@@ -405,3 +405,11 @@ def test_transport_table_matches_the_options() -> None:
         else:
             assert rows[scheme] == "allow_insecure_http" and rows[scheme] in fields, scheme
             assert cls().allow_insecure_http is False  # never on by default
+
+
+def test_put_json_is_in_the_table_and_round_trips(store: SecretStore) -> None:
+    assert _params(SecretStore.put_json)[:3] == [
+        ("self", POS, EMPTY), ("name", POS, EMPTY), ("document", POS, EMPTY)]
+    written = store.put_json("app/config", {"port": 5432, "host": "db"})
+    assert written.value.reveal() == '{"host":"db","port":5432}'
+    assert store.get_json("app/config", "port") == 5432

@@ -134,3 +134,14 @@ def test_the_conformance_example_runs_for_a_third_party_backend(tmp_path: Path) 
     # The portable contract ran: none of its cases was skipped.
     contract = {case: outcome for case, outcome in outcomes.items() if "contract" in case}
     assert len(contract) >= 6 and "SKIPPED" not in contract.values(), contract
+
+
+def test_the_open_store_example_passes_under_pytest(tmp_path: Path) -> None:
+    text = (ROOT / "docs" / "testing.md").read_text(encoding="utf-8")
+    path = tmp_path / "test_own_store_example.py"
+    path.write_text(python_block(text, "## Code that opens its own store"), encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             str(path)], capture_output=True, text=True, timeout=300,
+                            cwd=tmp_path, check=False)
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert "2 passed" in result.stdout

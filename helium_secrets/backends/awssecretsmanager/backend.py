@@ -7,6 +7,7 @@ from urllib.parse import SplitResult
 
 from helium_secrets._options import build, parse, query_of
 from helium_secrets.backends._base import Capabilities, Classified
+from helium_secrets.backends._display import shown_address
 from helium_secrets.backends.awssecretsmanager.errors import classify
 from helium_secrets.backends.awssecretsmanager.names import NAME_RULES
 from helium_secrets.backends.awssecretsmanager.options import AWSSecretsManagerOptions, client_for
@@ -83,7 +84,21 @@ class AWSSecretsManagerBackend(Writes):
                                  url=derived))
 
     def classify(self, exc: BaseException) -> Classified | None:
-        return classify(exc)
+        return classify(exc, self.endpoint)
+
+    @property
+    def endpoint(self) -> str:
+        """The endpoint the client calls (``https://secretsmanager.REGION.amazonaws.com``)."""
+        return str(getattr(getattr(self.client, "meta", None), "endpoint_url", "") or "")
+
+    @property
+    def region(self) -> str | None:
+        """The region the client calls."""
+        return getattr(getattr(self.client, "meta", None), "region_name", None)
+
+    def __repr__(self) -> str:
+        return (f"<AWSSecretsManagerBackend region={self.region!r} "
+                f"endpoint={shown_address(self.endpoint)}>")
 
     def close(self) -> None:
         if self._owns_client:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import botocore.exceptions
 
 from helium_secrets.backends._base import Classified
+from helium_secrets.backends._display import shown_address
 from helium_secrets.backends._hints import retry_after_from_headers
 from helium_secrets.errors import ErrorCode
 
@@ -15,6 +16,7 @@ __all__ = [
     "DELETED_WRITE",
     "INVALID",
     "NOT_FOUND",
+    "NO_CREDENTIALS",
     "classify",
     "error_code",
     "is_deleted_error",
@@ -78,27 +80,46 @@ def _retry_after(exc: botocore.exceptions.ClientError) -> float | None:
     return retry_after_from_headers(exc.response.get("ResponseMetadata", {}).get("HTTPHeaders"))
 
 
-def classify(exc: BaseException) -> Classified | None:
-    """Map a boto3 / botocore exception to a portable code, or ``None`` when it is not one."""
+#: What to do when boto3 finds no credentials (its own message says only that).
+NO_CREDENTIALS = (
+    "set AWS_PROFILE to a configured profile, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+    "or run `aws configure` (or `aws sso login`); on AWS, give the instance, task or function "
+    "a role"
+)
+
+
+def classify(exc: BaseException, endpoint: str = "") -> Classified | None:
+    """Map a boto3 / botocore exception to a portable code, or ``None`` when it is not one.
+
+    :param endpoint: the endpoint the client calls, named in connection errors.
+    """
     if isinstance(exc, botocore.exceptions.ClientError):
         return _classify_client_error(exc)
+    at = f" at {shown_address(endpoint)}" if endpoint else ""
     if isinstance(exc, (botocore.exceptions.ReadTimeoutError,
                         botocore.exceptions.ConnectTimeoutError)):
         return Classified(ErrorCode.DEADLINE_EXCEEDED,
-                          f"AWS Secrets Manager timed out ({type(exc).__name__})",
+                          f"AWS Secrets Manager{at} timed out ({type(exc).__name__})",
                           transient=True)
     if isinstance(exc, (botocore.exceptions.EndpointConnectionError,
                         botocore.exceptions.ConnectionClosedError,
                         botocore.exceptions.ConnectionError,
                         botocore.exceptions.HTTPClientError)):
         return Classified(ErrorCode.UNAVAILABLE,
-                          f"AWS Secrets Manager unreachable ({type(exc).__name__})")
-    if isinstance(exc, (botocore.exceptions.NoCredentialsError,
-                        botocore.exceptions.PartialCredentialsError,
+                          f"AWS Secrets Manager{at} unreachable ({type(exc).__name__}): check "
+                          "the region and endpoint_url=, and the network")
+    if isinstance(exc, botocore.exceptions.NoCredentialsError):
+        return Classified(ErrorCode.UNAUTHENTICATED, f"no AWS credentials found: {NO_CREDENTIALS}")
+    if isinstance(exc, botocore.exceptions.ProfileNotFound):
+        return Classified(ErrorCode.UNAUTHENTICATED,
+                          "the AWS profile named by AWS_PROFILE or profile= is not in the AWS "
+                          "config files: create it with `aws configure --profile NAME`")
+    if isinstance(exc, (botocore.exceptions.PartialCredentialsError,
                         botocore.exceptions.CredentialRetrievalError,
                         botocore.exceptions.TokenRetrievalError)):
         return Classified(ErrorCode.UNAUTHENTICATED,
-                          f"no usable AWS credentials ({type(exc).__name__})")
+                          f"no usable AWS credentials ({type(exc).__name__}): "
+                          f"{NO_CREDENTIALS}")
     if isinstance(exc, (botocore.exceptions.ParamValidationError,
                         botocore.exceptions.NoRegionError)):
         # The validation message can quote parameter values: never reuse it.

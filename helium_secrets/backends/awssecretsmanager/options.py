@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from botocore.config import Config
 from helium_secrets._options import Options, option
 from helium_secrets.backends._transport import check_plaintext
 
-__all__ = ["AWSSecretsManagerOptions", "client_for"]
+__all__ = ["AWSSecretsManagerOptions", "client_for", "profile_not_found"]
 
 _NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 # botocore waits 60 s by default; a hung call should fail well within the store's deadline.
@@ -30,7 +31,9 @@ class AWSSecretsManagerOptions(Options):
     ``region`` / ``profile`` (and the usual AWS environment variables and config files, which
     boto3 reads itself).
 
-    :param region: the AWS region (default: the session's / environment's region).
+    :param region: the AWS region; default: ``AWS_DEFAULT_REGION``, then ``AWS_REGION`` (what
+        awscli v2 and most other SDKs read), then the profile's region. A given ``session`` or
+        ``client`` keeps its own region over the environment's.
     :param profile: a named profile from the AWS config files.
     :param endpoint_url: another endpoint (a VPC endpoint, FIPS, or a test server).
     :param allow_insecure_http: allow a plain ``http://`` endpoint off loopback (however it
@@ -53,7 +56,9 @@ class AWSSecretsManagerOptions(Options):
 
     scheme: ClassVar[str] = "awssecretsmanager"
 
-    region: str | None = option(None, query=True, url="host")
+    # botocore reads AWS_DEFAULT_REGION only; AWS_REGION comes after it, as awscli v2 has it.
+    region: str | None = option(None, query=True, url="host",
+                                env=("AWS_DEFAULT_REGION", "AWS_REGION"))
     profile: str | None = option(None, query=True)
     endpoint_url: str | None = option(None, query=True)
     allow_insecure_http: bool = option(False, query=True)
@@ -82,6 +87,9 @@ def client_for(opts: AWSSecretsManagerOptions) -> Any:
     """
     region, profile, session, client = opts.region, opts.profile, opts.session, opts.client
     endpoint_url, config = opts.endpoint_url, opts.config
+    if opts.source("region").startswith("env:") and (
+            client is not None or (session is not None and session.region_name)):
+        region = None  # a ready client or session keeps its own region
     if client is not None:
         if any(x is not None for x in (session, profile, region, endpoint_url, config)):
             raise ValueError(
@@ -91,7 +99,10 @@ def client_for(opts: AWSSecretsManagerOptions) -> Any:
         _warn_if_client_retries(client)
         return client
     if session is None:
-        session = boto3.Session(profile_name=profile, region_name=region)
+        try:
+            session = boto3.Session(profile_name=profile, region_name=region)
+        except botocore.exceptions.ProfileNotFound as exc:
+            raise ValueError(profile_not_found(profile)) from exc
     elif profile is not None:
         raise ValueError("pass either session= or profile=, not both")
     if endpoint_url is not None:  # early: building a client may look up credentials (IMDS)
@@ -104,7 +115,7 @@ def client_for(opts: AWSSecretsManagerOptions) -> Any:
     except botocore.exceptions.NoRegionError as exc:
         raise ValueError(
             "no AWS region: name it in the URL (awssecretsmanager://eu-west-1), with "
-            "region=, AWS_DEFAULT_REGION or the profile's region"
+            "region=, AWS_DEFAULT_REGION or AWS_REGION, or the profile's region"
         ) from exc
     try:
         _check_endpoint(built, opts)
@@ -133,6 +144,15 @@ def _check_url(endpoint: str, service_id: str, opts: AWSSecretsManagerOptions) -
         fix=f"use an https:// endpoint (endpoint_url=, {variable}, AWS_ENDPOINT_URL or the "
             "profile's endpoint_url)",
     )
+
+
+def profile_not_found(profile: str | None) -> str:
+    """What to do about a profile the AWS config files do not have."""
+    named = (f"profile={profile!r}" if profile is not None
+             else f"AWS_PROFILE={os.environ.get('AWS_PROFILE', '')!r}")
+    return (f"the AWS profile of {named} is not in the AWS config files (~/.aws/config and "
+            "~/.aws/credentials, or AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE): create it "
+            "with `aws configure --profile NAME` (or `aws configure sso`), or name another one")
 
 
 def _warn_if_client_retries(client: Any) -> None:

@@ -19,11 +19,16 @@ from helium_secrets.backends.awssecretsmanager.errors import (
 )
 from helium_secrets.backends.awssecretsmanager.names import (
     CURRENT,
-    NAME_RULES,
+    MAX_NAME,
     PREFIX_RE,
     is_version_id,
 )
-from helium_secrets.errors import ConflictError, SecretNotFoundError, VersionNotFoundError
+from helium_secrets.errors import (
+    ConflictError,
+    IntegrityError,
+    SecretNotFoundError,
+    VersionNotFoundError,
+)
 
 __all__ = ["BATCH_SIZE", "Reads"]
 
@@ -97,8 +102,9 @@ class Reads(BackendBase):
         while True:
             response = self.client.batch_get_secret_value(**params)
             for item in response.get("SecretValues", ()):
-                if item.get("Name") in chunk:
-                    out[item["Name"]] = self._raw(item["Name"], item)
+                for key in (item.get("Name"), item.get("ARN")):  # asked by name, or by ARN
+                    if key in chunk:
+                        out[key] = self._raw(key, item)
             for error in response.get("Errors", ()):
                 secret_id = error.get("SecretId")
                 if secret_id in chunk:
@@ -121,9 +127,11 @@ class Reads(BackendBase):
 
     def _current(self, name: str, *, writing: bool) -> str:
         description = self._describe(name, writing=writing)
-        for version, stages in (description.get("VersionIdsToStages") or {}).items():
-            if CURRENT in stages:
-                return str(version)
+        current = [str(version) for version, stages
+                   in (description.get("VersionIdsToStages") or {}).items() if CURRENT in stages]
+        check_one_current(current)
+        if current:
+            return current[0]
         raise SecretNotFoundError("the secret has no current version")
 
     def _describe(self, name: str, *, writing: bool) -> dict[str, Any]:
@@ -137,7 +145,7 @@ class Reads(BackendBase):
         return description
 
     def list_names(self, prefix: str = "") -> Iterator[str]:
-        if len(prefix) > NAME_RULES.max_length or not PREFIX_RE.fullmatch(prefix):
+        if len(prefix) > MAX_NAME or not PREFIX_RE.fullmatch(prefix):
             return  # no AWS name can start with it (and AWS's filter would refuse it)
         params: dict[str, Any] = {"MaxResults": 100}
         if prefix:
@@ -161,6 +169,8 @@ class Reads(BackendBase):
             if not page.get("NextToken"):
                 break
             params["NextToken"] = page["NextToken"]
+        check_one_current([str(v["VersionId"]) for v in versions
+                           if CURRENT in (v.get("VersionStages") or ())])
         # Oldest first; a stable sort keeps the service's order among equal dates.
         versions.sort(key=lambda v: _timestamp(v.get("CreatedDate")))
         return [
@@ -174,6 +184,20 @@ class Reads(BackendBase):
             )
             for v in versions
         ]
+
+
+def check_one_current(current: Sequence[str]) -> None:
+    """Refuse a secret with two AWSCURRENT versions, which AWS never has: only moto gets there
+    (its default version does not follow a stage move), and then reads disagree on the value.
+
+    :raises IntegrityError: ``current`` lists more than one version.
+    """
+    if len(current) > 1:
+        raise IntegrityError(
+            f"{len(current)} versions carry AWSCURRENT ({', '.join(sorted(current))}), which "
+            "AWS never allows: this is moto's known defect (its default version does not "
+            "follow UpdateSecretVersionStage); call helium_secrets.testing.moto.patch_moto() "
+            "before starting moto (see docs/backends/aws.md, \"Testing with moto\")")
 
 
 def _timestamp(moment: datetime | None) -> float:

@@ -20,7 +20,12 @@ from helium_secrets.backends.awssecretsmanager.errors import (
     NOT_FOUND,
     error_code,
 )
-from helium_secrets.backends.awssecretsmanager.names import CURRENT, PENDING, is_version_id
+from helium_secrets.backends.awssecretsmanager.names import (
+    CURRENT,
+    PENDING,
+    is_arn,
+    is_version_id,
+)
 from helium_secrets.backends.awssecretsmanager.reads import Reads
 from helium_secrets.errors import ConflictError, InvalidArgumentError, VersionNotFoundError
 
@@ -48,6 +53,10 @@ class Writes(Reads):
         metadata: Mapping[str, str] | None = None,
         labels: Sequence[str] = (),
     ) -> VersionInfo:
+        if is_arn(name):
+            raise InvalidArgumentError(
+                "an ARN names a secret for reads; write it by its name (the part after "
+                "':secret:', without AWS's 6-character suffix)")
         if not value:
             raise InvalidArgumentError("AWS Secrets Manager does not store empty values")
         # Checked first: a tag AWS refuses after PutSecretValue would leave the version written.

@@ -22,6 +22,7 @@ from helium_secrets.backends._base import (
     RawSecret,
     extra_operation,
 )
+from helium_secrets.backends._display import shown_address
 from helium_secrets.backends.azurekeyvault.errors import classify
 from helium_secrets.backends.azurekeyvault.names import (
     ESCAPED_RULES,
@@ -31,6 +32,7 @@ from helium_secrets.backends.azurekeyvault.names import (
     VERSION_ID,
     decode_name,
     encode_name,
+    vault_name_problem,
 )
 from helium_secrets.backends.azurekeyvault.options import (
     AzureKeyVaultOptions,
@@ -138,6 +140,9 @@ class AzureKeyVaultBackend(BackendBase):
             raise ValueError("azurekeyvault:// URLs take no path")
         netloc = url.netloc
         if "." not in host and url.port is None and host != "localhost":
+            problem = vault_name_problem(host)
+            if problem is not None:
+                raise ValueError(problem)
             netloc = f"{host}.vault.azure.net"
         return cls(options=parse(AzureKeyVaultOptions, keywords=keywords, query=query_of(url),
                                  url={"vault_url": f"https://{netloc}"}))
@@ -363,7 +368,16 @@ class AzureKeyVaultBackend(BackendBase):
         ]
 
     def classify(self, exc: BaseException) -> Classified | None:
-        return classify(exc)
+        return classify(exc, self.vault_url)
+
+    @property
+    def vault_url(self) -> str:
+        """The vault this backend talks to."""
+        return str(getattr(self._client, "vault_url", "") or self._options.vault_url or "")
+
+    def __repr__(self) -> str:
+        return (f"<AzureKeyVaultBackend {shown_address(self.vault_url)} "
+                f"names={self._options.names}>")
 
     def close(self) -> None:
         if self._owns_client:

@@ -15,6 +15,7 @@ from azure.core.exceptions import (
 )
 
 from helium_secrets.backends._base import Classified
+from helium_secrets.backends._display import shown_address
 from helium_secrets.backends._hints import retry_after_from_headers
 from helium_secrets.errors import ErrorCode
 
@@ -43,12 +44,22 @@ def _is_tls_failure(exc: BaseException) -> bool:
     return False
 
 
-def classify(exc: BaseException) -> Classified | None:
+#: What to do when no credential gets a token (azure-identity's own text lists attempts).
+NO_CREDENTIAL = (
+    "run `az login`, or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (a "
+    "service principal), or run where a managed identity is assigned; or pass credential="
+)
+
+
+def classify(exc: BaseException, vault_url: str = "") -> Classified | None:
     """Map an azure-core / Key Vault exception to a portable code.
 
     Messages are built from the HTTP status and Key Vault's error codes only, never from the
     service's message text.
+
+    :param vault_url: the vault, named in connection errors.
     """
+    at = f" at {shown_address(vault_url)}" if vault_url else ""
     if isinstance(exc, HttpResponseError) and exc.status_code is not None:
         status = exc.status_code
         code = exc.error.code if exc.error is not None else None
@@ -92,17 +103,22 @@ def classify(exc: BaseException) -> Classified | None:
     if isinstance(exc, ClientAuthenticationError):
         # Raised by azure-identity when no token could be had (no HTTP status from the vault).
         return Classified(ErrorCode.UNAUTHENTICATED,
-                          f"the credential could not get a token ({type(exc).__name__})")
+                          f"no Azure credential could get a token ({type(exc).__name__}): "
+                          f"{NO_CREDENTIAL}")
     if isinstance(exc, (ServiceRequestTimeoutError, ServiceResponseTimeoutError)):
-        return Classified(ErrorCode.DEADLINE_EXCEEDED, "the request to Key Vault timed out")
+        return Classified(ErrorCode.DEADLINE_EXCEEDED, f"the request to Key Vault{at} timed out")
     if isinstance(exc, ServiceRequestError):
         if _is_tls_failure(exc):
             return Classified(ErrorCode.UNAVAILABLE,
-                              "the TLS handshake with the vault failed (certificate?)",
+                              f"the TLS handshake with the vault{at} failed (its certificate is "
+                              "not trusted? connection_verify= names a CA bundle)",
                               transient=False)
-        return Classified(ErrorCode.UNAVAILABLE, "could not connect to Key Vault")
+        return Classified(ErrorCode.UNAVAILABLE,
+                          f"could not connect to Key Vault{at}: check the vault's name (the "
+                          "azurekeyvault:// URL's host) and the network")
     if isinstance(exc, ServiceResponseError):
-        return Classified(ErrorCode.UNAVAILABLE, "the connection dropped before Key Vault answered")
+        return Classified(ErrorCode.UNAVAILABLE,
+                          f"the connection to Key Vault{at} dropped before it answered")
     if isinstance(exc, ValueError) and "challenge" in str(exc):
         return Classified(
             ErrorCode.UNAUTHENTICATED,

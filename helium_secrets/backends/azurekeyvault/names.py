@@ -14,6 +14,7 @@ __all__ = [
     "VERSION_ID",
     "decode_name",
     "encode_name",
+    "vault_name_problem",
 ]
 
 #: Key Vault's limit on a secret name.
@@ -109,3 +110,18 @@ VERBATIM_RULES = NameRules(
     description="letters, digits and '-' (Key Vault names, used verbatim)",
     check=_verbatim_problem,
 )
+
+
+_VAULT_NAME = re.compile(r"[a-z][a-z0-9-]{1,22}[a-z0-9]")
+
+
+def vault_name_problem(vault: str) -> str | None:
+    """What makes ``vault`` an impossible Key Vault name (3-24 letters, digits and hyphens,
+    starting with a letter, ending with a letter or digit, no ``--``), or ``None``."""
+    if _VAULT_NAME.fullmatch(vault.lower()) and "--" not in vault:
+        return None
+    guess = re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9-]", "-", vault.lower())).strip("-")
+    hint = f"; did you mean {guess!r}?" if guess != vault and _VAULT_NAME.fullmatch(guess) else ""
+    return (f"{vault!r} cannot be a Key Vault name (3-24 letters, digits and hyphens, starting "
+            f"with a letter, ending with a letter or digit, no '--'){hint} (a vault at another "
+            "host: azurekeyvault://HOST[:PORT])")

@@ -9,6 +9,7 @@ from google.auth import exceptions as auth_exceptions
 
 from helium_secrets._options import build, parse, query_of
 from helium_secrets.backends._base import Capabilities, Classified, RequestTokens
+from helium_secrets.backends._display import shown_address
 from helium_secrets.backends.gcpsecretmanager.errors import classify
 from helium_secrets.backends.gcpsecretmanager.names import MAPPED_NAME_RULES, RAW_NAME_RULES
 from helium_secrets.backends.gcpsecretmanager.options import (
@@ -117,7 +118,7 @@ class GCPSecretManagerBackend(Versions):
 
     @classmethod
     def from_url(cls, url: SplitResult, **keywords: Any) -> GCPSecretManagerBackend:
-        """``gcpsecretmanager://[PROJECT][?location=&replica_locations=a,b&endpoint=&insecure=
+        """``gcpsecretmanager://[PROJECT][?location=&replica_locations=a,b&endpoint_url=&insecure=
         &allow_insecure_http=&timeout=&page_size=&read_metadata=&raw_names=&current_alias=]``;
         keyword options win over the URL."""
         if url.path not in ("", "/"):
@@ -131,7 +132,19 @@ class GCPSecretManagerBackend(Versions):
                                  url={"project": url.netloc} if url.netloc else {}))
 
     def classify(self, exc: BaseException) -> Classified | None:
-        return classify(exc)
+        return classify(exc, self.endpoint)
+
+    @property
+    def endpoint(self) -> str:
+        """The API's ``host:port`` the client calls."""
+        # An insecure (emulator) channel is a transport of its own: the client reports the
+        # default endpoint then, not the one it calls.
+        return str(self._options.endpoint_url or getattr(self._client, "api_endpoint", "") or "")
+
+    def __repr__(self) -> str:
+        where = f" location={self.location!r}" if self.location else ""
+        return (f"<GCPSecretManagerBackend project={self.project!r}{where} "
+                f"endpoint={shown_address(self.endpoint)}>")
 
     def close(self) -> None:
         if self._owns_client:

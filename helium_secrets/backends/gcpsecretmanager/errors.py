@@ -13,6 +13,7 @@ from google.api_core import exceptions as api_exceptions
 from google.auth import exceptions as auth_exceptions
 
 from helium_secrets.backends._base import Classified
+from helium_secrets.backends._display import shown_address
 from helium_secrets.backends._hints import retry_after_from_headers
 from helium_secrets.errors import ErrorCode
 
@@ -52,8 +53,19 @@ def _reason(exc: api_exceptions.GoogleAPICallError) -> str | None:
     return reason if isinstance(reason, str) and reason.isidentifier() else None
 
 
-def classify(exc: BaseException) -> Classified | None:
-    """Map a GCP SDK exception to a portable code, or ``None`` when it is not one."""
+def classify(exc: BaseException, endpoint: str = "") -> Classified | None:
+    """Map a GCP SDK exception to a portable code, or ``None`` when it is not one.
+
+    :param endpoint: the API's ``host:port``, named when it could not be reached.
+    """
+    verdict = _classify(exc)
+    if verdict is not None and endpoint and verdict.code is ErrorCode.UNAVAILABLE:
+        return Classified(verdict.code, f"{verdict.message} at {shown_address(endpoint)}",
+                          transient=verdict.transient, retry_after=verdict.retry_after)
+    return verdict
+
+
+def _classify(exc: BaseException) -> Classified | None:
     if isinstance(exc, api_exceptions.RetryError):
         return Classified(ErrorCode.UNAVAILABLE, "GCP Secret Manager: retries exhausted")
     if isinstance(exc, api_exceptions.GoogleAPICallError):

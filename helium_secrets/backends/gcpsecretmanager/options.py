@@ -50,8 +50,9 @@ class GCPSecretManagerOptions(Options):
     :param client: a ready ``SecretManagerServiceClient`` (it is not closed by :meth:`close`).
     :param transport: a transport (instance, or a name such as ``"grpc"``) for the client we build.
     :param client_options: ``ClientOptions`` (or a dict) for the client we build.
-    :param endpoint: ``host:port`` of the API, overriding the global or regional default.
-    :param insecure: with ``endpoint`` on a loopback address, talk plaintext gRPC (emulators).
+    :param endpoint_url: ``host:port`` of the API, overriding the global or regional default
+        (the name AWS's option has; ``endpoint``, its old name, is deprecated).
+    :param insecure: with ``endpoint_url`` on a loopback address, talk plaintext gRPC (emulators).
     :param allow_insecure_http: allow plaintext off loopback too: ``insecure`` gRPC, or an
         ``http://`` endpoint of the REST transport (a trusted network only).
     :param replica_locations: create secrets with user-managed replication in these locations
@@ -69,6 +70,7 @@ class GCPSecretManagerOptions(Options):
     """
 
     scheme: ClassVar[str] = "gcpsecretmanager"
+    renamed: ClassVar[Mapping[str, str]] = {"endpoint": "endpoint_url"}
 
     project: str | None = option(None, url="host")
     location: str | None = option(None, query=True, check=_location_problem)
@@ -76,7 +78,7 @@ class GCPSecretManagerOptions(Options):
     client: SecretManagerServiceClient | None = None
     transport: Any = None
     client_options: ClientOptions | Mapping[str, Any] | None = None
-    endpoint: str | None = option(None, query=True)
+    endpoint_url: str | None = option(None, query=True)
     insecure: bool = option(False, query=True)
     allow_insecure_http: bool = option(False, query=True)
     replica_locations: tuple[str, ...] = option((), query=True, parse=_locations)
@@ -86,6 +88,11 @@ class GCPSecretManagerOptions(Options):
     raw_names: bool = option(False, query=True)
     current_alias: str | None = option(None, query=True, check=_alias_problem)
 
+    @property
+    def endpoint(self) -> str | None:
+        """The old name of :attr:`endpoint_url` (deprecated)."""
+        return self.endpoint_url
+
 
 def build_client(opts: GCPSecretManagerOptions, credentials: Any) -> SecretManagerServiceClient:
     """The client ``opts`` describe: global or regional endpoint, plaintext only to loopback
@@ -94,7 +101,7 @@ def build_client(opts: GCPSecretManagerOptions, credentials: Any) -> SecretManag
     :raises ValueError: ``insecure`` without ``endpoint``, or with a ``transport``; plaintext
         (``insecure`` gRPC, an ``http://`` REST endpoint) off loopback.
     """
-    transport, client_options, endpoint = opts.transport, opts.client_options, opts.endpoint
+    transport, client_options, endpoint = opts.transport, opts.client_options, opts.endpoint_url
     if isinstance(client_options, Mapping):
         options = ClientOptions(**client_options)
     else:  # a copy: the caller's options stay as they were
@@ -105,7 +112,7 @@ def build_client(opts: GCPSecretManagerOptions, credentials: Any) -> SecretManag
         options.api_endpoint = f"secretmanager.{opts.location}.rep.googleapis.com"
     if opts.insecure:
         if endpoint is None or transport is not None:
-            raise ValueError("insecure=True needs endpoint= and no transport=")
+            raise ValueError("insecure=True needs endpoint_url= and no transport=")
         check_plaintext(f"http://{endpoint}", service=_SERVICE, what="plaintext gRPC",
                         allowed=opts.allow_insecure_http, fix="drop insecure=True to use TLS")
         transport = SecretManagerServiceGrpcTransport(channel=grpc.insecure_channel(endpoint))

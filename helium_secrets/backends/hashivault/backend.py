@@ -11,7 +11,8 @@ import json
 import logging
 import secrets
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, ClassVar, TypeVar
@@ -32,10 +33,12 @@ from helium_secrets.backends._base import (
     RequestTokens,
     extra_operation,
 )
+from helium_secrets.backends._display import shown_address
 from helium_secrets.backends._transport import refuse_cross_origin_redirects
 from helium_secrets.backends.hashivault.auth import auth_from_query, resolve_auth
 from helium_secrets.backends.hashivault.classify import classify as classify_error
 from helium_secrets.backends.hashivault.classify import is_cas_mismatch
+from helium_secrets.backends.hashivault.diagnose import relative_name_hint, setup_problem
 from helium_secrets.backends.hashivault.kv import (
     cas_failure,
     check_custom_metadata,
@@ -174,8 +177,10 @@ class VaultBackend(BackendBase):
         refuse_cross_origin_redirects(client.adapter.session)
         self._session = TokenSession(client, self.auth)
         client.adapter.session.hooks["response"].append(self._session.on_response)
-        self._op = self._session.run
         self._client = client
+        #: The mount's KV version as the server describes it (0: not asked yet; None:
+        #: unknown), asked on the error path only (see hashivault/diagnose.py).
+        self._mount_version: int | None = 0
         self.address: str = client.url
         self.namespace = client.adapter.namespace
 
@@ -185,8 +190,8 @@ class VaultBackend(BackendBase):
 
     def __repr__(self) -> str:
         namespace = f" namespace={self.namespace!r}" if self.namespace else ""
-        return (f"<VaultBackend {self.address} mount={self.mount!r} kv=v{self.kv_version}"
-                f"{namespace} auth={self.auth.method}>")
+        return (f"<VaultBackend {shown_address(self.address)} mount={self.mount!r} "
+                f"kv=v{self.kv_version}{namespace} auth={self.auth.method}>")
 
     # -- construction ----------------------------------------------------------------------
 
@@ -238,6 +243,38 @@ class VaultBackend(BackendBase):
 
     # -- the protocol ----------------------------------------------------------------------
 
+    def _op(self, fn: Callable[[], T]) -> T:
+        """Run one request; a 404 that shows a misconfiguration (no such mount or namespace,
+        the other KV version) is an :class:`InvalidArgumentError` saying so."""
+        try:
+            return self._session.run(fn)
+        except hvac.exceptions.InvalidPath as exc:
+            problem = setup_problem(exc, address=self.address, mount=self.mount,
+                                    kv_version=self.kv_version, namespace=self.namespace,
+                                    mount_version=self._described_version)
+            if problem is None:
+                raise
+            raise InvalidArgumentError(problem) from exc
+
+    def _described_version(self) -> int | None:
+        if self._mount_version == 0:
+            self._mount_version = None
+            try:
+                # Straight to the adapter: the failed call just proved the token; a 403 here
+                # (the default policy does not allow it) only means "unknown".
+                answer = self._client.adapter.get(f"/v1/sys/internal/ui/mounts/{self.mount}")
+                mount = (answer or {}).get("data") or {}
+                if mount.get("type") in ("kv", "generic"):  # no options.version: version 1
+                    version = str((mount.get("options") or {}).get("version") or "1")
+                    self._mount_version = int(version) if version.isdigit() else None
+            except (hvac.exceptions.VaultError, requests.RequestException, AttributeError):
+                pass
+        return self._mount_version
+
+    def _not_found(self, name: str) -> SecretNotFoundError:
+        hint = relative_name_hint(name, self.mount)
+        return SecretNotFoundError("secret not found" + (f"; {hint}" if hint else ""))
+
     @property
     def _kv2(self) -> Any:
         return self._client.secrets.kv.v2
@@ -262,9 +299,14 @@ class VaultBackend(BackendBase):
             if number is None:
                 raise VersionNotFoundError("Vault KV versions are positive integers")
         # A 404 (no such secret, or no such version: the store asks which) is raised.
-        response = self._op(lambda: self._kv2.read_secret_version(
-            name, version=number, mount_point=self.mount, raise_on_deleted_version=False,
-        ))
+        try:
+            response = self._op(lambda: self._kv2.read_secret_version(
+                name, version=number, mount_point=self.mount, raise_on_deleted_version=False,
+            ))
+        except hvac.exceptions.InvalidPath as exc:
+            if relative_name_hint(name, self.mount) is None:
+                raise
+            raise self._not_found(name) from exc
         body = response["data"]
         meta = body.get("metadata") or {}
         if body.get("data") is None:
@@ -281,7 +323,12 @@ class VaultBackend(BackendBase):
         )
 
     def _get_v1(self, name: str, version: str | None) -> RawSecret:
-        current = self._current_v1(name)  # its repr hides the value; the raw data is gone
+        try:
+            current = self._current_v1(name)  # its repr hides the value; the raw data is gone
+        except hvac.exceptions.InvalidPath as exc:
+            if relative_name_hint(name, self.mount) is None:
+                raise
+            raise self._not_found(name) from exc
         if version is not None and version != current.version:
             raise VersionNotFoundError("KV version 1 keeps only the current value")
         return current
@@ -310,6 +357,9 @@ class VaultBackend(BackendBase):
     ) -> VersionInfo:
         if labels:
             raise UnsupportedError("Vault KV has no labels")
+        hint = relative_name_hint(name, self.mount)
+        if hint is not None:  # a valid name, but seldom the one meant
+            warnings.warn(f"Vault put: {hint}", UserWarning, stacklevel=2)
         data = encode(value)
         if self.kv_version == 1:
             # No check-and-set on v1 (capabilities.check_and_set is False): the store
@@ -535,7 +585,7 @@ class VaultBackend(BackendBase):
         return self._session.renewals
 
     def classify(self, exc: BaseException) -> Classified | None:
-        return classify_error(exc)
+        return classify_error(exc, self.address)
 
     def close(self) -> None:
         self._client.adapter.close()

@@ -10,11 +10,12 @@ import requests.adapters
 from helium_secrets.backends._base import (
     Classified,
 )
+from helium_secrets.backends._display import shown_address
 from helium_secrets.errors import (
     ErrorCode,
 )
 
-__all__ = ["classify", "is_cas_mismatch", "status_of"]
+__all__ = ["classify", "has_warning", "is_cas_mismatch", "status_of"]
 
 _STATUS_OF: dict[type[Exception], int] = {
     hvac.exceptions.InvalidRequest: 400,
@@ -40,26 +41,51 @@ def status_of(exc: BaseException) -> int | None:
     return None
 
 
-def classify(exc: BaseException) -> Classified | None:
-    """The portable verdict on an hvac or requests exception (``None``: not theirs)."""
+#: What OpenSSL says when the other end answered a TLS hello in plain http (matched only).
+_PLAIN_HTTP_SIGNS = ("wrong version number", "record layer failure", "http request",
+                     "packet length too long", "unknown protocol")
+
+
+def classify(exc: BaseException, address: str = "") -> Classified | None:
+    """The portable verdict on an hvac or requests exception (``None``: not theirs).
+
+    :param address: the server's address, named in connection errors (no credentials).
+    """
     if isinstance(exc, hvac.exceptions.VaultError):
         return _classify_vault(exc)
+    at = f" at {shown_address(address)}" if address else ""
     if isinstance(exc, requests.exceptions.SSLError):
-        return Classified(ErrorCode.UNAVAILABLE,
-                          "TLS with the Vault server failed (certificate not trusted?)",
-                          transient=False)
+        if any(sign in str(exc).lower() for sign in _PLAIN_HTTP_SIGNS):
+            return Classified(
+                ErrorCode.UNAVAILABLE,
+                f"TLS with the Vault server{at} failed: the server speaks plain http (a dev "
+                "server?); add ?tls=false to the vault:// URL, or use an http:// VAULT_ADDR",
+                transient=False)
+        return Classified(
+            ErrorCode.UNAVAILABLE,
+            f"TLS with the Vault server{at} failed: its certificate is not trusted; pass "
+            "ca_cert= (or VAULT_CACERT) with the CA that signed it", transient=False)
     if isinstance(exc, requests.exceptions.Timeout):
-        return Classified(ErrorCode.UNAVAILABLE, "the Vault server did not answer in time")
+        return Classified(ErrorCode.UNAVAILABLE,
+                          f"the Vault server{at} did not answer in time (timeout= sets the "
+                          "seconds per request)")
     if isinstance(exc, requests.exceptions.ConnectionError):
-        return Classified(ErrorCode.UNAVAILABLE, "cannot connect to the Vault server")
+        return Classified(ErrorCode.UNAVAILABLE,
+                          f"cannot connect to the Vault server{at}: is it running there? "
+                          "(the vault:// URL's host and port, or VAULT_ADDR)")
     if isinstance(exc, requests.exceptions.RequestException):
-        return Classified(ErrorCode.UNAVAILABLE, f"HTTP error talking to Vault "
+        return Classified(ErrorCode.UNAVAILABLE, f"HTTP error talking to Vault{at} "
                                                  f"({type(exc).__name__})")
     return None
 
 
 def has_error(exc: hvac.exceptions.VaultError, text: str) -> bool:
     return any(text in str(error) for error in (exc.errors or ()))
+
+
+def has_warning(exc: hvac.exceptions.VaultError, text: str) -> bool:
+    body = exc.json if isinstance(exc.json, dict) else {}
+    return any(text in str(warning) for warning in (body.get("warnings") or ()))
 
 
 def is_cas_mismatch(exc: hvac.exceptions.VaultError) -> bool:

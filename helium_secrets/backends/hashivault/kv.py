@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
+from helium_secrets._values import JSONText
 from helium_secrets.errors import (
     InvalidArgumentError,
 )
@@ -32,10 +33,16 @@ def parse_time(text: object) -> datetime | None:
     return parsed.astimezone(timezone.utc)
 
 
-def encode(value: str | bytes) -> dict[str, str]:
+def encode(value: str | bytes) -> dict[str, Any]:
     if isinstance(value, bytes):
         return {"value": base64.b64encode(value).decode("ascii"), "encoding": "base64"}
-    return {"value": value}
+    if isinstance(value, JSONText):
+        # put_json: a JSON object is the KV map itself, where it reads back as the same text
+        # (not {"value": "x"}, which reads as the plain "x").
+        document = json.loads(value)
+        if isinstance(document, dict) and document and decode(document) == value:
+            return document
+    return {"value": str(value)}
 
 
 def decode(data: Mapping[str, Any]) -> str | bytes:

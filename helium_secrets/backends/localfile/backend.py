@@ -101,6 +101,11 @@ def _unreadable(path: Path, exc: IntegrityError | OSError) -> str:
     return str(exc.args[0]).removeprefix(f"{path} ")
 
 
+def _path_problem(path: str | os.PathLike[str]) -> str | None:
+    # "?key_file" alone (or key_file="") would mean the current directory: never a key file.
+    return None if os.fspath(path).strip() else "a file's path (it is empty)"
+
+
 @dataclass(frozen=True, kw_only=True)
 class LocalFileOptions(Options):
     """The options of :class:`LocalFileBackend` (the table in docs/backends/file.md).
@@ -124,7 +129,7 @@ class LocalFileOptions(Options):
 
     path: str | os.PathLike[str] | None = option(None, url="path")
     key: bytes | str | None = option(None, env=KEY_ENV_VAR, secret=True)
-    key_file: str | os.PathLike[str] | None = option(None, query=True)
+    key_file: str | os.PathLike[str] | None = option(None, query=True, check=_path_problem)
     environ: Mapping[str, str] | None = None
     max_value_bytes: int = option(DEFAULT_MAX_VALUE_BYTES, query=True, ge=1)
     lock_timeout: float = option(30.0, query=True, ge=0)
