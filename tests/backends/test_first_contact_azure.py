@@ -38,6 +38,8 @@ def test_no_credential_says_what_to_do(emulator: KeyVaultEmulator, tmp_path: Pat
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))  # no az CLI login, no shared token cache
     monkeypatch.setenv("PATH", str(tmp_path))  # no az, azd or pwsh to ask
+    # The managed-identity probe asks a closed loopback port, never the real IMDS address.
+    monkeypatch.setenv("AZURE_POD_IDENTITY_AUTHORITY_HOST", "http://127.0.0.1:9")
     backend = AzureKeyVaultBackend(emulator.url, connection_verify=str(emulator.ca_path),
                                    verify_challenge_resource=False)
     with SecretStore(backend, retry=ONCE, guard=GuardPolicy(threshold=0)) as store, \
