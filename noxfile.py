@@ -68,10 +68,14 @@ def typing(session: nox.Session) -> None:
     session.run("mypy")
 
 
+#: What builds the site: mkdocs, the API reference from the docstrings, Pygments' highlighting.
+DOCS = ["mkdocs>=1.6", "mkdocstrings[python]>=0.30", "pymdown-extensions>=10"]
+
+
 @nox.session
 def docs(session: nox.Session) -> None:
     """Build the documentation with warnings as errors."""
-    session.install("mkdocs>=1.6")
+    session.install(*DOCS)
     session.run("mkdocs", "build", "--strict", "--site-dir", session.create_tmp() + "/site")
 
 
