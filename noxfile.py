@@ -37,9 +37,9 @@ BACKEND_TESTS = {
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
     """The test suite: core, layers, CLI and every backend against its server, on every Python
-    (``nox -s tests-3.12``)."""
+    (``nox -s tests-3.12``); the docs session runs tests/docsite."""
     session.install("-e", ".[all,test]")
-    default = ["tests"]
+    default = ["tests", "--ignore=tests/docsite"]
     if session.python != FULL_SUITE_PYTHON:
         default += SERVER_SUITES
     session.run("pytest", *(session.posargs or default))
@@ -74,9 +74,12 @@ DOCS = ["mkdocs>=1.6", "mkdocstrings[python]>=0.30", "pymdown-extensions>=10"]
 
 @nox.session
 def docs(session: nox.Session) -> None:
-    """Build the documentation with warnings as errors."""
-    session.install(*DOCS)
-    session.run("mkdocs", "build", "--strict", "--site-dir", session.create_tmp() + "/site")
+    """Build the documentation with warnings as errors, then open every page in headless Chromium
+    (tests/docsite: broken pages, links, anchors and console errors)."""
+    session.install(*DOCS, "playwright>=1.45", "pytest>=8", "pytest-timeout>=2.2")
+    site = session.create_tmp() + "/site"
+    session.run("mkdocs", "build", "--strict", "--site-dir", site)
+    session.run("pytest", "tests/docsite", *session.posargs, env={"HELIUM_SECRETS_SITE": site})
 
 
 @nox.session
