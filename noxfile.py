@@ -1,4 +1,5 @@
-"""Sessions that mirror CI: ``nox`` runs tests, lint, typing and docs (see README.md)."""
+"""Sessions that mirror CI: ``nox`` runs tests, lint, typing, docs, dist and the benchmarks' smoke
+run (see README.md and CONTRIBUTING.md)."""
 
 from __future__ import annotations
 
@@ -36,8 +37,8 @@ BACKEND_TESTS = {
 
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
-    """The test suite: core, layers, CLI and every backend against its server, on every Python
-    (``nox -s tests-3.12``); the docs session runs tests/docsite."""
+    """The test suite: core, layers, CLI and every backend against its server, once per Python
+    (``nox -s tests-3.12``; see FULL_SUITE_PYTHON). The docs session runs tests/docsite."""
     session.install("-e", ".[all,test]")
     default = ["tests", "--ignore=tests/docsite"]
     if session.python != FULL_SUITE_PYTHON:
@@ -55,9 +56,10 @@ def backend_tests(session: nox.Session, backend: str) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff over the package, tests, benchmarks and this file; the layering (import-linter)."""
+    """ruff over the package, tests, benchmarks, docs' griffe extension and this file; the layering
+    (import-linter)."""
     session.install("ruff>=0.6", "import-linter>=2.0", "-e", ".")
-    session.run("ruff", "check", "helium_secrets", "tests", "benchmarks", "noxfile.py")
+    session.run("ruff", "check", "helium_secrets", "tests", "benchmarks", "docs", "noxfile.py")
     session.run("lint-imports")
 
 
