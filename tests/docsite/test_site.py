@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import importlib.util
 import os
 import re
 import shutil
@@ -82,9 +83,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
         path = Path(given)
         assert (path / "index.html").is_file(), f"{SITE_ENV}={given} holds no built site"
         return path
-    try:
-        import mkdocs  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("mkdocs") is None:
         _unavailable("mkdocs is not installed (nox -s docs installs it)")
     path = tmp_path_factory.mktemp("site")
     subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet",
