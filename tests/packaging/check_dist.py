@@ -71,6 +71,14 @@ def _forbidden(member: str) -> bool:
     return any(part in FORBIDDEN_PARTS for part in parts) or member.endswith(FORBIDDEN_SUFFIXES)
 
 
+def _contents_problems(where: str, kind: str, members: set[str], sources: set[str]) -> list[str]:
+    """What should not be in the archive, and how its package differs from the source tree."""
+    packaged = {m for m in members if m.startswith(f"{PACKAGE}/")}
+    return [*(f"{where}: {m} does not belong in {kind}" for m in sorted(members) if _forbidden(m)),
+            *(f"{where}: {m} is missing" for m in sorted(sources - packaged)),
+            *(f"{where}: {m} is not in the source tree" for m in sorted(packaged - sources))]
+
+
 def _metadata_problems(where: str, meta: Message, version: str, pythons: Sequence[str]) -> list[str]:
     found: list[str] = []
 
@@ -103,10 +111,8 @@ def _wheel_problems(path: Path, sources: set[str], license_text: bytes, version:
     with zipfile.ZipFile(path) as wheel:
         members = set(wheel.namelist())
         info = f"{PACKAGE}-{version}.dist-info"
-        found = [f"{where}: {m} does not belong in a wheel" for m in sorted(members) if _forbidden(m)]
+        found = _contents_problems(where, "a wheel", members, sources)
         packaged = {m for m in members if m.startswith(f"{PACKAGE}/")}
-        found += [f"{where}: {m} is missing" for m in sorted(sources - packaged)]
-        found += [f"{where}: {m} is not in the source tree" for m in sorted(packaged - sources)]
         stray = sorted(m for m in members - packaged if not m.startswith(f"{info}/"))
         found += [f"{where}: {m} is outside the package and its .dist-info" for m in stray]
         if f"{info}/METADATA" not in members:
@@ -140,10 +146,7 @@ def _sdist_problems(path: Path, sources: set[str], license_text: bytes, version:
 
         found = [f"{where}: {m} is not under {top}" for m in sorted(files) if not m.startswith(top)]
         relative = {m.removeprefix(top) for m in files}
-        found += [f"{where}: {m} does not belong in an sdist" for m in sorted(relative) if _forbidden(m)]
-        packaged = {m for m in relative if m.startswith(f"{PACKAGE}/")}
-        found += [f"{where}: {m} is missing" for m in sorted(sources - packaged)]
-        found += [f"{where}: {m} is not in the source tree" for m in sorted(packaged - sources)]
+        found += _contents_problems(where, "an sdist", relative, sources)
         for needed in ("pyproject.toml", "README.md"):
             if needed not in relative:
                 found.append(f"{where}: no {needed}")
