@@ -1,11 +1,28 @@
-"""Sessions that mirror CI: ``nox`` runs tests, lint, typing and docs (see README.md)."""
+"""Sessions that mirror CI: ``nox`` runs tests, lint, typing, docs, dist and the benchmarks' smoke
+run (see README.md and CONTRIBUTING.md)."""
 
 from __future__ import annotations
 
+import glob
+import shutil
+
 import nox
 
-nox.options.sessions = ["tests", "lint", "typing", "docs", "bench_smoke"]
-nox.options.error_on_missing_interpreters = True
+nox.options.sessions = ["tests", "lint", "typing", "docs", "dist", "bench_smoke"]
+# A Python of PYTHONS that is missing fails the run where CI is set (nox's default) and is skipped
+# elsewhere, so that a contributor without one still runs the rest.
+# uv makes an environment in seconds where pip takes about a minute; virtualenv without uv.
+nox.options.default_venv_backend = "uv|virtualenv"
+
+#: Every CPython this machine's package sources offer at or above the floor (CONTRIBUTING.md):
+#: the tests run on each, and pyproject.toml's classifiers list exactly these (the dist session
+#: checks it).
+PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+#: The Python that runs the whole suite. The others leave out the Vault and AWS backend suites,
+#: which spend minutes waiting on their servers rather than running Python (the integration
+#: tests still use both servers on every Python).
+FULL_SUITE_PYTHON = "3.11"
+SERVER_SUITES = ["--ignore=tests/backends/test_vault.py", "--ignore=tests/backends/test_aws.py"]
 
 BACKEND_TESTS = {
     "memory": "tests/backends/test_memory.py",
@@ -18,11 +35,15 @@ BACKEND_TESTS = {
 }
 
 
-@nox.session
+@nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
-    """The whole test suite: core, layers, CLI and every backend against its server."""
+    """The test suite: core, layers, CLI and every backend against its server, once per Python
+    (``nox -s tests-3.12``; see FULL_SUITE_PYTHON). The docs session runs tests/docsite."""
     session.install("-e", ".[all,test]")
-    session.run("pytest", *(session.posargs or ["tests"]))
+    default = ["tests", "--ignore=tests/docsite"]
+    if session.python != FULL_SUITE_PYTHON:
+        default += SERVER_SUITES
+    session.run("pytest", *(session.posargs or default))
 
 
 @nox.session(name="backend")
@@ -35,9 +56,10 @@ def backend_tests(session: nox.Session, backend: str) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff over the package, tests, benchmarks and this file; the layering (import-linter)."""
+    """ruff over the package, tests, benchmarks, docs' griffe extension and this file; the layering
+    (import-linter)."""
     session.install("ruff>=0.6", "import-linter>=2.0", "-e", ".")
-    session.run("ruff", "check", "helium_secrets", "tests", "benchmarks", "noxfile.py")
+    session.run("ruff", "check", "helium_secrets", "tests", "benchmarks", "docs", "noxfile.py")
     session.run("lint-imports")
 
 
@@ -48,11 +70,30 @@ def typing(session: nox.Session) -> None:
     session.run("mypy")
 
 
+#: What builds the site: mkdocs, the API reference from the docstrings, Pygments' highlighting.
+DOCS = ["mkdocs>=1.6", "mkdocstrings[python]>=0.30", "pymdown-extensions>=10"]
+
+
 @nox.session
 def docs(session: nox.Session) -> None:
-    """Build the documentation with warnings as errors."""
-    session.install("mkdocs>=1.6")
-    session.run("mkdocs", "build", "--strict", "--site-dir", session.create_tmp() + "/site")
+    """Build the documentation with warnings as errors, then open every page in headless Chromium
+    (tests/docsite: broken pages, links, anchors and console errors)."""
+    session.install(*DOCS, "playwright>=1.45", "pytest>=8", "pytest-timeout>=2.2")
+    site = session.create_tmp() + "/site"
+    session.run("mkdocs", "build", "--strict", "--site-dir", site)
+    session.run("pytest", "tests/docsite", *session.posargs, env={"HELIUM_SECRETS_SITE": site})
+
+
+@nox.session
+def dist(session: nox.Session) -> None:
+    """Build the sdist and the wheel (the wheel from the sdist) and check them: metadata (twine),
+    every module, py.typed and LICENSE in, no tests, caches or bytecode (tests/packaging)."""
+    session.install("build[uv]>=1.2", "twine>=6.1")
+    out = session.create_tmp() + "/dist"
+    shutil.rmtree(out, ignore_errors=True)
+    session.run("python", "-m", "build", "--installer=uv", "--outdir", out)
+    session.run("twine", "check", "--strict", *glob.glob(out + "/*"))
+    session.run("python", "-m", "tests.packaging.check_dist", out, *PYTHONS)
 
 
 BENCHMARKS = ("benchmarks/bench_core.py", "benchmarks/bench_aws.py",
