@@ -62,6 +62,10 @@ class ExitCode(enum.IntEnum):
     INVALID = 7
     #: Stored data failed an integrity check (wrong key, damaged file).
     INTEGRITY = 8
+    #: ``run``: the command was found but could not be executed.
+    COMMAND_NOT_EXECUTABLE = 126
+    #: ``run``: the command was not found.
+    COMMAND_NOT_FOUND = 127
     #: Interrupted (Ctrl-C).
     INTERRUPTED = 130
 
@@ -523,6 +527,11 @@ def _build_parser() -> _Parser:
                         help="skip the service's recovery window where it has one")
     delete.add_argument("--yes", "-y", action="store_true",
                         help="do not ask for confirmation (needed when stdin is not a terminal)")
+
+    from helium_secrets.cli import run
+
+    for family in (run,):
+        family.register(command)
     return parser
 
 
@@ -580,13 +589,17 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else ExitCode.USAGE
     debug: bool = getattr(args, "debug", False)
     args.json = getattr(args, "json", False)
-    args.store_url = getattr(args, "url", None) or default_url()
+    # A command may take the store URL as an argument (copy SRC, audit URL).
+    args.store_url = (getattr(args, "store_url_arg", None) or getattr(args, "url", None)
+                      or default_url())
+    store_options: dict[str, Any] = getattr(args, "store_options", lambda _args: {})(args)
     handler: Callable[[SecretStore, argparse.Namespace], int] = args.handler
     try:
         with _debug_logging(debug):
             try:
                 store = open_store(args.store_url, cache=None,
-                                   audit=[logging_hook(level=logging.DEBUG)] if debug else [])
+                                   audit=[logging_hook(level=logging.DEBUG)] if debug else [],
+                                   **store_options)
             except (ValueError, ImportError) as exc:
                 if isinstance(exc, HeliumError):
                     raise
