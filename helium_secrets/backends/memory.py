@@ -25,7 +25,13 @@ from urllib.parse import SplitResult
 from helium_secrets._forksafe import renew_after_fork
 from helium_secrets._options import Options, build, option, parse, query_of
 from helium_secrets._values import VersionInfo
-from helium_secrets.backends._base import BackendBase, Capabilities, Classified, RawSecret
+from helium_secrets.backends._base import (
+    BackendBase,
+    Capabilities,
+    Classified,
+    RawSecret,
+    extra_operation,
+)
 from helium_secrets.errors import (
     ConflictError,
     HeliumError,
@@ -33,6 +39,7 @@ from helium_secrets.errors import (
     UnavailableError,
     VersionNotFoundError,
 )
+from helium_secrets.lifecycle import RECORDED_FIELDS, Lifecycle
 
 __all__ = ["MemoryBackend", "MemoryOptions"]
 
@@ -370,3 +377,15 @@ class MemoryBackend(BackendBase):
         if isinstance(exc, InjectedFault):
             return exc.classified
         return None
+
+    @extra_operation(writes=False)
+    def describe(self, name: str) -> Lifecycle:
+        """The secret's lifecycle from its own records: created (its first version), last
+        changed (its current version), the current version and how many are kept."""
+        self._enter("describe")
+        with self._lock:
+            entry = self._entry(name)
+            current = entry.current
+            return Lifecycle(name, RECORDED_FIELDS, created_at=entry.versions[0].created_at,
+                             updated_at=current.created_at, current_version=current.id,
+                             versions=len(entry.versions))

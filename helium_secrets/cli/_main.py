@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from helium_secrets._registry import default_url, open_store
 from helium_secrets._store import SecretStore
 from helium_secrets._values import Secret, SecretValue, VersionInfo, json_field
+from helium_secrets.cli._advice import cli_advice
 from helium_secrets.errors import (
     ConflictError,
     ErrorCode,
@@ -528,9 +529,9 @@ def _build_parser() -> _Parser:
     delete.add_argument("--yes", "-y", action="store_true",
                         help="do not ask for confirmation (needed when stdin is not a terminal)")
 
-    from helium_secrets.cli import run
+    from helium_secrets.cli import run, verbs
 
-    for family in (run,):
+    for family in (run, verbs):
         family.register(command)
     return parser
 
@@ -613,7 +614,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except HeliumError as exc:
         _report(exc, debug)
-        _error(f"{exc} [{exc.code.value}]")
+        _error(f"{cli_advice(str(exc), exc.name)} [{exc.code.value}]")
         return exit_code_for(exc)
     except KeyboardInterrupt:
         _error("interrupted")
