@@ -529,9 +529,9 @@ def _build_parser() -> _Parser:
     delete.add_argument("--yes", "-y", action="store_true",
                         help="do not ask for confirmation (needed when stdin is not a terminal)")
 
-    from helium_secrets.cli import run, verbs
+    from helium_secrets.cli import copy, run, verbs
 
-    for family in (run, verbs):
+    for family in (run, verbs, copy):
         family.register(command)
     return parser
 
@@ -568,6 +568,19 @@ def _debug_logging(enabled: bool) -> Iterator[None]:
         logger.setLevel(previous)
 
 
+def open_cli_store(url: str, debug: bool, **options: Any) -> SecretStore:
+    """Open a store for a command: no cache (one command, fresh answers), the backend calls
+    logged with ``--debug``; a bad URL or a missing extra is a usage error."""
+    try:
+        return open_store(url, cache=None,
+                          audit=[logging_hook(level=logging.DEBUG)] if debug else [], **options)
+    except (ValueError, ImportError) as exc:
+        if isinstance(exc, HeliumError):
+            raise
+        raise CLIError(f"cannot open the store {_display_url(url)}: {exc}",
+                       ExitCode.USAGE) from exc
+
+
 def _error(message: str) -> None:
     sys.stderr.write(f"{PROG}: error: {message}\n")
 
@@ -596,18 +609,9 @@ def main(argv: list[str] | None = None) -> int:
     store_options: dict[str, Any] = getattr(args, "store_options", lambda _args: {})(args)
     handler: Callable[[SecretStore, argparse.Namespace], int] = args.handler
     try:
-        with _debug_logging(debug):
-            try:
-                store = open_store(args.store_url, cache=None,
-                                   audit=[logging_hook(level=logging.DEBUG)] if debug else [],
-                                   **store_options)
-            except (ValueError, ImportError) as exc:
-                if isinstance(exc, HeliumError):
-                    raise
-                raise CLIError(f"cannot open the store {_display_url(args.store_url)}: {exc}",
-                               ExitCode.USAGE) from exc
-            with store:
-                return handler(store, args)
+        with _debug_logging(debug), open_cli_store(args.store_url, debug,
+                                                   **store_options) as store:
+            return handler(store, args)
     except CLIError as exc:
         _report(exc, debug)
         _error(exc.message)

@@ -4,6 +4,7 @@ Manager emulators; nothing in an SDK is mocked)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -130,3 +131,73 @@ def test_azure_restore_and_purge_through_the_cli(
     azure_store.delete(name)
     assert call(capsys, "purge", name, "--yes")[:2] == (0, f"purged {name}\n")
     assert call(capsys, "restore", name)[0] == ExitCode.NOT_FOUND
+
+
+# -- copy ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def vault_url(bao: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("VAULT_TOKEN", bao.root_token)
+    return f"vault://127.0.0.1:{bao.port}/secret?tls=false"
+
+
+def test_copy_vault_to_aws_keeps_metadata_and_a_second_run_copies_nothing(
+        vault_url: str, aws_url: str, moto: MotoServer, prefix: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from helium_secrets import open_store
+
+    with open_store(vault_url) as vault:
+        vault.put(f"{prefix}/db", CANARY, metadata={"team": "payments"})
+        vault.put(f"{prefix}/db", CANARY + "-2", metadata={"team": "payments"})
+        vault.put(f"{prefix}/api", CANARY + "-api")
+    code, out, _ = call(capsys, "copy", vault_url, aws_url, "--prefix", prefix + "/",
+                        "--versions", "all")
+    assert code == 0, out
+    assert out.splitlines()[-1].startswith("copied 2 secret(s) (3 version(s))")
+    with open_store(aws_url) as aws:
+        assert aws.get(f"{prefix}/db").value.reveal() == CANARY + "-2"
+        # AWS reads return no tags (docs/backends/aws.md): the service's own answer says.
+        tags = moto.client().describe_secret(SecretId=f"{prefix}/db")["Tags"]
+        assert {"Key": "team", "Value": "payments"} in tags
+        assert aws.previous(f"{prefix}/db").value.reveal() == CANARY  # type: ignore[union-attr]
+    code, out, _ = call(capsys, "copy", vault_url, aws_url, "--prefix", prefix + "/",
+                        "--versions", "all", "--json")
+    assert (code, json.loads(out)["copied"]) == (0, [])
+
+
+def test_copy_aws_to_the_file_store(aws_url: str, prefix: str, tmp_path: Any,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from helium_secrets import open_store
+
+    with open_store(aws_url) as aws:
+        aws.put(f"{prefix}/token", CANARY)
+        aws.put(f"{prefix}/blob", b"\x00\x01" + CANARY.encode())
+    target = f"file://{tmp_path}/copy?key_file={tmp_path}/copy.key"
+    code, out, _ = call(capsys, "copy", aws_url, target, "--prefix", prefix)
+    assert code == 0 and "copied 2 secret(s)" in out
+    with open_store(target) as local:
+        assert local.get(f"{prefix}/token").value.reveal() == CANARY
+        assert local.get(f"{prefix}/blob").value.reveal_bytes() == b"\x00\x01" + CANARY.encode()
+    assert "0 skipped" in call(capsys, "copy", aws_url, target, "--prefix", prefix)[1]
+    assert "2 already up to date" in call(capsys, "copy", aws_url, target, "--prefix", prefix)[1]
+
+
+def test_copy_memory_to_azure_reports_a_name_it_cannot_represent(
+        azure_store: SecretStore, prefix: str) -> None:
+    from helium_secrets.backends.memory import MemoryBackend
+    from helium_secrets.cli.copy import copy_secrets
+
+    source = SecretStore(MemoryBackend(), cache=None)
+    long_name = f"{prefix}/" + "_" * 100  # each '_' is escaped: past Key Vault's 127 characters
+    source.put(f"{prefix}/db", CANARY, metadata={"team": "payments"})
+    source.put(f"{prefix}/web.config", CANARY + "-web")
+    source.put(long_name, CANARY)
+    report = copy_secrets(source, azure_store, prefix=prefix)
+    assert sorted(report.copied) == [f"{prefix}/db", f"{prefix}/web.config"]
+    assert "cannot represent" in report.skipped[long_name]
+    assert CANARY not in json.dumps(report.document())
+    assert azure_store.get(f"{prefix}/web.config").value.reveal() == CANARY + "-web"
+    assert azure_store.get(f"{prefix}/db").metadata["team"] == "payments"
+    again = copy_secrets(source, azure_store, prefix=prefix)
+    assert (again.copied, sorted(again.unchanged)) == ({}, [f"{prefix}/db", f"{prefix}/web.config"])
