@@ -66,6 +66,7 @@ class _Entry:
     tokens: dict[str, str] = field(default_factory=dict)  # request token -> version id
     counter: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     current_id: str = ""  # the newest version, except while a staged one is pending
+    accessed: datetime | None = None  # the last read, like AWS's LastAccessedDate
 
     @property
     def current(self) -> _Version:
@@ -212,6 +213,7 @@ class MemoryBackend(BackendBase):
         return entry
 
     def _raw(self, name: str, entry: _Entry, version: _Version) -> RawSecret:
+        entry.accessed = self._clock()
         return RawSecret(
             name=name,
             value=version.value,
@@ -381,11 +383,13 @@ class MemoryBackend(BackendBase):
     @extra_operation(writes=False)
     def describe(self, name: str) -> Lifecycle:
         """The secret's lifecycle from its own records: created (its first version), last
-        changed (its current version), the current version and how many are kept."""
+        changed (its current version), last read (by its ``clock``), the current version and
+        how many are kept."""
         self._enter("describe")
         with self._lock:
             entry = self._entry(name)
             current = entry.current
-            return Lifecycle(name, RECORDED_FIELDS, created_at=entry.versions[0].created_at,
-                             updated_at=current.created_at, current_version=current.id,
-                             versions=len(entry.versions))
+            return Lifecycle(name, RECORDED_FIELDS | {"accessed_at"},
+                             created_at=entry.versions[0].created_at,
+                             updated_at=current.created_at, accessed_at=entry.accessed,
+                             current_version=current.id, versions=len(entry.versions))

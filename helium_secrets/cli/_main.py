@@ -63,6 +63,8 @@ class ExitCode(enum.IntEnum):
     INVALID = 7
     #: Stored data failed an integrity check (wrong key, damaged file).
     INTEGRITY = 8
+    #: ``audit --fail-on`` found a secret with one of the problems named.
+    FINDINGS = 9
     #: ``run``: the command was found but could not be executed.
     COMMAND_NOT_EXECUTABLE = 126
     #: ``run``: the command was not found.
@@ -529,9 +531,9 @@ def _build_parser() -> _Parser:
     delete.add_argument("--yes", "-y", action="store_true",
                         help="do not ask for confirmation (needed when stdin is not a terminal)")
 
-    from helium_secrets.cli import copy, run, verbs
+    from helium_secrets.cli import audit, copy, run, verbs
 
-    for family in (run, verbs, copy):
+    for family in (run, verbs, copy, audit):
         family.register(command)
     return parser
 

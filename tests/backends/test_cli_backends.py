@@ -201,3 +201,140 @@ def test_copy_memory_to_azure_reports_a_name_it_cannot_represent(
     assert azure_store.get(f"{prefix}/db").metadata["team"] == "payments"
     again = copy_secrets(source, azure_store, prefix=prefix)
     assert (again.copied, sorted(again.unchanged)) == ({}, [f"{prefix}/db", f"{prefix}/web.config"])
+
+
+# -- describe and audit: each service's own fields -----------------------------------------------
+
+
+def test_aws_describe_is_describe_secret(aws_url: str, moto: MotoServer, prefix: str,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from datetime import timedelta
+
+    from helium_secrets import open_store
+    from helium_secrets.lifecycle import AuditPolicy
+
+    name = f"{prefix}/db"
+    with open_store(aws_url, cache=None) as aws:
+        first = aws.put(name, CANARY)
+        aws.put(name, CANARY + "-2")
+        aws.get(name)
+        lifecycle = aws.describe(name)
+        raw = moto.client().describe_secret(SecretId=name)
+        assert lifecycle.fields == {"created_at", "updated_at", "rotated_at", "next_rotation_at",
+                                    "accessed_at", "rotation_enabled", "current_version",
+                                    "versions"}
+        assert (lifecycle.created_at, lifecycle.updated_at) == (raw["CreatedDate"],
+                                                                raw["LastChangedDate"])
+        assert lifecycle.current_version == aws.current_version(name) != first.version
+        assert lifecycle.rotation_enabled is False and lifecycle.rotated_at is None
+        # moto never sets LastAccessedDate, even after a read: "never read" counts from the
+        # creation, so the secret is unused once the limit has passed since then.
+        assert lifecycle.accessed_at is None and "LastAccessedDate" not in raw
+        assert lifecycle.created_at is not None
+        later = lifecycle.created_at + timedelta(days=2)
+        [finding] = aws.audit(prefix, AuditPolicy(unused_for=86400.0), now=later)
+        assert finding.problems == ("unused",)
+        [finding] = aws.audit(prefix, AuditPolicy(unused_for=3 * 86400.0), now=later)
+        assert finding.problems == ()
+    code, out, _ = call(capsys, "describe", name, "--url", aws_url, "--json")
+    assert code == 0
+    document = json.loads(out)
+    assert document["backend"] == "aws" and "expires_at" not in document["fields"]
+    assert call(capsys, "audit", aws_url, "--prefix", prefix, "--unused-for", "0s",
+                "--fail-on", "unused")[0] == ExitCode.FINDINGS
+
+
+def test_vault_describe_is_kv_metadata(vault_url: str, bao: Any, prefix: str) -> None:
+    from datetime import timedelta
+
+    from helium_secrets import open_store
+
+    name = f"{prefix}/db"
+    with open_store(vault_url, cache=None) as vault:
+        vault.put(name, CANARY)
+        vault.put(name, CANARY + "-2")
+        bao.request("POST", f"/secret/metadata/{name}",
+                    json={"delete_version_after": "768h"}).raise_for_status()
+        lifecycle = vault.describe(name)
+        raw = bao.request("GET", f"/secret/metadata/{name}").json()["data"]
+    assert lifecycle.fields == {"created_at", "updated_at", "expires_at", "current_version",
+                                "versions"}
+    assert (lifecycle.current_version, lifecycle.versions) == ("2", 2)
+    assert lifecycle.created_at is not None and lifecycle.updated_at is not None
+    assert lifecycle.created_at.isoformat()[:19] == raw["created_time"][:19]
+    assert lifecycle.updated_at.isoformat()[:19] == raw["versions"]["2"]["created_time"][:19]
+    assert lifecycle.expires_at == lifecycle.updated_at + timedelta(hours=768)
+
+
+def test_azure_describe_is_the_versions_attributes(azure_store: SecretStore, keyvault: Any,
+                                                   prefix: str) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from azure.keyvault.secrets import SecretClient
+
+    from helium_secrets.lifecycle import AuditPolicy
+    from tests.backends.test_azure import StaticCredential
+
+    name = f"{prefix}/db"
+    azure_store.put(name, CANARY)
+    second = azure_store.put(name, CANARY + "-2")
+    expires = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=3)
+    raw = SecretClient(keyvault.url, StaticCredential(keyvault.token),
+                       connection_verify=str(keyvault.ca_path), verify_challenge_resource=False)
+    kv_name = azure_store.backend.kv_name(name)  # type: ignore[attr-defined]
+    raw.update_secret_properties(kv_name, second.version, expires_on=expires)
+    lifecycle = azure_store.describe(name)
+    assert lifecycle.fields == {"created_at", "updated_at", "expires_at", "current_version",
+                                "versions"}
+    assert (lifecycle.current_version, lifecycle.versions) == (second.version, 2)
+    assert lifecycle.expires_at == expires
+    [finding] = azure_store.audit(prefix, AuditPolicy(expiring_within=7 * 86400.0,
+                                                      unused_for=86400.0))
+    assert (finding.problems, finding.unknown) == (("expiring",), ("unused",))
+    raw.close()
+
+
+@pytest.fixture(scope="module")
+def secretmanager() -> Iterator[Any]:
+    pytest.importorskip("google.cloud.secretmanager")
+    from tests.emulators.secretmanager import SecretManagerEmulator
+
+    with SecretManagerEmulator() as server:
+        yield server
+
+
+def test_gcp_describe_is_the_secret_and_its_versions(secretmanager: Any, prefix: str) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from helium_secrets.backends.gcpsecretmanager.names import encode_name
+    from helium_secrets.lifecycle import AuditPolicy
+    from tests.backends.test_gcp import PROJECT, make_backend
+
+    name = f"{prefix}/db"
+    client = secretmanager.client()
+    next_rotation = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=30)
+    expires = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=5)
+    client.create_secret(request={
+        "parent": f"projects/{PROJECT}", "secret_id": encode_name(name),
+        "secret": {"replication": {"automatic": {}}, "expire_time": expires,
+                   "topics": [{"name": f"projects/{PROJECT}/topics/rotate"}],
+                   "rotation": {"next_rotation_time": next_rotation,
+                                "rotation_period": timedelta(days=30)}},
+    })
+    with SecretStore(make_backend(secretmanager), cache=None) as store:
+        store.put(name, CANARY)
+        store.put(name, CANARY + "-2")
+        lifecycle = store.describe(name)
+        assert lifecycle.fields == {"created_at", "updated_at", "expires_at", "next_rotation_at",
+                                    "rotation_enabled", "current_version", "versions"}
+        assert (lifecycle.current_version, lifecycle.versions) == ("2", 2)
+        assert (lifecycle.expires_at, lifecycle.next_rotation_at) == (expires, next_rotation)
+        assert lifecycle.rotation_enabled is True
+        [finding] = store.audit(prefix, AuditPolicy(expiring_within=7 * 86400.0,
+                                                    unused_for=86400.0))
+        assert (finding.problems, finding.unknown) == (("expiring",), ("unused",))
+        plain = f"{prefix}/plain"
+        store.put(plain, CANARY)
+        bare = store.describe(plain)
+        assert (bare.rotation_enabled, bare.expires_at, bare.next_rotation_at) == (False, None,
+                                                                                  None)
