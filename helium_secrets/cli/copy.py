@@ -82,11 +82,15 @@ def _history(store: SecretStore, name: str) -> list[SecretValue]:
     return values
 
 
-def _missing(source: Sequence[SecretValue], target: Sequence[SecretValue]) -> int:
-    """How many of ``source``'s values (from its start) ``target`` already ends with."""
-    for k in range(min(len(source), len(target)), 0, -1):
-        if all(a == b for a, b in zip(target[-k:], source[:k], strict=True)):
-            return k
+def _copied(source: Sequence[SecretValue], target: Sequence[SecretValue]) -> int:
+    """How many of ``source``'s values the target already has: the largest ``j`` such that the
+    target's newest values are ``source[i:j]`` for some ``i < j`` (a target that keeps fewer
+    versions than the source, or that a run left half done, ends with a run of the source's
+    history; the values after ``j`` are the ones to write)."""
+    for j in range(len(source), 0, -1):
+        for length in range(min(j, len(target)), 0, -1):
+            if all(a == b for a, b in zip(target[-length:], source[j - length:j], strict=True)):
+                return j
     return 0
 
 
@@ -130,13 +134,14 @@ def copy_secrets(source: SecretStore, target: SecretStore, *, prefix: str = "",
 def _copy_one(source: SecretStore, target: SecretStore, name: str, versions: str,
               dry_run: bool, report: CopyReport) -> None:
     current: Secret = source.get(name)
-    wanted = _history(source, name) if versions == "all" else [current.value]
+    # A target that keeps no versions holds the current value only, whatever was asked.
+    history = versions == "all" and target.backend.capabilities.versions
+    wanted = _history(source, name) if history else [current.value]
     try:
-        have = (_history(target, name) if versions == "all" else [target.get(name).value])
+        have = _history(target, name) if history else [target.get(name).value]
     except SecretNotFoundError:
         have = []
-    start = _missing(wanted, have)
-    todo = wanted[start:]
+    todo = wanted[_copied(wanted, have):]
     if not todo:
         report.unchanged.append(name)
         return

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -30,7 +30,7 @@ from helium_secrets._values import Secret, json_field
 from helium_secrets.cli._args import duration, signal_number
 from helium_secrets.cli._main import PROG, CLIError, ExitCode
 from helium_secrets.cli._mask import StreamMasker
-from helium_secrets.errors import InvalidArgumentError, SecretNotFoundError
+from helium_secrets.errors import HeliumError, InvalidArgumentError, SecretNotFoundError
 from helium_secrets.layers.rotation import PollPolicy
 
 __all__ = ["DEFAULT_ALLOW", "FORWARDED_SIGNALS", "Mapping_", "register", "variable_name"]
@@ -174,11 +174,13 @@ def _environment_text(secret: Secret, backend: str) -> str:
 
 
 def resolve(store: SecretStore, rules: Sequence[Mapping_], *, strict: bool,
-            warn: Callable[[str], None]) -> Resolved:
+            warn: Callable[[str], None], required: Collection[str] = ()) -> Resolved:
     """Read every mapped secret and build the variables (nothing is set on a collision).
 
     :param strict: a missing secret is an error; otherwise it is reported with ``warn`` and
         its variables are not set.
+    :param required: names whose absence is an error even without ``strict`` (on a restart,
+        the secrets the running command has: a read that lost one is not a successful fetch).
     """
     out = Resolved()
     backend = store.backend.name
@@ -191,7 +193,7 @@ def resolve(store: SecretStore, rules: Sequence[Mapping_], *, strict: bool,
             try:
                 secret = store.get(name)
             except SecretNotFoundError:
-                if strict:
+                if strict or name in required:
                     raise
                 warn(f"{rule.origin}: secret {name} not found; its variables are not set "
                      "(--strict makes this an error)")
@@ -256,16 +258,30 @@ def _exec(store: SecretStore, command: Sequence[str], env: dict[str, str]) -> in
 # -- supervised mode ---------------------------------------------------------------------------
 
 
-def _pump(source: IO[bytes], sink: IO[bytes], masker: StreamMasker) -> None:
-    fd = source.fileno()
+def _pump(source: IO[bytes], sink: IO[str], masker: StreamMasker) -> None:
+    """Copy a child's output to ours, masked, as bytes (text only where ``sink`` has none)."""
+    buffer: IO[bytes] | None = getattr(sink, "buffer", None)
+
+    def write(data: bytes) -> None:
+        if buffer is not None:
+            buffer.write(data)
+            buffer.flush()
+        else:
+            sink.write(data.decode("utf-8", "surrogateescape"))
+            sink.flush()
+
+    fd, broken = source.fileno(), False
     try:
         while chunk := os.read(fd, 65536):
-            sink.write(masker.feed(chunk))
-            sink.flush()
-        sink.write(masker.flush())
-        sink.flush()
-    except (OSError, ValueError):  # our own output went away: keep draining nothing
-        pass
+            if broken:
+                continue  # our output went away: keep draining, so the child never blocks
+            try:
+                write(masker.feed(chunk))
+            except (OSError, ValueError):
+                broken = True
+        if not broken:
+            with contextlib.suppress(OSError, ValueError):
+                write(masker.flush())
     finally:
         source.close()
 
@@ -295,8 +311,8 @@ class _Child:
                 assert source is not None
                 sink.flush()
                 pumps.append(threading.Thread(
-                    target=_pump, args=(source, sink.buffer, StreamMasker(values)), daemon=True,
-                    name=f"{PROG}-mask"))
+                    target=_pump, args=(source, sink, StreamMasker(values)),
+                    daemon=True, name=f"{PROG}-mask"))
         for pump in pumps:
             pump.start()
 
@@ -390,14 +406,12 @@ def _supervise(store: SecretStore, args: argparse.Namespace, rules: Sequence[Map
                     quitting, pending, restart_at = True, None, None
             elif kind == "rotated" and not quitting:
                 try:
-                    fresh = resolve(store, rules, strict=args.strict, warn=_warn)
-                except (CLIError, InvalidArgumentError, SecretNotFoundError) as exc:
+                    fresh = resolve(store, rules, strict=args.strict, warn=_warn,
+                                    required=current.names)
+                except (CLIError, HeliumError) as exc:  # the next rotation tries again
+                    reason = exc.message if isinstance(exc, CLIError) else str(exc)
                     _warn(f"{data} rotated, but reading the new values failed; not restarting: "
-                          f"{getattr(exc, 'message', exc)}")
-                    continue
-                except Exception as exc:  # a transient error: the next rotation tries again
-                    _warn(f"{data} rotated, but reading the new values failed ({type(exc).__name__}); "
-                          "not restarting")
+                          f"{reason}")
                     continue
                 if fresh.variables == current.variables:
                     continue

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -37,36 +38,48 @@ def url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 class Cli:
-    """The CLI as a child process, with its stdout read line by line."""
+    """The CLI as a child process, with its stdout and stderr read line by line."""
 
     def __init__(self, *argv: str, env: dict[str, str] | None = None) -> None:
         self.proc = subprocess.Popen([sys.executable, "-m", "helium_secrets", *argv],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      env=env, text=True)
         self.lines: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self.errors: queue.SimpleQueue[str] = queue.SimpleQueue()
         self.stderr = ""
-        threading.Thread(target=self._read, daemon=True).start()
+        self._seen: list[str] = []
+        assert self.proc.stdout is not None and self.proc.stderr is not None
+        self._readers = [threading.Thread(target=self._read, args=(s, q), daemon=True)
+                         for s, q in ((self.proc.stdout, self.lines),
+                                      (self.proc.stderr, self.errors))]
+        for reader in self._readers:
+            reader.start()
 
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.put(line.rstrip("\n"))
+    @staticmethod
+    def _read(stream: IO[str], lines: queue.SimpleQueue[str]) -> None:
+        for line in stream:
+            lines.put(line.rstrip("\n"))
 
     def line(self) -> str:
         return self.lines.get(timeout=DEADLINE)
 
+    def error_containing(self, text: str) -> str:
+        """The next stderr line that contains ``text`` (a deadline, never a hang)."""
+        while True:
+            line = self.errors.get(timeout=DEADLINE)
+            self._seen.append(line)
+            if text in line:
+                return line
+
     def wait(self) -> int:
         code = self.proc.wait(timeout=DEADLINE)
-        assert self.proc.stderr is not None
-        self.stderr = self.proc.stderr.read()
+        for reader in self._readers:
+            reader.join(timeout=DEADLINE)
+        while not self.errors.empty():
+            self._seen.append(self.errors.get())
+        self.stderr = "\n".join(self._seen)
         assert CANARY not in self.stderr
         return code
-
-    def rest(self) -> list[str]:
-        out: list[str] = []
-        while not self.lines.empty():
-            out.append(self.lines.get())
-        return out
 
 
 def child(code: str) -> list[str]:
@@ -339,10 +352,7 @@ def test_no_restart_when_the_new_values_cannot_be_read(rotating: str) -> None:
         store.put("app/config", "not json any more")  # HOST=app/config#host now fails
     # The failure is reported; then a good rotation restarts it, so the child did not restart
     # in between (the next line is the restarted child's, with the good value).
-    assert cli.proc.stderr is not None
-    for line in cli.proc.stderr:
-        if "not restarting" in line:
-            break
+    cli.error_containing("not restarting")
     with open_store(rotating) as store:
         store.put("app/config", '{"host": "db2"}')
         store.put("app/rotating", "third-value")
@@ -382,3 +392,18 @@ def test_a_bad_duration_or_signal_is_a_usage_error(url: str,
     assert "is not a duration" in capsys.readouterr().err
     assert main(["run", "--stop-signal", "SIGNOPE", "--env", "a", "--", "true"]) == 2
     assert "not a signal" in capsys.readouterr().err
+
+
+def test_no_restart_when_a_secret_of_the_running_command_is_gone(rotating: str) -> None:
+    cli = _watch()
+    pid, _ = cli.line().split()
+    with open_store(rotating) as store:
+        store.delete("app/rotating")
+        store.put("app/config", '{"host": "db3"}')  # a rotation, but VALUE's secret is gone
+    assert "app/rotating" in cli.error_containing("not restarting")
+    with open_store(rotating) as store:
+        store.put("app/rotating", "back-again")  # created again: now the fetch succeeds
+    new_pid, value = cli.line().split()
+    assert new_pid != pid and value == "back-again"
+    cli.proc.send_signal(signal.SIGTERM)
+    assert cli.wait() == 128 + signal.SIGTERM
