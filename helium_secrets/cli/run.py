@@ -394,12 +394,19 @@ def _supervise(store: SecretStore, args: argparse.Namespace, rules: Sequence[Map
         stopping_for_restart = quitting = False
         rotated: set[str] = set()
         while True:
-            deadlines = [t for t in (restart_at, kill_at) if t is not None]
-            wait = max(0.0, min(deadlines) - time.monotonic()) if deadlines else 1.0
+            now = time.monotonic()
+            if restart_at is not None and now >= restart_at:  # the splay is over: stop it
+                restart_at, stopping_for_restart = None, True
+                child.signal(args.stop_signal)
+                kill_at = now + args.kill_timeout
+            if kill_at is not None and now >= kill_at:
+                kill_at = None
+                child.signal(signal.SIGKILL)
+            deadlines = [t - now for t in (restart_at, kill_at) if t is not None]
             try:
-                kind, data = events.get(timeout=min(wait, 1.0))
+                kind, data = events.get(timeout=max(0.0, min([1.0, *deadlines])))
             except queue.Empty:
-                kind, data = "tick", None
+                continue
             if kind == "signal":
                 child.signal(data)
                 if data in _STOPPING:
@@ -436,14 +443,6 @@ def _supervise(store: SecretStore, args: argparse.Namespace, rules: Sequence[Map
                     child = _Child(command, environment(current), masked, events, generation)
                     continue
                 return _exit_code(code)
-            now = time.monotonic()
-            if restart_at is not None and now >= restart_at:
-                restart_at, stopping_for_restart = None, True
-                child.signal(args.stop_signal)
-                kill_at = now + args.kill_timeout
-            if kill_at is not None and now >= kill_at:
-                kill_at = None
-                child.signal(signal.SIGKILL)
     finally:
         for name in watched:
             store.remove_rotation_listener(name, callback)
