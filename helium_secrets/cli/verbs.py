@@ -39,13 +39,26 @@ def lifecycle_document(lifecycle: Lifecycle, backend: str) -> dict[str, Any]:
     return document
 
 
+class _Given:
+    """A "generator" that returns the value read from stdin or ``--file``."""
+
+    def __init__(self, value: str | bytes) -> None:
+        self._value = value
+
+    def __call__(self) -> str | bytes:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "<the value read from stdin or --file>"
+
+
 def _cmd_rotate(store: SecretStore, args: argparse.Namespace) -> int:
     store.check_name(args.name)
     store.check_writable(args.name)
+    generator: Callable[[], str | bytes]
     if args.file is not None or args.stdin:
         args.allow_empty = False
-        value = _read_value(args, store.backend.name)
-        generator: Callable[[], str | bytes] = lambda: value  # noqa: E731
+        generator = _Given(_read_value(args, store.backend.name))
     else:
         try:
             generator = PasswordGenerator(length=args.length,
