@@ -18,6 +18,7 @@ _RULES = [
     # Keyword options that the URL query can set (the backends' messages name only those).
     (re.compile(r"(?:re)?open the store with (\w+)=(\w+)"),
      "add ?{0}={1} to the store URL (--url)"),
+    (re.compile(r"pass (\w+)=(True|False)\b"), "add ?{0}={1} to the store URL (--url)"),
 ]
 
 

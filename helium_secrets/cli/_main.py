@@ -579,7 +579,7 @@ def open_cli_store(url: str, debug: bool, **options: Any) -> SecretStore:
     except (ValueError, ImportError) as exc:
         if isinstance(exc, HeliumError):
             raise
-        raise CLIError(f"cannot open the store {_display_url(url)}: {exc}",
+        raise CLIError(f"cannot open the store {_display_url(url)}: {cli_advice(str(exc), None)}",
                        ExitCode.USAGE) from exc
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -117,3 +118,42 @@ def test_advice_names_commands_not_python_calls() -> None:
         "`helium-secrets purge 'a b' --yes`, or add ?recover_deleted=true to the store URL (--url)")
     assert cli_advice("or purge it with store.delete(name, purge=True)", "x") == (
         "or purge it with `helium-secrets delete x --purge --yes`")
+    assert cli_advice("use https, or pass allow_insecure_http=True if trusted", None) == (
+        "use https, or add ?allow_insecure_http=true to the store URL (--url) if trusted")
+
+
+def _library_messages() -> list[tuple[str, str]]:
+    """Every string literal of the library outside the CLI that is not a docstring."""
+    import ast
+
+    root = Path(__file__).resolve().parents[2] / "helium_secrets"
+    found: list[tuple[str, str]] = []
+    for path in sorted(root.rglob("*.py")):
+        if "cli" in path.relative_to(root).parts:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {
+            id(node.body[0].value) for node in ast.walk(tree)
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.body and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)
+        }
+        found += [(str(path.relative_to(root)), node.value) for node in ast.walk(tree)
+                  if isinstance(node, ast.Constant) and isinstance(node.value, str)
+                  and id(node) not in docstrings]
+    return found
+
+
+def test_every_python_advice_of_the_library_has_a_cli_form() -> None:
+    """An error message that tells a Python caller what to call (``store.extras.x(name)``,
+    ``open the store with x=...``, ``pass x=True``) reads as a command or a URL option on the
+    command line; a new piece of advice without a rule in cli/_advice.py fails here."""
+    python_advice = re.compile(r"store\.(?:extras\.)?\w+\(|open the store with \w+=|"
+                               r"pass \w+=(?:True|False)")
+    advice = [(where, text) for where, text in _library_messages() if python_advice.search(text)]
+    assert len(advice) >= 4  # AWS, Azure and Vault have some today
+    for where, text in advice:
+        if where == "_registry.py":  # register_backend(replace=True): Python only, never a CLI path
+            continue
+        shown = cli_advice(text, "app/db")
+        assert not python_advice.search(shown), f"{where}: {shown}"
