@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 from helium_secrets._forksafe import renew_after_fork
 from helium_secrets._pipeline import CallPipeline
@@ -36,6 +36,11 @@ from helium_secrets.layers.rotation import (
     RotationListeners,
     ticket_counter,
 )
+
+if TYPE_CHECKING:  # imported where used: datetime is not loaded by import helium_secrets
+    from datetime import datetime
+
+    from helium_secrets.lifecycle import AuditFinding, AuditPolicy, Lifecycle
 
 __all__ = ["Extras", "SecretStore", "StoreStats"]
 
@@ -465,6 +470,60 @@ class SecretStore:
         self._open(name)
         return self.put(name, json_text(document, name=name, backend=self._backend_name),
                         **options)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def describe(self, name: str) -> Lifecycle:
+        """What the service says of ``name``'s life: created, last changed, last rotated, next
+        rotation, expiry, last accessed, rotation enabled (never its value). Each backend fills
+        what its service tracks (:attr:`Lifecycle.fields <helium_secrets.lifecycle.Lifecycle>`).
+
+        :raises UnsupportedError: the backend cannot describe secrets.
+        :raises SecretNotFoundError: no such secret.
+        """
+        self._open(name)
+        self._check_describes(name)
+        lifecycle: Lifecycle = self.extras.describe(name)
+        return lifecycle
+
+    def _check_describes(self, name: str | None) -> None:
+        if "describe" not in dir(self.extras):
+            from helium_secrets.errors import UnsupportedError
+
+            raise UnsupportedError(f"the {self._backend_name} backend cannot describe a secret's "
+                                   "lifecycle", backend=self._backend_name, name=name)
+
+    def audit(self, prefix: str = "", policy: AuditPolicy | None = None, *,
+              now: datetime | None = None) -> builtins.list[AuditFinding]:
+        """Describe every secret under ``prefix`` and check it against ``policy`` (age, use,
+        expiry). A secret that cannot be described is a finding with its error code; one
+        deleted meanwhile is left out.
+
+        :param now: the time to audit at (default: the current UTC time).
+        :raises UnsupportedError: the backend cannot describe secrets.
+        """
+        from datetime import datetime, timezone
+
+        from helium_secrets.errors import HeliumError, SecretNotFoundError, UnsupportedError
+        from helium_secrets.lifecycle import AuditFinding, AuditPolicy, evaluate
+
+        self._check_describes(None)
+        policy = policy or AuditPolicy()
+        when = now or datetime.now(timezone.utc)
+        findings: builtins.list[AuditFinding] = []
+        for name in self.list(prefix):
+            try:
+                lifecycle = self.describe(name)
+            except SecretNotFoundError:
+                continue
+            except UnsupportedError:
+                raise
+            except HeliumError as exc:
+                findings.append(AuditFinding(name=name, lifecycle=None, problems=("error",),
+                                             error=exc.code.value))
+                continue
+            findings.append(evaluate(lifecycle, policy, when))
+        return findings
 
 
 class Extras:

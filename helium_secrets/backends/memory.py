@@ -29,7 +29,13 @@ from urllib.parse import SplitResult
 from helium_secrets._forksafe import renew_after_fork
 from helium_secrets._options import Options, build, option, parse, query_of
 from helium_secrets._values import VersionInfo
-from helium_secrets.backends._base import BackendBase, Capabilities, Classified, RawSecret
+from helium_secrets.backends._base import (
+    BackendBase,
+    Capabilities,
+    Classified,
+    RawSecret,
+    extra_operation,
+)
 from helium_secrets.errors import (
     ConflictError,
     HeliumError,
@@ -37,6 +43,7 @@ from helium_secrets.errors import (
     UnavailableError,
     VersionNotFoundError,
 )
+from helium_secrets.lifecycle import RECORDED_FIELDS, Lifecycle
 
 __all__ = ["MemoryBackend", "MemoryOptions", "reset_shared", "shared"]
 
@@ -63,6 +70,7 @@ class _Entry:
     tokens: dict[str, str] = field(default_factory=dict)  # request token -> version id
     counter: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     current_id: str = ""  # the newest version, except while a staged one is pending
+    accessed: datetime | None = None  # the last read, like AWS's LastAccessedDate
 
     @property
     def current(self) -> _Version:
@@ -231,6 +239,7 @@ class MemoryBackend(BackendBase):
         return entry
 
     def _raw(self, name: str, entry: _Entry, version: _Version) -> RawSecret:
+        entry.accessed = self._clock()
         return RawSecret(
             name=name,
             value=version.value,
@@ -397,6 +406,19 @@ class MemoryBackend(BackendBase):
             return exc.classified
         return None
 
+    @extra_operation(writes=False)
+    def describe(self, name: str) -> Lifecycle:
+        """The secret's lifecycle from its own records: created (its first version), last
+        changed (its current version), last read (by its ``clock``), the current version and
+        how many are kept."""
+        self._enter("describe")
+        with self._lock:
+            entry = self._entry(name)
+            current = entry.current
+            return Lifecycle(name, RECORDED_FIELDS | {"accessed_at"},
+                             created_at=entry.versions[0].created_at,
+                             updated_at=current.created_at, accessed_at=entry.accessed,
+                             current_version=current.id, versions=len(entry.versions))
 
 _SHARED_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _shared: dict[str, MemoryBackend] = {}

@@ -733,6 +733,35 @@ class BackendConformance:
         assert CANARY not in str(info.value)
 
 
+    def test_describe_agrees_with_the_reads(
+        self, harness: BackendHarness, store: SecretStore, prefix: str
+    ) -> None:
+        """Where the backend describes secrets (``store.describe``): the lifecycle names the
+        version the reads call current, orders its dates, never holds the value, and a missing
+        secret is not found."""
+        from helium_secrets.errors import UnsupportedError
+
+        if "describe" not in dir(store.extras):
+            pytest.skip("the backend cannot describe secrets")
+        name = f"{prefix}/described"
+        self.seed(harness, store, name, CANARY)
+        second = self.seed(harness, store, name, CANARY + "-2")
+        try:
+            lifecycle = store.describe(name)
+        except UnsupportedError as exc:  # a mode of the backend without it (Vault KV v1)
+            pytest.skip(str(exc))
+        assert lifecycle.name == name
+        assert CANARY not in repr(lifecycle)
+        if "current_version" in lifecycle.fields:
+            assert lifecycle.current_version == store.current_version(name) == second
+        if "versions" in lifecycle.fields and store.backend.capabilities.versions:
+            assert (lifecycle.versions or 0) >= 2
+        if lifecycle.created_at is not None and lifecycle.updated_at is not None:
+            assert lifecycle.created_at <= lifecycle.updated_at
+        with pytest.raises(SecretNotFoundError):
+            store.describe(f"{prefix}/missing")
+
+
 #: The SDKs' loggers, whose levels :func:`debug_logs` sets to DEBUG too.
 SDK_LOGGERS = ("botocore", "boto3", "urllib3", "azure", "google", "grpc", "hvac", "httpx")
 

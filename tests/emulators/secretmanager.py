@@ -28,8 +28,8 @@ an insecure channel on loopback (:meth:`SecretManagerEmulator.client`). What it 
   DEADLINE_EXCEEDED for real), :attr:`~SecretManagerEmulator.corrupt_checksums` (accesses
   return a wrong ``data_crc32c``) and :attr:`~SecretManagerEmulator.calls`.
 
-It keeps everything in memory and is test infrastructure only: no IAM, no rotation, no topics,
-no expiry, no CMEK.
+It keeps everything in memory and is test infrastructure only: no IAM, no CMEK; a secret's
+rotation schedule, topics and expiry are kept and returned, but nothing rotates or expires.
 """
 
 from __future__ import annotations
@@ -462,9 +462,27 @@ class SecretManagerEmulator:
         )
         if has_replication:
             resource.replication = given.replication
+        self._lifecycle_in(given, resource)
         secret = _Secret(resource)
         self._secrets[key] = secret
         return self._secret_out(secret)
+
+    @staticmethod
+    def _lifecycle_in(given: types.Secret, resource: types.Secret) -> None:
+        """A new secret's expiry (``expire_time`` or ``ttl``) and rotation schedule, kept and
+        returned as the API reference says; nothing expires or rotates here."""
+        if "rotation" in given:
+            if not given.topics:
+                raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, "rotation requires topics")
+            if "rotation_period" in given.rotation and "next_rotation_time" not in given.rotation:
+                raise _Abort(grpc.StatusCode.INVALID_ARGUMENT,
+                             "rotation_period requires next_rotation_time")
+            resource.rotation = given.rotation
+            resource.topics = list(given.topics)
+        if "expire_time" in given:
+            resource.expire_time = given.expire_time
+        elif "ttl" in given:
+            resource.expire_time = datetime.now(timezone.utc) + given.ttl
 
     def _get_secret(self, request: types.GetSecretRequest) -> types.Secret:
         return self._secret_out(self._lookup(request.name))

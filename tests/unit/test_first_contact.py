@@ -165,7 +165,7 @@ def test_cli_timeout_bounds_a_vault_that_never_answers(
 
 
 def test_cli_default_timeout_is_shorter_than_the_librarys() -> None:
-    from helium_secrets.cli import DEFAULT_TIMEOUT, _timeout_options
+    from helium_secrets.cli._main import DEFAULT_TIMEOUT, _timeout_options
     from helium_secrets.layers.retry import RetryPolicy
 
     library = RetryPolicy().deadline

@@ -60,6 +60,7 @@ from helium_secrets.errors import (
     VersionNotFoundError,
     error_for_code,
 )
+from helium_secrets.lifecycle import Lifecycle
 
 __all__ = ["AzureKeyVaultBackend"]
 
@@ -384,3 +385,21 @@ class AzureKeyVaultBackend(BackendBase):
             self._client.close()
         if self._owned_credential is not None:
             self._owned_credential.close()
+
+    @extra_operation(writes=False)
+    def describe(self, name: str) -> Lifecycle:
+        """The secret's lifecycle from its versions' attributes (one listing, no value read):
+        the first version's ``created``, the current version's ``created`` and ``exp``, and the
+        versions kept. Key Vault has no rotation of secrets and records no reads."""
+        items = sorted(self._client.list_properties_of_secret_versions(self.kv_name(name)),
+                       key=age)
+        if not items:
+            raise SecretNotFoundError("secret not found")
+        current = items[-1]
+        return Lifecycle(name, _DESCRIBED, created_at=items[0].created_on,
+                         updated_at=current.created_on, expires_at=current.expires_on,
+                         current_version=current.version, versions=len(items))
+
+
+#: What the versions' attributes tell.
+_DESCRIBED = frozenset({"created_at", "updated_at", "expires_at", "current_version", "versions"})

@@ -12,7 +12,7 @@ from google.api_core import exceptions as api_exceptions
 from google.cloud.secretmanager_v1 import SecretManagerServiceClient, types
 
 from helium_secrets._values import VersionInfo
-from helium_secrets.backends._base import BackendBase, RawSecret
+from helium_secrets.backends._base import BackendBase, RawSecret, extra_operation
 from helium_secrets.backends.gcpsecretmanager.names import VERSION_ID, decode_name, encode_name, valid_alias
 from helium_secrets.errors import (
     IntegrityError,
@@ -20,6 +20,7 @@ from helium_secrets.errors import (
     SecretNotFoundError,
     VersionNotFoundError,
 )
+from helium_secrets.lifecycle import Lifecycle
 
 __all__ = ["STATES", "Reads", "crc32c", "plain_datetime", "version_of"]
 
@@ -192,6 +193,40 @@ class Reads(BackendBase):
                 )
             )
         return sorted(infos, key=lambda v: int(v.version))
+
+    @extra_operation(writes=False)
+    def describe(self, name: str) -> Lifecycle:
+        """The secret's lifecycle from GetSecret and ListSecretVersions (two calls on the
+        600/min read quota; no value is accessed): ``create_time``, the current version's
+        ``create_time``, ``expire_time``, ``rotation.next_rotation_time`` and whether a rotation
+        schedule is set. Secret Manager records neither past rotations nor reads."""
+        secret = self._get_secret(name)
+        raw = self._list_raw_versions(name)
+        if not raw:
+            raise SecretNotFoundError("the secret has no versions")
+        by_id = {version_of(v.name): v for v in raw}
+        aliased = (secret.version_aliases.get(self._current_alias)
+                   if self._current_alias is not None else None)
+        enabled = [v for v in raw if v.state == types.SecretVersion.State.ENABLED]
+        current = (by_id.get(str(aliased)) if aliased is not None
+                   else max(enabled, key=lambda v: int(version_of(v.name)), default=None))
+        rotation = secret.rotation if "rotation" in secret else None
+        return Lifecycle(
+            name, _DESCRIBED,
+            created_at=plain_datetime(secret.create_time if "create_time" in secret else None),
+            updated_at=plain_datetime(current.create_time) if current is not None else None,
+            expires_at=plain_datetime(secret.expire_time if "expire_time" in secret else None),
+            next_rotation_at=plain_datetime(
+                rotation.next_rotation_time
+                if rotation is not None and "next_rotation_time" in rotation else None),
+            rotation_enabled=rotation is not None,
+            current_version=version_of(current.name) if current is not None else None,
+            versions=len(raw))
+
+
+#: What GetSecret and ListSecretVersions tell.
+_DESCRIBED = frozenset({"created_at", "updated_at", "expires_at", "next_rotation_at",
+                        "rotation_enabled", "current_version", "versions"})
 
 
 def version_of(resource_name: str) -> str:

@@ -45,6 +45,7 @@ from helium_secrets.backends.hashivault.kv import (
     custom_metadata,
     decode,
     encode,
+    parse_duration,
     parse_time,
     version_number,
     version_state,
@@ -63,6 +64,7 @@ from helium_secrets.errors import (
     UnsupportedError,
     VersionNotFoundError,
 )
+from helium_secrets.lifecycle import Lifecycle
 
 __all__ = ["STAGED_SUFFIX", "VaultBackend"]
 
@@ -628,3 +630,24 @@ class VaultBackend(BackendBase):
         if any(n is None for n in numbers):
             raise InvalidArgumentError("KV v2 version ids are whole numbers ('3')")
         return [n for n in numbers if n is not None]
+
+    @extra_operation(writes=False)
+    def describe(self, name: str) -> Lifecycle:
+        """The secret's lifecycle from its KV v2 metadata (no value read): ``created_time``,
+        the current version's ``created_time`` (when the value last changed),
+        ``current_version``, the versions kept, and the expiry ``delete_version_after`` sets
+        on the current version. Vault tracks no rotations and no reads."""
+        self._require_v2("describing a secret")
+        meta = self._metadata(name)
+        current = str(meta.get("current_version") or "")
+        versions = meta.get("versions") or {}
+        written = parse_time((versions.get(current) or {}).get("created_time"))
+        keep = parse_duration(meta.get("delete_version_after"))
+        return Lifecycle(
+            name, _DESCRIBED, created_at=parse_time(meta.get("created_time")), updated_at=written,
+            expires_at=written + keep if written is not None and keep else None,
+            current_version=current or None, versions=len(versions))
+
+
+#: What KV v2 metadata tells.
+_DESCRIBED = frozenset({"created_at", "updated_at", "expires_at", "current_version", "versions"})

@@ -7,7 +7,7 @@ import binascii
 import json
 import re
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from helium_secrets._values import JSONText
@@ -16,7 +16,7 @@ from helium_secrets.errors import (
 )
 
 __all__ = ["cas_failure", "check_custom_metadata", "custom_metadata", "decode", "encode",
-           "parse_time", "version_number", "version_state"]
+           "parse_duration", "parse_time", "version_number", "version_state"]
 
 def parse_time(text: object) -> datetime | None:
     """Vault's RFC 3339 times carry nanoseconds and ``Z``, which Python 3.10 cannot parse."""
@@ -94,3 +94,19 @@ def check_custom_metadata(metadata: Mapping[str, str]) -> None:
                 "(newlines, control characters), which Vault refuses")
 
 
+
+
+_GO_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|us|µs|ns|m|s)")
+_GO_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+
+
+def parse_duration(text: object) -> timedelta | None:
+    """A Go duration as Vault writes it (``"0s"``, ``"768h0m0s"``); ``None`` for zero or
+    anything else."""
+    if not isinstance(text, str) or not text:
+        return None
+    parts = _GO_DURATION.findall(text)
+    if "".join(n + u for n, u in parts) != text:
+        return None
+    seconds = sum(float(n) * _GO_UNITS[u] for n, u in parts)
+    return timedelta(seconds=seconds) if seconds > 0 else None

@@ -25,7 +25,13 @@ from filelock import Timeout as LockTimeout
 from helium_secrets._forksafe import renew_after_fork
 from helium_secrets._options import Options, build, option, parse, query_of
 from helium_secrets._values import SecretValue, VersionInfo
-from helium_secrets.backends._base import BackendBase, Capabilities, Classified, RawSecret
+from helium_secrets.backends._base import (
+    BackendBase,
+    Capabilities,
+    Classified,
+    RawSecret,
+    extra_operation,
+)
 from helium_secrets.backends.localfile.envelope import (
     FORMAT_VERSION,
     atomic_write,
@@ -44,6 +50,7 @@ from helium_secrets.errors import (
     UnauthenticatedError,
     VersionNotFoundError,
 )
+from helium_secrets.lifecycle import RECORDED_FIELDS, Lifecycle
 
 __all__ = [
     "DEFAULT_MAX_VALUE_BYTES",
@@ -622,3 +629,14 @@ class LocalFileBackend(BackendBase):
             return Classified(ErrorCode.UNAVAILABLE if transient else ErrorCode.UNKNOWN,
                               f"file system error {code} ({exc.filename})", transient=transient)
         return None
+
+    @extra_operation(writes=False)
+    def describe(self, name: str) -> Lifecycle:
+        """The secret's lifecycle from its own records: created (its first version), last
+        changed (its current version), the current version and how many are kept."""
+        doc = self._read(name)
+        current = self._info(self._current(doc))
+        return Lifecycle(name, RECORDED_FIELDS,
+                         created_at=datetime.fromisoformat(doc["versions"][0]["created_at"]),
+                         updated_at=current.created_at, current_version=current.version,
+                         versions=len(doc["versions"]))

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from helium_secrets._registry import default_url, open_store
 from helium_secrets._store import SecretStore
 from helium_secrets._values import Secret, SecretValue, VersionInfo, json_field
+from helium_secrets.cli._advice import cli_advice
 from helium_secrets.errors import (
     ConflictError,
     ErrorCode,
@@ -64,6 +65,12 @@ class ExitCode(enum.IntEnum):
     INVALID = 7
     #: Stored data failed an integrity check (wrong key, damaged file).
     INTEGRITY = 8
+    #: ``audit --fail-on`` found a secret with one of the problems named.
+    FINDINGS = 9
+    #: ``run``: the command was found but could not be executed.
+    COMMAND_NOT_EXECUTABLE = 126
+    #: ``run``: the command was not found.
+    COMMAND_NOT_FOUND = 127
     #: Interrupted (Ctrl-C).
     INTERRUPTED = 130
 
@@ -597,6 +604,11 @@ def _build_parser() -> _Parser:
                         help="skip the service's recovery window where it has one")
     delete.add_argument("--yes", "-y", action="store_true",
                         help="do not ask for confirmation (needed when stdin is not a terminal)")
+
+    from helium_secrets.cli import audit, copy, run, verbs
+
+    for family in (run, verbs, copy, audit):
+        family.register(command)
     return parser
 
 
@@ -671,6 +683,22 @@ def _debug_logging(enabled: bool) -> Iterator[None]:
         logger.setLevel(previous)
 
 
+def open_cli_store(url: str, debug: bool, *, timeout: float = DEFAULT_TIMEOUT,
+                   **options: Any) -> SecretStore:
+    """Open a store for a command: no cache (one command, fresh answers), each call within
+    ``timeout`` seconds (``--timeout``), the backend calls logged with ``--debug``; a bad URL or
+    a missing extra is a usage error."""
+    try:
+        return open_store(url, cache=None,
+                          audit=[logging_hook(level=logging.DEBUG)] if debug else [],
+                          **{**_timeout_options(url, timeout), **options})
+    except (ValueError, ImportError) as exc:
+        if isinstance(exc, HeliumError):
+            raise
+        raise CLIError(f"cannot open the store {_display_url(url)}: {cli_advice(str(exc), None)}",
+                       ExitCode.USAGE) from exc
+
+
 def _error(message: str) -> None:
     sys.stderr.write(f"{PROG}: error: {message}\n")
 
@@ -693,29 +721,23 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else ExitCode.USAGE
     debug: bool = getattr(args, "debug", False)
     args.json = getattr(args, "json", False)
-    args.store_url = getattr(args, "url", None) or default_url()
+    # A command may take the store URL as an argument (copy SRC, audit URL).
+    args.store_url = (getattr(args, "store_url_arg", None) or getattr(args, "url", None)
+                      or default_url())
+    store_options: dict[str, Any] = getattr(args, "store_options", lambda _args: {})(args)
     timeout: float = getattr(args, "timeout", DEFAULT_TIMEOUT)
     handler: Callable[[SecretStore, argparse.Namespace], int] = args.handler
     try:
-        with _debug_logging(debug):
-            try:
-                store = open_store(args.store_url, cache=None,
-                                   audit=[logging_hook(level=logging.DEBUG)] if debug else [],
-                                   **_timeout_options(args.store_url, timeout))
-            except (ValueError, ImportError) as exc:
-                if isinstance(exc, HeliumError):
-                    raise
-                raise CLIError(f"cannot open the store {_display_url(args.store_url)}: {exc}",
-                               ExitCode.USAGE) from exc
-            with store:
-                return handler(store, args)
+        with _debug_logging(debug), open_cli_store(args.store_url, debug, timeout=timeout,
+                                                   **store_options) as store:
+            return handler(store, args)
     except CLIError as exc:
         _report(exc, debug)
         _error(exc.message)
         return exc.exit_code
     except HeliumError as exc:
         _report(exc, debug)
-        _error(f"{exc} [{exc.code.value}]")
+        _error(f"{cli_advice(str(exc), exc.name)} [{exc.code.value}]")
         return exit_code_for(exc)
     except KeyboardInterrupt:
         _error("interrupted")
