@@ -219,27 +219,43 @@ class LiveSettings(Generic[S]):
     rebuild that fails (a rotated secret that no longer validates) keeps the old object and
     logs the error's type.
 
+    The rotation listener only notes the rotation and starts a rebuild on a short-lived thread:
+    building settings reads secrets, which must not happen inside the store's delivery of a
+    rotation. ``current`` finishes a pending rebuild itself, so a reader never sees settings
+    older than a rotation the store has announced.
+
     :param factory: builds the settings (the settings class itself, usually).
-    :param on_change: called with ``(old, new)`` after each swap.
+    :param on_change: called with ``(old, new)`` after each swap (an exception it raises is
+        logged by type and ignored).
     """
 
     def __init__(self, factory: Callable[[], S], *,
                  on_change: Callable[[S, S], object] | None = None) -> None:
         self._factory = factory
         self._on_change = on_change
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # held while building
+        # Never held while building: the listener takes it inside the store's delivery, which
+        # a build in progress may be waiting for.
+        self._count_lock = threading.Lock()
         self._watched: dict[tuple[int, str], tuple[SecretStore, str]] = {}
+        self._rotations = 0  # rotations announced ...
+        self._built = 0  # ... and the number the current settings were built after
         self._current = self._build()
 
     @property
     def current(self) -> S:
-        """The newest settings. Each access reads the watched secrets through the store (cache
-        hits while fresh), so a rotation reaches it within the cache TTL at the latest."""
+        """The newest settings. Each access reads the watched secrets through the store's cache
+        (hits while fresh), so a rotation reaches it within the cache TTL at the latest; a
+        store without a cache is not read here (its poller and :meth:`refresh` tell)."""
         for store, name in list(self._watched.values()):
-            # An expired entry is re-read and a new version rebuilds; on an error the settings
-            # in hand stay valid (the store counts it and emits its audit event).
+            if store.cache_policy is None:
+                continue  # every read would reach the backend: the poller and refresh() tell
+            # An expired entry is re-read and a new version announced; on an error the
+            # settings in hand stay valid (the store counts it and emits its audit event).
             with contextlib.suppress(HeliumError):
                 store.get(name)
+        if self._built != self._rotations:
+            self._catch_up()
         return self._current
 
     @property
@@ -250,16 +266,22 @@ class LiveSettings(Generic[S]):
     def refresh(self) -> S:
         """Re-read every watched secret, bypassing the cache; return the (possibly new) settings."""
         for store, name in list(self._watched.values()):
-            store.refresh(name)  # a new version rebuilds through the rotation listener
+            store.refresh(name)  # a new version is announced to the listener
+        if self._built != self._rotations:
+            self._catch_up()
         return self._current
 
     def rebuild(self) -> S:
-        """Build new settings now and swap them in; return them."""
+        """Build new settings now and swap them in; return them.
+
+        :raises Exception: whatever building the settings raised (the old ones are kept).
+        """
         with self._lock:
+            seen = self._rotations
             old = self._current
             new = self._current = self._build()
-        if self._on_change is not None:
-            self._on_change(old, new)
+            self._built = seen
+        self._changed(old, new)
         return new
 
     def close(self) -> None:
@@ -283,11 +305,34 @@ class LiveSettings(Generic[S]):
         return settings
 
     def _rotated(self, old: Secret | None, new: Secret) -> None:
+        with self._count_lock:
+            self._rotations += 1
+        threading.Thread(target=self._catch_up, name="helium-live-settings", daemon=True).start()
+
+    def _catch_up(self) -> None:
+        """Rebuild unless the settings already follow every announced rotation."""
+        with self._lock:
+            seen = self._rotations
+            if self._built == seen:
+                return
+            old = self._current
+            try:
+                new = self._current = self._build()
+            except Exception as exc:  # the old settings keep working; never log the message
+                _log.warning("rebuilding the settings after a rotation failed (%s); keeping the "
+                             "previous settings", type(exc).__name__)
+                return
+            finally:
+                self._built = seen  # a broken secret is not rebuilt on every access
+        self._changed(old, new)
+
+    def _changed(self, old: S, new: S) -> None:
+        if self._on_change is None:
+            return
         try:
-            self.rebuild()
-        except Exception as exc:  # the old settings keep working; never log the message
-            _log.warning("rebuilding the settings after %r rotated failed (%s); keeping the "
-                         "previous settings", new.name, type(exc).__name__)
+            self._on_change(old, new)
+        except Exception as exc:
+            _log.warning("the on_change callback of LiveSettings failed (%s)", type(exc).__name__)
 
     def __repr__(self) -> str:
         return f"<LiveSettings of {type(self._current).__name__} watching {self.watched}>"

@@ -125,6 +125,17 @@ def test_wrong_credentials_without_a_newer_version_raise_the_servers_refusal(
     assert "not-the-password" not in str(caught.value)
 
 
+def test_other_connection_failures_do_not_refresh(site: str, postgres: PostgresServer) -> None:
+    from django.db import OperationalError
+
+    from tests.backends.openbao import free_port
+
+    wrapper, backend, _ = _wrapper("any", PORT=str(free_port()))  # nobody listens there
+    with pytest.raises(OperationalError):
+        wrapper.ensure_connection()
+    assert backend.calls["get"] == 1  # not an authentication failure: no refresh
+
+
 def test_every_new_connection_reads_the_current_password(site: str,
                                                          postgres: PostgresServer) -> None:
     current = djangosite.APP_STORE.get_json("app/db", "password")

@@ -203,3 +203,31 @@ def test_a_rotation_that_does_not_validate_keeps_the_old_settings(
     assert live.current is before
     # The reference's field is gone: the error names it, never the value.
     assert "InvalidArgumentError" in caplog.text and CANARY not in caplog.text
+
+
+def test_live_settings_on_a_store_without_a_cache_do_not_read_on_access(
+    backend: MemoryBackend,
+) -> None:
+    _seed(backend, "one")
+    with SecretStore(backend, cache=None, poll=PollPolicy(interval=None)) as uncached:
+        live = LiveSettings(settings_class(uncached))
+        calls = sum(backend.calls.values())
+        for _ in range(5):
+            live.current  # noqa: B018
+        assert sum(backend.calls.values()) == calls
+        backend.write_external("app/db", json.dumps({"password": "two"}))
+        assert live.refresh().db.password.get_secret_value() == "two"  # type: ignore[attr-defined]
+        live.close()
+
+
+def test_the_poller_rebuilds_in_the_background_and_calls_back(backend: MemoryBackend) -> None:
+    import threading
+
+    _seed(backend, "one")
+    changed = threading.Event()
+    with SecretStore(backend, poll=PollPolicy(interval=0.05, jitter=0.0)) as polled:
+        live = LiveSettings(settings_class(polled), on_change=lambda old, new: changed.set())
+        backend.write_external("app/db", json.dumps({"password": "two"}))
+        assert changed.wait(60), "the poller's rotation rebuilt the settings"
+        assert live.current.db.password.get_secret_value() == "two"  # type: ignore[attr-defined]
+        live.close()
