@@ -178,3 +178,16 @@ def test_the_system_check_reports_unreadable_secrets(site: str) -> None:
 
 def test_the_app_watches_the_databases_secrets(site: str) -> None:
     assert "app/db" in djangosite.APP_STORE.rotation.watched()
+
+
+def test_dbshell_gets_the_current_password_and_copies_keep_the_reference(site: str) -> None:
+    import copy
+
+    from django.db import connections
+
+    wrapper, _, _ = _wrapper("canary-dbshell-password")
+    _, env = wrapper.client.settings_to_cmd_args_env(wrapper.settings_dict, [])
+    assert env == {"PGPASSWORD": "canary-dbshell-password"}
+    copied = copy.deepcopy(wrapper.settings_dict)
+    assert copied["PASSWORD"] is wrapper.settings_dict["PASSWORD"]
+    assert copy.deepcopy(connections.settings["default"])["PASSWORD"].store is djangosite.APP_STORE

@@ -88,6 +88,14 @@ class SecretSetting:
     def __hash__(self) -> int:
         return hash(self.ref)
 
+    # A reference is immutable and its store is shared: copies (Django's test runner and
+    # override_settings copy settings) are the reference itself.
+    def __copy__(self) -> SecretSetting:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> SecretSetting:
+        return self
+
 
 def secret(name: str, *, field: str | None = None, store: SecretStore | None = None) -> SecretSetting:
     """A reference to the secret ``name`` (or one ``field`` of its JSON value), for settings.py.

@@ -22,7 +22,8 @@ from django.core.exceptions import ImproperlyConfigured
 from helium_secrets.errors import HeliumError
 from helium_secrets.integrations.django import SecretSetting
 
-__all__ = ["CONNECTION_KEYS", "RotatingCredentialsMixin", "is_authentication_failure", "references"]
+__all__ = ["CONNECTION_KEYS", "RotatingCredentialsMixin", "is_authentication_failure", "references",
+           "resolve"]
 
 _log = logging.getLogger("helium_secrets.django")
 
@@ -47,6 +48,16 @@ def references(settings_dict: dict[str, Any]) -> dict[str, SecretSetting]:
             if isinstance(value := settings_dict.get(key), SecretSetting)}
 
 
+def resolve(settings_dict: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """A copy of ``settings_dict`` with its secrets read (through the store's cache), and the
+    versions read (secret name -> version)."""
+    values: dict[str, Any] = {}
+    versions: dict[str, str] = {}
+    for key, ref in references(settings_dict).items():
+        values[key], versions[ref.name] = ref.read()
+    return {**settings_dict, **values}, versions
+
+
 class RotatingCredentialsMixin:
     """Reads the current credentials for every new connection; see the module's docs."""
 
@@ -63,14 +74,11 @@ class RotatingCredentialsMixin:
             raise ImproperlyConfigured(
                 "helium-secrets database engines do not support OPTIONS['pool']: a pool fixes "
                 "the credentials when it is created, so a rotated password would break it")
-        values: dict[str, Any] = {}
-        versions: dict[str, str] = {}
-        for key, ref in refs.items():
-            values[key], versions[ref.name] = ref.read()
+        resolved, versions = resolve(self.settings_dict)
         # Django's own code builds the driver's parameters from the resolved settings; this
         # wrapper belongs to one thread, so swapping its settings for the call is safe.
         original = self.settings_dict
-        self.settings_dict = {**original, **values}
+        self.settings_dict = resolved
         try:
             params: dict[str, Any] = super().get_connection_params()  # type: ignore[misc]
         finally:
