@@ -29,14 +29,16 @@ unless ``trace_cache_hits=True`` (they are counted by the metrics either way). A
 A failed operation's span has status ``ERROR`` with the error code as its description. A value
 is never recorded: audit events carry none.
 
-**Metrics** (attributes: backend, operation, outcome, ``error.type``; cache results by
-``helium_secrets.cache``):
+**Metrics** (attributes: backend, operation, outcome, ``error.type``):
 
-* ``helium_secrets.operation.duration`` (histogram, seconds);
-* ``helium_secrets.cache.results`` (counter, by cache result);
+* ``helium_secrets.operation.duration`` (histogram, seconds; reads served from the cache are
+  not timed);
 * ``helium_secrets.backend.calls`` (counter: attempts that reached the backend);
 * ``helium_secrets.retries`` (counter);
-* ``helium_secrets.guard.trips`` (observable counter: times the fail-fast guard opened).
+* ``helium_secrets.cache.results`` (observable counter from ``store.stats()``, by backend and
+  ``helium_secrets.cache``: nothing is added on the cache-hit path);
+* ``helium_secrets.guard.trips`` (observable counter from ``store.stats()``, by backend: times
+  the fail-fast guard opened).
 
 The spans are recorded when the operation has ended (audit events are emitted then), so the
 SDKs' own client spans made during the operation are its siblings, not its children.
@@ -73,27 +75,44 @@ class _Instruments:
         self.duration = meter.create_histogram(
             "helium_secrets.operation.duration", unit="s",
             description="Duration of helium-secrets store operations, waits and retries included")
-        self.cache = meter.create_counter(
-            "helium_secrets.cache.results", unit="{result}",
-            description="Reads by cache result (hit, miss, stale, negative, coalesced)")
         self.backend_calls = meter.create_counter(
             "helium_secrets.backend.calls", unit="{call}",
             description="Attempts that reached the backend")
         self.retries = meter.create_counter(
             "helium_secrets.retries", unit="{retry}", description="Backend attempts retried")
         self.stores: weakref.WeakSet[SecretStore] = weakref.WeakSet()
+        # Read from store.stats() at collection time: nothing is added on the cache-hit path.
+        meter.create_observable_counter(
+            "helium_secrets.cache.results", callbacks=[self._cache_results], unit="{result}",
+            description="Reads by cache result (hit, miss, stale, negative, coalesced)")
         meter.create_observable_counter(
             "helium_secrets.guard.trips", callbacks=[self._guard_trips], unit="{trip}",
             description="Times the fail-fast guard opened after repeated failures")
 
-    def _guard_trips(self, options: CallbackOptions) -> Iterable[Observation]:
-        trips: dict[str, int] = {}
+    def _totals(self, counters: dict[str, str]) -> Iterable[Observation]:
+        """``counters`` (stats field -> attribute value) summed per backend, over live stores."""
+        totals: dict[tuple[str, str], int] = {}
         for store in list(self.stores):
-            if not store.closed:
-                backend = store.backend.name
-                trips[backend] = trips.get(backend, 0) + store.stats().guard_trips
-        return [Observation(n, {"helium_secrets.backend": b}) for b, n in sorted(trips.items())]
+            if store.closed:
+                continue
+            stats = store.stats()
+            for field, label in counters.items():
+                key = (store.backend.name, label)
+                totals[key] = totals.get(key, 0) + stats[field]
+        return [Observation(n, {"helium_secrets.backend": backend, **({"helium_secrets.cache": label}
+                                                                      if label else {})})
+                for (backend, label), n in sorted(totals.items())]
 
+    def _cache_results(self, options: CallbackOptions) -> Iterable[Observation]:
+        return self._totals(_CACHE_RESULTS)
+
+    def _guard_trips(self, options: CallbackOptions) -> Iterable[Observation]:
+        return self._totals({"guard_trips": ""})
+
+
+#: The store's counters behind ``helium_secrets.cache.results``, by cache result.
+_CACHE_RESULTS = {"hits": "hit", "misses": "miss", "stale_served": "stale",
+                  "negative_hits": "negative", "coalesced": "coalesced"}
 
 _lock = threading.Lock()
 _by_meter: dict[int, tuple[Meter, _Instruments]] = {}
@@ -120,26 +139,36 @@ class Instrumentation:
         self._tracer = trace.get_tracer(SCOPE, __version__, tracer_provider)
         self._metrics = _instruments_for(metrics.get_meter(SCOPE, __version__, meter_provider))
         self._metrics.stores.add(store)
+        self._attribute_sets: dict[tuple[str, str, str, str | None], dict[str, Any]] = {}
         store.add_audit_hook(self)
 
     def __call__(self, event: AuditEvent) -> None:
-        common: dict[str, Any] = {"helium_secrets.backend": event.backend,
-                                  "helium_secrets.operation": event.operation,
-                                  "helium_secrets.outcome": event.outcome}
-        if event.error_code is not None:
-            common["error.type"] = event.error_code
+        if event.cache == "hit":  # the hot path: counted by store.stats(), traced on request
+            if self.trace_cache_hits:
+                self._span(event, self._attributes(event), 0)
+            return
         m = self._metrics
+        common = self._attributes(event)
         m.duration.record(event.latency_s, common)
-        if event.cache is not None:
-            m.cache.add(1, {**common, "helium_secrets.cache": event.cache})
         if event.attempts:
             m.backend_calls.add(event.attempts, common)
         retries = max(event.attempts - 1, 0)
         if retries:
             m.retries.add(retries, common)
-        if event.cache == "hit" and not self.trace_cache_hits:
-            return
         self._span(event, common, retries)
+
+    def _attributes(self, event: AuditEvent) -> dict[str, Any]:
+        """The metric attributes of ``event`` (shared, never mutated: there are few kinds)."""
+        key = (event.backend, event.operation, event.outcome, event.error_code)
+        found = self._attribute_sets.get(key)
+        if found is None:
+            found = {"helium_secrets.backend": event.backend,
+                     "helium_secrets.operation": event.operation,
+                     "helium_secrets.outcome": event.outcome}
+            if event.error_code is not None:
+                found["error.type"] = event.error_code
+            self._attribute_sets[key] = found
+        return found
 
     def _span(self, event: AuditEvent, common: dict[str, Any], retries: int) -> None:
         attributes = {**common, "helium_secrets.attempts": event.attempts,
