@@ -52,7 +52,8 @@ def configure(pg: PostgresServer) -> None:
     with _configured:
         if settings.configured:
             return
-        pg.admin(f"CREATE ROLE app LOGIN PASSWORD '{password(1)}'")
+        # CREATEDB: Django's test runner creates its test database as this role.
+        pg.admin(f"CREATE ROLE app LOGIN CREATEDB PASSWORD '{password(1)}'")
         pg.admin("CREATE DATABASE app OWNER app")
         BACKEND.write_external("app/db", json.dumps({"username": "app", "password": password(1)}))
         common = {"NAME": "app", "HOST": pg.host, "PORT": str(pg.port)}

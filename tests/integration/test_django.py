@@ -191,3 +191,17 @@ def test_dbshell_gets_the_current_password_and_copies_keep_the_reference(site: s
     copied = copy.deepcopy(wrapper.settings_dict)
     assert copied["PASSWORD"] is wrapper.settings_dict["PASSWORD"]
     assert copy.deepcopy(connections.settings["default"])["PASSWORD"].store is djangosite.APP_STORE
+
+
+def test_djangos_test_runner_creates_its_database_with_the_secret_credentials(site: str) -> None:
+    from django.db import connections
+    from django.test.utils import setup_databases, teardown_databases
+
+    created = setup_databases(verbosity=0, interactive=False, aliases={"fresh"})
+    try:
+        with connections["fresh"].cursor() as cursor:
+            cursor.execute("SELECT current_database(), current_user")
+            assert cursor.fetchone() == ("test_app", "app")
+    finally:
+        teardown_databases(created, verbosity=0)
+    assert connections["fresh"].settings_dict["NAME"] == "app"
