@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.docs.pages import CANARY, ROOT, python_block
+from tests.docs.pages import CANARY, ROOT, close_stores, python_block
 
 PAGE = (ROOT / "docs" / "integrations" / "logging.md").read_text(encoding="utf-8")
 
@@ -28,6 +28,7 @@ def test_one_record_per_operation_as_documented(caplog: pytest.LogCaptureFixture
     assert [latency.sub("latency=*", line) for line in got] == [
         latency.sub("latency=*", line) for line in shown.group(1).splitlines()]
     assert "hunter2" not in caplog.text
+    close_stores(namespace)
 
 
 def test_structured_records_carry_the_events_fields_and_no_value(
@@ -47,3 +48,4 @@ def test_structured_records_carry_the_events_fields_and_no_value(
     assert {"timestamp", "backend", "version", "outcome", "error_code", "latency_s", "cache",
             "attempts", "detail"} <= set(record)
     assert CANARY not in out.getvalue()
+    close_stores(namespace)

@@ -4,19 +4,32 @@ attributes and instruments are the ones recorded."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.docs.pages import ROOT, python_block
+from tests.docs.pages import ROOT, close_stores, python_block
 
 pytest.importorskip("opentelemetry.sdk")
 
 PAGE = (ROOT / "docs" / "integrations" / "opentelemetry.md").read_text(encoding="utf-8")
 
 
+@pytest.fixture(autouse=True)
+def _close_the_examples_stores() -> Iterator[None]:
+    yield
+    for namespace in _namespaces:
+        close_stores(namespace)
+    _namespaces.clear()
+
+
+_namespaces: list[dict[str, Any]] = []
+
+
 def _run(*headings: str) -> dict[str, Any]:
     namespace: dict[str, Any] = {}
+    _namespaces.append(namespace)
     for heading in headings:
         exec(compile(python_block(PAGE, heading), heading, "exec"), namespace)  # noqa: S102
     return namespace

@@ -4,20 +4,33 @@ from __future__ import annotations
 
 import sys
 import types
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.docs.pages import ROOT, python_block
+from tests.docs.pages import ROOT, close_stores, python_block
 
 pytest.importorskip("pydantic_settings")
 
 PAGE = (ROOT / "docs" / "integrations" / "pydantic.md").read_text(encoding="utf-8")
 
 
+@pytest.fixture(autouse=True)
+def _close_the_examples_stores() -> Iterator[None]:
+    yield
+    for namespace in _namespaces:
+        close_stores(namespace)
+    _namespaces.clear()
+
+
+_namespaces: list[dict[str, Any]] = []
+
+
 def _run(*headings: str) -> dict[str, Any]:
     """Run the blocks after ``headings`` as one module (pydantic resolves annotations there)."""
     module = types.ModuleType("docs_pydantic_example")
+    _namespaces.append(module.__dict__)
     sys.modules[module.__name__] = module
     try:
         for heading in headings:
