@@ -15,6 +15,7 @@ import pytest
 if TYPE_CHECKING:
     from tests.backends.motoserver import MotoServer
     from tests.backends.openbao import DevServer
+    from tests.integration.postgres import PostgresServer
 
 pytest_plugins = ["tests.netguard"]  # no test connects off loopback (see netguard.py)
 
@@ -53,3 +54,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             reason = KNOWN_DEFECTS.get(key)
             if reason is not None:
                 item.add_marker(pytest.mark.xfail(strict=False, reason=reason))
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server on a free loopback port (``integration/postgres.py``)."""
+    pytest.importorskip("psycopg")
+    from tests.integration.postgres import PostgresServer, pg_bindir
+
+    if pg_bindir() is None:
+        pytest.skip("PostgreSQL is not installed here (Debian: apt-get install postgresql)")
+    with PostgresServer() as server:
+        yield server

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-__all__ = ["CANARY", "ROOT", "python_block"]
+__all__ = ["CANARY", "ROOT", "close_stores", "python_block"]
 
 #: The repository root: README.md and docs/ are under it.
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,3 +20,12 @@ def python_block(text: str, after: str) -> str:
     match = re.search(r"```python\n(.*?)```", text[start:], re.S)
     assert match is not None
     return match.group(1)
+
+
+def close_stores(namespace: dict[str, object]) -> None:
+    """Close every store an example left open (their pollers must not outlive the test)."""
+    from helium_secrets import SecretStore
+
+    for value in namespace.values():
+        if isinstance(value, SecretStore):
+            value.close()

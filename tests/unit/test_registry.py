@@ -89,3 +89,20 @@ def test_helium_secrets_url_picks_the_default(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("HELIUM_SECRETS_URL", "mem://?max_value_bytes=5")
     assert registry.default_url() == "mem://?max_value_bytes=5"
     assert open_store().backend.capabilities.max_value_bytes == 5
+
+
+FRAMEWORKS = ("django", "flask", "werkzeug", "pydantic", "pydantic_settings", "opentelemetry",
+              "psycopg", "psycopg2", "fastapi", "starlette")
+
+
+def test_import_loads_no_framework() -> None:
+    # The package, its testing helpers, the integrations package and Django's settings
+    # helper (imported by settings.py, before Django is set up) import no framework.
+    code = (
+        "import sys, helium_secrets, helium_secrets.testing, helium_secrets.integrations;"
+        "import helium_secrets.integrations.django;"
+        f"bad = sorted(m for m in sys.modules if m.split('.')[0] in {FRAMEWORKS + SDKS!r});"
+        "print(','.join(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

@@ -1,0 +1,221 @@
+"""OpenTelemetry: spans and metrics from the store's audit events, on the OpenTelemetry API only.
+
+:func:`instrument` adds an audit hook to a store. The application picks the SDK and the
+exporters (or none: without an SDK the API's no-op providers make this free)::
+
+    from helium_secrets.integrations.opentelemetry import instrument
+
+    telemetry = instrument(store)            # the global tracer and meter providers
+    ...
+    telemetry.uninstrument()
+
+**Spans.** One ``INTERNAL`` span per store operation, named ``helium_secrets.<operation>``
+(``helium_secrets.get``, ``helium_secrets.put``, ...), a child of the span current on the
+calling thread, with its real start and end times. Reads served from the cache make no span
+unless ``trace_cache_hits=True`` (they are counted by the metrics either way). Attributes:
+
+========================================  ================================================
+``helium_secrets.backend``                the backend (``aws``, ``vault``, ``memory``, ...)
+``helium_secrets.operation``              ``get``, ``get_many``, ``put``, ``probe``, ...
+``helium_secrets.outcome``                ``ok`` or ``error``
+``helium_secrets.cache``                  ``hit``, ``miss``, ``stale``, ``negative``, ``coalesced``
+``helium_secrets.attempts``               backend attempts made (0 from the cache)
+``helium_secrets.retries``                attempts beyond the first
+``helium_secrets.version``                the version read or written, when known
+``helium_secrets.secret.name``            the secret's name, only with ``record_names=True``
+``error.type``                            the portable error code (``not_found``, ``throttled``, ...)
+========================================  ================================================
+
+A failed operation's span has status ``ERROR`` with the error code as its description. A value
+is never recorded: audit events carry none.
+
+**Metrics** (attributes: backend, operation, outcome, ``error.type``):
+
+* ``helium_secrets.operation.duration`` (histogram, seconds; reads served from the cache are
+  not timed);
+* ``helium_secrets.backend.calls`` (counter: attempts that reached the backend);
+* ``helium_secrets.retries`` (counter);
+* ``helium_secrets.cache.results`` (observable counter from ``store.stats()``, by backend and
+  ``helium_secrets.cache``: nothing is added on the cache-hit path);
+* ``helium_secrets.guard.trips`` (observable counter from ``store.stats()``, by backend: times
+  the fail-fast guard opened).
+
+The spans are recorded when the operation has ended (audit events are emitted then), so the
+SDKs' own client spans made during the operation are its siblings, not its children.
+
+Install ``helium-secrets[opentelemetry]`` (``opentelemetry-api``; the SDK is the application's
+choice).
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Iterable
+from typing import Any
+
+from opentelemetry import metrics, trace
+from opentelemetry.metrics import CallbackOptions, Meter, MeterProvider, Observation
+from opentelemetry.trace import SpanKind, Status, StatusCode, TracerProvider
+
+from helium_secrets import __version__
+from helium_secrets._store import SecretStore
+from helium_secrets.layers.audit import AuditEvent
+
+__all__ = ["SCOPE", "Instrumentation", "instrument"]
+
+#: The instrumentation scope's name, for tracers and meters.
+SCOPE = "helium_secrets"
+
+
+class _Instruments:
+    """The metric instruments of one meter, shared by every store instrumented on it."""
+
+    def __init__(self, meter: Meter) -> None:
+        self.duration = meter.create_histogram(
+            "helium_secrets.operation.duration", unit="s",
+            description="Duration of helium-secrets store operations, waits and retries included")
+        self.backend_calls = meter.create_counter(
+            "helium_secrets.backend.calls", unit="{call}",
+            description="Attempts that reached the backend")
+        self.retries = meter.create_counter(
+            "helium_secrets.retries", unit="{retry}", description="Backend attempts retried")
+        self.stores: weakref.WeakSet[SecretStore] = weakref.WeakSet()
+        # Read from store.stats() at collection time: nothing is added on the cache-hit path.
+        meter.create_observable_counter(
+            "helium_secrets.cache.results", callbacks=[self._cache_results], unit="{result}",
+            description="Reads by cache result (hit, miss, stale, negative, coalesced)")
+        meter.create_observable_counter(
+            "helium_secrets.guard.trips", callbacks=[self._guard_trips], unit="{trip}",
+            description="Times the fail-fast guard opened after repeated failures")
+
+    def _totals(self, counters: dict[str, str]) -> Iterable[Observation]:
+        """``counters`` (stats field -> attribute value) summed per backend, over live stores."""
+        totals: dict[tuple[str, str], int] = {}
+        for store in list(self.stores):
+            if store.closed:
+                continue
+            stats = store.stats()
+            for field, label in counters.items():
+                key = (store.backend.name, label)
+                totals[key] = totals.get(key, 0) + stats[field]
+        return [Observation(n, {"helium_secrets.backend": backend, **({"helium_secrets.cache": label}
+                                                                      if label else {})})
+                for (backend, label), n in sorted(totals.items())]
+
+    def _cache_results(self, options: CallbackOptions) -> Iterable[Observation]:
+        return self._totals(_CACHE_RESULTS)
+
+    def _guard_trips(self, options: CallbackOptions) -> Iterable[Observation]:
+        return self._totals({"guard_trips": ""})
+
+
+#: The store's counters behind ``helium_secrets.cache.results``, by cache result.
+_CACHE_RESULTS = {"hits": "hit", "misses": "miss", "stale_served": "stale",
+                  "negative_hits": "negative", "coalesced": "coalesced"}
+
+_lock = threading.Lock()
+_by_meter: dict[int, tuple[Meter, _Instruments]] = {}
+
+
+def _instruments_for(meter: Meter) -> _Instruments:
+    # One set per meter: creating an instrument twice on one meter keeps the first callbacks.
+    with _lock:
+        found = _by_meter.get(id(meter))
+        if found is None or found[0] is not meter:
+            found = _by_meter[id(meter)] = (meter, _Instruments(meter))
+        return found[1]
+
+
+class Instrumentation:
+    """The audit hook :func:`instrument` added to a store; :meth:`uninstrument` removes it."""
+
+    def __init__(self, store: SecretStore, *, tracer_provider: TracerProvider | None,
+                 meter_provider: MeterProvider | None, record_names: bool,
+                 trace_cache_hits: bool) -> None:
+        self.store = store
+        self.record_names = record_names
+        self.trace_cache_hits = trace_cache_hits
+        self._tracer = trace.get_tracer(SCOPE, __version__, tracer_provider)
+        self._metrics = _instruments_for(metrics.get_meter(SCOPE, __version__, meter_provider))
+        self._metrics.stores.add(store)
+        self._attribute_sets: dict[tuple[str, str, str, str | None], dict[str, Any]] = {}
+        store.add_audit_hook(self)
+
+    def __call__(self, event: AuditEvent) -> None:
+        if event.cache == "hit":  # the hot path: counted by store.stats(), traced on request
+            if self.trace_cache_hits:
+                self._span(event, self._attributes(event), 0)
+            return
+        m = self._metrics
+        common = self._attributes(event)
+        m.duration.record(event.latency_s, common)
+        if event.attempts:
+            m.backend_calls.add(event.attempts, common)
+        retries = max(event.attempts - 1, 0)
+        if retries:
+            m.retries.add(retries, common)
+        self._span(event, common, retries)
+
+    def _attributes(self, event: AuditEvent) -> dict[str, Any]:
+        """The metric attributes of ``event`` (shared, never mutated: there are few kinds)."""
+        key = (event.backend, event.operation, event.outcome, event.error_code)
+        found = self._attribute_sets.get(key)
+        if found is None:
+            found = {"helium_secrets.backend": event.backend,
+                     "helium_secrets.operation": event.operation,
+                     "helium_secrets.outcome": event.outcome}
+            if event.error_code is not None:
+                found["error.type"] = event.error_code
+            self._attribute_sets[key] = found
+        return found
+
+    def _span(self, event: AuditEvent, common: dict[str, Any], retries: int) -> None:
+        attributes = {**common, "helium_secrets.attempts": event.attempts,
+                      "helium_secrets.retries": retries}
+        if event.cache is not None:
+            attributes["helium_secrets.cache"] = event.cache
+        if event.version is not None:
+            attributes["helium_secrets.version"] = event.version
+        if self.record_names and event.name is not None:
+            attributes["helium_secrets.secret.name"] = event.name
+        end = int(event.timestamp * 1e9)
+        span = self._tracer.start_span(f"helium_secrets.{event.operation}", kind=SpanKind.INTERNAL,
+                                       attributes=attributes,
+                                       start_time=end - int(event.latency_s * 1e9))
+        if event.error_code is not None:
+            span.set_status(Status(StatusCode.ERROR, event.error_code))
+        span.end(end_time=end)
+
+    def uninstrument(self) -> None:
+        """Stop recording this store's events."""
+        self.store.remove_audit_hook(self)
+        self._metrics.stores.discard(self.store)
+
+    def __repr__(self) -> str:
+        return f"<helium_secrets OpenTelemetry instrumentation of {self.store!r}>"
+
+
+def instrument(
+    store: SecretStore,
+    *,
+    tracer_provider: TracerProvider | None = None,
+    meter_provider: MeterProvider | None = None,
+    record_names: bool = False,
+    trace_cache_hits: bool = False,
+) -> Instrumentation:
+    """Record spans and metrics for every operation of ``store`` (see the module's docs).
+
+    :param tracer_provider: default: the global one.
+    :param meter_provider: default: the global one.
+    :param record_names: add the secret's name to spans (``helium_secrets.secret.name``).
+        Off by default: a name can say more than it should (``customers/acme/db``).
+    :param trace_cache_hits: make a span for reads served from the cache too.
+    """
+    if not isinstance(store, SecretStore):
+        raise TypeError(f"store must be a SecretStore, not {type(store).__name__}")
+    for flag, value in (("record_names", record_names), ("trace_cache_hits", trace_cache_hits)):
+        if not isinstance(value, bool):
+            raise TypeError(f"{flag} must be a bool, not {type(value).__name__}")
+    return Instrumentation(store, tracer_provider=tracer_provider, meter_provider=meter_provider,
+                           record_names=record_names, trace_cache_hits=trace_cache_hits)
