@@ -1,4 +1,9 @@
-"""AWS's options, and the ``secretsmanager`` client built from them (or checked)."""
+"""AWS's options, and the client built from them (or checked).
+
+:class:`AWSClientOptions` (where the client comes from) and :func:`client_for` are shared by every
+AWS backend (Secrets Manager here, SSM Parameter Store in :mod:`~helium_secrets.backends.awsssm`),
+so a client is built, and checked, in this one place.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ from botocore.config import Config
 
 from helium_secrets._options import Options, option
 
-__all__ = ["AWSSecretsManagerOptions", "client_for"]
+__all__ = ["AWSClientOptions", "AWSSecretsManagerOptions", "client_for"]
 
 _NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 # botocore waits 60 s by default; a hung call should fail well within the store's deadline.
@@ -22,7 +27,31 @@ _DEFAULTS = Config(connect_timeout=10, read_timeout=30)
 
 
 @dataclass(frozen=True, kw_only=True)
-class AWSSecretsManagerOptions(Options):
+class AWSClientOptions(Options):
+    """Where an AWS backend's client comes from: the fields every AWS backend's options share
+    (each backend's own class documents them, for its page's table).
+
+    :param region: the AWS region.
+    :param profile: a named profile from the AWS config files.
+    :param endpoint_url: another endpoint.
+    :param session: a ``boto3.Session`` to build the client from.
+    :param client: a ready client.
+    :param config: a ``botocore.config.Config`` merged into the client's.
+    """
+
+    #: The boto3 service name of the client (``session.client(service)``).
+    service: ClassVar[str] = "secretsmanager"
+
+    region: str | None = option(None, query=True, url="host")
+    profile: str | None = option(None, query=True)
+    endpoint_url: str | None = option(None, query=True)
+    session: boto3.Session | None = None
+    client: Any = None
+    config: Config | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AWSSecretsManagerOptions(AWSClientOptions):
     """The options of :class:`AWSSecretsManagerBackend` (the table in docs/backends/aws.md).
 
     Pass an existing ``client``, or a boto3 ``session``, or let the backend build one from
@@ -49,12 +78,6 @@ class AWSSecretsManagerOptions(Options):
 
     scheme: ClassVar[str] = "awssecretsmanager"
 
-    region: str | None = option(None, query=True, url="host")
-    profile: str | None = option(None, query=True)
-    endpoint_url: str | None = option(None, query=True)
-    session: boto3.Session | None = None
-    client: Any = None
-    config: Config | None = None
     recovery_window_days: int = option(30, query=True, ge=7, le=30)
     kms_key_id: str | None = option(None, query=True)
     description: str | None = None
@@ -67,8 +90,8 @@ class AWSSecretsManagerOptions(Options):
             object.__setattr__(self, "tags", MappingProxyType(dict(self.tags)))
 
 
-def client_for(opts: AWSSecretsManagerOptions) -> Any:
-    """The ``secretsmanager`` client of ``opts``: the ready ``client`` (with a warning if it
+def client_for(opts: AWSClientOptions) -> Any:
+    """The client of ``opts`` (for ``opts.service``): the ready ``client`` (with a warning if it
     retries on its own), or one built without botocore's retries from the others.
 
     :raises ValueError: conflicting options, or no region anywhere.
@@ -80,7 +103,7 @@ def client_for(opts: AWSSecretsManagerOptions) -> Any:
             raise ValueError(
                 "pass either client= or session/profile/region/endpoint_url/config, not both"
             )
-        _warn_if_client_retries(client)
+        _warn_if_client_retries(client, opts.service)
         return client
     if session is None:
         session = boto3.Session(profile_name=profile, region_name=region)
@@ -89,16 +112,16 @@ def client_for(opts: AWSSecretsManagerOptions) -> Any:
     merged = (_DEFAULTS.merge(config) if config is not None else _DEFAULTS).merge(_NO_RETRIES)
     try:
         return session.client(
-            "secretsmanager", region_name=region, endpoint_url=endpoint_url, config=merged
+            opts.service, region_name=region, endpoint_url=endpoint_url, config=merged
         )
     except botocore.exceptions.NoRegionError as exc:
         raise ValueError(
-            "no AWS region: name it in the URL (awssecretsmanager://eu-west-1), with "
+            f"no AWS region: name it in the URL ({opts.scheme}://eu-west-1), with "
             "region=, AWS_DEFAULT_REGION or the profile's region"
         ) from exc
 
 
-def _warn_if_client_retries(client: Any) -> None:
+def _warn_if_client_retries(client: Any, service: str) -> None:
     retries = getattr(getattr(client, "meta", None), "config", None)
     settings = getattr(retries, "retries", None) or {}
     attempts = settings.get("total_max_attempts")
@@ -106,7 +129,7 @@ def _warn_if_client_retries(client: Any) -> None:
         attempts = settings["max_attempts"] + 1
     if attempts != 1:
         warnings.warn(
-            "the injected secretsmanager client retries on its own; the store retries too, "
+            f"the injected {service} client retries on its own; the store retries too, "
             "so attempts multiply. Build it with "
             "Config(retries={'total_max_attempts': 1}).",
             RuntimeWarning,
