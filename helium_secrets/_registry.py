@@ -74,6 +74,7 @@ _BUILTIN: dict[str, _Registration] = {
     "gcpsecretmanager": _Registration(
         "helium_secrets.backends.gcpsecretmanager:GCPSecretManagerBackend", "gcp"
     ),
+    "awsssm": _Registration("helium_secrets.backends.awsssm:AWSSSMBackend", "aws"),
 }
 
 _registry: dict[str, _Registration] = dict(_BUILTIN)
