@@ -15,6 +15,7 @@ import pytest
 from helium_secrets import SecretStore, open_store
 from helium_secrets._options import Options, build, option, parse, query_of, specs
 from helium_secrets.backends.awssecretsmanager import AWSSecretsManagerOptions
+from helium_secrets.backends.awsssm import AWSSSMOptions
 from helium_secrets.backends.azurekeyvault import AzureKeyVaultOptions
 from helium_secrets.backends.environ import EnvironBackend, EnvironOptions
 from helium_secrets.backends.gcpsecretmanager import GCPSecretManagerOptions
@@ -34,6 +35,7 @@ SCHEMAS: dict[str, type[Options]] = {
     "aws.md": AWSSecretsManagerOptions,
     "azure.md": AzureKeyVaultOptions,
     "gcp.md": GCPSecretManagerOptions,
+    "awsssm.md": AWSSSMOptions,
 }
 
 
