@@ -75,6 +75,7 @@ _BUILTIN: dict[str, _Registration] = {
         "helium_secrets.backends.gcpsecretmanager:GCPSecretManagerBackend", "gcp"
     ),
     "awsssm": _Registration("helium_secrets.backends.awsssm:AWSSSMBackend", "aws"),
+    "dotenv": _Registration("helium_secrets.backends.dotenv:DotenvBackend", "dotenv"),
 }
 
 _registry: dict[str, _Registration] = dict(_BUILTIN)

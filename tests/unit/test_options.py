@@ -17,6 +17,7 @@ from helium_secrets._options import Options, build, option, parse, query_of, spe
 from helium_secrets.backends.awssecretsmanager import AWSSecretsManagerOptions
 from helium_secrets.backends.awsssm import AWSSSMOptions
 from helium_secrets.backends.azurekeyvault import AzureKeyVaultOptions
+from helium_secrets.backends.dotenv import DotenvOptions
 from helium_secrets.backends.environ import EnvironBackend, EnvironOptions
 from helium_secrets.backends.gcpsecretmanager import GCPSecretManagerOptions
 from helium_secrets.backends.hashivault import VaultBackend, VaultOptions
@@ -36,6 +37,7 @@ SCHEMAS: dict[str, type[Options]] = {
     "azure.md": AzureKeyVaultOptions,
     "gcp.md": GCPSecretManagerOptions,
     "awsssm.md": AWSSSMOptions,
+    "dotenv.md": DotenvOptions,
 }
 
 
