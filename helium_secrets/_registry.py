@@ -76,6 +76,7 @@ _BUILTIN: dict[str, _Registration] = {
     ),
     "awsssm": _Registration("helium_secrets.backends.awsssm:AWSSSMBackend", "aws"),
     "dotenv": _Registration("helium_secrets.backends.dotenv:DotenvBackend", "dotenv"),
+    "layered": _Registration("helium_secrets.layered:LayeredBackend"),
 }
 
 _registry: dict[str, _Registration] = dict(_BUILTIN)
