@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, NoReturn, TypeVar
+from typing import Any, ClassVar, NoReturn, TypeAlias, TypeVar
 from urllib.parse import SplitResult, parse_qsl, urlencode
 
 from helium_secrets._options import Options, build, option, parse, query_of
@@ -38,9 +38,11 @@ from helium_secrets.errors import (
 from helium_secrets.layers.guard import GuardPolicy
 from helium_secrets.layers.retry import RetryPolicy
 
-__all__ = ["LayeredBackend", "LayeredOptions", "layered"]
+__all__ = ["Layer", "LayeredBackend", "LayeredOptions", "layered"]
 
 T = TypeVar("T")
+#: A layer: a store, or the URL of one.
+Layer: TypeAlias = "SecretStore | str"
 
 #: How the layers a URL names are opened: the outer store is the one that caches, retries and
 #: guards, so that attempts never multiply and a value is cached once.
@@ -77,7 +79,7 @@ class LayeredOptions(Options):
 
     scheme: ClassVar[str] = "layered"
 
-    layers: tuple[SecretStore | str, ...] = option((), url="repeated `?layer=`")
+    layers: tuple[Layer, ...] = option((), url="repeated `?layer=`")
     write: int | None = option(None, query=True, ge=0)
     fall_through: tuple[str, ...] = option((), query=True, parse=_codes, check=_codes_problem)
 
@@ -308,7 +310,7 @@ def _raw(secret: Secret) -> RawSecret:
 
 
 def layered(
-    *layers: SecretStore | str,
+    *layers: Layer,
     write: int | None = None,
     fall_through: Sequence[str] = (),
     **store_options: Any,
