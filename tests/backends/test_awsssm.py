@@ -432,3 +432,22 @@ def test_the_client_is_built_by_the_shared_aws_function(server: MotoServer) -> N
     assert backend.client.meta.service_model.service_name == "ssm"
     with pytest.raises(ValueError, match="not both"):
         AWSSSMBackend(client=ssm_client(server), region="eu-west-1")
+
+
+def test_list_under_a_segment_that_only_starts_a_name_with_aws(store: SecretStore,
+                                                               prefix: str) -> None:
+    # Only a name's first segment is reserved: /params/.../awsx/k is an ordinary parameter.
+    store.put(f"{prefix}/awsx/k", "v")
+    assert list(store.list(f"{prefix}/awsx/")) == [f"{prefix}/awsx/k"]
+    assert list(store.list(f"{prefix}/aws")) == [f"{prefix}/awsx/k"]
+
+
+def test_a_retried_first_put_still_tags_the_parameter(server: MotoServer, prefix: str) -> None:
+    name = f"{prefix}/lost-tags"
+    with _open(server, tags={"team": "core"}, retry=RetryPolicy(
+            max_attempts=3, initial_backoff=0.0, max_backoff=0.0)) as store:
+        server.fail_next(1, "lost", operations=["PutParameter"])
+        assert store.put(name, "one", metadata={"owner": "me"}).version == "1"
+    listed = ssm_client(server).list_tags_for_resource(ResourceType="Parameter",
+                                                       ResourceId=f"/{name}")["TagList"]
+    assert {t["Key"]: t["Value"] for t in listed} == {"team": "core", "owner": "me"}

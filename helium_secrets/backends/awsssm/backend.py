@@ -22,7 +22,12 @@ from helium_secrets.backends.awssecretsmanager.errors import error_code
 from helium_secrets.backends.awssecretsmanager.options import client_for
 from helium_secrets.backends.awssecretsmanager.writes import tags_problem
 from helium_secrets.backends.awsssm.errors import classify
-from helium_secrets.backends.awsssm.names import MAX_LABELS, label_problem, name_rules
+from helium_secrets.backends.awsssm.names import (
+    MAX_LABELS,
+    label_problem,
+    name_rules,
+    path_problem,
+)
 from helium_secrets.backends.awsssm.options import MAX_VALUE_BYTES, AWSSSMOptions
 from helium_secrets.errors import InvalidArgumentError, SecretNotFoundError, VersionNotFoundError
 
@@ -163,9 +168,7 @@ class AWSSSMBackend(BackendBase):
     def list_names(self, prefix: str = "") -> Iterator[str]:
         head = self.parameter(prefix)
         path = head[:head.rfind("/")] or "/"
-        if path != "/" and not all(
-            self.capabilities.name_rules.problem(s) is None for s in path.split("/")[1:]
-        ):
+        if path != "/" and path_problem(path) is not None:
             return  # no parameter is under such a path (and SSM would refuse it)
         for entry in self._pages("get_parameters_by_path", Path=path, Recursive=True,
                                  WithDecryption=False):
@@ -219,9 +222,16 @@ class AWSSSMBackend(BackendBase):
         if problem is not None:
             raise InvalidArgumentError(f"metadata becomes SSM tags: {problem}")
         mark = _mark(request_token)
-        version = self._retried_version(name, request_token, mark)
-        if version is None:
-            version = self._put_parameter(name, value, mark, metadata)
+        version = (self._retried_version(name, request_token, mark)
+                   or self._put_parameter(name, value, mark))
+        # SSM takes no tags with Overwrite: they are added to the parameter afterwards (again
+        # on a retry, whose first attempt may have stopped before).
+        tags = {**(self._options.tags or {}), **(metadata or {})} if version == "1" else metadata
+        if tags:
+            self.client.add_tags_to_resource(
+                ResourceType="Parameter", ResourceId=self.parameter(name),
+                Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+            )
         if labels:
             self._label(name, version, labels)
         return VersionInfo(version=version, labels=frozenset(labels))
@@ -242,9 +252,7 @@ class AWSSSMBackend(BackendBase):
         return next((str(e["Version"]) for e in reversed(history)
                      if e.get("Description") == mark), None)
 
-    def _put_parameter(
-        self, name: str, value: str, mark: str | None, metadata: Mapping[str, str] | None
-    ) -> str:
+    def _put_parameter(self, name: str, value: str, mark: str | None) -> str:
         opts = self._options
         params: dict[str, Any] = {"Name": self.parameter(name), "Value": value,
                                   "Type": opts.parameter_type, "Tier": opts.tier,
@@ -253,15 +261,7 @@ class AWSSSMBackend(BackendBase):
             params["Description"] = mark
         if opts.kms_key_id is not None:
             params["KeyId"] = opts.kms_key_id
-        version = str(self.client.put_parameter(**params)["Version"])
-        # SSM takes no tags with Overwrite: they are added to the parameter afterwards.
-        tags = {**(opts.tags or {}), **(metadata or {})} if version == "1" else dict(metadata or {})
-        if tags:
-            self.client.add_tags_to_resource(
-                ResourceType="Parameter", ResourceId=self.parameter(name),
-                Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
-            )
-        return version
+        return str(self.client.put_parameter(**params)["Version"])
 
     @staticmethod
     def _check_labels(labels: Sequence[str]) -> None:
