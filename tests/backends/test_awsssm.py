@@ -7,6 +7,7 @@ session: every test uses its own names.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -451,3 +452,34 @@ def test_a_retried_first_put_still_tags_the_parameter(server: MotoServer, prefix
     listed = ssm_client(server).list_tags_for_resource(ResourceType="Parameter",
                                                        ResourceId=f"/{name}")["TagList"]
     assert {t["Key"]: t["Value"] for t in listed} == {"team": "core", "owner": "me"}
+
+
+LIVE_REGION = os.environ.get("HELIUM_SECRETS_AWS_LIVE_REGION", "")
+
+
+class SSMLiveHarness(BackendHarness):
+    missing_version = "987654"
+
+    def make_backend(self) -> AWSSSMBackend:
+        return AWSSSMBackend(region=LIVE_REGION, path="/helium-live")
+
+
+@pytest.mark.live
+@pytest.mark.skipif(not LIVE_REGION, reason="set HELIUM_SECRETS_AWS_LIVE_REGION to run on AWS")
+class TestSSMLive(BackendConformance):
+    """The conformance suite on real SSM (credentials from boto3's usual chain), under
+    /helium-live; every parameter a test creates is deleted afterwards."""
+
+    @pytest.fixture
+    def harness(self) -> Iterator[SSMLiveHarness]:
+        with SSMLiveHarness() as harness:
+            yield harness
+
+    @pytest.fixture
+    def prefix(self) -> Iterator[str]:
+        prefix = f"t{uuid.uuid4().hex[:12]}"
+        yield prefix
+        backend = SSMLiveHarness().make_backend()
+        for name in list(backend.list_names(prefix)):
+            backend.delete(name)
+        backend.close()
