@@ -47,5 +47,7 @@ def test_the_forms_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_urls_inside_the_url_are_percent_encoded() -> None:
     with open_store("layered://?layer=env://%3Fprefix%3DAPP_") as store:
-        assert store.backend.layers[0].backend.options.prefix == "APP_"  # type: ignore[attr-defined]
-        assert store.backend.layers[0].cache_policy is None
+        backend = store.backend
+        assert isinstance(backend, LayeredBackend)
+        assert backend.layers[0].backend.options.prefix == "APP_"  # type: ignore[attr-defined]
+        assert backend.layers[0].cache_policy is None
