@@ -232,3 +232,15 @@ def test_import_loads_no_dotenv() -> None:
     code = "import sys, helium_secrets; print('dotenv' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_os_errors_are_classified_without_the_file(tmp_path: Path) -> None:
+    from helium_secrets.errors import ErrorCode
+
+    backend = DotenvBackend(path=str(tmp_path / ".env"))
+    denied = backend.classify(PermissionError(13, CANARY))
+    assert denied is not None and denied.code is ErrorCode.PERMISSION_DENIED
+    other = backend.classify(OSError(5, CANARY))
+    assert other is not None and other.code is ErrorCode.UNAVAILABLE and other.transient is False
+    assert CANARY not in (denied.message or "") + (other.message or "")
+    assert backend.classify(ValueError()) is None
