@@ -1,4 +1,5 @@
-"""``dotenv://path/to/.env``: read-only secrets from a ``.env`` file (the ``dotenv`` extra).
+"""``dotenv://path/to/.env``: secrets from a ``.env`` file (the ``dotenv`` extra); read-only
+unless ``writable``.
 
 The file is parsed by python-dotenv itself (:func:`dotenv.dotenv_values`), so it reads what
 python-dotenv reads: quoting, ``export``, comments, multi-line values. Names map to keys by the
@@ -8,22 +9,32 @@ rule of ``env://`` (docs/backends/env.md), with an optional prefix::
                                  "billing/api-key" -> APP_BILLING__API_KEY
 
 The file is read afresh at every call (the store caches), so an edited file is seen without a
-restart. A missing file holds no secrets: reads are not found, saying which file.
+restart. A missing file holds no secrets: reads are not found, saying which file. With
+``writable``, a put or delete rewrites only the key's own lines (comments, order and the other
+lines stay as they were) and replaces the file atomically, under a lock file.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import os
-from collections.abc import Mapping
+import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import SplitResult, unquote
 
 from dotenv import dotenv_values
+from dotenv.parser import parse_stream
+from filelock import FileLock
 
 from helium_secrets._options import Options, build, option, parse, query_of
+from helium_secrets._values import VersionInfo
 from helium_secrets.backends._base import Classified
-from helium_secrets.backends.environ import CAPABILITIES, VariableBackend, prefix_problem
+from helium_secrets.backends.environ import CAPABILITIES, VERSION, VariableBackend, prefix_problem
+from helium_secrets.backends.localfile.envelope import atomic_write
 from helium_secrets.errors import ErrorCode, InvalidArgumentError, SecretNotFoundError
 
 __all__ = ["DotenvBackend", "DotenvOptions"]
@@ -38,6 +49,7 @@ class DotenvOptions(Options):
     :param interpolate: expand ``${VAR}`` in values, as python-dotenv can (from the file and
         the process environment); off by default, so a value is what the file says.
     :param encoding: the file's encoding.
+    :param writable: ``put`` and ``delete`` rewrite the file (off: the store is read-only).
     """
 
     scheme: ClassVar[str] = "dotenv"
@@ -46,6 +58,7 @@ class DotenvOptions(Options):
     prefix: str = option("", query=True, check=prefix_problem)
     interpolate: bool = option(False, query=True)
     encoding: str = option("utf-8", query=True)
+    writable: bool = option(False, query=True)
 
 
 class DotenvBackend(VariableBackend):
@@ -61,6 +74,11 @@ class DotenvBackend(VariableBackend):
         self.path = self._options.path
         self.prefix = self._options.prefix
         self.capabilities = CAPABILITIES
+        if self._options.writable:
+            # A retried put writes the same line again: the same file, nothing duplicated.
+            self.capabilities = dataclasses.replace(CAPABILITIES, read_only=False,
+                                                    idempotent_put=True, max_metadata_keys=0)
+        self._lock = threading.Lock()  # and the lock file, for other processes
 
     def __repr__(self) -> str:
         return f"DotenvBackend(path={self.path!r}, prefix={self.prefix!r})"
@@ -106,3 +124,68 @@ class DotenvBackend(VariableBackend):
             return Classified(ErrorCode.UNAVAILABLE, f"{self.path} could not be read "
                               f"({type(exc).__name__})", transient=False)
         return None
+
+    # -- writes (with writable) ------------------------------------------------------------
+
+    def put(
+        self,
+        name: str,
+        value: str | bytes,
+        *,
+        expected_version: str | None = None,
+        create_only: bool = False,
+        request_token: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        labels: Sequence[str] = (),
+    ) -> VersionInfo:
+        if not self._options.writable:
+            self._refuse(name)
+        if not isinstance(value, str):
+            raise InvalidArgumentError(".env files hold text only")
+        if self._options.interpolate and "${" in value:
+            raise InvalidArgumentError("with interpolate, a value written can't hold '${' "
+                                       "(it would read back expanded)")
+        self._rewrite(name, f"{self.variable(name)}={_quoted(value)}\n")
+        return VersionInfo(version=VERSION)
+
+    def delete(self, name: str, *, purge: bool = False) -> None:
+        if not self._options.writable:
+            self._refuse(name)
+        if not self._rewrite(name, None):
+            raise self._missing(name)
+
+    def _rewrite(self, name: str, line: str | None) -> bool:
+        """Replace the key's binding with ``line`` (``None``: remove it), keeping every other
+        line as it is; return whether the key was there."""
+        key = self.variable(name)
+        path = Path(self.path)
+        with self._lock, FileLock(f"{self.path}.lock"):
+            text = ""
+            if path.is_file():  # newline="": every other line is kept byte for byte
+                with open(path, encoding=self._options.encoding, newline="") as f:
+                    text = f.read()
+            kept: list[str] = []
+            found = False
+            for binding in parse_stream(io.StringIO(text)):
+                original = binding.original.string
+                if binding.key != key or (line is None and binding.value is None):
+                    kept.append(original)  # (a key without a value is not set: not deleted)
+                    continue
+                if line is not None and not found:  # in its place; later duplicates go
+                    export = "export " if original.lstrip().startswith("export ") else ""
+                    kept.append(export + line)
+                found = True
+            if line is not None and not found:
+                if kept and not kept[-1].endswith("\n"):
+                    kept.append("\n")
+                kept.append(line)
+            if found or line is not None:
+                atomic_write(path, "".join(kept).encode(self._options.encoding))
+        return found
+
+
+def _quoted(value: str) -> str:
+    """``value`` as a double-quoted .env value, which python-dotenv reads back exactly."""
+    # "\r" escaped: python-dotenv reads the file with universal newlines.
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\r", "\\r")
+    return f'"{escaped}"'

@@ -15,6 +15,7 @@ from helium_secrets import RetryPolicy, SecretStore, open_store
 from helium_secrets.backends.dotenv import DotenvBackend
 from helium_secrets.backends.environ import VERSION
 from helium_secrets.errors import (
+    HeliumError,
     InvalidArgumentError,
     PermissionDeniedError,
     ReadOnlyError,
@@ -244,3 +245,97 @@ def test_os_errors_are_classified_without_the_file(tmp_path: Path) -> None:
     assert other is not None and other.code is ErrorCode.UNAVAILABLE and other.transient is False
     assert CANARY not in (denied.message or "") + (other.message or "")
     assert backend.classify(ValueError()) is None
+
+
+# -- writes (writable=True) -----------------------------------------------------------------
+
+
+class WritableDotenvHarness(DotenvHarness):
+    def make_backend(self) -> DotenvBackend:
+        return DotenvBackend(path=str(self.path), prefix="HS_", writable=True)
+
+
+class TestWritableDotenvConformance(BackendConformance):
+    @pytest.fixture
+    def harness(self, tmp_path: Path) -> Iterator[WritableDotenvHarness]:
+        with WritableDotenvHarness(tmp_path / ".env") as harness:
+            yield harness
+
+
+VALUES = ["plain", "with spaces", 'double "quotes"', "single 'quotes'", "back\\slash \\n",
+          "new\nlines\n", "carriage\r\nreturn", "tab\there", "# not a comment", "a=b=c",
+          "$HOME ${HOME} $$", "pässwörd-密码-🔑", " padded ", "", "trailing backslash\\",
+          '{"json": ["x", 1]}', CANARY]
+
+
+def test_written_values_read_back_exactly_by_python_dotenv(tmp_path: Path) -> None:
+    path = tmp_path / ".env"
+    with SecretStore(DotenvBackend(path=str(path), writable=True), cache=None) as store:
+        for i, value in enumerate(VALUES):
+            store.put(f"v{i}", value)
+        expected = {f"V{i}": value for i, value in enumerate(VALUES)}
+        assert dotenv.dotenv_values(path, interpolate=False) == expected
+        for i, value in enumerate(VALUES):
+            assert store.get(f"v{i}").value.reveal() == value
+
+
+def test_writes_keep_comments_order_and_other_lines(tmp_path: Path) -> None:
+    path = tmp_path / ".env"
+    original = ("# database\r\nexport DB_PASSWORD='old'   # rotated monthly\r\n\r\n"
+                "lower=kept as is\nDUP=1\nAPI_KEY=k\nDUP=2\nBARE\n# end")
+    path.write_bytes(original.encode())
+    with SecretStore(DotenvBackend(path=str(path), writable=True), cache=None) as store:
+        store.put("db-password", "new")
+        store.put("dup", "one")
+        store.put("added", "a")
+        assert path.read_bytes().decode() == (
+            "# database\r\nexport DB_PASSWORD=\"new\"\n\r\n"
+            "lower=kept as is\nDUP=\"one\"\nAPI_KEY=k\nBARE\n# end\nADDED=\"a\"\n")
+        store.delete("api-key")
+        assert "API_KEY" not in path.read_text()
+        with pytest.raises(SecretNotFoundError):
+            store.delete("api-key")
+        with pytest.raises(SecretNotFoundError):
+            store.delete("bare")  # a key without a value is not set
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".env", ".env.lock"]  # no temp file
+
+
+def test_a_write_creates_the_file_private(tmp_path: Path) -> None:
+    path = tmp_path / "new.env"
+    with SecretStore(DotenvBackend(path=str(path), writable=True)) as store:
+        store.put("token", CANARY)
+        assert store.get("token").value.reveal() == CANARY
+    assert path.read_text() == f'TOKEN="{CANARY}"\n'
+    assert path.stat().st_mode & 0o077 == 0
+
+
+def test_writes_are_refused_before_any_call(tmp_path: Path) -> None:
+    path = tmp_path / ".env"
+    with SecretStore(DotenvBackend(path=str(path), writable=True, interpolate=True),
+                     retry=RetryPolicy.never()) as store:
+        with pytest.raises(HeliumError):
+            store.put("a", b"bytes")
+        with pytest.raises(HeliumError):
+            store.put("a", "v", metadata={"k": "v"})
+        with pytest.raises(HeliumError):
+            store.put("a", "v", labels=["blue"])
+        assert store.stats().backend_calls == 0
+        with pytest.raises(InvalidArgumentError, match="interpolate"):
+            store.put("a", "${HOME}")
+    assert not path.exists()
+
+
+def test_concurrent_writers_lose_no_key(tmp_path: Path) -> None:
+    path = tmp_path / ".env"
+    backends = [DotenvBackend(path=str(path), writable=True) for _ in range(4)]
+
+    def write(w: int) -> None:
+        for i in range(10):
+            backends[w].put(f"w{w}-k{i}", f"v{i}")
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert len(dotenv.dotenv_values(path)) == 40

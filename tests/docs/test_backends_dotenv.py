@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from helium_secrets import open_store
+from helium_secrets.errors import ReadOnlyError
 from tests.docs.pages import ROOT, python_block
 
 PAGE = (ROOT / "docs" / "backends" / "dotenv.md").read_text(encoding="utf-8")
@@ -40,3 +41,16 @@ def test_the_page_says_what_a_file_holds(tmp_path: Path) -> None:
         assert list(store.list()) == ["empty", "multi"]  # BARE has no value; the rest no name
         assert store.get("empty").value.reveal() == ""
         assert store.get("multi").value.reveal() == "one\ntwo"
+
+
+def test_writable_keeps_the_rest_of_the_file(tmp_path: Path) -> None:
+    path = tmp_path / ".env"
+    path.write_text("# keep me\nexport DB_PASSWORD=old\nOTHER='x'\n")
+    with open_store(f"dotenv://{path}?writable=true") as store:
+        store.put("db-password", 'new "one"')
+        store.put("api-key", "k")
+        assert store.get("db-password").value.reveal() == 'new "one"'
+    assert path.read_text() == ('# keep me\nexport DB_PASSWORD="new \\"one\\""\nOTHER=\'x\'\n'
+                                'API_KEY="k"\n')
+    with open_store(f"dotenv://{path}") as store, pytest.raises(ReadOnlyError):
+        store.put("db-password", "v")
