@@ -114,6 +114,10 @@ class LayeredBackend(BackendBase):
         #: The layers' stores, first layer first.
         self.layers: tuple[SecretStore, ...] = tuple(stores)
         self.write_layer = None if opts.write is None else self.layers[opts.write]
+        if self.write_layer is not None and self.write_layer.backend.capabilities.read_only:
+            self.close()
+            raise ValueError(f"layered:// option write names {self._label(opts.write or 0)}, "
+                             "which is read-only")
         self._fall_through = frozenset(ErrorCode(code) for code in opts.fall_through)
         self.capabilities = self._capabilities()
 

@@ -273,6 +273,8 @@ def test_url_form(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         open_store("layered://")
     with pytest.raises(ValueError, match="index of a layer"):
         open_store("layered://?layer=mem://&write=1")
+    with pytest.raises(ValueError, match=r"layer 0 \(env\), which is read-only"):
+        open_store("layered://?layer=env://&layer=mem://&write=0")
     with pytest.raises(ValueError, match="unknown store URL scheme"):
         open_store("layered://?layer=nope://")
     with pytest.raises(ValueError, match="no host or path"):
