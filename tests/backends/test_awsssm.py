@@ -483,3 +483,13 @@ class TestSSMLive(BackendConformance):
         for name in list(backend.list_names(prefix)):
             backend.delete(name)
         backend.close()
+
+
+def test_the_kms_key_and_tier_are_sent_with_each_write(server: MotoServer, prefix: str) -> None:
+    name = f"{prefix}/kms"
+    with _open(server, kms_key_id="alias/helium-test", tier="Advanced") as store:
+        store.put(name, "v")
+    described = ssm_client(server).describe_parameters(
+        ParameterFilters=[{"Key": "Name", "Values": [f"/{name}"]}])["Parameters"]
+    assert [(p["KeyId"], p["Tier"], p["Type"]) for p in described] == [
+        ("alias/helium-test", "Advanced", "SecureString")]
