@@ -193,10 +193,9 @@ class AWSSSMBackend(BackendBase):
         return {str(e["Version"]): list(e.get("Labels") or ()) for e in self._history(name)}
 
     def _pages(self, operation: str, **params: Any) -> Iterator[dict[str, Any]]:
-        key = "Parameters"
         paginator = self.client.get_paginator(operation)
         for page in paginator.paginate(**params, PaginationConfig={"PageSize": _PAGE[operation]}):
-            yield from page.get(key, ())
+            yield from page.get("Parameters", ())
 
     # -- writes ----------------------------------------------------------------------------
 
