@@ -32,6 +32,9 @@ BACKEND_TESTS = {
     "aws": "tests/backends/test_aws.py",
     "azure": "tests/backends/test_azure.py",
     "gcp": "tests/backends/test_gcp.py",
+    "awsssm": "tests/backends/test_awsssm.py",
+    "dotenv": "tests/backends/test_dotenv.py",
+    "layered": "tests/backends/test_layered.py",
 }
 
 

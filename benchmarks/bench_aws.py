@@ -7,7 +7,8 @@ Measured in one run, on the same loopback moto server:
 * the backend calls made when 32 threads cold-read one secret at once;
 * the backend calls made to read a batch of 100 secrets;
 * the overhead of a helium cache miss over the raw boto3 ``get_secret_value`` it wraps;
-* the time of ``import helium_secrets`` and whether it loaded an AWS SDK.
+* the time of ``import helium_secrets`` and whether it loaded an AWS SDK;
+* the same hit, cold-read and batch figures for helium on SSM Parameter Store (``awsssm://``).
 
 Calls are counted on the wire by the loopback proxy of ``tests/backends/motoserver.py``;
 latencies are measured straight against moto, without the proxy. The table comes first, and
@@ -41,6 +42,7 @@ from botocore.config import Config  # noqa: E402
 from benchmarks.bench_core import measure_import  # noqa: E402  (one way to time the import)
 from helium_secrets import CachePolicy, SecretStore  # noqa: E402
 from helium_secrets.backends.awssecretsmanager import AWSSecretsManagerBackend  # noqa: E402
+from helium_secrets.backends.awsssm import AWSSSMBackend  # noqa: E402
 from tests.backends.motoserver import MotoServer  # noqa: E402
 
 HOT = "bench/hot"
@@ -57,6 +59,7 @@ TARGETS = {
     "batch_calls": 5,
     "miss_overhead_pct": 10.0,
     "import_ms": 50.0,
+    "ssm_batch_calls": 10,  # GetParameters takes 10 names
 }
 
 
@@ -210,6 +213,36 @@ def seed(server: MotoServer) -> None:
         client.create_secret(Name=name, SecretString=f"value-of-{name}")
 
 
+def measure_ssm(server: MotoServer, samples: int) -> dict[str, float]:
+    """helium on SSM Parameter Store: hit median (ns), 32-thread cold calls, batch calls."""
+
+    def ssm(*, direct: bool) -> Any:
+        url = f"http://127.0.0.1:{server.moto_port}" if direct else server.endpoint_url
+        return server.session().client(
+            "ssm", endpoint_url=url,
+            config=Config(retries={"total_max_attempts": 1, "mode": "standard"},
+                          max_pool_connections=THREADS),
+        )
+
+    seeder = ssm(direct=True)
+    for name in (HOT, *BATCH):
+        seeder.put_parameter(Name=f"/{name}", Value=f"value-of-{name}", Type="SecureString")
+
+    def store(*, direct: bool) -> SecretStore:
+        return SecretStore(AWSSSMBackend(client=ssm(direct=direct)),
+                           cache=CachePolicy(ttl=MAX_AGE, refresh_ahead=0))
+
+    hot, cold, batch = store(direct=True), store(direct=False), store(direct=False)
+    out = {
+        "hit_median_ns": _median_call_ns(hot.get, HOT, samples=samples, inner=200),
+        "cold_32_threads_calls": _cold_calls(server, lambda: cold.get(HOT)),
+        "batch_100_calls": _calls(server, lambda: batch.get_many(BATCH)),
+    }
+    for each in (hot, cold, batch):
+        each.close()
+    return out
+
+
 def _ratio(a: float, b: float) -> float:
     return a / b if b else float("inf")
 
@@ -227,6 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cold = measure_cold(server)
         batch = measure_batch(server)
         miss = measure_miss(server, miss_samples)
+        ssm = measure_ssm(server, hit_samples)
     imported = measure_import(3 if args.quick else 9)
 
     figures: dict[str, Any] = {
@@ -237,6 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "batch_100_calls": batch,
         "miss": {k: round(v, 2) for k, v in miss.items()},
         "import": {"ms": round(imported["ms"], 2), "sdk_modules": imported["sdk_modules"]},
+        "ssm": {k: round(v, 1) for k, v in ssm.items()},
     }
     checks = {
         "hit median <= 1 us": hits["helium"] <= TARGETS["hit_median_ns"],
@@ -249,6 +284,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "miss overhead <= 10%": miss["overhead_pct"] <= TARGETS["miss_overhead_pct"],
         "import: no SDK, < 50 ms": not imported["sdk_modules"]
         and imported["ms"] < TARGETS["import_ms"],
+        "ssm hit median <= 1 us": ssm["hit_median_ns"] <= TARGETS["hit_median_ns"],
+        "ssm cold read: 1 call": ssm["cold_32_threads_calls"] == TARGETS["cold_calls"],
+        "ssm batch of 100: <= 10 calls": ssm["batch_100_calls"] <= TARGETS["ssm_batch_calls"],
     }
     figures["targets_met"] = checks
 
@@ -272,6 +310,9 @@ def main(argv: Sequence[str] | None = None) -> int:
           "secrets a page, so on AWS it is refused (and needs >= 5 calls when split).")
     print("* raw boto3 is one GetSecretValue per secret; aws-secretsmanager-caching makes a "
           "DescribeSecret and a GetSecretValue per secret.")
+    print(f"helium on SSM Parameter Store: cache-hit get {ssm['hit_median_ns']:.0f} ns median, "
+          f"32 threads cold read {ssm['cold_32_threads_calls']:.0f} call(s), batch of 100 "
+          f"{ssm['batch_100_calls']:.0f} calls (GetParameters, 10 names each)")
     print(f"miss overhead over raw boto3: {miss['overhead_pct']:+.1f}%")
     print(f"import helium_secrets: {imported['ms']:.1f} ms, SDK modules loaded: "
           f"{', '.join(imported['sdk_modules']) or 'none'}")

@@ -97,6 +97,9 @@ _BUILTIN: dict[str, _Registration] = {
     "gcpsecretmanager": _Registration(
         "helium_secrets.backends.gcpsecretmanager:GCPSecretManagerBackend", "gcp"
     ),
+    "awsssm": _Registration("helium_secrets.backends.awsssm:AWSSSMBackend", "aws"),
+    "dotenv": _Registration("helium_secrets.backends.dotenv:DotenvBackend", "dotenv"),
+    "layered": _Registration("helium_secrets.layered:LayeredBackend"),
 }
 
 _registry: dict[str, _Registration] = dict(_BUILTIN)

@@ -25,7 +25,8 @@ from helium_secrets._values import VersionInfo
 from helium_secrets.backends._base import BackendBase, Capabilities, NameRules, RawSecret
 from helium_secrets.errors import ReadOnlyError, SecretNotFoundError, VersionNotFoundError
 
-__all__ = ["VERSION", "EnvironBackend", "EnvironOptions"]
+__all__ = ["CAPABILITIES", "NAME_RULES", "VERSION", "EnvironBackend", "EnvironOptions",
+           "VariableBackend", "prefix_problem"]
 
 #: The one version every variable has: the environment keeps no history.
 VERSION = "env"
@@ -44,7 +45,7 @@ NAME_RULES = NameRules(
 )
 
 
-def _prefix_problem(prefix: str) -> str | None:
+def prefix_problem(prefix: str) -> str | None:
     if _PREFIX.fullmatch(prefix):
         return None
     return "letters, digits and '_', not starting with a digit"
@@ -61,53 +62,30 @@ class EnvironOptions(Options):
 
     scheme: ClassVar[str] = "env"
 
-    prefix: str = option("", query=True, check=_prefix_problem)
+    prefix: str = option("", query=True, check=prefix_problem)
     environ: Mapping[str, str] | None = None
 
 
-class EnvironBackend(BackendBase):
-    """Read-only secrets from environment variables, under an optional prefix.
-
-    :param options: a ready :class:`EnvironOptions`, or pass its fields as keywords.
+class VariableBackend(BackendBase):
+    """Read-only secrets from a mapping of variables, by the name mapping above: what
+    ``env://`` and ``dotenv://`` share. Subclasses say where the variables are
+    (:meth:`variables`) and how to name one in a message (:meth:`where`).
     """
 
-    name: ClassVar[str] = "env"
+    prefix: str
 
-    def __init__(self, *, options: EnvironOptions | None = None, **keywords: Any) -> None:
-        self._options = build(EnvironOptions, options, keywords)
-        self.prefix = self._options.prefix
-        #: The variables read; a live view of the process environment unless one was passed.
-        environ = self._options.environ
-        self.environ: Mapping[str, str] = os.environ if environ is None else environ
-        self.capabilities = Capabilities(
-            binary=False,
-            versions=False,
-            labels=False,
-            read_only=True,
-            max_value_bytes=None,
-            name_rules=NAME_RULES,
-            version_probe=True,
-        )
+    def variables(self) -> Mapping[str, str]:
+        """The variables, read afresh."""
+        raise NotImplementedError
 
-    def __repr__(self) -> str:
-        return f"EnvironBackend(prefix={self.prefix!r})"
-
-    @property
-    def options(self) -> EnvironOptions:
-        """The resolved options (read-only)."""
-        return self._options
-
-    @classmethod
-    def from_url(cls, url: SplitResult, **keywords: Any) -> EnvironBackend:
-        """Build from ``env://`` or ``env://?prefix=APP_``."""
-        if url.netloc or url.path not in ("", "/"):
-            raise ValueError("env:// URLs take no host or path; write env://?prefix=APP_")
-        return cls(options=parse(EnvironOptions, keywords=keywords, query=query_of(url)))
+    def where(self, variable: str) -> str:
+        """``variable`` as messages name it."""
+        return f"environment variable {variable}"
 
     # -- the name mapping ------------------------------------------------------------------
 
     def variable(self, name: str) -> str:
-        """The environment variable that holds the portable ``name``."""
+        """The variable that holds the portable ``name``."""
         return self.prefix + name.upper().replace("/", "__").replace("-", "_")
 
     def name_for(self, variable: str) -> str | None:
@@ -123,25 +101,28 @@ class EnvironBackend(BackendBase):
 
     # -- the protocol ----------------------------------------------------------------------
 
+    def _missing(self, name: str) -> SecretNotFoundError:
+        return SecretNotFoundError(f"{self.where(self.variable(name))} is not set")
+
     def get(self, name: str, version: str | None = None, label: str | None = None) -> RawSecret:
         # The value is read last: a failing call holds none in a local (error reporters).
         self.current_version(name)
         if (version is not None and version != VERSION) or label is not None:
             raise VersionNotFoundError(
-                f"environment variables have one version, {VERSION!r}, and no labels"
+                f"the {self.name} backend keeps one version, {VERSION!r}, and no labels"
             )
-        value = self.environ.get(self.variable(name))
+        value = self.variables().get(self.variable(name))
         if value is None:  # unset meanwhile
-            raise SecretNotFoundError(f"environment variable {self.variable(name)} is not set")
+            raise self._missing(name)
         return RawSecret(name=name, value=value, version=VERSION)
 
     def current_version(self, name: str) -> str:
-        if self.variable(name) not in self.environ:
-            raise SecretNotFoundError(f"environment variable {self.variable(name)} is not set")
+        if self.variable(name) not in self.variables():
+            raise self._missing(name)
         return VERSION
 
     def list_names(self, prefix: str = "") -> Iterator[str]:
-        names = (self.name_for(variable) for variable in list(self.environ))
+        names = (self.name_for(variable) for variable in list(self.variables()))
         return iter(sorted(n for n in names if n is not None and n.startswith(prefix)))
 
     def list_versions(self, name: str) -> list[VersionInfo]:
@@ -150,7 +131,7 @@ class EnvironBackend(BackendBase):
 
     def _refuse(self, name: str) -> NoReturn:
         raise ReadOnlyError(
-            f"the env backend is read-only: set the environment variable {self.variable(name)} "
+            f"the {self.name} backend is read-only: set the {self.where(self.variable(name))} "
             "instead"
         )
 
@@ -188,3 +169,50 @@ class EnvironBackend(BackendBase):
 
     def discard(self, name: str, version: str) -> None:
         self._refuse(name)
+
+
+#: What a read-only store of variables can do.
+CAPABILITIES = Capabilities(
+    binary=False,
+    versions=False,
+    labels=False,
+    read_only=True,
+    max_value_bytes=None,
+    name_rules=NAME_RULES,
+    version_probe=True,
+)
+
+
+class EnvironBackend(VariableBackend):
+    """Read-only secrets from environment variables, under an optional prefix.
+
+    :param options: a ready :class:`EnvironOptions`, or pass its fields as keywords.
+    """
+
+    name: ClassVar[str] = "env"
+
+    def __init__(self, *, options: EnvironOptions | None = None, **keywords: Any) -> None:
+        self._options = build(EnvironOptions, options, keywords)
+        self.prefix = self._options.prefix
+        #: The variables read; a live view of the process environment unless one was passed.
+        environ = self._options.environ
+        self.environ: Mapping[str, str] = os.environ if environ is None else environ
+        self.capabilities = CAPABILITIES
+
+    def __repr__(self) -> str:
+        return f"EnvironBackend(prefix={self.prefix!r})"
+
+    @property
+    def options(self) -> EnvironOptions:
+        """The resolved options (read-only)."""
+        return self._options
+
+    @classmethod
+    def from_url(cls, url: SplitResult, **keywords: Any) -> EnvironBackend:
+        """Build from ``env://`` or ``env://?prefix=APP_``."""
+        if url.netloc or url.path not in ("", "/"):
+            raise ValueError("env:// URLs take no host or path; write env://?prefix=APP_")
+        return cls(options=parse(EnvironOptions, keywords=keywords, query=query_of(url)))
+
+    def variables(self) -> Mapping[str, str]:
+        return self.environ

@@ -88,7 +88,7 @@ def test_readme_url_table_schemes_are_registered() -> None:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     schemes = set(re.findall(r"^\| `(\w+)://", text, re.M))
     assert schemes == {"mem", "file", "env", "vault", "awssecretsmanager", "azurekeyvault",
-                       "gcpsecretmanager"}
+                       "gcpsecretmanager", "awsssm", "dotenv", "layered"}
     assert schemes <= set(helium_secrets.registered_schemes())
 
 

@@ -15,12 +15,15 @@ import pytest
 from helium_secrets import SecretStore, open_store
 from helium_secrets._options import Options, build, option, parse, query_of, specs
 from helium_secrets.backends.awssecretsmanager import AWSSecretsManagerOptions
+from helium_secrets.backends.awsssm import AWSSSMOptions
 from helium_secrets.backends.azurekeyvault import AzureKeyVaultOptions
+from helium_secrets.backends.dotenv import DotenvOptions
 from helium_secrets.backends.environ import EnvironBackend, EnvironOptions
 from helium_secrets.backends.gcpsecretmanager import GCPSecretManagerOptions
 from helium_secrets.backends.hashivault import VaultBackend, VaultOptions
 from helium_secrets.backends.localfile import LocalFileBackend, LocalFileOptions
 from helium_secrets.backends.memory import MemoryBackend, MemoryOptions
+from helium_secrets.layered import LayeredOptions
 
 CANARY = "canary-0p7-never-show-me"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "backends"
@@ -34,6 +37,9 @@ SCHEMAS: dict[str, type[Options]] = {
     "aws.md": AWSSecretsManagerOptions,
     "azure.md": AzureKeyVaultOptions,
     "gcp.md": GCPSecretManagerOptions,
+    "awsssm.md": AWSSSMOptions,
+    "dotenv.md": DotenvOptions,
+    "layered.md": LayeredOptions,
 }
 
 
@@ -310,6 +316,21 @@ def test_every_backend_exposes_its_schema_as_options() -> None:
              (aws.AWSSecretsManagerBackend, AWSSecretsManagerOptions),
              (azure.AzureKeyVaultBackend, AzureKeyVaultOptions),
              (gcp.GCPSecretManagerBackend, GCPSecretManagerOptions)]
+    for backend, schema in pairs:
+        prop = inspect.getattr_static(backend, "options")
+        assert isinstance(prop, property) and prop.fset is None, backend
+        assert inspect.signature(prop.fget).return_annotation == schema.__name__, backend  # type: ignore[arg-type]
+        documented = re.findall(r":param (\w+):", schema.__doc__ or "")
+        assert documented == [spec.name for spec in specs(schema)], schema.__name__
+
+
+def test_the_backends_of_issue_18_expose_their_schema_as_options() -> None:
+    from helium_secrets.backends.awsssm import AWSSSMBackend
+    from helium_secrets.backends.dotenv import DotenvBackend
+    from helium_secrets.layered import LayeredBackend
+
+    pairs = [(AWSSSMBackend, AWSSSMOptions), (DotenvBackend, DotenvOptions),
+             (LayeredBackend, LayeredOptions)]
     for backend, schema in pairs:
         prop = inspect.getattr_static(backend, "options")
         assert isinstance(prop, property) and prop.fset is None, backend

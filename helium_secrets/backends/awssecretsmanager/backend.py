@@ -10,7 +10,12 @@ from helium_secrets.backends._base import Capabilities, Classified
 from helium_secrets.backends._display import shown_address
 from helium_secrets.backends.awssecretsmanager.errors import classify
 from helium_secrets.backends.awssecretsmanager.names import NAME_RULES
-from helium_secrets.backends.awssecretsmanager.options import AWSSecretsManagerOptions, client_for
+from helium_secrets.backends.awssecretsmanager.options import (
+    AWSSecretsManagerOptions,
+    client_for,
+    endpoint_of,
+    region_of,
+)
 from helium_secrets.backends.awssecretsmanager.reads import BATCH_SIZE
 from helium_secrets.backends.awssecretsmanager.writes import Writes, tags_problem
 
@@ -89,12 +94,12 @@ class AWSSecretsManagerBackend(Writes):
     @property
     def endpoint(self) -> str:
         """The endpoint the client calls (``https://secretsmanager.REGION.amazonaws.com``)."""
-        return str(getattr(getattr(self.client, "meta", None), "endpoint_url", "") or "")
+        return endpoint_of(self.client)
 
     @property
     def region(self) -> str | None:
         """The region the client calls."""
-        return getattr(getattr(self.client, "meta", None), "region_name", None)
+        return region_of(self.client)
 
     def __repr__(self) -> str:
         return (f"<AWSSecretsManagerBackend region={self.region!r} "

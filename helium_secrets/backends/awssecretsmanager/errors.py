@@ -1,7 +1,14 @@
 """AWS's errors: botocore exceptions mapped to portable codes, and what the service says of a
-secret scheduled for deletion (not found to a read, a conflict to a write)."""
+secret scheduled for deletion (not found to a read, a conflict to a write).
+
+:func:`classify_aws` is what every AWS service shares (credentials, throttling, transport); each
+backend passes its own service name and the error codes only it has (:func:`classify` here,
+the SSM Parameter Store backend's in :mod:`~helium_secrets.backends.awsssm`).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import botocore.exceptions
 
@@ -18,6 +25,7 @@ __all__ = [
     "NOT_FOUND",
     "NO_CREDENTIALS",
     "classify",
+    "classify_aws",
     "error_code",
     "is_deleted_error",
 ]
@@ -93,20 +101,35 @@ def classify(exc: BaseException, endpoint: str = "") -> Classified | None:
 
     :param endpoint: the endpoint the client calls, named in connection errors.
     """
+    return classify_aws(exc, "AWS Secrets Manager", _secrets_manager_codes, endpoint)
+
+
+#: A service's own error codes: (the error, its code, the message to build on) -> a verdict,
+#: or ``None`` for the codes every AWS service shares.
+ServiceCodes = Callable[[botocore.exceptions.ClientError, str, str], Classified | None]
+
+
+def classify_aws(exc: BaseException, service: str, codes: ServiceCodes,
+                 endpoint: str = "") -> Classified | None:
+    """Map a boto3 / botocore exception from ``service`` to a portable code (``None`` when it is
+    not one): the service's own ``codes`` first, then what every AWS service shares.
+
+    :param endpoint: the endpoint the client calls, named in connection errors.
+    """
     if isinstance(exc, botocore.exceptions.ClientError):
-        return _classify_client_error(exc)
+        return _classify_client_error(exc, service, codes)
     at = f" at {shown_address(endpoint)}" if endpoint else ""
     if isinstance(exc, (botocore.exceptions.ReadTimeoutError,
                         botocore.exceptions.ConnectTimeoutError)):
         return Classified(ErrorCode.DEADLINE_EXCEEDED,
-                          f"AWS Secrets Manager{at} timed out ({type(exc).__name__})",
+                          f"{service}{at} timed out ({type(exc).__name__})",
                           transient=True)
     if isinstance(exc, (botocore.exceptions.EndpointConnectionError,
                         botocore.exceptions.ConnectionClosedError,
                         botocore.exceptions.ConnectionError,
                         botocore.exceptions.HTTPClientError)):
         return Classified(ErrorCode.UNAVAILABLE,
-                          f"AWS Secrets Manager{at} unreachable ({type(exc).__name__}): check "
+                          f"{service}{at} unreachable ({type(exc).__name__}): check "
                           "the region and endpoint_url=, and the network")
     if isinstance(exc, botocore.exceptions.NoCredentialsError):
         return Classified(ErrorCode.UNAUTHENTICATED, f"no AWS credentials found: {NO_CREDENTIALS}")
@@ -130,25 +153,38 @@ def classify(exc: BaseException, endpoint: str = "") -> Classified | None:
     return None
 
 
-def _classify_client_error(exc: botocore.exceptions.ClientError) -> Classified:
-    code = error_code(exc)
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    operation = exc.operation_name or "call"
-    # Built from the operation, error code and status only: service text can echo requests.
-    message = f"AWS Secrets Manager {operation}: {code or 'error'}" + (
-        f" (HTTP {status})" if status else ""
-    )
+def _secrets_manager_codes(
+    exc: botocore.exceptions.ClientError, code: str, message: str
+) -> Classified | None:
     if code in NOT_FOUND:
         return Classified(ErrorCode.NOT_FOUND, message)
     if code == "InvalidRequestException":
         if is_deleted_error(exc):
-            if operation in _READS:
+            if (exc.operation_name or "call") in _READS:
                 return Classified(ErrorCode.NOT_FOUND, f"{message}: {DELETED_READ}")
             return Classified(ErrorCode.CONFLICT, f"{message}: {DELETED_WRITE}")
         return Classified(ErrorCode.INVALID_ARGUMENT, message)
     if code in ("DecryptionFailure", "EncryptionFailure"):
         return Classified(ErrorCode.PERMISSION_DENIED,
                           f"{message}: check kms:Decrypt/kms:GenerateDataKey on the secret's key")
+    if code in CONFLICT:
+        return Classified(ErrorCode.CONFLICT, message)
+    return None
+
+
+def _classify_client_error(
+    exc: botocore.exceptions.ClientError, service: str, codes: ServiceCodes
+) -> Classified:
+    code = error_code(exc)
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    operation = exc.operation_name or "call"
+    # Built from the operation, error code and status only: service text can echo requests.
+    message = f"{service} {operation}: {code or 'error'}" + (
+        f" (HTTP {status})" if status else ""
+    )
+    verdict = codes(exc, code, message)
+    if verdict is not None:
+        return verdict
     if code in _DENIED:
         return Classified(ErrorCode.PERMISSION_DENIED, message)
     if code in _UNAUTHENTICATED:
@@ -158,8 +194,6 @@ def _classify_client_error(exc: botocore.exceptions.ClientError) -> Classified:
     if code == "LimitExceededException":
         # A quota (secrets per account, versions per secret), not a rate: retrying won't help.
         return Classified(ErrorCode.THROTTLED, message, transient=False)
-    if code in CONFLICT:
-        return Classified(ErrorCode.CONFLICT, message)
     if code in INVALID:
         return Classified(ErrorCode.INVALID_ARGUMENT, message)
     if code in _UNAVAILABLE or (isinstance(status, int) and status >= 500):

@@ -1,4 +1,9 @@
-"""AWS's options, and the ``secretsmanager`` client built from them (or checked)."""
+"""AWS's options, and the client built from them (or checked).
+
+:class:`AWSClientOptions` (where the client comes from) and :func:`client_for` are shared by every
+AWS backend (Secrets Manager here, SSM Parameter Store in :mod:`~helium_secrets.backends.awsssm`),
+so a client is built, and checked, in this one place.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +21,14 @@ from botocore.config import Config
 from helium_secrets._options import Options, option
 from helium_secrets.backends._transport import check_plaintext
 
-__all__ = ["AWSSecretsManagerOptions", "client_for", "profile_not_found"]
+__all__ = [
+    "AWSClientOptions",
+    "AWSSecretsManagerOptions",
+    "client_for",
+    "endpoint_of",
+    "profile_not_found",
+    "region_of",
+]
 
 _NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 # botocore waits 60 s by default; a hung call should fail well within the store's deadline.
@@ -24,7 +36,37 @@ _DEFAULTS = Config(connect_timeout=10, read_timeout=30)
 
 
 @dataclass(frozen=True, kw_only=True)
-class AWSSecretsManagerOptions(Options):
+class AWSClientOptions(Options):
+    """Where an AWS backend's client comes from: the fields every AWS backend's options share
+    (each backend's own class documents them, for its page's table).
+
+    :param region: the AWS region.
+    :param profile: a named profile from the AWS config files.
+    :param endpoint_url: another endpoint.
+    :param allow_insecure_http: allow a plain ``http://`` endpoint off loopback.
+    :param session: a ``boto3.Session`` to build the client from.
+    :param client: a ready client.
+    :param config: a ``botocore.config.Config`` merged into the client's.
+    """
+
+    #: The boto3 service name of the client (``session.client(service)``).
+    service: ClassVar[str] = "secretsmanager"
+    #: botocore's id of the service (``AWS_ENDPOINT_URL_<ID>`` names its endpoint variable).
+    service_id: ClassVar[str] = "Secrets Manager"
+
+    # botocore reads AWS_DEFAULT_REGION only; AWS_REGION comes after it, as awscli v2 has it.
+    region: str | None = option(None, query=True, url="host",
+                                env=("AWS_DEFAULT_REGION", "AWS_REGION"))
+    profile: str | None = option(None, query=True)
+    endpoint_url: str | None = option(None, query=True)
+    allow_insecure_http: bool = option(False, query=True)
+    session: boto3.Session | None = None
+    client: Any = None
+    config: Config | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AWSSecretsManagerOptions(AWSClientOptions):
     """The options of :class:`AWSSecretsManagerBackend` (the table in docs/backends/aws.md).
 
     Pass an existing ``client``, or a boto3 ``session``, or let the backend build one from
@@ -56,15 +98,6 @@ class AWSSecretsManagerOptions(Options):
 
     scheme: ClassVar[str] = "awssecretsmanager"
 
-    # botocore reads AWS_DEFAULT_REGION only; AWS_REGION comes after it, as awscli v2 has it.
-    region: str | None = option(None, query=True, url="host",
-                                env=("AWS_DEFAULT_REGION", "AWS_REGION"))
-    profile: str | None = option(None, query=True)
-    endpoint_url: str | None = option(None, query=True)
-    allow_insecure_http: bool = option(False, query=True)
-    session: boto3.Session | None = None
-    client: Any = None
-    config: Config | None = None
     recovery_window_days: int = option(30, query=True, ge=7, le=30)
     kms_key_id: str | None = option(None, query=True)
     description: str | None = None
@@ -77,8 +110,8 @@ class AWSSecretsManagerOptions(Options):
             object.__setattr__(self, "tags", MappingProxyType(dict(self.tags)))
 
 
-def client_for(opts: AWSSecretsManagerOptions) -> Any:
-    """The ``secretsmanager`` client of ``opts``: the ready ``client`` (with a warning if it
+def client_for(opts: AWSClientOptions) -> Any:
+    """The client of ``opts`` (for ``opts.service``): the ready ``client`` (with a warning if it
     retries on its own), or one built without botocore's retries from the others; either
     way its endpoint is https, or plain http only to loopback (or with ``allow_insecure_http``).
 
@@ -96,7 +129,7 @@ def client_for(opts: AWSSecretsManagerOptions) -> Any:
                 "pass either client= or session/profile/region/endpoint_url/config, not both"
             )
         _check_endpoint(client, opts)
-        _warn_if_client_retries(client)
+        _warn_if_client_retries(client, opts.service)
         return client
     if session is None:
         try:
@@ -106,15 +139,15 @@ def client_for(opts: AWSSecretsManagerOptions) -> Any:
     elif profile is not None:
         raise ValueError("pass either session= or profile=, not both")
     if endpoint_url is not None:  # early: building a client may look up credentials (IMDS)
-        _check_url(endpoint_url, "Secrets Manager", opts)
+        _check_url(endpoint_url, opts.service_id, opts)
     merged = (_DEFAULTS.merge(config) if config is not None else _DEFAULTS).merge(_NO_RETRIES)
     try:
         built = session.client(
-            "secretsmanager", region_name=region, endpoint_url=endpoint_url, config=merged
+            opts.service, region_name=region, endpoint_url=endpoint_url, config=merged
         )
     except botocore.exceptions.NoRegionError as exc:
         raise ValueError(
-            "no AWS region: name it in the URL (awssecretsmanager://eu-west-1), with "
+            f"no AWS region: name it in the URL ({opts.scheme}://eu-west-1), with "
             "region=, AWS_DEFAULT_REGION or AWS_REGION, or the profile's region"
         ) from exc
     try:
@@ -125,7 +158,18 @@ def client_for(opts: AWSSecretsManagerOptions) -> Any:
     return built
 
 
-def _check_endpoint(client: Any, opts: AWSSecretsManagerOptions) -> None:
+def endpoint_of(client: Any) -> str:
+    """The endpoint a boto3 client calls (``""`` for an object that is not one)."""
+    return str(getattr(getattr(client, "meta", None), "endpoint_url", "") or "")
+
+
+def region_of(client: Any) -> str | None:
+    """The region a boto3 client calls."""
+    region: str | None = getattr(getattr(client, "meta", None), "region_name", None)
+    return region
+
+
+def _check_endpoint(client: Any, opts: AWSClientOptions) -> None:
     """Plain http only to loopback, checked on the endpoint the client resolved: botocore
     reads ``endpoint_url=``, ``AWS_ENDPOINT_URL_<SERVICE>``, ``AWS_ENDPOINT_URL`` and the
     config files' ``endpoint_url`` itself. Building a client connects nowhere."""
@@ -135,7 +179,7 @@ def _check_endpoint(client: Any, opts: AWSSecretsManagerOptions) -> None:
         _check_url(endpoint, str(meta.service_model.service_id), opts)
 
 
-def _check_url(endpoint: str, service_id: str, opts: AWSSecretsManagerOptions) -> None:
+def _check_url(endpoint: str, service_id: str, opts: AWSClientOptions) -> None:
     """:param service_id: botocore's name of the service, ``"Secrets Manager"``."""
     variable = "AWS_ENDPOINT_URL_" + service_id.replace(" ", "_").upper()
     check_plaintext(
@@ -155,7 +199,7 @@ def profile_not_found(profile: str | None) -> str:
             "with `aws configure --profile NAME` (or `aws configure sso`), or name another one")
 
 
-def _warn_if_client_retries(client: Any) -> None:
+def _warn_if_client_retries(client: Any, service: str) -> None:
     retries = getattr(getattr(client, "meta", None), "config", None)
     settings = getattr(retries, "retries", None) or {}
     attempts = settings.get("total_max_attempts")
@@ -163,7 +207,7 @@ def _warn_if_client_retries(client: Any) -> None:
         attempts = settings["max_attempts"] + 1
     if attempts != 1:
         warnings.warn(
-            "the injected secretsmanager client retries on its own; the store retries too, "
+            f"the injected {service} client retries on its own; the store retries too, "
             "so attempts multiply. Build it with "
             "Config(retries={'total_max_attempts': 1}).",
             RuntimeWarning,
