@@ -23,9 +23,12 @@ MAX_VALUE_BYTES = {"Standard": 4096, "Advanced": 8192, "Intelligent-Tiering": 81
 class AWSSSMOptions(AWSClientOptions):
     """The options of :class:`AWSSSMBackend` (the table in docs/backends/awsssm.md).
 
-    :param region: the AWS region (default: the session's / environment's region).
+    :param region: the AWS region; default: ``AWS_DEFAULT_REGION``, then ``AWS_REGION``, then
+        the profile's region.
     :param profile: a named profile from the AWS config files.
     :param endpoint_url: another endpoint (a VPC endpoint, FIPS, or a test server).
+    :param allow_insecure_http: allow a plain ``http://`` endpoint off loopback (however it is
+        configured); without it, one is a ``ValueError`` before any connection.
     :param session: a ``boto3.Session`` to build the client from.
     :param client: a ready ``ssm`` client, with its retries switched off.
     :param config: a ``botocore.config.Config`` merged into the client's (its retry settings
