@@ -28,10 +28,12 @@ from helium_secrets.backends._base import (
     BackendBase,
     Capabilities,
     Classified,
+    LeaseGrant,
     RawSecret,
     RequestTokens,
     extra_operation,
 )
+from helium_secrets.backends.hashivault import leases
 from helium_secrets.backends.hashivault.auth import auth_from_query, resolve_auth
 from helium_secrets.backends.hashivault.classify import classify as classify_error
 from helium_secrets.backends.hashivault.classify import is_cas_mismatch
@@ -159,6 +161,7 @@ class VaultBackend(BackendBase):
             max_metadata_keys=MAX_METADATA_KEYS if v2 else None,
             max_metadata_key_bytes=MAX_METADATA_KEY_BYTES if v2 else None,
             max_metadata_value_bytes=MAX_METADATA_VALUE_BYTES if v2 else None,
+            leases=True,
         )
         if client is None:
             client = build_client(opts)
@@ -521,6 +524,15 @@ class VaultBackend(BackendBase):
     def renewals(self) -> int:
         """Successful token renewals."""
         return self._session.renewals
+
+    def issue_lease(self, path: str) -> LeaseGrant:
+        return leases.issue(self._op, self._client, path)
+
+    def renew_lease(self, lease_id: str, increment: float | None) -> LeaseGrant:
+        return leases.renew(self._op, self._client, lease_id, increment)
+
+    def revoke_lease(self, lease_id: str) -> None:
+        leases.revoke(self._op, self._client, lease_id)
 
     def classify(self, exc: BaseException) -> Classified | None:
         return classify_error(exc)
