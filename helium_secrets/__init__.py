@@ -10,12 +10,14 @@ Importing this package imports no cloud SDK; each backend imports its own when o
 """
 
 from helium_secrets import errors
+from helium_secrets._leases import LeasedCredentials
 from helium_secrets._registry import default_url, open_store, register_backend, registered_schemes
 from helium_secrets._store import SecretStore, StoreStats
-from helium_secrets._values import Secret, SecretValue, VersionInfo
+from helium_secrets._values import Lease, Secret, SecretValue, VersionInfo
 from helium_secrets.layers.audit import AuditEvent, logging_hook
 from helium_secrets.layers.cache import CachePolicy
 from helium_secrets.layers.guard import GuardPolicy
+from helium_secrets.layers.leases import LeasePolicy
 from helium_secrets.layers.retry import RetryPolicy
 from helium_secrets.layers.rotation import PollPolicy
 
@@ -25,6 +27,9 @@ __all__ = [
     "AuditEvent",
     "CachePolicy",
     "GuardPolicy",
+    "Lease",
+    "LeasePolicy",
+    "LeasedCredentials",
     "PollPolicy",
     "RetryPolicy",
     "Secret",

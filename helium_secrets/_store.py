@@ -15,10 +15,12 @@ is written once, in its own module:
 from __future__ import annotations
 
 import builtins
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, overload
 
 from helium_secrets._forksafe import renew_after_fork
+from helium_secrets._leases import LeasedCredentials, LeaseKeeper, check_lease_path
 from helium_secrets._pipeline import CallPipeline
 from helium_secrets._reads import ReadPath
 from helium_secrets._stats import StatsRecorder, StoreStats
@@ -26,9 +28,11 @@ from helium_secrets._validation import Validator
 from helium_secrets._values import Secret, SecretValue, VersionInfo, json_field, json_text
 from helium_secrets._writes import WritePath
 from helium_secrets.backends._base import Backend, ExtraOperation, extra_operations
+from helium_secrets.errors import UnsupportedError
 from helium_secrets.layers.audit import AuditHook
 from helium_secrets.layers.cache import CachePolicy, SecretCache
 from helium_secrets.layers.guard import FailFastGuard, GuardPolicy
+from helium_secrets.layers.leases import LeasePolicy
 from helium_secrets.layers.retry import Clock, RetryPolicy, SystemClock
 from helium_secrets.layers.rotation import (
     PollPolicy,
@@ -48,6 +52,7 @@ _DEFAULT_CACHE = CachePolicy()
 _DEFAULT_RETRY = RetryPolicy()
 _DEFAULT_GUARD = GuardPolicy()
 _DEFAULT_POLL = PollPolicy()
+_DEFAULT_LEASE = LeasePolicy()
 
 
 class SecretStore:
@@ -59,13 +64,14 @@ class SecretStore:
     :param retry: the retry policy for transient failures.
     :param guard: the fail-fast guard policy (``GuardPolicy(threshold=0)`` turns it off).
     :param poll: how the rotation poller probes watched names.
+    :param lease: how the leases of :meth:`lease` are renewed, re-issued and revoked.
     :param audit: hooks that receive an :class:`~helium_secrets.layers.audit.AuditEvent` per
         operation.
     :param clock: the time source (tests pass a fake clock).
     """
 
     #: The keyword options :func:`~helium_secrets.open_store` passes to the store, not the backend.
-    OPTIONS = ("cache", "retry", "guard", "poll", "audit", "clock")
+    OPTIONS = ("cache", "retry", "guard", "poll", "lease", "audit", "clock")
 
     def __init__(
         self,
@@ -75,6 +81,7 @@ class SecretStore:
         retry: RetryPolicy = _DEFAULT_RETRY,
         guard: GuardPolicy = _DEFAULT_GUARD,
         poll: PollPolicy = _DEFAULT_POLL,
+        lease: LeasePolicy = _DEFAULT_LEASE,
         audit: Iterable[AuditHook] = (),
         clock: Clock | None = None,
     ) -> None:
@@ -106,6 +113,10 @@ class SecretStore:
             refresh=self.refresh, baseline=self.get,
         )
         self._extras: Extras | None = None
+        self._lease_policy = lease
+        self._clock = clock
+        self._leases: LeaseKeeper | None = None
+        self._lease_lock = threading.Lock()
         renew_after_fork(self, SecretStore._after_fork_in_child)
 
     def __repr__(self) -> str:
@@ -403,6 +414,41 @@ class SecretStore:
             self._extras = Extras(self)  # the backend's class is scanned once
         return self._extras
 
+    # -- dynamic secrets -------------------------------------------------------------------
+
+    def lease(self, path: str) -> LeasedCredentials:
+        """Credentials the service issues under a lease at ``path`` (Vault's
+        ``database/creds/ROLE``), kept alive by the store: renewed, replaced before they can no
+        longer be extended, and revoked on :meth:`close` (see :class:`LeasePolicy`).
+
+        One lease per path and store: asking again returns a handle on the same lease. Read
+        ``.current`` whenever the credentials are needed (each new connection).
+
+        :raises UnsupportedError: the backend issues no leases.
+        :raises InvalidArgumentError: ``path`` is not a service path.
+        """
+        self._pipeline.check_open()
+        path = check_lease_path(path, self._backend_name)
+        if not self.backend.capabilities.leases:
+            raise UnsupportedError(f"the {self._backend_name} backend issues no leases",
+                                   backend=self._backend_name, name=path)
+        keeper = self._leases
+        if keeper is None:
+            with self._lease_lock:
+                keeper = self._leases
+                if keeper is None:
+                    keeper = self._leases = LeaseKeeper(
+                        self._pipeline, policy=self._lease_policy, clock=self._clock,
+                        retry=lambda: self.retry_policy)
+        return keeper.hold(path)
+
+    def maintain_leases(self) -> float:
+        """Renew or replace the leases that are due now, and return when the next work is due
+        (on the store's clock). The keeper's thread calls this; with
+        ``LeasePolicy(background=False)``, tests on a virtual clock call it themselves."""
+        self._pipeline.check_open()
+        return self._leases.tick() if self._leases is not None else float("inf")
+
     # -- housekeeping ----------------------------------------------------------------------
 
     def add_audit_hook(self, hook: AuditHook) -> None:
@@ -439,6 +485,8 @@ class SecretStore:
         """Stop background work, drop cached values and release the backend. Idempotent."""
         if self._closed:
             return
+        if self._leases is not None:  # before closing: revoking goes through the pipeline
+            self._leases.close()
         self._closed = True
         self._listeners.stop()
         self._reads.close()
@@ -457,6 +505,9 @@ class SecretStore:
         # Threads do not survive a fork: the child forgets their fetches and takes new locks.
         self._reads.after_fork_in_child()
         self._guard.after_fork_in_child()
+        self._lease_lock = threading.Lock()
+        if self._leases is not None:
+            self._leases.after_fork_in_child()
 
     def put_json(self, name: str, document: Any, **options: Any) -> Secret:
         """Write ``document`` as JSON, the counterpart of :meth:`get_json`.

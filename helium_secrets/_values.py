@@ -12,7 +12,7 @@ from helium_secrets.errors import InvalidArgumentError
 if TYPE_CHECKING:
     from datetime import datetime
 
-__all__ = ["FrozenMap", "JSONText", "Secret", "SecretValue", "VersionInfo", "json_field",
+__all__ = ["FrozenMap", "JSONText", "Lease", "Secret", "SecretValue", "VersionInfo", "json_field",
            "json_text"]
 
 _REDACTED = "SecretValue('**********')"
@@ -210,6 +210,46 @@ class Secret:
     def json(self) -> Any:
         """The value parsed as JSON (see :meth:`SecretValue.reveal_json`)."""
         return self.value.reveal_json()
+
+
+@dataclass(frozen=True, slots=True, repr=False, eq=False)
+class Lease:
+    """Credentials a service issued under a lease (dynamic secrets), as one grant of them.
+
+    :param path: where they were issued (Vault's ``database/creds/ROLE``).
+    :param lease_id: the service's id of the lease (not a credential).
+    :param credentials: the issued fields (``username``, ``password``, ...), each redacted.
+    :param duration: seconds the last issue or renewal granted.
+    :param renewable: whether the service can still extend it.
+    :param issued_at: when these credentials were issued (UTC).
+    :param expires_at: when they stop working unless renewed (UTC; ``None``: never).
+    """
+
+    path: str
+    lease_id: str
+    credentials: Mapping[str, SecretValue]
+    duration: float
+    renewable: bool
+    issued_at: datetime
+    expires_at: datetime | None
+
+    def __getitem__(self, field: str) -> SecretValue:
+        return self.credentials[field]
+
+    def __repr__(self) -> str:
+        expires = self.expires_at.isoformat() if self.expires_at is not None else None
+        return (f"Lease(path={self.path!r}, lease_id={self.lease_id!r}, "
+                f"fields={sorted(self.credentials)!r}, expires_at={expires!r})")
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Lease):
+            return NotImplemented
+        return self.lease_id == other.lease_id and self.expires_at == other.expires_at
+
+    def __hash__(self) -> int:
+        return hash((self.lease_id, self.expires_at))
 
 
 def json_field(secret: Secret, field: str | Sequence[str | int] | None, *, backend: str) -> Any:

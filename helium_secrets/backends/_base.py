@@ -31,6 +31,7 @@ __all__ = [
     "Capabilities",
     "Classified",
     "ExtraOperation",
+    "LeaseGrant",
     "NameRules",
     "RawSecret",
     "RequestTokens",
@@ -100,6 +101,8 @@ class Capabilities:
     :param max_metadata_keys: the most metadata entries a secret takes (``None``: no limit).
     :param max_metadata_key_bytes: the longest metadata key, in bytes once encoded.
     :param max_metadata_value_bytes: the longest metadata value, in bytes once encoded.
+    :param leases: :meth:`Backend.issue_lease`, :meth:`Backend.renew_lease` and
+        :meth:`Backend.revoke_lease` are implemented (dynamic secrets).
     """
 
     binary: bool = True
@@ -118,6 +121,7 @@ class Capabilities:
     max_metadata_keys: int | None = None
     max_metadata_key_bytes: int | None = None
     max_metadata_value_bytes: int | None = None
+    leases: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +176,22 @@ class RawSecret:
     labels: frozenset[str] = frozenset()
     created_at: datetime | None = None
     metadata: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseGrant:
+    """A lease as a backend returns it when issuing or renewing one.
+
+    :param lease_id: the service's id of the lease (not a credential).
+    :param duration: seconds it is valid for from now (0: it does not expire).
+    :param renewable: whether a renewal can extend it.
+    :param data: the credentials issued (only when issuing; empty on a renewal).
+    """
+
+    lease_id: str
+    duration: float
+    renewable: bool
+    data: Mapping[str, str] = field(default_factory=lambda: _EMPTY, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,6 +318,20 @@ class Backend(Protocol):
         for a name that leaves no room for one (it is called before any network call)."""
         ...
 
+    def issue_lease(self, path: str) -> LeaseGrant:
+        """Issue credentials under a lease at ``path`` (with ``capabilities.leases``): a
+        service path such as Vault's ``database/creds/ROLE``, not a portable name."""
+        ...
+
+    def renew_lease(self, lease_id: str, increment: float | None) -> LeaseGrant:
+        """Extend a lease by ``increment`` seconds (``None``: the service's default); the
+        grant says how long it really got (less, near the maximum TTL)."""
+        ...
+
+    def revoke_lease(self, lease_id: str) -> None:
+        """Revoke a lease, so that its credentials stop working now."""
+        ...
+
     def classify(self, exc: BaseException) -> Classified | None:
         """Map an SDK exception to a portable code, or ``None`` when it is not the SDK's."""
         ...
@@ -391,6 +425,15 @@ class BackendBase:
 
     def staging_companion(self, name: str) -> str:
         raise self._unsupported("staged rotation")
+
+    def issue_lease(self, path: str) -> LeaseGrant:
+        raise self._unsupported("leases")
+
+    def renew_lease(self, lease_id: str, increment: float | None) -> LeaseGrant:
+        raise self._unsupported("leases")
+
+    def revoke_lease(self, lease_id: str) -> None:
+        raise self._unsupported("leases")
 
     def _unsupported(self, what: str) -> Exception:
         from helium_secrets.errors import UnsupportedError

@@ -29,12 +29,14 @@ from helium_secrets.backends._base import (
     BackendBase,
     Capabilities,
     Classified,
+    LeaseGrant,
     RawSecret,
     RequestTokens,
     extra_operation,
 )
 from helium_secrets.backends._display import shown_address
 from helium_secrets.backends._transport import refuse_cross_origin_redirects
+from helium_secrets.backends.hashivault import leases
 from helium_secrets.backends.hashivault.auth import auth_from_query, resolve_auth
 from helium_secrets.backends.hashivault.classify import classify as classify_error
 from helium_secrets.backends.hashivault.classify import is_cas_mismatch
@@ -170,6 +172,7 @@ class VaultBackend(BackendBase):
             max_metadata_keys=MAX_METADATA_KEYS if v2 else None,
             max_metadata_key_bytes=MAX_METADATA_KEY_BYTES if v2 else None,
             max_metadata_value_bytes=MAX_METADATA_VALUE_BYTES if v2 else None,
+            leases=True,
         )
         if client is None:
             client = build_client(opts)
@@ -585,6 +588,15 @@ class VaultBackend(BackendBase):
     def renewals(self) -> int:
         """Successful token renewals."""
         return self._session.renewals
+
+    def issue_lease(self, path: str) -> LeaseGrant:
+        return leases.issue(self._session.run, self._client, path)
+
+    def renew_lease(self, lease_id: str, increment: float | None) -> LeaseGrant:
+        return leases.renew(self._session.run, self._client, lease_id, increment)
+
+    def revoke_lease(self, lease_id: str) -> None:
+        leases.revoke(self._session.run, self._client, lease_id)
 
     def classify(self, exc: BaseException) -> Classified | None:
         return classify_error(exc, self.address)
