@@ -14,7 +14,7 @@ import logging
 import os
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -29,11 +29,25 @@ from helium_secrets.errors import (
 )
 from helium_secrets.layers.leases import LeasePolicy, next_action, retry_delay
 from helium_secrets.layers.retry import Clock, RetryPolicy
+from helium_secrets.redaction import redactor
 
 __all__ = ["LeaseCallback", "LeaseKeeper", "LeasedCredentials", "check_lease_path"]
 
 LeaseCallback = Callable[[Lease, Lease], None]
 _log = logging.getLogger("helium_secrets.leases")
+
+
+def _remember(lease: Lease) -> None:
+    if redactor.filters:
+        for value in lease.credentials.values():
+            redactor.add(value.reveal())
+
+
+def _forget(*leases: Lease) -> None:
+    if redactor.filters:
+        for lease in leases:
+            for value in lease.credentials.values():
+                redactor.discard(value.reveal())
 
 
 def check_lease_path(path: object, backend: str) -> str:
@@ -64,8 +78,9 @@ class _Held:
     failures: int = 0
     last_error: HeliumError | None = None
     callbacks: list[LeaseCallback] = field(default_factory=list)
-    #: Earlier leases of this path, still valid until their expiry (monotonic), for close().
-    superseded: list[tuple[str, float]] = field(default_factory=list)
+    #: Earlier leases of this path, valid until their expiry (monotonic): for close(), and
+    #: masked by the redactor until then.
+    superseded: list[tuple[Lease, float]] = field(default_factory=list)
     released: bool = False
     #: The process that issued it: a forked child never revokes its parent's leases.
     pid: int = field(default_factory=os.getpid)
@@ -129,6 +144,7 @@ class LeaseKeeper:
         self._stopped = False
         #: Callbacks that raised.
         self.callback_errors = 0
+        redactor.watch(self)  # the credentials are masked in logs while a filter is installed
 
     # -- the handles' side -----------------------------------------------------------------
 
@@ -236,9 +252,11 @@ class LeaseKeeper:
             unwanted = held.released or self._stopped
             old = held.lease
             if not unwanted:
-                held.superseded = [(lid, end) for lid, end in held.superseded
-                                   if end > started] + [(old.lease_id, held.expires)]
+                gone = [lease for lease, end in held.superseded if end <= started]
+                held.superseded = [(lease, end) for lease, end in held.superseded
+                                   if end > started] + [(old, held.expires)]
                 self._adopt(held.path, grant, started, held)
+                _forget(*gone)
         if unwanted:  # released or closed meanwhile: nobody will use these
             self._revoke(held.path, grant.lease_id)
             return
@@ -259,6 +277,7 @@ class LeaseKeeper:
             duration=grant.duration, renewable=grant.renewable, issued_at=issued,
             expires_at=issued + timedelta(seconds=grant.duration) if grant.duration > 0 else None,
         )
+        _remember(lease)
         if held is None:
             held = _Held(path=path, lease=lease, first_duration=grant.duration,
                          granted_at=started, expires=float("inf"))
@@ -304,13 +323,24 @@ class LeaseKeeper:
         except HeliumError as exc:
             _log.warning("revoking a lease of %r failed: %s", path, exc.code.value)
 
-    def _revoke_all(self, held: _Held) -> None:
-        if held.pid != os.getpid():
+    def _revoke_all(self, held: _Held, *, revoke: bool = True) -> None:
+        """Revoke (as asked) what ``held`` issued that is still valid, and let go of it."""
+        leases = [*held.superseded, (held.lease, held.expires)]
+        _forget(*(lease for lease, _ in leases))
+        if not revoke or held.pid != os.getpid():
             return
         now = self._clock.monotonic()
-        for lease_id, end in [*held.superseded, (held.lease.lease_id, held.expires)]:
+        for lease, end in leases:
             if end > now:
-                self._revoke(held.path, lease_id)
+                self._revoke(held.path, lease.lease_id)
+
+    def secret_values(self) -> Iterator[str]:
+        """The credentials held now (for :mod:`helium_secrets.redaction`)."""
+        with self._lock:
+            held = list(self._held.values())
+        for each in held:
+            for lease in [each.lease, *(old for old, _ in each.superseded)]:
+                yield from (value.reveal() for value in lease.credentials.values())
 
     def _ensure_thread(self) -> None:
         if not self.policy.background or self._stopped:
@@ -351,5 +381,4 @@ class LeaseKeeper:
             held, self._held = list(self._held.values()), {}
         for each in held:
             each.released = True
-            if self.policy.revoke_on_close:
-                self._revoke_all(each)
+            self._revoke_all(each, revoke=self.policy.revoke_on_close)

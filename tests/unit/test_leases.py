@@ -289,3 +289,22 @@ def test_a_closed_store_issues_no_lease() -> None:
     with pytest.raises(Exception, match="closed"):
         store.lease("database/creds/app")
     assert server.lease_calls == []
+
+
+def test_the_redactor_masks_the_credentials_while_the_store_holds_them() -> None:
+    from helium_secrets import redaction
+
+    redaction.install()
+    try:
+        store, _, clock, _ = make(ttl=30, max_ttl=30)
+        handle = store.lease("database/creds/app")
+        first = handle.current["password"].reveal()
+        assert first not in redaction.redactor.redact(f"connecting with {first}")
+        run_until(store, clock, clock.monotonic() + 25)  # replaced; the old one still valid
+        second = handle.current["password"].reveal()
+        masked = redaction.redactor.redact(f"{first} {second}")
+        assert first not in masked and second not in masked
+        store.close()  # the store lets go of them: the redactor no longer holds them
+        assert redaction.redactor.redact(second) == second
+    finally:
+        redaction.uninstall()
