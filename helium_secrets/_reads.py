@@ -234,9 +234,10 @@ class ReadPath:
     def _run(self, key: _Key, flight: _Flight, policy: RetryPolicy, ttl: float | None) -> None:
         name, version, label = key
         try:
-            secret = self._fetch(name, version, label, policy, ttl)
+            secret, ticket = self._fetch(name, version, label, policy, ttl)
         except Exception as exc:
             flight.resolve(error=exc)
+            return
         except BaseException:
             flight.resolve(error=_Abandoned())
             raise
@@ -246,6 +247,9 @@ class ReadPath:
             with self._lock:
                 if self._inflight.get(key) is flight:
                     del self._inflight[key]
+        if ticket is not None:
+            # After the answer is out: a listener that reads the name must not wait on it.
+            self._listeners().observe(secret, ticket)
 
     def _wait(self, name: str, flight: _Flight, stale: Secret | None, leader: bool) -> Secret:
         started = time.perf_counter()
@@ -282,7 +286,8 @@ class ReadPath:
         return stale
 
     def _fetch(self, name: str, version: str | None, label: str | None, policy: RetryPolicy,
-               ttl: float | None) -> Secret:
+               ttl: float | None) -> tuple[Secret, int | None]:
+        """One read; the secret, with the ticket to announce it by when it is the current one."""
         current = version is None and label is None
         cache = self.cache
         # A write, delete or clear by this store while we fetch makes our answer outdated.
@@ -306,9 +311,10 @@ class ReadPath:
                 backend=self.pipeline.backend_name, name=name, version=version,
             ) from exc
         secret = to_secret(raw)
-        if current:
-            self._learned(secret, generation, ticket, ttl)
-        return secret
+        if not current:
+            return secret, None
+        self._keep(secret, generation, ttl)
+        return secret, ticket
 
     def exists(self, name: str, policy: RetryPolicy) -> bool:
         """Whether ``name`` exists, after a read of one of its versions or labels found nothing.
@@ -328,11 +334,12 @@ class ReadPath:
             pass
         return True
 
-    def _learned(self, secret: Secret, generation: int, ticket: int, ttl: float | None) -> None:
+    def _keep(self, secret: Secret, generation: int, ttl: float | None) -> None:
+        """Cache what a read learned, unless a write by this store made it outdated meanwhile
+        (the listeners are told by the caller, once the readers have their answer)."""
         cache = self.cache
         if cache is not None and not self._closed and cache.generation == generation:
             cache.put(secret.name, secret, self._clock.monotonic(), ttl)
-        self._listeners().observe(secret, ticket)
 
     def _learned_missing(self, name: str, generation: int, message: str) -> None:
         cache = self.cache
@@ -469,10 +476,11 @@ class ReadPath:
                 answer = answers.get(name)
                 if isinstance(answer, RawSecret):
                     secret = to_secret(answer)
-                    self._learned(secret, generation, ticket, None)
+                    self._keep(secret, generation, None)
                     self.pipeline.emit("get", name, secret.version, None, 0.0, "miss", 0,
                                        "get_many")
                     flights[name].resolve(secret)
+                    self._listeners().observe(secret, ticket)
                     continue
                 error = (self.pipeline.translate(answer, name) if answer is not None
                          else SecretNotFoundError("secret not found",

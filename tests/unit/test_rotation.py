@@ -166,3 +166,29 @@ def test_forked_child_gets_a_live_poller(backend: MemoryBackend) -> None:
     os.waitpid(pid, 0)
     store.close()
     assert answer == b"1"
+
+
+@pytest.mark.parametrize("read", ["refresh", "get_many"])
+def test_a_listener_that_reads_the_rotated_secret_on_a_store_without_cache_does_not_hang(
+    read: str,
+) -> None:
+    # The listener used to run inside the read that found the new version, before that read
+    # answered: its own read of the name waited on it for ever.
+    import threading
+
+    from helium_secrets.backends.memory import MemoryBackend
+
+    backend = MemoryBackend()
+    store = SecretStore(backend, cache=None, poll=PollPolicy(interval=None))
+    store.put("a", "one")
+    seen: list[str] = []
+    store.on_rotation("a", lambda old, new: seen.append(store.get("a").value.reveal()))
+    backend.write_external("a", "two")
+    worker = threading.Thread(
+        target=(lambda: store.refresh("a")) if read == "refresh" else
+        (lambda: store.get_many(["a"])), daemon=True)
+    worker.start()
+    worker.join(timeout=10)
+    assert not worker.is_alive(), "the read that found the rotation never returned"
+    assert seen == ["two"]
+    store.close()
