@@ -287,18 +287,19 @@ def _cmd_get(store: SecretStore, args: argparse.Namespace) -> int:
 
 
 def _read_pairs(args: argparse.Namespace, backend: str) -> dict[str, str]:
-    """The JSON object of ``put NAME KEY=@FILE KEY=-`` (as ``bao kv put`` takes them); a
-    value itself on the command line is refused (``ps`` and shell history would see it)."""
+    """The JSON object of ``put NAME KEY=VALUE KEY=@FILE KEY=-`` (as ``bao kv put`` takes
+    them). A value on the command line is taken, as bao takes it, with a warning naming the
+    key: ``ps`` and shell history see it, so ``@FILE`` and ``-`` are the ways for secrets."""
     if args.file is not None or args.binary or args.allow_empty:
-        raise CLIError("KEY=@FILE pairs take no --file, --binary or --allow-empty",
+        raise CLIError("KEY=VALUE pairs take no --file, --binary or --allow-empty",
                        ExitCode.USAGE)
     document: dict[str, str] = {}
     stdin_read = False
     for pair in args.pairs:
         key, sep, source = pair.partition("=")
         if not sep or not key:
-            raise CLIError("put reads the value from stdin or --file, never from the command "
-                           "line (KEY=@FILE and KEY=- pairs write a JSON object)", ExitCode.USAGE)
+            raise CLIError("put reads the value from stdin or --file; extra arguments are "
+                           "KEY=VALUE, KEY=@FILE or KEY=- pairs (a JSON object)", ExitCode.USAGE)
         if key in document:
             raise CLIError(f"the key {key!r} is given twice", ExitCode.USAGE)
         if source == "-":
@@ -308,10 +309,11 @@ def _read_pairs(args: argparse.Namespace, backend: str) -> dict[str, str]:
         elif source.startswith("@") and len(source) > 1:
             path = source[1:]
         else:  # never echo it: it is a value
-            raise CLIError(
-                f"{key}=...: a value never comes from the command line, where ps and shell "
-                f"history see it: use {key}=@FILE (the file's contents) or {key}=- (stdin)",
-                ExitCode.USAGE)
+            sys.stderr.write(
+                f"{PROG}: warning: the value of {key!r} was given on the command line, where "
+                f"ps and shell history see it; for a secret use {key}=@FILE or {key}=-\n")
+            document[key] = source
+            continue
         # Read as the single value is (one trailing newline dropped); an empty field of a map
         # is a value like any other.
         field = argparse.Namespace(**{**vars(args), "file": path, "allow_empty": True})

@@ -139,12 +139,15 @@ def test_put_key_file_pairs_write_a_json_object(
     assert out == CANARY + "\n"
 
 
-def test_put_refuses_a_literal_value_in_a_pair_without_echoing_it(
+def test_put_takes_a_literal_value_in_a_pair_as_bao_does_and_warns_without_echoing_it(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = _run(monkeypatch, capsys, "--url", "mem://fc-cli", "put", "app/api",
-                        f"api-key={CANARY}")
-    assert code == 2
-    assert "api-key=@FILE" in err and "api-key=-" in err and CANARY not in err
+    code, out, err = _run(monkeypatch, capsys, "--url", "mem://fc-cli-literal", "put",
+                          "app/api", f"api-key={CANARY}", "user=svc")
+    assert code == 0
+    assert "warning" in err and "'api-key'" in err and "api-key=@FILE" in err
+    assert "'user'" in err and CANARY not in err and CANARY not in out
+    assert shared("fc-cli-literal").get("app/api").value == json.dumps(
+        {"api-key": CANARY, "user": "svc"}, separators=(",", ":"))
 
 
 def test_cli_timeout_bounds_a_vault_that_never_answers(
