@@ -168,7 +168,7 @@ class LeaseKeeper:
         held = self._held.get(path)
         if held is None or held.released:
             raise InvalidArgumentError(
-                "this lease was revoked: call store.lease() again for new credentials",
+                "this lease was revoked: ask the store for the lease again for new credentials",
                 backend=self._pipeline.backend_name, name=path)
         if self._clock.monotonic() >= held.expires:
             expired = held.lease.expires_at

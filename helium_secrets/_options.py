@@ -32,8 +32,21 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Literal, TypeVar, Union, get_args, get_origin
 from urllib.parse import SplitResult, parse_qsl
 
-__all__ = ["Options", "Spec", "build", "option", "parse", "parse_bool", "query_flag", "query_of",
-           "specs"]
+__all__ = [
+    "Options",
+    "Spec",
+    "Timeout",
+    "build",
+    "option",
+    "parse",
+    "parse_bool",
+    "parse_timeout",
+    "query_flag",
+    "query_of",
+    "specs",
+    "timeout_pair",
+    "timeout_problem",
+]
 
 OptionsT = TypeVar("OptionsT", bound="Options")
 
@@ -452,3 +465,40 @@ def build(schema: type[OptionsT], options: OptionsT | None, keywords: Mapping[st
     if not isinstance(options, schema):
         raise TypeError(f"options must be {schema.__name__}, not {type(options).__name__}")
     return options
+
+
+#: Seconds per request, or a ``(connect, read)`` pair: the ``timeout`` option of every backend
+#: that talks to a service.
+Timeout = float | tuple[float, float]
+
+
+def parse_timeout(value: str) -> Timeout:
+    """A ``timeout`` from a URL or the environment: ``10``, ``10s`` (the ``vault`` CLI's form) or
+    ``5,30`` (connect, read)."""
+    def seconds(text: str) -> float:
+        text = text.strip().lower()
+        try:
+            return float(text[:-1]) if text.endswith("s") else float(text)
+        except ValueError:
+            raise ValueError("expected seconds, such as 10, 10s or 5,30 (connect, read)") from None
+
+    parts = value.split(",")
+    if len(parts) == 2:
+        return seconds(parts[0]), seconds(parts[1])
+    if len(parts) != 1:
+        raise ValueError("expected seconds, such as 10, 10s or 5,30 (connect, read)")
+    return seconds(value)
+
+
+def timeout_problem(timeout: Timeout | None) -> str | None:
+    """What is wrong with a ``timeout`` (``None`` when nothing is)."""
+    if timeout is None:
+        return None  # the types are the schema's to check
+    values = timeout if isinstance(timeout, tuple) else (timeout,)
+    return None if all(math.isfinite(v) and v > 0 for v in values) else "positive seconds"
+
+
+def timeout_pair(timeout: Timeout) -> tuple[float, float]:
+    """``(connect, read)`` seconds of a ``timeout`` (one number is both)."""
+    return (float(timeout[0]), float(timeout[1])) if isinstance(timeout, tuple) else (
+        float(timeout), float(timeout))

@@ -624,6 +624,11 @@ def _seconds(text: str) -> float:
     return seconds
 
 
+#: The schemes whose backends talk to a service (and take ``timeout=``).
+NETWORK_SCHEMES = frozenset({"vault", "openbao", "awssecretsmanager", "awsssm", "azurekeyvault",
+                             "gcpsecretmanager"})
+
+
 def _timeout_options(url: str, seconds: float) -> dict[str, Any]:
     """The store and backend options that keep one CLI call within ``seconds``: a retry
     deadline, and each request's timeouts where the backend has them (a server that accepts
@@ -637,19 +642,11 @@ def _timeout_options(url: str, seconds: float) -> dict[str, Any]:
     scheme, query = parts.scheme.lower(), parse_qs(parts.query)
     connect, read = min(5.0, seconds), seconds / 2  # room for one retry
     options: dict[str, Any] = {"retry": RetryPolicy(deadline=seconds)}
-    if scheme in ("vault", "openbao"):
-        if "timeout" not in query and not any(
-                os.environ.get(v, "").strip() for v in ("VAULT_CLIENT_TIMEOUT", "BAO_CLIENT_TIMEOUT")):
-            options["timeout"] = (connect, read)
-    elif scheme == "gcpsecretmanager":
-        if "timeout" not in query:
-            options["timeout"] = read
-    elif scheme == "azurekeyvault":
-        options.update(connection_timeout=connect, read_timeout=read)
-    elif scheme == "awssecretsmanager":
-        from botocore.config import Config
-
-        options["config"] = Config(connect_timeout=connect, read_timeout=read)
+    # Every backend that talks to a service has the same timeout option (GCP: one per call).
+    env_set = scheme in ("vault", "openbao") and any(
+        os.environ.get(v, "").strip() for v in ("VAULT_CLIENT_TIMEOUT", "BAO_CLIENT_TIMEOUT"))
+    if scheme in NETWORK_SCHEMES and "timeout" not in query and not env_set:
+        options["timeout"] = read if scheme == "gcpsecretmanager" else (connect, read)
     return options
 
 

@@ -191,3 +191,40 @@ def test_the_demo_says_it_created_a_store_and_its_key(
     code, out, _ = _run(monkeypatch, capsys, "--url", url, "demo")
     assert "created a new" not in out and "created its key" not in out  # nothing is new
     assert f"its key in {tmp_path}/store/" in out
+
+
+def test_every_network_backend_takes_the_same_timeout_option(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("boto3")
+    pytest.importorskip("azure.keyvault.secrets")
+    from helium_secrets.backends.awssecretsmanager.options import (
+        AWSSecretsManagerOptions,
+        client_for,
+    )
+    from helium_secrets.backends.azurekeyvault.options import AzureKeyVaultOptions, build_client
+    from helium_secrets.cli._main import _timeout_options
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    client = client_for(AWSSecretsManagerOptions(region="eu-west-1", timeout=(2.0, 7.0)))
+    assert (client.meta.config.connect_timeout, client.meta.config.read_timeout) == (2.0, 7.0)
+    from helium_secrets._options import parse
+
+    assert parse(AWSSecretsManagerOptions, query={"timeout": "3"}).timeout == 3.0
+    assert parse(AzureKeyVaultOptions, query={"timeout": "5,60"}).timeout == (5.0, 60.0)
+    with pytest.raises(ValueError, match="timeout"):
+        client_for(AWSSecretsManagerOptions(client=client, timeout=1.0))
+    with pytest.raises(ValueError, match="positive seconds"):
+        AWSSecretsManagerOptions(region="eu-west-1", timeout=(1.0, 0.0))
+    from azure.identity import ClientSecretCredential
+
+    credential = ClientSecretCredential("tenant", "client", "not-a-real-secret")
+    with pytest.warns(DeprecationWarning, match="timeout=\\(connect, read\\)"):
+        azure, _ = build_client(AzureKeyVaultOptions(vault_url="https://myvault.vault.azure.net",
+                                                     credential=credential, read_timeout=5.0))
+    azure.close()
+    # The CLI's short deadline reaches every network backend, SSM included.
+    for url in ("awsssm://eu-west-1", "awssecretsmanager://eu-west-1",
+                "azurekeyvault://myvault", "vault://127.0.0.1:8200?tls=false"):
+        assert _timeout_options(url, 10.0)["timeout"] == (5.0, 5.0), url
+    assert _timeout_options("gcpsecretmanager://p", 10.0)["timeout"] == 5.0

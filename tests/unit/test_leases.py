@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import random
+import secrets
+from collections.abc import Iterator
 from typing import ClassVar
 
 import pytest
@@ -43,6 +45,7 @@ class LeaseServer(MemoryBackend):
         self.revoked: list[str] = []
         self.lease_calls: list[str] = []
         self.down = False
+        self.tag = secrets.token_hex(4)  # each server's credentials are its own
 
     def _up(self, call: str) -> None:
         self.lease_calls.append(call)
@@ -56,7 +59,8 @@ class LeaseServer(MemoryBackend):
         self.ends[lease_id] = now + self.max_ttl
         self.expiry[lease_id] = now + self.ttl
         return LeaseGrant(lease_id, self.ttl, True,
-                          {"username": f"user-{lease_id[-1]}", "password": CANARY + lease_id})
+                          {"username": f"user-{lease_id[-1]}",
+                           "password": f"{CANARY}-{self.tag}-{lease_id}"})
 
     def renew_lease(self, lease_id: str, increment: float | None) -> LeaseGrant:
         self._up("renew")
@@ -75,6 +79,17 @@ class LeaseServer(MemoryBackend):
         return lease_id not in self.revoked and self.expiry[lease_id] > self.clock.monotonic()
 
 
+_opened: list[SecretStore] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_stores() -> Iterator[None]:
+    """Close what each test opened: an open store's keeper stays a source of the redactor."""
+    yield
+    while _opened:
+        _opened.pop().close()
+
+
 def make(policy: LeasePolicy = NO_JITTER, **server: float
          ) -> tuple[SecretStore, LeaseServer, ManualClock, list[AuditEvent]]:
     clock = ManualClock()
@@ -82,6 +97,7 @@ def make(policy: LeasePolicy = NO_JITTER, **server: float
     events: list[AuditEvent] = []
     store = SecretStore(backend, lease=policy, clock=clock, audit=[events.append],
                         retry=RetryPolicy(max_attempts=1))
+    _opened.append(store)
     return store, backend, clock, events
 
 

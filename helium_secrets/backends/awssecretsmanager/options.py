@@ -18,7 +18,13 @@ import boto3
 import botocore.exceptions
 from botocore.config import Config
 
-from helium_secrets._options import Options, option
+from helium_secrets._options import (
+    Options,
+    option,
+    parse_timeout,
+    timeout_pair,
+    timeout_problem,
+)
 from helium_secrets.backends._transport import check_plaintext
 
 __all__ = [
@@ -47,6 +53,7 @@ class AWSClientOptions(Options):
     :param session: a ``boto3.Session`` to build the client from.
     :param client: a ready client.
     :param config: a ``botocore.config.Config`` merged into the client's.
+    :param timeout: seconds per request, or ``(connect, read)``; beats ``config``'s timeouts.
     """
 
     #: The boto3 service name of the client (``session.client(service)``).
@@ -63,6 +70,8 @@ class AWSClientOptions(Options):
     session: boto3.Session | None = None
     client: Any = None
     config: Config | None = None
+    timeout: float | tuple[float, float] | None = option(None, query=True, parse=parse_timeout,
+                                     check=timeout_problem)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,6 +96,8 @@ class AWSSecretsManagerOptions(AWSClientOptions):
         retries too multiplies the attempts (a warning says so).
     :param config: a ``botocore.config.Config`` merged into the client's (timeouts, proxies,
         pool size); its retry settings are overridden. Defaults: 10 s to connect, 30 s to read.
+    :param timeout: seconds per request, or a ``(connect, read)`` pair (``5,30`` in a URL), the
+        same option as on every other backend; it beats ``config``'s timeouts.
     :param recovery_window_days: days a deleted secret can be restored (7-30, default 30).
     :param kms_key_id: the KMS key for secrets this backend creates.
     :param description: the description of secrets this backend creates.
@@ -124,9 +135,11 @@ def client_for(opts: AWSClientOptions) -> Any:
             client is not None or (session is not None and session.region_name)):
         region = None  # a ready client or session keeps its own region
     if client is not None:
-        if any(x is not None for x in (session, profile, region, endpoint_url, config)):
+        if any(x is not None for x in (session, profile, region, endpoint_url, config,
+                                       opts.timeout)):
             raise ValueError(
-                "pass either client= or session/profile/region/endpoint_url/config, not both"
+                "pass either client= or session/profile/region/endpoint_url/config/timeout, "
+                "not both"
             )
         _check_endpoint(client, opts)
         _warn_if_client_retries(client, opts.service)
@@ -141,6 +154,9 @@ def client_for(opts: AWSClientOptions) -> Any:
     if endpoint_url is not None:  # early: building a client may look up credentials (IMDS)
         _check_url(endpoint_url, opts.service_id, opts)
     merged = (_DEFAULTS.merge(config) if config is not None else _DEFAULTS).merge(_NO_RETRIES)
+    if opts.timeout is not None:
+        connect, read = timeout_pair(opts.timeout)
+        merged = merged.merge(Config(connect_timeout=connect, read_timeout=read))
     try:
         built = session.client(
             opts.service, region_name=region, endpoint_url=endpoint_url, config=merged

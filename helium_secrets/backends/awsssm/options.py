@@ -33,6 +33,7 @@ class AWSSSMOptions(AWSClientOptions):
     :param client: a ready ``ssm`` client, with its retries switched off.
     :param config: a ``botocore.config.Config`` merged into the client's (its retry settings
         are overridden).
+    :param timeout: seconds per request, or a ``(connect, read)`` pair; beats ``config``'s.
     :param path: the root path every name is under (``"/myapp/prod"``; ``""``: ``/``).
     :param parameter_type: the type of the parameters this backend writes.
     :param kms_key_id: the KMS key of the ``SecureString`` parameters this backend writes.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
@@ -10,7 +11,13 @@ from azure.core.credentials import TokenCredential
 from azure.core.pipeline.policies import RedirectPolicy
 from azure.keyvault.secrets import SecretClient
 
-from helium_secrets._options import Options, option
+from helium_secrets._options import (
+    Options,
+    option,
+    parse_timeout,
+    timeout_pair,
+    timeout_problem,
+)
 from helium_secrets.backends._transport import check_redirect, origin
 
 __all__ = ["AzureKeyVaultOptions", "SameOriginRedirects", "build_client", "check_vault_url"]
@@ -36,8 +43,10 @@ class AzureKeyVaultOptions(Options):
         matching the vault's domain (keep it on for real vaults).
     :param poll_interval: seconds between polls while waiting for a delete or recover.
     :param wait_timeout: the longest wait for a delete or recover to finish, in seconds.
-    :param connection_timeout: TCP connect timeout, in seconds.
-    :param read_timeout: socket read timeout, in seconds.
+    :param timeout: seconds per request, or a ``(connect, read)`` pair (``5,60`` in a URL), the
+        same option as on every other backend; default 10 s to connect, 60 s to read.
+    :param connection_timeout: deprecated: ``timeout=(connect, read)``.
+    :param read_timeout: deprecated: ``timeout=(connect, read)``.
     :param client_options: more keyword arguments for ``SecretClient`` (``api_version``,
         ``transport``, ...); not retry settings (the store is the only retry layer) nor the
         options above.
@@ -55,8 +64,10 @@ class AzureKeyVaultOptions(Options):
     verify_challenge_resource: bool = option(True, query=True)
     poll_interval: float = option(2.0, query=True, gt=0)
     wait_timeout: float = option(120.0, query=True, gt=0)
-    connection_timeout: float = option(10.0, gt=0)
-    read_timeout: float = option(60.0, gt=0)
+    timeout: float | tuple[float, float] = option((10.0, 60.0), query=True, parse=parse_timeout,
+                              check=timeout_problem)
+    connection_timeout: float | None = option(None, gt=0)
+    read_timeout: float | None = option(None, gt=0)
     client_options: Mapping[str, Any] | None = None
 
 
@@ -71,6 +82,12 @@ def build_client(opts: AzureKeyVaultOptions) -> tuple[SecretClient, Any]:
     if not vault_url:
         raise ValueError("the Azure Key Vault backend needs vault_url or client")
     check_vault_url(vault_url)
+    connect, read = timeout_pair(opts.timeout)
+    if opts.connection_timeout is not None or opts.read_timeout is not None:
+        warnings.warn("connection_timeout= and read_timeout= are deprecated: pass "
+                      "timeout=(connect, read)", DeprecationWarning, stacklevel=4)
+        connect = opts.connection_timeout if opts.connection_timeout is not None else connect
+        read = opts.read_timeout if opts.read_timeout is not None else read
     owned: Any = None
     if credential is None:
         from azure.identity import DefaultAzureCredential
@@ -78,8 +95,8 @@ def build_client(opts: AzureKeyVaultOptions) -> tuple[SecretClient, Any]:
         credential = owned = DefaultAzureCredential()
     settings: dict[str, Any] = {
         "retry_total": 0,  # the store is the only retry layer
-        "connection_timeout": opts.connection_timeout,
-        "read_timeout": opts.read_timeout,
+        "connection_timeout": connect,
+        "read_timeout": read,
         "connection_verify": opts.connection_verify,
         "verify_challenge_resource": opts.verify_challenge_resource,
         "redirect_policy": SameOriginRedirects(),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 from urllib.parse import urlsplit
@@ -12,7 +11,7 @@ import hvac.exceptions
 import requests
 import requests.adapters
 
-from helium_secrets._options import Options, option
+from helium_secrets._options import Options, option, parse_timeout, timeout_problem
 from helium_secrets.backends._transport import check_plaintext
 from helium_secrets.backends.hashivault.auth import VaultAuth
 
@@ -31,20 +30,6 @@ DEFAULT_TIMEOUT = (5.0, 10.0)
 def _env(name: str) -> tuple[str, str]:
     """A Vault CLI variable (``VAULT_X``), then OpenBao's spelling of it (``BAO_X``)."""
     return f"VAULT_{name}", f"BAO_{name}"
-
-
-def _parse_timeout(value: str) -> float:
-    """Seconds, as ``10`` or ``10s`` (the ``vault`` CLI's form)."""
-    text = value.strip().lower()
-    try:
-        return float(text[:-1]) if text.endswith("s") else float(text)
-    except ValueError:
-        raise ValueError("expected seconds, such as 10 or 10s") from None
-
-
-def _timeout_problem(timeout: float | tuple[float, float]) -> str | None:
-    seconds = timeout if isinstance(timeout, tuple) else (timeout,)
-    return None if all(math.isfinite(s) and s > 0 for s in seconds) else "positive seconds"
 
 
 def _mount_problem(mount: str) -> str | None:
@@ -104,8 +89,8 @@ class VaultOptions(Options):
     tls_skip_verify: bool = option(False, query=True, env=_env("SKIP_VERIFY"))
     allow_insecure_http: bool = option(False, query=True)
     timeout: float | tuple[float, float] = option(
-        DEFAULT_TIMEOUT, query=True, env=_env("CLIENT_TIMEOUT"), parse=_parse_timeout,
-        check=_timeout_problem,
+        DEFAULT_TIMEOUT, query=True, env=_env("CLIENT_TIMEOUT"), parse=parse_timeout,
+        check=timeout_problem,
     )
     max_value_bytes: int = option(DEFAULT_MAX_VALUE_BYTES, ge=1)
     client: hvac.Client | None = None
