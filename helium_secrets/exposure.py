@@ -36,13 +36,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ENCODINGS",
+    "GIT_COMMIT_FORMAT",
     "MIN_LENGTH",
     "Finding",
     "KnownValue",
+    "Line",
     "Matcher",
     "Unscannable",
-    "GIT_COMMIT_FORMAT",
-    "Line",
     "git_log_lines",
     "lines_of",
     "matcher_from_store",
@@ -256,13 +256,13 @@ class Matcher:
                 self._automaton.make_automaton()
         if not len(self._automaton):
             return
-        seen: set[tuple[int, int]] = set()
+        found: dict[tuple[int, int], str] = {}
         for end, (length, hits) in self._automaton.iter(line):
-            column = end - length + 2
             for index, encoding in hits:
-                if (column, index) not in seen:  # one form that is also part of another
-                    seen.add((column, index))
-                    yield column, self.known[index], encoding
+                # setdefault: one form that is also part of another is reported once.
+                found.setdefault((end - length + 2, index), encoding)
+        for (column, index), encoding in sorted(found.items()):
+            yield column, self.known[index], encoding
 
 
 @dataclass(frozen=True, slots=True)

@@ -240,6 +240,13 @@ def _cmd_scan(store: SecretStore, args: argparse.Namespace) -> int:
     paths = args.paths or (["."] if args.git_history or sys.stdin is None
                            or sys.stdin.isatty() else ["-"])
     skipped: list[str] = []
+    try:
+        import ahocorasick  # noqa: F401
+        if args.heuristics:
+            import detect_secrets  # noqa: F401
+    except ImportError:
+        raise CLIError("scan needs the scan extra: pip install 'helium-secrets[scan]'",
+                       ExitCode.USAGE) from None
     with matcher_from_store(store, args.prefix, versions=args.versions,
                             min_length=args.min_length) as matcher:
         lines = _git_lines(paths) if args.git_history else _file_lines(paths, skipped)
