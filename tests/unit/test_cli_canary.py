@@ -66,6 +66,8 @@ def _argv(url: str, other: str, tmp_path: Path) -> list[tuple[str, list[str], by
                     "--heuristics", "--fail-on-find"], b"") for fmt in ("table", "json", "sarif")],
         ("scan", ["scan", "--prefix", "app/"], CANARY.encode() + b"\n" + JSON_CANARY.encode()),
         ("scan", ["scan", str(planted), "--git-history"], b""),
+        ("access", ["access", "app/db", "app/config"], b""),
+        ("audit", ["audit", url, "--access", "--format", "json"], b""),
     ]
 
 
