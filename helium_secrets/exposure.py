@@ -28,7 +28,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 from urllib.parse import quote, quote_plus
 
 if TYPE_CHECKING:
@@ -265,8 +265,7 @@ class Matcher:
             yield column, self.known[index], encoding
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
+class Line(NamedTuple):  # a tuple: one is made for every line searched
     """One line of text to search, and where it comes from.
 
     :param source: the file's path (``"-"`` for stdin).
