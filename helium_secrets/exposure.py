@@ -266,13 +266,9 @@ class Matcher:
 
 
 class Line(NamedTuple):  # a tuple: one is made for every line searched
-    """One line of text to search, and where it comes from.
-
-    :param source: the file's path (``"-"`` for stdin).
-    :param number: the line's number, from 1.
-    :param text: the line.
-    :param commit: the commit that added it, for a git history.
-    """
+    """One line of text to search (``text``), and where it comes from: the file's path
+    (``source``, ``"-"`` for stdin), the line's number from 1 (``number``) and, in a git
+    history, the commit that added it (``commit``)."""
 
     source: str
     number: int

@@ -237,8 +237,8 @@ def _table(document: dict[str, Any], findings: Sequence[Finding]) -> None:
 def _cmd_scan(store: SecretStore, args: argparse.Namespace) -> int:
     from helium_secrets import __version__
 
-    paths = args.paths or (["."] if args.git_history or sys.stdin is None
-                           or sys.stdin.isatty() else ["-"])
+    # stdin only when asked for: a CI step whose stdin is empty must not pass by scanning it.
+    paths = args.paths or ["."]
     skipped: list[str] = []
     try:
         import ahocorasick  # noqa: F401
@@ -281,8 +281,7 @@ def register(command: Callable[..., argparse.ArgumentParser]) -> None:
                   "(never printing them)", _cmd_scan)
     cmd.add_argument("paths", nargs="*", action=_Targets, metavar="[URL] PATHS",
                      help="the store URL (an argument with ://), then the files and "
-                     "directories to search ('-': stdin; default: stdin when it is not a "
-                     "terminal, else .)")
+                     "directories to search ('-': stdin; default: .)")
     cmd.add_argument("--prefix", default="", metavar="P",
                      help="only the values of the secrets whose names start with P")
     cmd.add_argument("--versions", choices=("current", "all"), default="current",

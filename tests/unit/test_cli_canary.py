@@ -64,9 +64,10 @@ def _argv(url: str, other: str, tmp_path: Path) -> list[tuple[str, list[str], by
         ("delete", ["delete", "app/new", "--yes"], b""),
         *[("scan", ["scan", url, str(planted), "--format", fmt, "--versions", "all",
                     "--heuristics", "--fail-on-find"], b"") for fmt in ("table", "json", "sarif")],
-        ("scan", ["scan", "--prefix", "app/"], CANARY.encode() + b"\n" + JSON_CANARY.encode()),
+        ("scan", ["scan", "-", "--prefix", "app/"], CANARY.encode() + b"\n" + JSON_CANARY.encode()),
         ("scan", ["scan", str(planted), "--git-history"], b""),
         ("access", ["access", "app/db", "app/config"], b""),
+        ("access", ["access", "app/db", "--json"], b""),
         ("audit", ["audit", url, "--access", "--format", "json"], b""),
     ]
 

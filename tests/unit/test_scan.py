@@ -237,7 +237,7 @@ def test_previous_versions_only_on_request_and_stdin(store_url: str, tmp_path: P
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     values = _plant(store_url, tmp_path / "tree")
     log = f"line one\nsession {values['app/old']}\n{values['app/db']}\n".encode()
-    code, out, _ = _run(["scan", "--json"], capfd, log, monkeypatch)
+    code, out, _ = _run(["scan", "-", "--json"], capfd, log, monkeypatch)
     assert code == 0
     assert [(f["source"], f["line"], f["name"]) for f in json.loads(out)["findings"]] == [
         ("-", 3, "app/db")]
