@@ -130,12 +130,16 @@ def _base64_fragments(data: bytes, altchars: bytes | None) -> Iterator[str]:
         yield encoded[start:end]
 
 
-def _forms(value: str) -> Iterator[tuple[str, str]]:
-    """``(encoding, text)`` for each form ``value`` is searched in."""
-    if "\n" in value:  # found line by line: by its longest line
-        yield "raw", max(value.splitlines(), key=len)
-    else:
+def _forms(value: str, *, by_line: bool = True) -> Iterator[tuple[str, str]]:
+    """``(encoding, text)`` for each form ``value`` is searched in.
+
+    :param by_line: search a value of several lines by its longest line (text is searched
+        line by line); not for a JSON document, whose fields are searched instead.
+    """
+    if "\n" not in value:
         yield "raw", value
+    elif by_line:
+        yield "raw", max(value.splitlines(), key=len)
     data = value.encode("utf-8", "surrogateescape")
     for fragment in _base64_fragments(data, None):
         yield "base64", fragment
@@ -223,23 +227,26 @@ class Matcher:
                                "it is closed")
         text = (value.decode("utf-8", "surrogateescape") if isinstance(value, bytes)
                 else value)
-        self._add_one(known, text)
+        document: Any = None
         if text[:1] in ("{", "["):
             try:
                 document = json.loads(text)
             except ValueError:
-                return
+                document = None
+        # A pretty-printed document's longest line is no secret ("host": ...): its fields are.
+        self._add_one(known, text, by_line=document is None)
+        if document is not None:
             for path, leaf in _json_fields(document):
                 self._add_one(KnownValue(known.name, known.version, known.current, path), leaf)
 
-    def _add_one(self, known: KnownValue, text: str) -> None:
+    def _add_one(self, known: KnownValue, text: str, *, by_line: bool = True) -> None:
         if len(text) < self.min_length:
             self.unscannable.append(Unscannable(known.name, known.version, known.field,
                                                 f"shorter than {self.min_length} characters"))
             return
         index = len(self.known)
         self.known.append(known)
-        for encoding, form in _forms(text):
+        for encoding, form in _forms(text, by_line=by_line):
             if len(form) >= self.min_length:
                 self._pattern(form, (index, encoding))
 

@@ -41,10 +41,12 @@ def review(store: SecretStore, name: str) -> AccessReview | None:
     return result
 
 
-def access_document(result: AccessReview | None, backend: str) -> dict[str, Any]:
-    """One secret's review as JSON; ``known`` is false where the backend cannot tell."""
+def access_document(result: AccessReview | None, backend: str, *,
+                    reason: str | None = None) -> dict[str, Any]:
+    """One secret's review as JSON; ``known`` is false where the backend cannot tell (or
+    ``reason`` says why there is no review)."""
     if result is None:
-        return {"known": False, "reason": _UNKNOWN.get(
+        return {"known": False, "reason": reason or _UNKNOWN.get(
             backend, f"the {backend} backend cannot tell who can read a secret"),
             "read_from": None, "complete": False, "not_shown": None, "grants": [],
             "readers": []}

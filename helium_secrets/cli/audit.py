@@ -134,9 +134,8 @@ def _add_access(store: SecretStore, document: dict[str, Any]) -> None:
             secret["access"] = access_document(review(store, secret["name"]),
                                                document["backend"])
         except HeliumError as exc:
-            secret["access"] = {"known": False, "reason": f"error [{exc.code.value}]",
-                                "read_from": None, "complete": False, "not_shown": None,
-                                "grants": [], "readers": []}
+            secret["access"] = access_document(None, document["backend"],
+                                               reason=f"error [{exc.code.value}]")
 
 
 def _readers(secret: dict[str, Any]) -> str:

@@ -112,6 +112,17 @@ def test_a_multiline_value_is_found_by_its_longest_line() -> None:
         assert [f.line for f in scan(lines_of("k.pem", key.splitlines()), matcher)] == [2]
 
 
+def test_a_pretty_printed_json_secret_is_found_by_its_fields_not_its_lines() -> None:
+    password = _value("pw")
+    document = json.dumps({"host": "db", "password": password}, indent=2)
+    longest = max(document.splitlines(), key=len)
+    with Matcher() as matcher:
+        matcher.add(KnownValue("app/cfg", "1", True), document)
+        findings = list(scan(lines_of("f", [longest, json.dumps(document)]), matcher))
+    assert [(f.line, f.field, f.encoding) for f in findings] == [
+        (1, "password", "raw"), (2, None, "json"), (2, "password", "raw")]
+
+
 def test_the_matcher_shows_no_value_and_forgets_them_when_closed() -> None:
     value = _value("gone")
     matcher = Matcher()
