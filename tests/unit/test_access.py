@@ -8,7 +8,8 @@ import json
 
 from helium_secrets.access import AccessReview, Grant
 from helium_secrets.backends.awssecretsmanager.access import review as aws_review
-from helium_secrets.backends.hashivault.policies import parse_rules, review as vault_review
+from helium_secrets.backends.hashivault.policies import parse_rules
+from helium_secrets.backends.hashivault.policies import review as vault_review
 
 
 def test_aws_statements_that_concern_reading() -> None:
