@@ -607,9 +607,9 @@ def _build_parser() -> _Parser:
     delete.add_argument("--yes", "-y", action="store_true",
                         help="do not ask for confirmation (needed when stdin is not a terminal)")
 
-    from helium_secrets.cli import audit, copy, run, verbs
+    from helium_secrets.cli import access, audit, copy, run, scan, verbs
 
-    for family in (run, verbs, copy, audit):
+    for family in (run, verbs, copy, audit, scan, access):
         family.register(command)
     return parser
 

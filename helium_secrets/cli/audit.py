@@ -94,8 +94,10 @@ def _row(secret: dict[str, Any], tracked: set[str]) -> tuple[str, ...]:
 
 def _table(document: dict[str, Any]) -> None:
     tracked = set(document["fields"])
-    rows = [_COLUMNS] + [_row(s, tracked) for s in document["secrets"]]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(_COLUMNS))]
+    access = bool(document["secrets"]) and "access" in document["secrets"][0]
+    rows = [_COLUMNS + (("READERS",) if access else ())] + [
+        _row(s, tracked) + ((_readers(s),) if access else ()) for s in document["secrets"]]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         sys.stdout.write("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
                          + "\n")
@@ -122,6 +124,27 @@ def _csv(document: dict[str, Any]) -> None:
                          s["age_from"] or "", " ".join(s["problems"]), s["error"] or ""])
 
 
+def _add_access(store: SecretStore, document: dict[str, Any]) -> None:
+    """``--access``: who can read each secret (``access`` in JSON, ``READERS`` in the table)."""
+    from helium_secrets.cli.access import access_document, review
+    from helium_secrets.errors import HeliumError
+
+    for secret in document["secrets"]:
+        try:
+            secret["access"] = access_document(review(store, secret["name"]),
+                                               document["backend"])
+        except HeliumError as exc:
+            secret["access"] = access_document(None, document["backend"],
+                                               reason=f"error [{exc.code.value}]")
+
+
+def _readers(secret: dict[str, Any]) -> str:
+    access = secret["access"]
+    if not access["known"]:
+        return "unknown"
+    return ",".join(access["readers"]) or "none found"
+
+
 def _cmd_audit(store: SecretStore, args: argparse.Namespace) -> int:
     policy = AuditPolicy(max_age=args.max_age, unused_for=args.unused_for,
                          expiring_within=args.expiring_within)
@@ -133,6 +156,8 @@ def _cmd_audit(store: SecretStore, args: argparse.Namespace) -> int:
     document = audit_document(findings, store=_display_url(args.store_url),
                               backend=store.backend.name, policy=policy, fields=fields,
                               unchecked=unchecked, audited_at=now)
+    if args.access:
+        _add_access(store, document)
     output = "json" if args.json else args.format
     {"json": _print_json, "csv": _csv, "table": _table}[output](document)
     if args.fail_on and any(set(f.problems) & args.fail_on for f in findings):
@@ -156,6 +181,9 @@ def register(command: Callable[..., argparse.ArgumentParser]) -> None:
                        help="flag secrets that expire within this long")
     audit.add_argument("--format", choices=("table", "json", "csv"), default="table",
                        help="the output (default: table; --json is --format json)")
+    audit.add_argument("--access", action="store_true",
+                       help="also list who can read each secret, where the service can tell "
+                       "(as the access command does)")
     audit.add_argument("--fail-on", type=_fail_on, default=frozenset(), metavar="PROBLEMS",
                        help=f"exit with 9 when a secret has one of these problems: any, "
                        f"{', '.join(PROBLEMS)} (comma-separated)")

@@ -51,7 +51,9 @@ from google.cloud.secretmanager_v1.services.secret_manager_service import (
 from google.cloud.secretmanager_v1.services.secret_manager_service.transports import (
     SecretManagerServiceGrpcTransport,
 )
+from google.iam.v1 import iam_policy_pb2, policy_pb2
 from google.protobuf import any_pb2, duration_pb2, empty_pb2
+from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 __all__ = ["SERVICE", "SecretManagerEmulator", "crc32c"]
@@ -112,6 +114,8 @@ class _Secret:
     resource: types.Secret
     versions: list[_Version] = field(default_factory=list)
     etag: int = 1
+    #: The secret's IAM policy (``SetIamPolicy``); none set is an empty policy.
+    policy: policy_pb2.Policy = field(default_factory=policy_pb2.Policy)
 
 
 @dataclass
@@ -252,8 +256,8 @@ class SecretManagerEmulator:
 
     def _handler(self) -> grpc.GenericRpcHandler:
         def serialize(message: Any) -> bytes:
-            if isinstance(message, empty_pb2.Empty):
-                return message.SerializeToString()  # type: ignore[no-any-return]
+            if isinstance(message, Message):  # Empty and the IAM messages: plain protobuf
+                return bytes(message.SerializeToString())
             return type(message).serialize(message)  # type: ignore[no-any-return]
 
         methods: dict[str, tuple[Any, Callable[[Any], Any]]] = {
@@ -278,11 +282,15 @@ class SecretManagerEmulator:
                 types.DestroySecretVersionRequest,
                 lambda r: self._set_state(r, _State.DESTROYED),
             ),
+            # The IAM methods every Google API resource has (google.iam.v1.IAMPolicy).
+            "GetIamPolicy": (iam_policy_pb2.GetIamPolicyRequest, self._get_iam_policy),
+            "SetIamPolicy": (iam_policy_pb2.SetIamPolicyRequest, self._set_iam_policy),
         }
         handlers = {
             method: grpc.unary_unary_rpc_method_handler(
                 self._wrap(method, fn),
-                request_deserializer=request_type.deserialize,
+                request_deserializer=getattr(request_type, "deserialize", None)
+                or request_type.FromString,
                 response_serializer=serialize,
             )
             for method, (request_type, fn) in methods.items()
@@ -604,3 +612,23 @@ class SecretManagerEmulator:
         with self._lock:
             return [(v.number, _State(v.state).name) for v in self._lookup(name).versions]
 
+    def _get_iam_policy(self, request: iam_policy_pb2.GetIamPolicyRequest) -> policy_pb2.Policy:
+        policy = policy_pb2.Policy()
+        policy.CopyFrom(self._lookup(request.resource).policy)
+        return policy
+
+    def _set_iam_policy(self, request: iam_policy_pb2.SetIamPolicyRequest) -> policy_pb2.Policy:
+        secret = self._lookup(request.resource)
+        current = secret.policy.etag
+        if request.policy.etag and request.policy.etag != current:
+            raise _Abort(grpc.StatusCode.ABORTED, "etag mismatch")
+        for binding in request.policy.bindings:
+            if not binding.role or not binding.members:
+                raise _Abort(grpc.StatusCode.INVALID_ARGUMENT,
+                             "a binding needs a role and at least one member")
+        policy = policy_pb2.Policy()
+        policy.CopyFrom(request.policy)
+        policy.version = policy.version or 1
+        policy.etag = (int.from_bytes(current or b"\0", "big") + 1).to_bytes(8, "big")
+        secret.policy = policy
+        return policy

@@ -33,6 +33,9 @@ def _commands() -> set[str]:
 def _argv(url: str, other: str, tmp_path: Path) -> list[tuple[str, list[str], bytes]]:
     mapping = tmp_path / "map.toml"
     mapping.write_text('[env]\nP = "app/db"\n[expand]\nC = "app/config"\n', encoding="utf-8")
+    planted = tmp_path / "planted"
+    planted.mkdir(exist_ok=True)
+    (planted / "leak.py").write_text(f"A = '{CANARY}'\nB = '{CANARY}-field'\n", encoding="utf-8")
     child = [sys.executable, "-c", "import os; print(os.environ['P'], os.environ['C_PASSWORD'])"]
     return [
         ("demo", ["demo"], b""),
@@ -59,6 +62,13 @@ def _argv(url: str, other: str, tmp_path: Path) -> list[tuple[str, list[str], by
         ("run", ["run", "--strict", "--env", "P=app/missing", "--", "true"], b""),
         ("run", ["run", "--expand", "app/db", "--", "true"], b""),
         ("delete", ["delete", "app/new", "--yes"], b""),
+        *[("scan", ["scan", url, str(planted), "--format", fmt, "--versions", "all",
+                    "--heuristics", "--fail-on-find"], b"") for fmt in ("table", "json", "sarif")],
+        ("scan", ["scan", "-", "--prefix", "app/"], CANARY.encode() + b"\n" + JSON_CANARY.encode()),
+        ("scan", ["scan", str(planted), "--git-history"], b""),
+        ("access", ["access", "app/db", "app/config"], b""),
+        ("access", ["access", "app/db", "--json"], b""),
+        ("audit", ["audit", url, "--access", "--format", "json"], b""),
     ]
 
 

@@ -10,7 +10,9 @@ from typing import Any
 import botocore.exceptions
 
 from helium_secrets._values import VersionInfo
+from helium_secrets.access import AccessReview
 from helium_secrets.backends._base import BackendBase, RawSecret, extra_operation
+from helium_secrets.backends.awssecretsmanager import access
 from helium_secrets.backends.awssecretsmanager.errors import (
     DELETED_READ,
     DELETED_WRITE,
@@ -200,6 +202,13 @@ class Reads(BackendBase):
             rotated_at=d.get("LastRotatedDate"), next_rotation_at=d.get("NextRotationDate"),
             accessed_at=d.get("LastAccessedDate"), rotation_enabled=bool(d.get("RotationEnabled")),
             current_version=current, versions=len(stages))
+
+    @extra_operation(writes=False)
+    def access(self, name: str) -> AccessReview:
+        """Who the secret's resource policy (``GetResourcePolicy``) lets read it, or denies;
+        the account's identity policies can grant access too, and are not shown."""
+        answer = self.client.get_resource_policy(SecretId=name)
+        return access.review(name, answer.get("ResourcePolicy"))
 
 
 #: What DescribeSecret tells (no expiry: AWS secrets have none).

@@ -12,6 +12,7 @@ from google.api_core import exceptions as api_exceptions
 from google.cloud.secretmanager_v1 import SecretManagerServiceClient, types
 
 from helium_secrets._values import VersionInfo
+from helium_secrets.access import AccessReview, Grant
 from helium_secrets.backends._base import BackendBase, RawSecret, extra_operation
 from helium_secrets.backends.gcpsecretmanager.names import VERSION_ID, decode_name, encode_name, valid_alias
 from helium_secrets.errors import (
@@ -222,6 +223,36 @@ class Reads(BackendBase):
             rotation_enabled=rotation is not None,
             current_version=version_of(current.name) if current is not None else None,
             versions=len(raw))
+
+    @extra_operation(writes=False)
+    def access(self, name: str) -> AccessReview:
+        """Who the secret's own IAM policy (``GetIamPolicy``, one call of the read quota) lets
+        read it: the members of its bindings to a role with
+        ``secretmanager.versions.access``; a custom role's bindings are listed as conditional.
+        Project, folder and organisation policies can grant access too, and are not shown."""
+        policy = self._client.get_iam_policy(request={"resource": self._secret_path(name)},
+                                             retry=None, timeout=self._timeout)
+        return AccessReview(name, tuple(_iam_grants(policy.bindings)), read_from="GetIamPolicy",
+                            complete=False, not_shown=_IAM_NOT_SHOWN)
+
+
+#: The predefined roles that hold ``secretmanager.versions.access``.
+_READER_ROLES = frozenset({"roles/secretmanager.secretAccessor", "roles/secretmanager.admin",
+                           "roles/owner"})
+_IAM_NOT_SHOWN = ("IAM policies of the project, its folders and its organisation can also "
+                  "grant access; the secret's own policy does not show them")
+
+
+def _iam_grants(bindings: Any) -> Iterator[Grant]:
+    for binding in bindings:
+        role = str(binding.role)
+        custom = "/roles/" in role  # projects/P/roles/R, organizations/O/roles/R
+        if role not in _READER_ROLES and not custom:
+            continue
+        source = "IAM policy of the secret" + (", a custom role" if custom else "")
+        conditional = custom or bool(binding.condition.expression)
+        for member in binding.members:
+            yield Grant(str(member), (role,), source=source, conditional=conditional)
 
 
 #: What GetSecret and ListSecretVersions tell.

@@ -25,6 +25,7 @@ import requests.adapters
 
 from helium_secrets._options import build, parse, query_flag, query_of
 from helium_secrets._values import VersionInfo
+from helium_secrets.access import AccessReview
 from helium_secrets.backends._base import (
     BackendBase,
     Capabilities,
@@ -36,7 +37,7 @@ from helium_secrets.backends._base import (
 )
 from helium_secrets.backends._display import shown_address
 from helium_secrets.backends._transport import refuse_cross_origin_redirects
-from helium_secrets.backends.hashivault import leases
+from helium_secrets.backends.hashivault import leases, policies
 from helium_secrets.backends.hashivault.auth import auth_from_query, resolve_auth
 from helium_secrets.backends.hashivault.classify import classify as classify_error
 from helium_secrets.backends.hashivault.classify import is_cas_mismatch
@@ -659,6 +660,21 @@ class VaultBackend(BackendBase):
             name, _DESCRIBED, created_at=parse_time(meta.get("created_time")), updated_at=written,
             expires_at=written + keep if written is not None and keep else None,
             current_version=current or None, versions=len(versions))
+
+    @extra_operation(writes=False)
+    def access(self, name: str) -> AccessReview:
+        """Who can read the secret: the ACL policies (``sys/policy``) whose rules give
+        ``read`` on its data path (``MOUNT/data/NAME`` on KV v2), ``deny`` ones too, and
+        ``root``. Reading policies needs a token allowed to ``read`` and ``list``
+        ``sys/policy``."""
+        path = f"{self.mount}/data/{name}" if self.kv_version == 2 else f"{self.mount}/{name}"
+
+        def read() -> dict[str, str]:
+            adapter = self._client.adapter
+            names = policies.policy_names(adapter.get("/v1/sys/policy"))
+            return {p: policies.policy_rules(adapter.get(f"/v1/sys/policy/{p}")) for p in names}
+
+        return policies.review(name, path, self._op(read))
 
 
 #: What KV v2 metadata tells.
