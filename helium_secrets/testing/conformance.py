@@ -637,3 +637,51 @@ class BackendConformance:
         assert (info.value.backend, info.value.name) == (reader.backend.name, name)
         assert CANARY not in str(info.value)
         assert CANARY not in repr(info.value)
+
+    # -- check-and-set and rotate() around a staged rotation -----------------------------------
+
+    def test_check_and_set_while_a_version_is_staged(self, store: SecretStore, prefix: str) -> None:
+        self._writable(store)
+        self._stages(store)
+        name = f"{prefix}/cas-staged"
+        first = store.put(name, "one")
+        outcomes: list[str] = []
+
+        def test(pending: Secret) -> bool:
+            # Run inside the test of the staged rotation, while its version is pending; the
+            # outcomes are checked outside (a failing assert here would read as a failed test).
+            try:
+                store.put(name, "not-current", expected_version=pending.version)
+                outcomes.append("the pending version passed for the current one")
+            except ConflictError:
+                outcomes.append("refused")
+            rotated = store.rotate(name, lambda: "two")  # check-and-set against the current one
+            outcomes.append(store.put(name, "three", expected_version=rotated.version).version)
+            return False  # roll back: the pending version was never current
+
+        with pytest.raises(RotationTestFailed):
+            store.rotate_staged(name, lambda: "staged", test)
+        assert outcomes[0] == "refused"
+        store.clear_cache()
+        current = store.get(name)
+        assert (current.version, current.value.reveal()) == (outcomes[1], "three")
+        assert first.version != current.version
+
+    def test_rotate_after_a_rolled_back_staged_rotation(
+        self, store: SecretStore, prefix: str
+    ) -> None:
+        self._writable(store)
+        self._stages(store)
+        name = f"{prefix}/rotate-after-rollback"
+        first = store.put(name, "one")
+        with pytest.raises(RotationTestFailed):
+            store.rotate_staged(name, lambda: "discarded", lambda pending: False)
+        # The discarded version is not the current one: check-and-set and rotate() go on
+        # from the version that stayed current.
+        second = store.put(name, "two", expected_version=first.version)
+        rotated = store.rotate(name, lambda: "three")
+        assert rotated.version != second.version
+        store.clear_cache()
+        current = store.get(name)
+        assert (current.version, current.value.reveal()) == (rotated.version, "three")
+        assert store.rotate(name, lambda: "four").value.reveal() == "four"

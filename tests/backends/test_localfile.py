@@ -5,6 +5,7 @@ once lose nothing."""
 from __future__ import annotations
 
 import base64
+import errno
 import multiprocessing
 import os
 import re
@@ -975,3 +976,48 @@ def test_reads_after_delete_are_not_found(root: Path) -> None:
 
     with SecretStore(LocalFileBackend(root, key=KEY)) as store:
         assert_reads_after_delete_are_not_found(store, "app/deleted")
+
+
+# -- issue 21: check-and-set around a staged version; a write that fails part-way ------------
+
+
+def test_check_and_set_compares_with_the_current_version_not_the_newest(root: Path) -> None:
+    backend = LocalFileBackend(root, key=KEY)
+    first = backend.put("db", "one")
+    staged = backend.stage("db", "two", expected_current=first.version)
+    with pytest.raises(ConflictError):
+        backend.put("db", "x", expected_version=staged.version)  # pending is not current
+    second = backend.put("db", "three", expected_version=first.version)
+    assert (backend.get("db").version, backend.get("db").value) == (second.version, "three")
+    rolled_back = backend.stage("db", "four", expected_current=second.version)
+    backend.discard("db", rolled_back.version)
+    # The newest version is the destroyed one; the current one is still second.
+    third = backend.put("db", "five", expected_version=second.version)
+    with no_retry_store(backend) as store:
+        assert store.rotate("db", lambda: "six").version != third.version
+        assert store.get("db").value.reveal() == "six"
+
+
+@pytest.mark.parametrize("step", ["fsync", "replace"])
+def test_a_write_that_fails_part_way_leaves_the_secret_as_it_was(
+    root: Path, monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    backend = LocalFileBackend(root, key=KEY)
+    with no_retry_store(backend) as store:
+        store.put("db", "one")
+        store.put("db", "two")
+        before = snapshot(root)
+
+        def disk_full(*args: object) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        # The envelope writes a temporary file, fsyncs it, then renames it over the old one.
+        monkeypatch.setattr(os, step, disk_full)
+        with pytest.raises(UnavailableError) as info:
+            store.put("db", CANARY)
+        monkeypatch.undo()
+        assert CANARY not in str(info.value)
+    assert snapshot(root) == before, "a file changed, went or was left behind"
+    fresh = LocalFileBackend(root, key=KEY)
+    assert fresh.get("db").value == "two"
+    assert [fresh.get("db", v.version).value for v in fresh.list_versions("db")] == ["one", "two"]
