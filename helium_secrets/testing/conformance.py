@@ -45,6 +45,7 @@ from helium_secrets.errors import (
     ConflictError,
     HeliumError,
     InvalidNameError,
+    PermissionDeniedError,
     ReadOnlyError,
     RotationTestFailed,
     SecretNotFoundError,
@@ -55,6 +56,7 @@ from helium_secrets.errors import (
     UnsupportedError,
     VersionNotFoundError,
 )
+from helium_secrets.layers.guard import GuardPolicy
 from helium_secrets.layers.retry import RetryPolicy
 from helium_secrets.testing.harness import BackendHarness
 
@@ -685,3 +687,26 @@ class BackendConformance:
         current = store.get(name)
         assert (current.version, current.value.reveal()) == (rotated.version, "three")
         assert store.rotate(name, lambda: "four").value.reveal() == "four"
+
+    # -- ignore_missing leaves out what does not exist, nothing else ------------------------------
+
+    @pytest.mark.parametrize("error", [PermissionDeniedError, UnavailableError, ConflictError],
+                             ids=["denied", "unavailable", "conflict"])
+    def test_get_many_ignore_missing_raises_any_other_error(
+        self, harness: BackendHarness, store: SecretStore, prefix: str, error: type[HeliumError]
+    ) -> None:
+        # Batched where the backend declares a batch get, one read per name otherwise.
+        names = [f"{prefix}/ignore/{i}" for i in range(3)]
+        for name in names:
+            self.seed(harness, store, name, "v")
+        missing, failing = f"{prefix}/ignore/missing", names[1]
+        # No fail-fast guard: the injected failures must not pause the clean read after them.
+        reader = harness.make_store(retry=QUICK_RETRY, cache=None, guard=GuardPolicy(threshold=0))
+        with harness.failing_reads(failing, error):
+            with pytest.raises(error) as info:
+                reader.get_many([*names, missing], ignore_missing=True)
+            assert info.value.name == failing
+            with pytest.raises(error):
+                reader.get_many([failing], ignore_missing=True)
+        got = reader.get_many([*names, missing], ignore_missing=True)
+        assert list(got) == names

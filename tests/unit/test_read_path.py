@@ -12,7 +12,14 @@ import pytest
 
 from helium_secrets import AuditEvent, CachePolicy, GuardPolicy, PollPolicy, RetryPolicy, SecretStore
 from helium_secrets.backends._base import Classified, RawSecret
-from helium_secrets.errors import ErrorCode, PermissionDeniedError, SecretNotFoundError
+from helium_secrets.errors import (
+    ConflictError,
+    ErrorCode,
+    HeliumError,
+    PermissionDeniedError,
+    SecretNotFoundError,
+    UnavailableError,
+)
 from tests.unit.clock import TIMEOUT, ControlledBackend, Hold, ManualClock, wait_until
 
 
@@ -212,3 +219,22 @@ def test_a_read_with_a_per_call_ttl_waits_for_the_fresh_answer(
         threading.Timer(0.2, hold.release).start()  # a slow answer
         assert store.get("a", ttl=0).value.reveal() == "a-v2", "not the cached value"
         assert store.stats().stale_served == 0
+
+
+@pytest.mark.parametrize("batched", [True, False], ids=["batched", "one-by-one"])
+@pytest.mark.parametrize("error", [PermissionDeniedError, UnavailableError, ConflictError],
+                         ids=["denied", "unavailable", "conflict"])
+def test_ignore_missing_raises_any_error_but_not_found(
+    backend: BatchBackend, clock: ManualClock, batched: bool, error: type[HeliumError]
+) -> None:
+    if not batched:
+        backend.capabilities = dataclasses.replace(backend.capabilities, batch_get=0)
+    with SecretStore(backend, clock=clock, cache=CachePolicy(ttl=60, refresh_ahead=0),
+                     poll=PollPolicy(interval=None), retry=RetryPolicy.never()) as store:
+        store.get("a")  # cached: "b" is the first name read from the backend
+        backend.fail_next(1, error, operations=["get"])
+        with pytest.raises(error) as info:
+            store.get_many(["a", "b", "nope", "c"], ignore_missing=True)
+        assert info.value.name == "b"
+        assert backend.batches == ([["b", "nope", "c"]] if batched else [])
+        assert list(store.get_many(["a", "b", "nope", "c"], ignore_missing=True)) == ["a", "b", "c"]
