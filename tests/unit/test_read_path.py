@@ -151,13 +151,15 @@ def test_a_silent_backend_costs_a_reader_of_a_cached_value_at_most_the_stale_wai
         store.get("a")
         clock.advance(61)
         hold = backend.hold("a")  # the backend accepts the call and does not answer
-        assert store.get("a").value.reveal() == "a-v1"
-        hold.wait_entered()
-        assert store.get("a").value.reveal() == "a-v1", "a second reader is not held either"
-        assert backend.reads["a"] == 2, "one fetch in flight serves every reader"
-        assert store.stats().stale_served == 2
-        backend.write_external("a", "a-v2")
-        hold.release()  # the answer comes late (it reads v2 now), and fills the cache
+        try:
+            assert store.get("a").value.reveal() == "a-v1"
+            hold.wait_entered()
+            assert store.get("a").value.reveal() == "a-v1", "a second reader is not held either"
+            assert backend.reads["a"] == 2, "one fetch in flight serves every reader"
+            assert store.stats().stale_served == 2
+            backend.write_external("a", "a-v2")
+        finally:  # a failed check must not leave the held call (and close()) waiting
+            hold.release()  # the answer comes late (it reads v2 now), and fills the cache
         wait_until(lambda: store.get("a").version == "2", "the late answer is cached")
         assert backend.reads["a"] == 2, "the readers meanwhile joined the fetch in flight"
 
@@ -185,8 +187,12 @@ def test_a_reader_interrupted_while_fetching_for_others_does_not_strand_them(
         leader = pool.submit(store.get, "a")
         assert entered.wait(TIMEOUT)
         follower = pool.submit(lambda: results.append(store.get("a").value.reveal()))
-        wait_until(lambda: store.stats().coalesced == 1, "the follower waits on the leader")
-        go.set()
+        try:  # the follower waits on the leader (or, a defect caught here, did not wait)
+            wait_until(lambda: store.stats().coalesced == 1 or follower.done(),
+                       "the follower waits on the leader")
+            assert store.stats().coalesced == 1, "the follower fetched on its own"
+        finally:
+            go.set()
         with pytest.raises(Interrupt):
             leader.result(TIMEOUT)
         follower.result(TIMEOUT)
