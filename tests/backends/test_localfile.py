@@ -1021,3 +1021,18 @@ def test_a_write_that_fails_part_way_leaves_the_secret_as_it_was(
     fresh = LocalFileBackend(root, key=KEY)
     assert fresh.get("db").value == "two"
     assert [fresh.get("db", v.version).value for v in fresh.list_versions("db")] == ["one", "two"]
+
+
+def test_every_write_seals_with_a_fresh_nonce(root: Path) -> None:
+    from helium_secrets.backends.localfile.envelope import seal
+
+    key = base64.urlsafe_b64decode(KEY)
+    doc = {"kind": "secret", "versions": []}
+    assert seal(key, doc) != seal(key, doc), "the same document sealed twice is the same bytes"
+    backend = LocalFileBackend(root, key=KEY)
+    backend.put("a", "same")
+    first = secret_files(root)[0].read_bytes()
+    backend.delete("a")
+    backend.put("a", "same")  # the same document again (ids restart after a delete)
+    header = len(b"HSEC") + 1 + 8
+    assert first[header:header + 12] != secret_files(root)[0].read_bytes()[header:header + 12]

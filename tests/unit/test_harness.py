@@ -124,3 +124,14 @@ def test_failing_reads_fail_one_name_in_every_store_until_the_block_ends() -> No
             assert answers["a"].value == "1"  # type: ignore[union-attr]
         assert after.get("b").value.reveal() == "2"
         assert "get" not in vars(harness.backend), "the backend's own methods are back"
+
+
+def test_manual_clock_sleep_records_the_wait_and_moves_time_by_it() -> None:
+    from helium_secrets.testing import ManualClock
+
+    clock = ManualClock(start=10.0)
+    clock.sleep(2.5)
+    clock.sleep(0)
+    clock.advance(1.0)
+    assert clock.monotonic() == 13.5
+    assert clock.sleeps == [2.5, 0]

@@ -126,3 +126,14 @@ def test_a_secret_copies_and_converts_like_any_dataclass() -> None:
     assert "hunter2" not in repr(as_dict)
     with pytest.raises(TypeError):
         secret.metadata["owner"] = "x"  # type: ignore[index]
+
+
+@pytest.mark.parametrize("show", [repr, str, lambda v: f"{v}", lambda v: "%s" % (v,)])
+def test_no_part_of_the_value_nor_its_length_shows(show: object) -> None:
+    assert callable(show)
+    value = "Qk9#vZ7!wJm2"  # none of its characters' runs is in the redacted text
+    for shown in (show(SecretValue(value)), show(Secret("a", SecretValue(value), "1"))):
+        runs = [value[i:i + 3] for i in range(len(value) - 2)]
+        assert not [run for run in runs if run in shown], "part of the value shows"
+        assert "Q" not in shown and "Z" not in shown
+    assert show(SecretValue(value)) == show(SecretValue(value * 5)) == show(SecretValue(b"\x00"))
