@@ -137,3 +137,21 @@ def test_no_part_of_the_value_nor_its_length_shows(show: object) -> None:
         assert not [run for run in runs if run in shown], "part of the value shows"
         assert "Q" not in shown and "Z" not in shown
     assert show(SecretValue(value)) == show(SecretValue(value * 5)) == show(SecretValue(b"\x00"))
+
+
+def test_messages_name_what_is_wrong() -> None:
+    with pytest.raises(TypeError, match="^a secret value is str or bytes, not int$"):
+        SecretValue(3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^the secret value is binary and not UTF-8 text; use "
+                                         r"reveal_bytes\(\)$"):
+        SecretValue(b"\xff").reveal()
+    with pytest.raises(ValueError, match="^the secret value is not valid JSON$"):
+        SecretValue("{").reveal_json()
+    with pytest.raises(TypeError, match=r"^a SecretValue cannot be pickled; reveal\(\) it "
+                                        "explicitly if you must$"):
+        pickle.dumps(SecretValue("x"))
+
+
+def test_a_value_is_true_unless_empty() -> None:
+    assert SecretValue("x") and SecretValue(b"\x00")
+    assert not SecretValue("") and not SecretValue(b"")
