@@ -1036,3 +1036,51 @@ def test_every_write_seals_with_a_fresh_nonce(root: Path) -> None:
     backend.put("a", "same")  # the same document again (ids restart after a delete)
     header = len(b"HSEC") + 1 + 8
     assert first[header:header + 12] != secret_files(root)[0].read_bytes()[header:header + 12]
+
+
+def test_a_write_goes_through_a_temporary_file_beside_the_secret_and_is_made_durable(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = LocalFileBackend(root, key=KEY)
+    backend.put("db", "one")
+    renames: list[tuple[Path, Path]] = []
+    synced: list[str] = []
+    replace, fsync = os.replace, os.fsync
+
+    def recording_replace(src: str, dst: str) -> None:
+        renames.append((Path(src), Path(dst)))
+        replace(src, dst)
+
+    def recording_fsync(fd: int) -> None:
+        synced.append("dir" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file")
+        fsync(fd)
+
+    monkeypatch.setattr(os, "replace", recording_replace)
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    backend.put("db", "two")
+    backend.delete("db")
+    monkeypatch.undo()
+    [(temporary, target)] = renames  # documented: .tmp-*.part in the same directory
+    assert target.parent == root / "secrets" and target.suffix == ".hsec"
+    assert temporary.parent == target.parent
+    assert re.fullmatch(r"\.tmp-.+\.part", temporary.name), temporary.name
+    # The file before its rename, the directory after it; the directory after the delete.
+    assert synced == ["file", "dir", "dir"]
+
+
+def test_a_failed_clean_up_after_a_failed_write_still_raises_the_writes_error(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = LocalFileBackend(root, key=KEY)
+    with no_retry_store(backend) as store:
+        store.put("db", "one")
+
+        def fail(*args: object) -> None:
+            raise OSError(errno.EIO, "I/O error")
+
+        monkeypatch.setattr(os, "fsync", fail)
+        monkeypatch.setattr(os, "unlink", fail)
+        with pytest.raises(UnavailableError, match="EIO"):
+            store.put("db", "two")
+        monkeypatch.undo()
+        assert store.get("db").value.reveal() == "one"
