@@ -7,12 +7,13 @@ from collections.abc import Callable
 
 import pytest
 
-from helium_secrets._validation import Validator
+from helium_secrets._validation import MAX_NAME, Validator, portable_name_problem
 from helium_secrets._values import SecretValue
 from helium_secrets.backends._base import Capabilities
 from helium_secrets.errors import (
     HeliumError,
     InvalidArgumentError,
+    InvalidNameError,
     ReadOnlyError,
     TooLargeError,
     UnsupportedError,
@@ -130,3 +131,54 @@ def test_every_boundary_is_accepted() -> None:
     assert bare.labels("app/db", []) == ()
     full.label_move("app/db", "blue", None)
     full.staging("app/db")
+
+
+@pytest.mark.parametrize(("name", "problem"), [
+    ("", "the name is empty"),
+    ("/a", "a name does not start or end with '/'"),
+    ("a/", "a name does not start or end with '/'"),
+    ("a//b", "empty segment ('//')"),
+    ("a/./b", "segment '.' is not allowed"),
+    ("a b", "names contain no whitespace or control characters"),
+    ("a\x01b", "names contain no whitespace or control characters"),
+    ("a\x7fb", "names contain no whitespace or control characters"),
+    ("x" * (MAX_NAME + 1), f"longer than {MAX_NAME} characters"),
+])
+def test_a_bad_name_is_refused_naming_the_rule_and_the_name(name: str, problem: str) -> None:
+    with pytest.raises(InvalidNameError) as info:
+        full.name(name)
+    assert (info.value.message, info.value.backend, info.value.name) == (
+        f"invalid secret name: {problem}", "full", name)
+
+
+def test_a_name_that_is_no_text_is_not_repeated() -> None:
+    for name, problem in (("a\ud800", "names contain no lone surrogates"),
+                          (3, "a name is a string, not int")):
+        with pytest.raises(InvalidNameError) as info:
+            full.name(name)
+        assert str(info.value) == f"invalid secret name: {problem} (backend=full)"
+
+
+def test_every_edge_of_the_name_rules_is_accepted() -> None:
+    assert portable_name_problem("x" * MAX_NAME) is None  # backends may allow fewer
+    for name in ("pässwörd/密码", "a!b/~c", "a/.b/..c"):
+        assert full.name(name) == name
+
+
+def test_a_read_selector_takes_one_of_version_and_label() -> None:
+    full.selector("app/db", "", None)  # an empty one is simply not found
+    full.selector("app/db", None, "")
+    full.selector("app/db", None, "blue")
+    bare.selector("app/db", "1", None)
+    cases = [(full, ("1", "blue"), InvalidArgumentError,
+              "give a version or a label, not both (backend=full, name='app/db')"),
+             (bare, (None, "blue"), UnsupportedError,
+              "the bare backend has no labels (backend=bare, name='app/db')"),
+             (full, (1, None), InvalidArgumentError,
+              "version must be a string, not int (backend=full, name='app/db')"),
+             (full, (None, 1), InvalidArgumentError,
+              "label must be a string, not int (backend=full, name='app/db')")]
+    for validator, (version, label), error, message in cases:
+        with pytest.raises(error) as info:
+            validator.selector("app/db", version, label)
+        assert str(info.value) == message
