@@ -12,7 +12,7 @@ from helium_secrets import AuditEvent, logging_hook
 def event(**changes: object) -> AuditEvent:
     fields: dict[str, object] = dict(
         timestamp=1.0, backend="memory", operation="get", name="app/db", version="3",
-        outcome="ok", error_code=None, latency_s=0.0125, cache="miss", attempts=1, detail=None,
+        outcome="ok", error_code=None, latency_s=1.25, cache="miss", attempts=1, detail=None,
     )
     fields.update(changes)
     return AuditEvent(**fields)  # type: ignore[arg-type]
@@ -26,9 +26,9 @@ def test_each_event_is_one_line_with_its_fields_attached(caplog: pytest.LogCaptu
         hook(event(outcome="error", error_code="unavailable", cache=None, version=None))
     ok, failed = caplog.records
     assert ok.getMessage() == ("memory get name=app/db version=3 outcome=ok cache=miss attempts=1 "
-                               "latency=12.5ms")
+                               "latency=1250.0ms")
     assert failed.getMessage() == ("memory get name=app/db version=None outcome=error(unavailable) "
-                                   "cache=None attempts=1 latency=12.5ms")
+                                   "cache=None attempts=1 latency=1250.0ms")
     assert ok.levelno == logging.WARNING
     assert ok.helium == event().as_dict()  # type: ignore[attr-defined]
 

@@ -155,3 +155,12 @@ def test_messages_name_what_is_wrong() -> None:
 def test_a_value_is_true_unless_empty() -> None:
     assert SecretValue("x") and SecretValue(b"\x00")
     assert not SecretValue("") and not SecretValue(b"")
+
+
+def test_a_json_read_of_text_that_is_not_json_names_the_secret_not_the_value() -> None:
+    from helium_secrets._values import json_field
+    from helium_secrets.errors import InvalidArgumentError
+
+    with pytest.raises(InvalidArgumentError) as info:
+        json_field(Secret("app/db", SecretValue(CANARY), "1"), None, backend="memory")
+    assert str(info.value) == "the secret value is not valid JSON (backend=memory, name='app/db')"
