@@ -1084,3 +1084,36 @@ def test_a_failed_clean_up_after_a_failed_write_still_raises_the_writes_error(
             store.put("db", "two")
         monkeypatch.undo()
         assert store.get("db").value.reveal() == "one"
+
+
+def test_a_key_decodes_from_either_alphabet_with_any_padding_and_whitespace() -> None:
+    from helium_secrets.backends.localfile.envelope import decode_key
+
+    raw = b"\xfb\xef\xbe" * 10 + b"\xff\xfe"  # "+" and "/" in the standard alphabet
+    standard = base64.b64encode(raw).decode()
+    assert "+" in standard and "/" in standard and standard.endswith("=")
+    for text in (standard, standard.rstrip("="), standard + "==", f" {standard[:20]}\n{standard[20:]} ",
+                 base64.urlsafe_b64encode(raw).decode().rstrip("=")):
+        assert decode_key(text, "the test") == raw, text
+    with pytest.raises(UnauthenticatedError) as info:
+        decode_key("not*base64", "the test")
+    assert str(info.value) == "the key in the test is not valid base64"
+
+
+def test_a_damaged_document_inside_a_valid_envelope_is_named_and_not_shown(root: Path) -> None:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from helium_secrets.backends.localfile.envelope import open_file, seal
+
+    key = base64.urlsafe_b64decode(KEY)
+    path = root / "doc.hsec"
+    root.mkdir(parents=True)
+    header = seal(key, {})[:25]  # magic, format, key id, nonce
+    for plaintext in (b"[1]", b"\xff" + CANARY.encode()):
+        path.write_bytes(header + AESGCM(key).encrypt(header[-12:], plaintext, header))
+        with pytest.raises(IntegrityError) as info:
+            open_file(path, key)
+        assert str(info.value) == f"{path} is damaged (bad document)"
+    path.write_bytes(header + b"\x00" * 16)  # exactly a header and a tag: long enough to try
+    with pytest.raises(IntegrityError, match=r"damaged \(authentication failed\)"):
+        open_file(path, key)
