@@ -171,8 +171,8 @@ def test_each_raw_error_says_what_went_wrong() -> None:
 def test_calls_are_counted_per_operation() -> None:
     backend = MemoryBackend()
     first = backend.put("a", "1")
-    backend.get("a")
-    list(backend.list_names())
+    assert backend.get("a", first.version).name == "a"
+    assert list(backend.list_names()) == ["a"]  # no prefix: every name
     backend.list_versions("a")
     backend.current_version("a")
     backend.set_label("a", "blue", first.version)
@@ -180,10 +180,18 @@ def test_calls_are_counted_per_operation() -> None:
     backend.promote("a", staged.version, expected_current=first.version)
     again = backend.stage("a", "3", expected_current=staged.version)
     backend.discard("a", again.version)
+    assert [v.labels for v in backend.list_versions("a")][-1] == frozenset(), "pending stays"
     backend.delete("a")
     assert dict(backend.calls) == {op: 1 for op in (
-        "put", "get", "list", "versions", "current_version", "set_label", "promote", "discard",
-        "delete")} | {"stage": 2}
+        "put", "get", "list", "current_version", "set_label", "promote", "discard", "delete")
+    } | {"stage": 2, "versions": 2}
+
+
+def test_the_fake_declares_what_it_does() -> None:
+    caps = MemoryBackend().capabilities
+    assert (caps.batch_get, caps.binary, caps.versions, caps.labels, caps.version_probe,
+            caps.idempotent_put, caps.check_and_set, caps.staging, caps.read_only) == (
+        0, True, True, True, True, True, True, True, False)
 
 
 def test_labels_and_staging_on_the_fake() -> None:
