@@ -50,6 +50,7 @@ from helium_secrets.errors import (
     HeliumError,
     InvalidArgumentError,
     InvalidNameError,
+    PermissionDeniedError,
     ReadOnlyError,
     RotationTestFailed,
     SecretNotFoundError,
@@ -60,6 +61,7 @@ from helium_secrets.errors import (
     UnsupportedError,
     VersionNotFoundError,
 )
+from helium_secrets.layers.guard import GuardPolicy
 from helium_secrets.layers.retry import RetryPolicy
 from helium_secrets.testing.harness import BackendHarness
 
@@ -760,6 +762,78 @@ class BackendConformance:
             assert lifecycle.created_at <= lifecycle.updated_at
         with pytest.raises(SecretNotFoundError):
             store.describe(f"{prefix}/missing")
+
+
+    # -- check-and-set and rotate() around a staged rotation -----------------------------------
+
+    def test_check_and_set_while_a_version_is_staged(self, store: SecretStore, prefix: str) -> None:
+        self._writable(store)
+        self._stages(store)
+        name = f"{prefix}/cas-staged"
+        first = store.put(name, "one")
+        outcomes: list[str] = []
+
+        def test(pending: Secret) -> bool:
+            # Run inside the test of the staged rotation, while its version is pending; the
+            # outcomes are checked outside (a failing assert here would read as a failed test).
+            try:
+                store.put(name, "not-current", expected_version=pending.version)
+                outcomes.append("the pending version passed for the current one")
+            except ConflictError:
+                outcomes.append("refused")
+            rotated = store.rotate(name, lambda: "two")  # check-and-set against the current one
+            outcomes.append(store.put(name, "three", expected_version=rotated.version).version)
+            return False  # roll back: the pending version was never current
+
+        with pytest.raises(RotationTestFailed):
+            store.rotate_staged(name, lambda: "staged", test)
+        assert outcomes[0] == "refused"
+        store.clear_cache()
+        current = store.get(name)
+        assert (current.version, current.value.reveal()) == (outcomes[1], "three")
+        assert first.version != current.version
+
+    def test_rotate_after_a_rolled_back_staged_rotation(
+        self, store: SecretStore, prefix: str
+    ) -> None:
+        self._writable(store)
+        self._stages(store)
+        name = f"{prefix}/rotate-after-rollback"
+        first = store.put(name, "one")
+        with pytest.raises(RotationTestFailed):
+            store.rotate_staged(name, lambda: "discarded", lambda pending: False)
+        # The discarded version is not the current one: check-and-set and rotate() go on
+        # from the version that stayed current.
+        second = store.put(name, "two", expected_version=first.version)
+        rotated = store.rotate(name, lambda: "three")
+        assert rotated.version != second.version
+        store.clear_cache()
+        current = store.get(name)
+        assert (current.version, current.value.reveal()) == (rotated.version, "three")
+        assert store.rotate(name, lambda: "four").value.reveal() == "four"
+
+    # -- ignore_missing leaves out what does not exist, nothing else ------------------------------
+
+    @pytest.mark.parametrize("error", [PermissionDeniedError, UnavailableError, ConflictError],
+                             ids=["denied", "unavailable", "conflict"])
+    def test_get_many_ignore_missing_raises_any_other_error(
+        self, harness: BackendHarness, store: SecretStore, prefix: str, error: type[HeliumError]
+    ) -> None:
+        # Batched where the backend declares a batch get, one read per name otherwise.
+        names = [f"{prefix}/ignore/{i}" for i in range(3)]
+        for name in names:
+            self.seed(harness, store, name, "v")
+        missing, failing = f"{prefix}/ignore/missing", names[1]
+        # No fail-fast guard: the injected failures must not pause the clean read after them.
+        reader = harness.make_store(retry=QUICK_RETRY, cache=None, guard=GuardPolicy(threshold=0))
+        with harness.failing_reads(failing, error):
+            with pytest.raises(error) as info:
+                reader.get_many([*names, missing], ignore_missing=True)
+            assert info.value.name == failing
+            with pytest.raises(error):
+                reader.get_many([failing], ignore_missing=True)
+        got = reader.get_many([*names, missing], ignore_missing=True)
+        assert list(got) == names
 
 
 #: The SDKs' loggers, whose levels :func:`debug_logs` sets to DEBUG too.

@@ -20,7 +20,9 @@ Faults have a kind (:data:`FAULT_KINDS`) and hit one raw operation (:data:`OPERA
 ``lost_answer`` works on any backend out of the box: the backend's call takes effect, then the
 harness raises a transient :class:`~helium_secrets.errors.UnavailableError` instead of returning
 its answer, which is what the store sees when a connection drops after the service did the
-work. ``unavailable`` and ``throttled`` need the service's (or emulator's, or proxy's) help: a
+work. :meth:`~BackendHarness.failing_reads` makes the reads of one name fail with a given
+error (denied, unavailable, conflicting) while every other name reads as usual, also on any
+backend. ``unavailable`` and ``throttled`` need the service's (or emulator's, or proxy's) help: a
 harness that can produce them lists them in :attr:`~BackendHarness.faults` and overrides
 :meth:`~BackendHarness.inject_fault` and :meth:`~BackendHarness.clear_faults`.
 """
@@ -35,7 +37,7 @@ from typing import Any, ClassVar, TypeVar
 
 from helium_secrets._store import SecretStore
 from helium_secrets.backends._base import Backend
-from helium_secrets.errors import UnavailableError
+from helium_secrets.errors import HeliumError, UnavailableError
 
 __all__ = ["FAULT_KINDS", "OPERATIONS", "BackendHarness"]
 
@@ -65,6 +67,7 @@ class BackendHarness:
     def __init__(self) -> None:
         self._stores: list[SecretStore] = []
         self._lost: _LostAnswers | None = None
+        self._failing: list[_FailingReads] = []
 
     # -- stores ----------------------------------------------------------------------------
 
@@ -81,6 +84,8 @@ class BackendHarness:
         self._stores.append(store)
         if self._lost is not None:
             self._lost.install(store.backend)
+        for failing in self._failing:
+            failing.install(store.backend)
         return store
 
     def write_external(self, name: str, value: str | bytes) -> str:
@@ -144,6 +149,27 @@ class BackendHarness:
             raise AssertionError(f"{left} of {count} injected {kind} fault(s) on {operation!r} "
                                  "were never used")
 
+    @contextmanager
+    def failing_reads(self, name: str, error: type[HeliumError]) -> Iterator[None]:
+        """In the ``with`` block, every read of ``name`` fails with ``error``.
+
+        ``get`` raises it, and a ``get_many`` batch answers it for that name (the batch itself
+        goes to the service); other names read as usual. Like ``lost_answer`` it works at the
+        driver boundary, so on any backend: what a service does when it denies, or cannot
+        serve, one secret of several.
+
+        :param error: the helium error class, e.g. :class:`~helium_secrets.errors.PermissionDeniedError`.
+        """
+        failing = _FailingReads(name, error)
+        self._failing.append(failing)
+        for store in self._stores:
+            failing.install(store.backend)
+        try:
+            yield
+        finally:
+            self._failing.remove(failing)
+            failing.uninstall()
+
     def _check_fault(self, kind: str, operation: str, count: int) -> None:
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; the kinds are {', '.join(FAULT_KINDS)}")
@@ -159,6 +185,9 @@ class BackendHarness:
     def close(self) -> None:
         """Cancel faults and close every store this harness made."""
         self.clear_faults()
+        for failing in self._failing:
+            failing.uninstall()
+        self._failing.clear()
         for store in self._stores:
             store.close()
         self._stores.clear()
@@ -209,3 +238,45 @@ class _LostAnswers:
         with self._lock:
             left, self.left = self.left, 0
         return left
+
+
+class _FailingReads:
+    """One name's reads fail at the driver boundary; the backend's ``get`` and ``get_many``
+    are replaced on the instance and restored by :meth:`uninstall`."""
+
+    def __init__(self, name: str, error: type[HeliumError]) -> None:
+        self.name = name
+        self.error = error
+        self._patched: list[tuple[Backend, dict[str, Callable[..., Any]]]] = []
+
+    def _fail(self) -> HeliumError:
+        return self.error(f"reading this secret fails with {self.error.__name__} (an injected fault)")
+
+    def install(self, backend: Backend) -> None:
+        if any(done is backend for done, _ in self._patched):
+            return
+        get: Callable[..., Any] = backend.get
+        get_many: Callable[..., dict[str, Any]] = backend.get_many
+
+        def failing_get(name: str, *args: Any, **kwargs: Any) -> Any:
+            if name == self.name:
+                raise self._fail()
+            return get(name, *args, **kwargs)
+
+        def failing_get_many(names: Any) -> dict[str, Any]:
+            answers = get_many(names)
+            if self.name in names:
+                answers[self.name] = self._fail()
+            return answers
+
+        mine: dict[str, Callable[..., Any]] = {"get": failing_get, "get_many": failing_get_many}
+        for method, patch in mine.items():
+            setattr(backend, method, patch)
+        self._patched.append((backend, mine))
+
+    def uninstall(self) -> None:
+        for backend, mine in self._patched:
+            for method, patch in mine.items():
+                if vars(backend).get(method) is patch:  # not if another patch replaced it
+                    delattr(backend, method)
+        self._patched.clear()

@@ -5,6 +5,7 @@ once lose nothing."""
 from __future__ import annotations
 
 import base64
+import errno
 import multiprocessing
 import os
 import re
@@ -975,3 +976,144 @@ def test_reads_after_delete_are_not_found(root: Path) -> None:
 
     with SecretStore(LocalFileBackend(root, key=KEY)) as store:
         assert_reads_after_delete_are_not_found(store, "app/deleted")
+
+
+# -- issue 21: check-and-set around a staged version; a write that fails part-way ------------
+
+
+def test_check_and_set_compares_with_the_current_version_not_the_newest(root: Path) -> None:
+    backend = LocalFileBackend(root, key=KEY)
+    first = backend.put("db", "one")
+    staged = backend.stage("db", "two", expected_current=first.version)
+    with pytest.raises(ConflictError):
+        backend.put("db", "x", expected_version=staged.version)  # pending is not current
+    second = backend.put("db", "three", expected_version=first.version)
+    assert (backend.get("db").version, backend.get("db").value) == (second.version, "three")
+    rolled_back = backend.stage("db", "four", expected_current=second.version)
+    backend.discard("db", rolled_back.version)
+    # The newest version is the destroyed one; the current one is still second.
+    third = backend.put("db", "five", expected_version=second.version)
+    with no_retry_store(backend) as store:
+        assert store.rotate("db", lambda: "six").version != third.version
+        assert store.get("db").value.reveal() == "six"
+
+
+@pytest.mark.parametrize("step", ["fsync", "replace"])
+def test_a_write_that_fails_part_way_leaves_the_secret_as_it_was(
+    root: Path, monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    backend = LocalFileBackend(root, key=KEY)
+    with no_retry_store(backend) as store:
+        store.put("db", "one")
+        store.put("db", "two")
+        before = snapshot(root)
+
+        def disk_full(*args: object) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        # The envelope writes a temporary file, fsyncs it, then renames it over the old one.
+        monkeypatch.setattr(os, step, disk_full)
+        with pytest.raises(UnavailableError) as info:
+            store.put("db", CANARY)
+        monkeypatch.undo()
+        assert CANARY not in str(info.value)
+    assert snapshot(root) == before, "a file changed, went or was left behind"
+    fresh = LocalFileBackend(root, key=KEY)
+    assert fresh.get("db").value == "two"
+    assert [fresh.get("db", v.version).value for v in fresh.list_versions("db")] == ["one", "two"]
+
+
+def test_every_write_seals_with_a_fresh_nonce(root: Path) -> None:
+    from helium_secrets.backends.localfile.envelope import seal
+
+    key = base64.urlsafe_b64decode(KEY)
+    doc = {"kind": "secret", "versions": []}
+    assert seal(key, doc) != seal(key, doc), "the same document sealed twice is the same bytes"
+    backend = LocalFileBackend(root, key=KEY)
+    backend.put("a", "same")
+    first = secret_files(root)[0].read_bytes()
+    backend.delete("a")
+    backend.put("a", "same")  # the same document again (ids restart after a delete)
+    header = len(b"HSEC") + 1 + 8
+    assert first[header:header + 12] != secret_files(root)[0].read_bytes()[header:header + 12]
+
+
+def test_a_write_goes_through_a_temporary_file_beside_the_secret_and_is_made_durable(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = LocalFileBackend(root, key=KEY)
+    backend.put("db", "one")
+    renames: list[tuple[Path, Path]] = []
+    synced: list[str] = []
+    replace, fsync = os.replace, os.fsync
+
+    def recording_replace(src: str, dst: str) -> None:
+        renames.append((Path(src), Path(dst)))
+        replace(src, dst)
+
+    def recording_fsync(fd: int) -> None:
+        synced.append("dir" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file")
+        fsync(fd)
+
+    monkeypatch.setattr(os, "replace", recording_replace)
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    backend.put("db", "two")
+    backend.delete("db")
+    monkeypatch.undo()
+    [(temporary, target)] = renames  # documented: .tmp-*.part in the same directory
+    assert target.parent == root / "secrets" and target.suffix == ".hsec"
+    assert temporary.parent == target.parent
+    assert re.fullmatch(r"\.tmp-.+\.part", temporary.name), temporary.name
+    # The file before its rename, the directory after it; the directory after the delete.
+    assert synced == ["file", "dir", "dir"]
+
+
+def test_a_failed_clean_up_after_a_failed_write_still_raises_the_writes_error(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = LocalFileBackend(root, key=KEY)
+    with no_retry_store(backend) as store:
+        store.put("db", "one")
+
+        def fail(*args: object) -> None:
+            raise OSError(errno.EIO, "I/O error")
+
+        monkeypatch.setattr(os, "fsync", fail)
+        monkeypatch.setattr(os, "unlink", fail)
+        with pytest.raises(UnavailableError, match="EIO"):
+            store.put("db", "two")
+        monkeypatch.undo()
+        assert store.get("db").value.reveal() == "one"
+
+
+def test_a_key_decodes_from_either_alphabet_with_any_padding_and_whitespace() -> None:
+    from helium_secrets.backends.localfile.envelope import decode_key
+
+    raw = b"\xfb\xef\xbe" * 10 + b"\xff\xfe"  # "+" and "/" in the standard alphabet
+    standard = base64.b64encode(raw).decode()
+    assert "+" in standard and "/" in standard and standard.endswith("=")
+    for text in (standard, standard.rstrip("="), standard + "==", f" {standard[:20]}\n{standard[20:]} ",
+                 base64.urlsafe_b64encode(raw).decode().rstrip("=")):
+        assert decode_key(text, "the test") == raw, text
+    with pytest.raises(UnauthenticatedError) as info:
+        decode_key("not*base64", "the test")
+    assert str(info.value) == "the key in the test is not valid base64"
+
+
+def test_a_damaged_document_inside_a_valid_envelope_is_named_and_not_shown(root: Path) -> None:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from helium_secrets.backends.localfile.envelope import open_file, seal
+
+    key = base64.urlsafe_b64decode(KEY)
+    path = root / "doc.hsec"
+    root.mkdir(parents=True)
+    header = seal(key, {})[:25]  # magic, format, key id, nonce
+    for plaintext in (b"[1]", b"\xff" + CANARY.encode()):
+        path.write_bytes(header + AESGCM(key).encrypt(header[-12:], plaintext, header))
+        with pytest.raises(IntegrityError) as info:
+            open_file(path, key)
+        assert str(info.value) == f"{path} is damaged (bad document)"
+    path.write_bytes(header + b"\x00" * 16)  # exactly a header and a tag: long enough to try
+    with pytest.raises(IntegrityError, match=r"damaged \(authentication failed\)"):
+        open_file(path, key)

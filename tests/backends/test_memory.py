@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from helium_secrets import RetryPolicy, SecretStore, open_store
-from helium_secrets.backends.memory import MemoryBackend
-from helium_secrets.errors import ThrottledError, UnavailableError
+from helium_secrets.backends.memory import PENDING, MemoryBackend
+from helium_secrets.errors import (
+    ConflictError,
+    SecretNotFoundError,
+    ThrottledError,
+    UnavailableError,
+    VersionNotFoundError,
+)
 from helium_secrets.testing import BackendHarness
 from helium_secrets.testing.conformance import BackendConformance
 
@@ -126,3 +132,114 @@ def test_reads_after_delete_are_not_found() -> None:
 
     with open_store("mem://") as store:
         assert_reads_after_delete_are_not_found(store, "app/deleted")
+
+
+# -- issue 21: the fake's own contract, exactly (applications' test suites rely on it) ------
+
+
+def _raises(call: Callable[[], object], error: type[Exception], message: str) -> None:
+    with pytest.raises(error) as info:
+        call()
+    assert type(info.value) is error
+    assert str(info.value) == message
+
+
+def test_each_raw_error_says_what_went_wrong() -> None:
+    backend = MemoryBackend()
+    first = backend.put("a", "1", labels=["blue"])
+    _raises(lambda: backend.get("a", "9"), VersionNotFoundError, "no such version or label")
+    _raises(lambda: backend.put("a", "x", create_only=True), ConflictError, "secret already exists")
+    _raises(lambda: backend.put("b", "x", expected_version="1"), ConflictError,
+            "check-and-set failed: the secret does not exist")
+    _raises(lambda: backend.put("a", "x", expected_version="9"), ConflictError,
+            "check-and-set failed: the current version changed")
+    _raises(lambda: backend.set_label("a", "green", "9"), VersionNotFoundError, "no such version")
+    _raises(lambda: backend.stage("a", "x", expected_current="9"), ConflictError,
+            "staging failed: the current version changed")
+    staged = backend.stage("a", "two", expected_current=first.version)
+    _raises(lambda: backend.promote("a", "9", expected_current=None), VersionNotFoundError,
+            "no such version")
+    _raises(lambda: backend.promote("a", staged.version, expected_current="9"), ConflictError,
+            "promotion failed: the current version changed")
+    _raises(lambda: backend.discard("a", first.version), ConflictError,
+            "the version is current; it can no longer be discarded")
+    backend.discard("a", staged.version)
+    _raises(lambda: backend.get("a", staged.version), VersionNotFoundError, "version is destroyed")
+    _raises(lambda: backend.delete("nope"), SecretNotFoundError, "secret not found")
+
+
+def test_calls_are_counted_per_operation() -> None:
+    backend = MemoryBackend()
+    first = backend.put("a", "1")
+    assert backend.get("a", first.version).name == "a"
+    assert list(backend.list_names()) == ["a"]  # no prefix: every name
+    backend.list_versions("a")
+    backend.current_version("a")
+    backend.set_label("a", "blue", first.version)
+    staged = backend.stage("a", "2", expected_current=first.version)
+    backend.promote("a", staged.version, expected_current=first.version)
+    again = backend.stage("a", "3", expected_current=staged.version)
+    backend.discard("a", again.version)
+    assert [v.labels for v in backend.list_versions("a")][-1] == frozenset(), "pending stays"
+    backend.delete("a")
+    assert dict(backend.calls) == {op: 1 for op in (
+        "put", "get", "list", "current_version", "set_label", "promote", "discard", "delete")
+    } | {"stage": 2, "versions": 2}
+
+
+def test_the_fake_declares_what_it_does() -> None:
+    caps = MemoryBackend().capabilities
+    assert (caps.batch_get, caps.binary, caps.versions, caps.labels, caps.version_probe,
+            caps.idempotent_put, caps.check_and_set, caps.staging, caps.read_only) == (
+        0, True, True, True, True, True, True, True, False)
+
+
+def test_labels_and_staging_on_the_fake() -> None:
+    backend = MemoryBackend()
+    first = backend.put("a", "1", labels=["blue", "green"])
+    assert backend.get("a").labels == frozenset({"blue", "green"})
+    backend.set_label("a", "blue", None)  # removed from every version
+    assert backend.get("a").labels == frozenset({"green"})
+    token = "t-1"
+    staged = backend.stage("a", "2", expected_current=None, request_token=token)
+    assert backend.stage("a", "2", expected_current=None, request_token=token) == staged
+    assert PENDING in staged.labels
+    assert backend.get("a").version == first.version, "a staged version is not current"
+    assert backend.get("a", label=PENDING).value == "2"
+    backend.promote("a", staged.version, expected_current=first.version)
+    current = backend.get("a")
+    assert (current.version, current.name, current.labels) == (staged.version, "a", frozenset())
+
+
+def test_fail_next_keeps_what_an_error_instance_says() -> None:
+    backend = MemoryBackend()
+    backend.write_external("a", "1")
+    backend.fail_next(1, ThrottledError("slow down", transient=False, retry_after=2.5))
+    with SecretStore(backend, cache=None, retry=RetryPolicy.never()) as store:
+        with pytest.raises(ThrottledError) as info:
+            store.get("a")
+        assert (info.value.transient, info.value.retry_after) == (False, 2.5)
+        assert str(info.value.__cause__) == "injected fault: throttled"  # the "SDK error"
+    with pytest.raises(TypeError, match="^error must be a Classified, a HeliumError class or instance$"):
+        backend.fail_next(1, ValueError)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="^error must be a Classified, a HeliumError class or instance$"):
+        backend.fail_next(1, "unavailable")  # type: ignore[arg-type]
+
+
+def test_mem_urls_take_a_fake_name_but_no_path() -> None:
+    for url in ("mem:///path", "mem://host/x"):
+        with pytest.raises(ValueError, match=r"^mem:// URLs take no path: mem:// or mem://NAME$"):
+            open_store(url)
+    for url in ("mem://", "mem:///", "mem://host", "mem://host/"):
+        open_store(url).close()
+
+
+def test_the_fake_stamps_versions_in_utc_and_can_be_slowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = MemoryBackend()
+    created = backend.put("a", "1").created_at
+    assert created is not None and created.utcoffset() == timedelta(0)
+    slept: list[float] = []
+    monkeypatch.setattr("helium_secrets.backends.memory.time.sleep", slept.append)
+    backend.set_latency(0.25)
+    backend.get("a")
+    assert slept == [0.25]

@@ -53,3 +53,31 @@ def test_pickles_with_context() -> None:
     again = pickle.loads(pickle.dumps(error))
     assert type(again) is errors.ThrottledError
     assert (again.backend, again.name, again.retry_after, again.transient) == ("aws", "a", 2.5, True)
+
+
+def test_a_message_without_context_is_the_message_alone() -> None:
+    error = errors.ConflictError("check-and-set failed")
+    assert str(error) == "check-and-set failed"
+    assert repr(error) == "ConflictError('check-and-set failed')"
+    named = errors.ConflictError("check-and-set failed", name="app/db")
+    assert repr(named) == "ConflictError(\"check-and-set failed (name='app/db')\")"
+
+
+def test_every_field_survives_pickling() -> None:
+    error = errors.UnavailableError("down", backend="gcp", name="a", version="7",
+                                    transient=False, retry_after=1.5)
+    again = pickle.loads(pickle.dumps(error))
+    assert type(again) is errors.UnavailableError
+    fields = ("message", "backend", "name", "version", "transient", "retry_after")
+    assert [getattr(again, f) for f in fields] == ["down", "gcp", "a", "7", False, 1.5]
+    assert str(again) == str(error)
+
+
+def test_rotation_test_failed_names_the_pending_version_and_pickles() -> None:
+    error = errors.RotationTestFailed("app/db", "5")
+    assert (error.name, error.version) == ("app/db", "5")
+    assert str(error) == ("the pending version '5' of 'app/db' failed its test and was "
+                          "discarded; the current version is unchanged")
+    again = pickle.loads(pickle.dumps(error))
+    assert type(again) is errors.RotationTestFailed
+    assert (again.name, again.version, str(again)) == ("app/db", "5", str(error))

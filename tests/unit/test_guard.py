@@ -302,3 +302,15 @@ def test_a_trial_call_interrupted_by_a_base_exception_does_not_keep_the_guard_op
     backend.get = original  # type: ignore[method-assign]
     for _ in range(5):
         assert store.get("a").value.reveal() == "v1", "the next call is the trial, and it works"
+
+
+def test_a_threshold_of_1_trips_at_the_first_failure_also_after_a_fork() -> None:
+    guard = FailFastGuard(GuardPolicy(threshold=1, cooldown=10))
+    guard.after_fork_in_child()  # a fresh lock that works like the old one
+    guard.record_failure(100.0)
+    assert guard.trips == 1
+    assert guard.admit(104.0) == 6.0
+    assert guard.admit(110.0) is None  # the trial
+    assert guard.admit(110.0) == 0.0  # one at a time
+    guard.record_success()
+    assert not guard.is_open and guard.admit(111.0) is None

@@ -7,7 +7,7 @@ import pytest
 
 from helium_secrets import RetryPolicy
 from helium_secrets.backends.memory import MemoryBackend
-from helium_secrets.errors import UnavailableError
+from helium_secrets.errors import PermissionDeniedError, UnavailableError
 from helium_secrets.testing import BackendHarness
 
 
@@ -105,3 +105,33 @@ def test_close_closes_every_store() -> None:
     harness.close()
     assert all(store.closed for store in stores)
     assert "get" not in vars(harness.backend)
+
+
+def test_failing_reads_fail_one_name_in_every_store_until_the_block_ends() -> None:
+    with SharedFake() as harness:
+        before = harness.make_store(cache=None)
+        before.put("a", "1")
+        before.put("b", "2")
+        with harness.failing_reads("b", PermissionDeniedError):
+            after = harness.make_store(cache=None)
+            for store in (before, after):
+                assert store.get("a").value.reveal() == "1"
+                with pytest.raises(PermissionDeniedError, match="injected") as info:
+                    store.get("b")
+                assert info.value.name == "b"
+            answers = harness.backend.get_many(["a", "b"])
+            assert isinstance(answers["b"], PermissionDeniedError)
+            assert answers["a"].value == "1"  # type: ignore[union-attr]
+        assert after.get("b").value.reveal() == "2"
+        assert "get" not in vars(harness.backend), "the backend's own methods are back"
+
+
+def test_manual_clock_sleep_records_the_wait_and_moves_time_by_it() -> None:
+    from helium_secrets.testing import ManualClock
+
+    clock = ManualClock(start=10.0)
+    clock.sleep(2.5)
+    clock.sleep(0)
+    clock.advance(1.0)
+    assert clock.monotonic() == 13.5
+    assert clock.sleeps == [2.5, 0]

@@ -12,7 +12,14 @@ import pytest
 
 from helium_secrets import AuditEvent, CachePolicy, GuardPolicy, PollPolicy, RetryPolicy, SecretStore
 from helium_secrets.backends._base import Classified, RawSecret
-from helium_secrets.errors import ErrorCode, PermissionDeniedError, SecretNotFoundError
+from helium_secrets.errors import (
+    ConflictError,
+    ErrorCode,
+    HeliumError,
+    PermissionDeniedError,
+    SecretNotFoundError,
+    UnavailableError,
+)
 from tests.unit.clock import TIMEOUT, ControlledBackend, Hold, ManualClock, wait_until
 
 
@@ -144,13 +151,15 @@ def test_a_silent_backend_costs_a_reader_of_a_cached_value_at_most_the_stale_wai
         store.get("a")
         clock.advance(61)
         hold = backend.hold("a")  # the backend accepts the call and does not answer
-        assert store.get("a").value.reveal() == "a-v1"
-        hold.wait_entered()
-        assert store.get("a").value.reveal() == "a-v1", "a second reader is not held either"
-        assert backend.reads["a"] == 2, "one fetch in flight serves every reader"
-        assert store.stats().stale_served == 2
-        backend.write_external("a", "a-v2")
-        hold.release()  # the answer comes late (it reads v2 now), and fills the cache
+        try:
+            assert store.get("a").value.reveal() == "a-v1"
+            hold.wait_entered()
+            assert store.get("a").value.reveal() == "a-v1", "a second reader is not held either"
+            assert backend.reads["a"] == 2, "one fetch in flight serves every reader"
+            assert store.stats().stale_served == 2
+            backend.write_external("a", "a-v2")
+        finally:  # a failed check must not leave the held call (and close()) waiting
+            hold.release()  # the answer comes late (it reads v2 now), and fills the cache
         wait_until(lambda: store.get("a").version == "2", "the late answer is cached")
         assert backend.reads["a"] == 2, "the readers meanwhile joined the fetch in flight"
 
@@ -178,8 +187,12 @@ def test_a_reader_interrupted_while_fetching_for_others_does_not_strand_them(
         leader = pool.submit(store.get, "a")
         assert entered.wait(TIMEOUT)
         follower = pool.submit(lambda: results.append(store.get("a").value.reveal()))
-        wait_until(lambda: store.stats().coalesced == 1, "the follower waits on the leader")
-        go.set()
+        try:  # the follower waits on the leader (or, a defect caught here, did not wait)
+            wait_until(lambda: store.stats().coalesced == 1 or follower.done(),
+                       "the follower waits on the leader")
+            assert store.stats().coalesced == 1, "the follower fetched on its own"
+        finally:
+            go.set()
         with pytest.raises(Interrupt):
             leader.result(TIMEOUT)
         follower.result(TIMEOUT)
@@ -212,3 +225,22 @@ def test_a_read_with_a_per_call_ttl_waits_for_the_fresh_answer(
         threading.Timer(0.2, hold.release).start()  # a slow answer
         assert store.get("a", ttl=0).value.reveal() == "a-v2", "not the cached value"
         assert store.stats().stale_served == 0
+
+
+@pytest.mark.parametrize("batched", [True, False], ids=["batched", "one-by-one"])
+@pytest.mark.parametrize("error", [PermissionDeniedError, UnavailableError, ConflictError],
+                         ids=["denied", "unavailable", "conflict"])
+def test_ignore_missing_raises_any_error_but_not_found(
+    backend: BatchBackend, clock: ManualClock, batched: bool, error: type[HeliumError]
+) -> None:
+    if not batched:
+        backend.capabilities = dataclasses.replace(backend.capabilities, batch_get=0)
+    with SecretStore(backend, clock=clock, cache=CachePolicy(ttl=60, refresh_ahead=0),
+                     poll=PollPolicy(interval=None), retry=RetryPolicy.never()) as store:
+        store.get("a")  # cached: "b" is the first name read from the backend
+        backend.fail_next(1, error, operations=["get"])
+        with pytest.raises(error) as info:
+            store.get_many(["a", "b", "nope", "c"], ignore_missing=True)
+        assert info.value.name == "b"
+        assert backend.batches == ([["b", "nope", "c"]] if batched else [])
+        assert list(store.get_many(["a", "b", "nope", "c"], ignore_missing=True)) == ["a", "b", "c"]

@@ -432,3 +432,30 @@ def test_call_with_retry_reports_each_retry_and_its_wait(clock: ManualClock) -> 
     assert result == "done"
     assert [code for code, _ in seen] == ["unavailable", "unknown"]
     assert [wait for _, wait in seen] == clock.sleeps
+
+
+def _failing_then(errors: list[HeliumError]) -> Callable[[], str]:
+    def call() -> str:
+        if errors:
+            raise errors.pop(0)
+        return "done"
+    return call
+
+
+def test_a_hint_of_exactly_the_largest_accepted_wait_is_waited_for(clock: ManualClock) -> None:
+    policy = RetryPolicy(initial_backoff=0, max_backoff=0, deadline=None, max_retry_after=2.0)
+    call = _failing_then([ThrottledError("slow down", retry_after=2.0)])
+    assert call_with_retry(call, policy, clock) == "done"  # no on_retry: none is needed
+    assert clock.sleeps == [2.0]
+    with pytest.raises(ThrottledError):
+        call_with_retry(_failing_then([ThrottledError("slow", retry_after=2.001)]), policy, clock)
+
+
+def test_a_wait_that_would_end_at_the_deadline_is_not_started(clock: ManualClock) -> None:
+    policy = RetryPolicy(initial_backoff=0, max_backoff=0, deadline=1.0)
+    with pytest.raises(ThrottledError):
+        call_with_retry(_failing_then([ThrottledError("slow", retry_after=1.0)]), policy, clock)
+    assert clock.sleeps == []
+    assert call_with_retry(_failing_then([ThrottledError("slow", retry_after=0.999)]), policy,
+                           clock) == "done"
+    assert clock.sleeps == [0.999]

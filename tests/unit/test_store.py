@@ -293,3 +293,28 @@ def test_previous_makes_no_call_on_a_backend_that_keeps_no_versions() -> None:
     with SecretStore(backend) as store:
         assert store.previous("a") is None
     assert sum(backend.calls.values()) == 0, "no backend call"
+
+
+def test_a_value_echoed_by_a_service_is_scrubbed_whatever_the_error_path(
+    store: SecretStore, backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    value = "s3cr3t-echoed-by-the-service"
+
+    def refuse_helium(*args: object, **kwargs: object) -> None:  # a backend's own helium error
+        raise InvalidArgumentError(f"the service refused {value} as too weak")
+
+    monkeypatch.setattr(backend, "put", refuse_helium)
+    with pytest.raises(InvalidArgumentError) as info:
+        store.put("a", value)
+    assert value not in str(info.value) and value not in repr(info.value)
+    assert "the service refused" in str(info.value), "only the value goes, not the message"
+
+    def refuse_sdk(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("x")
+
+    monkeypatch.setattr(backend, "put", refuse_sdk)
+    monkeypatch.setattr(backend, "classify",
+                        lambda exc: Classified(ErrorCode.INVALID_ARGUMENT, f"bad: {value}"))
+    with pytest.raises(InvalidArgumentError) as info:
+        store.put("a", value.encode())  # bytes are scrubbed too
+    assert value not in str(info.value)

@@ -126,3 +126,41 @@ def test_a_secret_copies_and_converts_like_any_dataclass() -> None:
     assert "hunter2" not in repr(as_dict)
     with pytest.raises(TypeError):
         secret.metadata["owner"] = "x"  # type: ignore[index]
+
+
+@pytest.mark.parametrize("show", [repr, str, lambda v: f"{v}", lambda v: "%s" % (v,)])
+def test_no_part_of_the_value_nor_its_length_shows(show: object) -> None:
+    assert callable(show)
+    value = "Qk9#vZ7!wJm2"  # none of its characters' runs is in the redacted text
+    for shown in (show(SecretValue(value)), show(Secret("a", SecretValue(value), "1"))):
+        runs = [value[i:i + 3] for i in range(len(value) - 2)]
+        assert not [run for run in runs if run in shown], "part of the value shows"
+        assert "Q" not in shown and "Z" not in shown
+    assert show(SecretValue(value)) == show(SecretValue(value * 5)) == show(SecretValue(b"\x00"))
+
+
+def test_messages_name_what_is_wrong() -> None:
+    with pytest.raises(TypeError, match="^a secret value is str or bytes, not int$"):
+        SecretValue(3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^the secret value is binary and not UTF-8 text; use "
+                                         r"reveal_bytes\(\)$"):
+        SecretValue(b"\xff").reveal()
+    with pytest.raises(ValueError, match="^the secret value is not valid JSON$"):
+        SecretValue("{").reveal_json()
+    with pytest.raises(TypeError, match=r"^a SecretValue cannot be pickled; reveal\(\) it "
+                                        "explicitly if you must$"):
+        pickle.dumps(SecretValue("x"))
+
+
+def test_a_value_is_true_unless_empty() -> None:
+    assert SecretValue("x") and SecretValue(b"\x00")
+    assert not SecretValue("") and not SecretValue(b"")
+
+
+def test_a_json_read_of_text_that_is_not_json_names_the_secret_not_the_value() -> None:
+    from helium_secrets._values import json_field
+    from helium_secrets.errors import InvalidArgumentError
+
+    with pytest.raises(InvalidArgumentError) as info:
+        json_field(Secret("app/db", SecretValue(CANARY), "1"), None, backend="memory")
+    assert str(info.value) == "the secret value is not valid JSON (backend=memory, name='app/db')"
