@@ -9,6 +9,7 @@ loop), so they need no async test plugin.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import subprocess
 import sys
@@ -86,7 +87,7 @@ async def outcome(backend: Any, op: str, *args: Any, **keywords: Any) -> Any:
     code, message): comparable across the twins."""
     try:
         result = getattr(backend, op)(*args, **keywords)
-        if asyncio.iscoroutine(result):
+        if inspect.iscoroutine(result):
             result = await result
     except Exception as exc:
         verdict = backend.classify(exc)

@@ -24,6 +24,7 @@ import httpx
 import hvac.exceptions
 
 from helium_secrets._values import VersionInfo
+from helium_secrets.backends._aiobase import AsyncBackendBase
 from helium_secrets.backends._base import Classified, LeaseGrant, RawSecret, extra_operation
 from helium_secrets.backends._hints import retry_after_from_headers
 from helium_secrets.backends._steps import Steps, adrive
@@ -42,7 +43,7 @@ from helium_secrets.backends.hashivault.tokens import (
     lookup_ttl,
     renew_call,
 )
-from helium_secrets.errors import UnauthenticatedError, UnsupportedError
+from helium_secrets.errors import UnauthenticatedError
 from helium_secrets.lifecycle import Lifecycle
 
 __all__ = ["AsyncVaultBackend"]
@@ -212,7 +213,7 @@ class _AsyncTokenSession:
             raise
 
 
-class AsyncVaultBackend(VaultBackendBase):
+class AsyncVaultBackend(VaultBackendBase, AsyncBackendBase):
     """Secrets in a Vault / OpenBao KV mount, over ``httpx.AsyncClient``: the methods of
     :class:`~helium_secrets.backends.hashivault.VaultBackend`, awaited, and ``aclose()``.
 
@@ -323,15 +324,6 @@ class AsyncVaultBackend(VaultBackendBase):
     async def current_version(self, name: str) -> str | VersionInfo:
         return await self._run(self._kv.current_version(name))
 
-    async def get_many(self, names: Sequence[str]) -> dict[str, RawSecret | BaseException]:
-        out: dict[str, RawSecret | BaseException] = {}
-        for name in names:
-            try:
-                out[name] = await self.get(name)
-            except Exception as exc:  # per-item errors are values, classified by the store
-                out[name] = exc
-        return out
-
     @property
     def logins(self) -> int:
         """Successful logins (a plain token counts once per time it is (re)loaded)."""
@@ -341,22 +333,6 @@ class AsyncVaultBackend(VaultBackendBase):
     def renewals(self) -> int:
         """Successful token renewals."""
         return self._session.state.renewals
-
-    def _unsupported(self, what: str) -> UnsupportedError:
-        return UnsupportedError(f"the {self.name} backend has no {what}")
-
-    async def set_label(self, name: str, label: str, version: str | None) -> None:
-        raise self._unsupported("labels")
-
-    async def stage(self, name: str, value: str | bytes, *, expected_current: str | None,
-                    request_token: str | None = None) -> VersionInfo:
-        raise self._unsupported("staged rotation")
-
-    async def promote(self, name: str, version: str, *, expected_current: str | None) -> None:
-        raise self._unsupported("staged rotation")
-
-    async def discard(self, name: str, version: str) -> None:
-        raise self._unsupported("staged rotation")
 
     async def staging_companion(self, name: str) -> str:
         return self._kv.staging_companion(name)
