@@ -567,3 +567,12 @@ def test_a_missing_secret_says_so_on_both(bao: DevServer) -> None:
         await backend.aclose()
 
     run(main())
+
+
+def test_doc_async_example_runs(bao: DevServer) -> None:
+    from tests.docs.pages import ROOT, python_block
+
+    page = (ROOT / "docs" / "backends" / "vault.md").read_text(encoding="utf-8")
+    namespace: dict[str, Any] = {}
+    exec(python_block(page, "\n## Async\n"), namespace)  # noqa: S102 - the docs' own example
+    assert run(namespace["main"](bao.address, bao.root_token)) == "hunter2"
