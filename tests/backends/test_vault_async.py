@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import ssl
 import subprocess
 import sys
 import uuid
@@ -330,6 +331,25 @@ def test_approle_login_renews_and_logs_in_again(bao: DevServer, admin: hvac.Clie
     run(main())
 
 
+def test_concurrent_tasks_share_one_login_and_queue_their_puts(
+        bao: DevServer, admin: hvac.Client, prefix: str) -> None:
+    role_id, secret_id = approle(admin, ["helium-rw"])
+
+    async def main() -> None:
+        backend = AsyncVaultBackend(bao.address,
+                                    auth=AppRoleAuth(role_id=role_id, secret_id=secret_id))
+        name = f"{prefix}/busy"
+        written = await asyncio.gather(*(backend.put(name, f"v{n}") for n in range(20)))
+        assert sorted(int(w.version) for w in written) == list(range(1, 21))  # no conflict
+        admin.auth.token.revoke(backend._session.state.token)
+        reads = await asyncio.gather(*(backend.get(name) for _ in range(20)))
+        assert {r.version for r in reads} == {"20"}
+        assert backend.logins == 2  # twenty tasks, one rejected token: one login
+        await backend.aclose()
+
+    run(main())
+
+
 def test_a_token_file_is_read_again_when_the_token_is_rejected(
         bao: DevServer, admin: hvac.Client, tmp_path: Path, prefix: str) -> None:
     token_file = tmp_path / "token"
@@ -417,6 +437,37 @@ def test_tls_with_a_ca_bundle(tmp_path_factory: pytest.TempPathFactory, prefix: 
                                          tls_skip_verify=True)
             assert (await skipping.get(f"{prefix}/tls")).value == "v"
             await skipping.aclose()
+
+        run(main())
+
+
+@pytest.mark.slow
+def test_tls_client_certificate(tmp_path: Path, prefix: str) -> None:
+    from tests.backends.openbao import PersistentServer
+    from tests.backends.test_vault import make_tls_files
+
+    (tmp_path / "pki").mkdir()
+    tls = make_tls_files(tmp_path / "pki")
+    with PersistentServer(tmp_path / "bao-mtls", tls=tls) as server:
+        server.enable_kv("secret")
+
+        async def main() -> None:
+            backend = AsyncVaultBackend(server.address, token=server.root_token,
+                                        ca_cert=tls.ca_file, client_cert=tls.client_cert_file,
+                                        client_key=tls.client_key_file)
+            await backend.put(f"{prefix}/mtls", "v")
+            assert (await backend.get(f"{prefix}/mtls")).value == "v"
+            await backend.aclose()
+            without = AsyncVaultBackend(server.address, token=server.root_token,
+                                        ca_cert=tls.ca_file)
+            # The server wants a certificate: its TLS alert comes as the answer is read, and
+            # httpx lets that ssl.SSLError through unwrapped.
+            with pytest.raises((httpx.HTTPError, ssl.SSLError)) as info:
+                await without.get(f"{prefix}/mtls")
+            verdict = without.classify(info.value)
+            assert verdict is not None and verdict.code is ErrorCode.UNAVAILABLE
+            assert verdict.transient is False and "TLS" in (verdict.message or "")
+            await without.aclose()
 
         run(main())
 

@@ -347,6 +347,8 @@ class AsyncVaultBackend(VaultBackendBase, AsyncBackendBase):
         await self._run(leases.revoke(lease_id))
 
     def classify(self, exc: BaseException) -> Classified | None:
+        if isinstance(exc, ssl.SSLError):  # httpcore lets one raised while reading through
+            return transport_verdict("tls", self.address, str(exc))
         if isinstance(exc, httpx.TimeoutException):
             return transport_verdict("timeout", self.address)
         if isinstance(exc, httpx.ConnectError):
