@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mappin
 from typing import Any, TypeVar
 from urllib.parse import urljoin
 
+import certifi
 import httpx
 import hvac.exceptions
 
@@ -58,12 +59,12 @@ def _ssl_context(opts: VaultOptions) -> ssl.SSLContext | bool:
     verify, cert = tls_settings(opts)
     if verify is False and cert is None:
         return False
-    if isinstance(verify, str):
-        is_dir = verify == opts.ca_path and not opts.ca_cert
-        context = ssl.create_default_context(capath=verify) if is_dir else \
-            ssl.create_default_context(cafile=verify)
-    else:
-        context = ssl.create_default_context()
+    if isinstance(verify, str) and verify == opts.ca_cert:
+        context = ssl.create_default_context(cafile=verify)
+    elif isinstance(verify, str):
+        context = ssl.create_default_context(capath=verify)
+    else:  # the CA bundle requests verifies with (and httpx by default)
+        context = ssl.create_default_context(cafile=certifi.where())
     if verify is False:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
