@@ -223,25 +223,18 @@ class AsyncVaultBackend(VaultBackendBase, AsyncBackendBase):
     :param options: a ready :class:`VaultOptions`, or pass its fields as keywords.
     """
 
-    def __init__(
-        self,
-        address: str | None = None,
-        *,
-        options: VaultOptions | None = None,
-        **keywords: Any,
-    ) -> None:
-        super().__init__(address, options=options, **keywords)
-        opts = self._options
+    def _open(self, opts: VaultOptions) -> tuple[str, str | None]:
         if opts.client is not None:
             raise ValueError("client= takes an hvac client, which the async backend does not "
                              "use: pass the address and TLS options instead")
-        self._connect(checked_address(opts), opts.namespace or None)
+        address = checked_address(opts)
         self._http = httpx.AsyncClient(
             verify=_ssl_context(opts), timeout=_timeout(opts),
             follow_redirects=False,  # followed by hand, within the origin only (see _send)
         )
         self._session = _AsyncTokenSession(self._send, self.auth)
         self._name_locks = _NameLocks()
+        return address, opts.namespace or None
 
     def _headers(self) -> dict[str, str]:
         headers = {"X-Vault-Request": "true"}

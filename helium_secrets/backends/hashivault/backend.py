@@ -66,15 +66,7 @@ class VaultBackend(VaultBackendBase, BackendBase):
     :param options: a ready :class:`VaultOptions`, or pass its fields as keywords.
     """
 
-    def __init__(
-        self,
-        address: str | None = None,
-        *,
-        options: VaultOptions | None = None,
-        **keywords: Any,
-    ) -> None:
-        super().__init__(address, options=options, **keywords)
-        opts = self._options
+    def _open(self, opts: VaultOptions) -> tuple[str, str | None]:
         client = opts.client
         if client is None:
             client = build_client(opts)
@@ -85,10 +77,10 @@ class VaultBackend(VaultBackendBase, BackendBase):
         self._session = TokenSession(client, self.auth)
         client.adapter.session.hooks["response"].append(self._session.on_response)
         self._client: hvac.Client = client
-        self._connect(client.url, client.adapter.namespace)
         # One writer per name in this process: plain puts from many threads queue rather
         # than race each other's check-and-set (other processes are handled in core.py).
         self._name_locks = _NameLocks()
+        return client.url, client.adapter.namespace
 
     def _perform(self, call: Call) -> Any:
         if call.direct:

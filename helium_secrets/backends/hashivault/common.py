@@ -22,7 +22,7 @@ B = TypeVar("B", bound="VaultBackendBase")
 
 class VaultBackendBase:
     """The options, URL form, credentials and capabilities of a Vault backend; a subclass
-    builds its client and then calls :meth:`_connect`. (Not a ``BackendBase``: its defaults
+    makes its client in :meth:`_open`. (Not a ``BackendBase``: its defaults
     are the sync protocol's.)
 
     :param address: the server (see :class:`VaultOptions`).
@@ -51,14 +51,16 @@ class VaultBackendBase:
             token = client.token  # a ready client brings its token, before VAULT_TOKEN
         self.auth = resolve_auth(opts.auth, token)
         self.capabilities = capabilities(opts.kv_version, opts.max_value_bytes)
-        self.address: str = opts.address
-        self.namespace: str | None = opts.namespace or None
-
-    def _connect(self, address: str, namespace: str | None) -> None:
-        """The client is built: its address and namespace are the ones the KV steps name."""
-        self.address, self.namespace = address, namespace
+        address, namespace = self._open(opts)
+        self.address: str = address
+        self.namespace: str | None = namespace
         self._kv = VaultKV(mount=self.mount, kv_version=self.kv_version, address=address,
                            namespace=namespace)
+
+    def _open(self, opts: VaultOptions) -> tuple[str, str | None]:
+        """Make the client (connecting nowhere yet); return the address and namespace it
+        uses, which the KV steps name."""
+        raise NotImplementedError
 
     def __repr__(self) -> str:
         namespace = f" namespace={self.namespace!r}" if self.namespace else ""
