@@ -509,3 +509,29 @@ def test_doc_async_example_runs_against_the_emulator(kv: KeyVaultEmulator,
     namespace: dict[str, Any] = {"OPTIONS": options(kv)}
     exec(block, namespace)  # noqa: S102 - the docs' own example
     assert run(namespace["main"]()) == "hunter2"
+
+
+def test_the_ca_bundle_is_loaded_once_off_the_loop(kv: KeyVaultEmulator, prefix: str,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """azure-core's aiohttp transport would read the CA file again for every request, on the
+    event loop: the backend's transport builds that context once, in a thread."""
+    import threading
+
+    made: list[bool] = []
+    original = ssl.create_default_context
+
+    def counting(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        made.append(threading.current_thread() is threading.main_thread())
+        return original(*args, **kwargs)
+
+    async def main() -> None:
+        backend = async_backend(kv)
+        monkeypatch.setattr(ssl, "create_default_context", counting)
+        for n in range(5):
+            await backend.put(f"{prefix}/ca{n}", "v")
+            await backend.get(f"{prefix}/ca{n}")
+        monkeypatch.setattr(ssl, "create_default_context", original)
+        await backend.aclose()
+
+    run(main())
+    assert made == [False]  # once, and not on the loop's thread

@@ -40,16 +40,33 @@ class AsyncSameOriginRedirects(SameOrigin, AsyncRedirectPolicy[Any, Any]):
     """azure-core's async redirect policy, within the vault's origin only (:class:`SameOrigin`)."""
 
 
-class _NoReplayTransport(AioHttpTransport):  # type: ignore[misc]
-    """aiohttp sends an idempotent request (GET, PUT, DELETE) again, once, when a kept-alive
-    connection drops before the answer: a ``set_secret`` (a PUT) that landed would then make
-    a second version, a retry below the store's, which is the only retry layer. aiohttp has
-    no option for it but this attribute of its session."""
+class _Transport(AioHttpTransport):  # type: ignore[misc]
+    """azure-core's aiohttp transport, with two things changed:
+
+    * aiohttp sends an idempotent request (GET, PUT, DELETE) again, once, when a kept-alive
+      connection drops before the answer: a ``set_secret`` (a PUT) that landed would then
+      make a second version, a retry below the store's, which is the only retry layer.
+      aiohttp has no option for it but this attribute of its session.
+    * azure-core builds the SSL context of a CA bundle (``connection_verify=<path>``) again
+      for every request, reading the file on the event loop: it is built once, off the loop.
+    """
+
+    _ssl: Any = None
 
     async def open(self) -> None:
         await super().open()
         if self.session is not None and hasattr(self.session, "_retry_connection"):
             self.session._retry_connection = False
+        if self._ssl is None:
+            config = self.connection_config
+            self._ssl = await asyncio.to_thread(super()._build_ssl_config, config.cert,
+                                                config.verify)
+
+    def _build_ssl_config(self, cert: Any, verify: Any) -> Any:
+        config = self.connection_config
+        if self._ssl is not None and (cert, verify) == (config.cert, config.verify):
+            return self._ssl
+        return super()._build_ssl_config(cert, verify)
 
 
 def _is_async_credential(credential: object) -> bool:
@@ -93,7 +110,7 @@ class AsyncAzureKeyVaultBackend(AzureKeyVaultBackendBase, AsyncBackendBase):
         settings = client_settings(opts)
         settings["redirect_policy"] = AsyncSameOriginRedirects()
         if "transport" not in settings:  # client_options may bring one: then it is theirs
-            settings["transport"] = _NoReplayTransport(**{
+            settings["transport"] = _Transport(**{
                 key: settings[key]
                 for key in ("connection_timeout", "read_timeout", "connection_verify")})
         credential: Any = opts.credential
