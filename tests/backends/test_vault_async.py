@@ -472,6 +472,30 @@ def test_tls_client_certificate(tmp_path: Path, prefix: str) -> None:
         run(main())
 
 
+def test_the_ssl_context_is_made_off_the_loop(bao: DevServer, monkeypatch: pytest.MonkeyPatch,
+                                              prefix: str) -> None:
+    import threading
+
+    made: list[bool] = []
+    original = ssl.create_default_context
+
+    def counting(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        made.append(threading.current_thread() is threading.main_thread())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(ssl, "create_default_context", counting)
+
+    async def main() -> None:
+        backend = AsyncVaultBackend(bao.address, token=bao.root_token)
+        assert made == []  # making the backend reads no file
+        for _ in range(3):
+            await backend.put(f"{prefix}/ctx", "v")
+        await backend.aclose()
+
+    run(main())
+    assert made == [False]  # once, in a thread
+
+
 def test_a_redirect_to_another_origin_is_refused(bao: DevServer) -> None:
     async def main() -> None:
         with FaultProxy(bao.port) as proxy, Sink() as sink:

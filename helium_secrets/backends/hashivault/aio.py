@@ -228,10 +228,9 @@ class AsyncVaultBackend(VaultBackendBase, AsyncBackendBase):
             raise ValueError("client= takes an hvac client, which the async backend does not "
                              "use: pass the address and TLS options instead")
         address = checked_address(opts)
-        self._http = httpx.AsyncClient(
-            verify=_ssl_context(opts), timeout=_timeout(opts),
-            follow_redirects=False,  # followed by hand, within the origin only (see _send)
-        )
+        tls_settings(opts)  # its errors now, before any call
+        #: Made at the first request (see _client): its SSL context reads files.
+        self._http: httpx.AsyncClient | None = None
         self._session = _AsyncTokenSession(self._send, self.auth)
         self._name_locks = _NameLocks()
         return address, opts.namespace or None
@@ -245,6 +244,18 @@ class AsyncVaultBackend(VaultBackendBase, AsyncBackendBase):
             headers["X-Vault-Namespace"] = self.namespace
         return headers
 
+    async def _client(self) -> httpx.AsyncClient:
+        """The HTTP client, made at the first request: its SSL context (the CA bundle, a
+        client certificate) is read in a thread, not on the event loop."""
+        if self._http is None:
+            context = await asyncio.to_thread(_ssl_context, self._options)
+            if self._http is None:  # another task may have made it meanwhile
+                self._http = httpx.AsyncClient(
+                    verify=context, timeout=_timeout(self._options),
+                    follow_redirects=False,  # followed by hand, within the origin (_send)
+                )
+        return self._http
+
     async def _send(self, call: Call) -> Any:
         """One request and its redirects within the origin; the answer's JSON, or ``None``.
 
@@ -255,7 +266,7 @@ class AsyncVaultBackend(VaultBackendBase, AsyncBackendBase):
             path = path.replace("//", "/")  # as hvac (and the vault CLI) send it
         url, method, params, with_body = self.address + path, call.method, call.params, True
         for _ in range(MAX_REDIRECTS):
-            response = await self._http.request(
+            response = await (await self._client()).request(
                 method, url, params=params, json=call.body if with_body else None,
                 headers=self._headers())
             location = response.headers.get("location")
@@ -356,7 +367,8 @@ class AsyncVaultBackend(VaultBackendBase, AsyncBackendBase):
 
     async def aclose(self) -> None:
         """Close the connections."""
-        await self._http.aclose()
+        if self._http is not None:
+            await self._http.aclose()
 
     # -- Vault specifics (not in the protocol) ---------------------------------------------
 
