@@ -107,9 +107,9 @@ def test_audit_json_validates_against_the_documented_schema(
 
 def test_the_table_of_what_each_backend_describes() -> None:
     from helium_secrets.backends.awssecretsmanager import reads as aws
-    from helium_secrets.backends.azurekeyvault import backend as azure
+    from helium_secrets.backends.azurekeyvault import common as azure
     from helium_secrets.backends.gcpsecretmanager import reads as gcp
-    from helium_secrets.backends.hashivault import backend as vault
+    from helium_secrets.backends.hashivault import core as vault
 
     declared = {"aws": aws._DESCRIBED, "gcp": gcp._DESCRIBED, "azure": azure._DESCRIBED,
                 "vault": vault._DESCRIBED, "file": RECORDED_FIELDS,

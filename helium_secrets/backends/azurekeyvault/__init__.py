@@ -37,7 +37,8 @@ azure-core's own retries are switched off (``retry_total=0``): the store is the 
 
 The package: :mod:`.names` (the name mapping and its rules), :mod:`.values` (value encoding
 and tags), :mod:`.options` (the options and the client they build), :mod:`.errors`
-(classification) and :mod:`.backend` (the operations).
+(classification), :mod:`.common` (what both twins share without I/O), :mod:`.backend` (the
+operations) and :mod:`.aio` (the async twin, imported only when used).
 """
 
 from helium_secrets.backends.azurekeyvault.backend import AzureKeyVaultBackend

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from azure.core.exceptions import (
     ClientAuthenticationError,
@@ -26,8 +26,9 @@ def _retry_after(exc: HttpResponseError) -> float | None:
     return retry_after_from_headers(getattr(exc.response, "headers", None))
 
 
-def _is_tls_failure(exc: BaseException) -> bool:
-    """Whether a connection error was TLS failing (not transient: retrying will not help)."""
+def _in_chain(exc: BaseException, found: Callable[[BaseException], bool]) -> bool:
+    """Whether ``exc`` or an error it wraps (azure-core's ``inner_exception``, causes and
+    contexts) is one ``found`` recognises."""
     seen: set[int] = set()
     todo: list[BaseException | None] = [exc]
     while todo:
@@ -35,13 +36,25 @@ def _is_tls_failure(exc: BaseException) -> bool:
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
-        # requests and urllib3 wrap ssl.SSLError in their own classes named SSLError.
-        if isinstance(current, ssl.SSLError) or type(current).__name__ == "SSLError":
+        if found(current):
             return True
         inner = getattr(current, "inner_exception", None)
         todo += [inner if isinstance(inner, BaseException) else None,
                  current.__cause__, current.__context__]
     return False
+
+
+def _is_tls_failure(exc: BaseException) -> bool:
+    """Whether a connection error was TLS failing (not transient: retrying will not help)."""
+    # requests and urllib3 wrap ssl.SSLError in their own classes named SSLError.
+    return _in_chain(exc, lambda e: isinstance(e, ssl.SSLError)
+                     or type(e).__name__ == "SSLError")
+
+
+def _is_dropped(exc: BaseException) -> bool:
+    """Whether the connection dropped after the request went out, which azure-core's aiohttp
+    transport reports as a request error (the request may have taken effect)."""
+    return _in_chain(exc, lambda e: type(e).__name__ == "ServerDisconnectedError")
 
 
 #: What to do when no credential gets a token (azure-identity's own text lists attempts).
@@ -107,6 +120,10 @@ def classify(exc: BaseException, vault_url: str = "") -> Classified | None:
                           f"{NO_CREDENTIAL}")
     if isinstance(exc, (ServiceRequestTimeoutError, ServiceResponseTimeoutError)):
         return Classified(ErrorCode.DEADLINE_EXCEEDED, f"the request to Key Vault{at} timed out")
+    if isinstance(exc, ServiceResponseError) or (
+            isinstance(exc, ServiceRequestError) and _is_dropped(exc)):
+        return Classified(ErrorCode.UNAVAILABLE,
+                          f"the connection to Key Vault{at} dropped before it answered")
     if isinstance(exc, ServiceRequestError):
         if _is_tls_failure(exc):
             return Classified(ErrorCode.UNAVAILABLE,
@@ -116,9 +133,6 @@ def classify(exc: BaseException, vault_url: str = "") -> Classified | None:
         return Classified(ErrorCode.UNAVAILABLE,
                           f"could not connect to Key Vault{at}: check the vault's name (the "
                           "azurekeyvault:// URL's host) and the network")
-    if isinstance(exc, ServiceResponseError):
-        return Classified(ErrorCode.UNAVAILABLE,
-                          f"the connection to Key Vault{at} dropped before it answered")
     if isinstance(exc, ValueError) and "challenge" in str(exc):
         return Classified(
             ErrorCode.UNAUTHENTICATED,

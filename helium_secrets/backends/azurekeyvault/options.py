@@ -20,7 +20,8 @@ from helium_secrets._options import (
 )
 from helium_secrets.backends._transport import check_redirect, origin
 
-__all__ = ["AzureKeyVaultOptions", "SameOriginRedirects", "build_client", "check_vault_url"]
+__all__ = ["AzureKeyVaultOptions", "SameOrigin", "SameOriginRedirects", "build_client",
+           "check_vault_url", "client_settings"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,14 +72,15 @@ class AzureKeyVaultOptions(Options):
     client_options: Mapping[str, Any] | None = None
 
 
-def build_client(opts: AzureKeyVaultOptions) -> tuple[SecretClient, Any]:
-    """The ``SecretClient`` ``opts`` describe (azure-core's retries off, TLS verified), and the
-    credential made for it, which its owner closes (``None`` when ``opts.credential`` is given).
+def client_settings(opts: AzureKeyVaultOptions) -> dict[str, Any]:
+    """The ``SecretClient`` keywords ``opts`` describe, the same for the sync and the async
+    client (azure-core's retries off, TLS verified, redirects kept within the vault; the
+    redirect policy is added by the caller, in its pipeline's flavour).
 
     :raises ValueError: no ``vault_url``, one that is not https, or ``client_options`` that
         would undo the above (retries, TLS verification, redirects kept within the vault).
     """
-    vault_url, credential = opts.vault_url, opts.credential
+    vault_url = opts.vault_url
     if not vault_url:
         raise ValueError("the Azure Key Vault backend needs vault_url or client")
     check_vault_url(vault_url)
@@ -88,18 +90,13 @@ def build_client(opts: AzureKeyVaultOptions) -> tuple[SecretClient, Any]:
                       "timeout=(connect, read)", DeprecationWarning, stacklevel=4)
         connect = opts.connection_timeout if opts.connection_timeout is not None else connect
         read = opts.read_timeout if opts.read_timeout is not None else read
-    owned: Any = None
-    if credential is None:
-        from azure.identity import DefaultAzureCredential
-
-        credential = owned = DefaultAzureCredential()
     settings: dict[str, Any] = {
         "retry_total": 0,  # the store is the only retry layer
         "connection_timeout": connect,
         "read_timeout": read,
         "connection_verify": opts.connection_verify,
         "verify_challenge_resource": opts.verify_challenge_resource,
-        "redirect_policy": SameOriginRedirects(),
+        "redirect_policy": None,
     }
     client_options = opts.client_options
     for key in client_options or {}:
@@ -113,7 +110,22 @@ def build_client(opts: AzureKeyVaultOptions) -> tuple[SecretClient, Any]:
                    else f"pass {key}= to the backend itself")
             )
     settings.update(client_options or {})
-    return SecretClient(vault_url, credential, **settings), owned
+    return settings
+
+
+def build_client(opts: AzureKeyVaultOptions) -> tuple[SecretClient, Any]:
+    """The ``SecretClient`` ``opts`` describe (see :func:`client_settings`), and the
+    credential made for it, which its owner closes (``None`` when ``opts.credential`` is
+    given)."""
+    settings = client_settings(opts)
+    settings["redirect_policy"] = SameOriginRedirects()
+    credential: Any = opts.credential
+    owned = None
+    if credential is None:
+        from azure.identity import DefaultAzureCredential
+
+        credential = owned = DefaultAzureCredential()
+    return SecretClient(str(opts.vault_url), credential, **settings), owned
 
 
 def check_vault_url(url: str) -> None:
@@ -127,12 +139,16 @@ def check_vault_url(url: str) -> None:
         raise ValueError(f"the vault URL must be https://, not {shown}")
 
 
-class SameOriginRedirects(RedirectPolicy[Any, Any]):
-    """azure-core's redirect policy, refusing a redirect that leaves the vault's origin: it
-    strips ``Authorization`` then, but would still send a 307's body (the secret value of a
-    set) there, and ask the credential for a token for whatever that server's challenge
-    names."""
+class SameOrigin:
+    """Refuses, in azure-core's redirect policies (sync and async), a redirect that leaves the
+    vault's origin: azure-core strips ``Authorization`` then, but would still send a 307's body
+    (the secret value of a set) there, and ask the credential for a token for whatever that
+    server's challenge names."""
 
     def increment(self, settings: dict[str, Any], response: Any, redirect_location: str) -> bool:
         check_redirect(response.http_request.url, redirect_location)
-        return super().increment(settings, response, redirect_location)
+        return super().increment(settings, response, redirect_location)  # type: ignore[misc, no-any-return]
+
+
+class SameOriginRedirects(SameOrigin, RedirectPolicy[Any, Any]):
+    """azure-core's redirect policy, within the vault's origin only (:class:`SameOrigin`)."""

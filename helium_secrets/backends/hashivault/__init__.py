@@ -15,7 +15,9 @@ maps to portable codes without quoting the server's text.
 
 The package: :mod:`.auth` (where a token comes from), :mod:`.tokens` (its upkeep),
 :mod:`.options` (the options and the client they build), :mod:`.kv` (the value mapping),
-:mod:`.classify` (errors) and :mod:`.backend` (the KV operations).
+:mod:`.classify` (errors), :mod:`.core` (the KV operations, as I/O-free request steps),
+:mod:`.common` (options, URL form and capabilities), :mod:`.backend` (the hvac twin) and
+:mod:`.aio` (the async twin on httpx, imported only when used).
 """
 
 from helium_secrets.backends.hashivault.auth import (

@@ -11,12 +11,13 @@ from typing import Any, ClassVar
 import hvac
 import hvac.exceptions
 
+from helium_secrets.backends.hashivault.core import Call, vault_path
 from helium_secrets.errors import (
     UnauthenticatedError,
 )
 
 __all__ = ["AppRoleAuth", "JWTAuth", "KubernetesAuth", "TokenAuth", "UserpassAuth", "VaultAuth",
-           "auth_block", "auth_from_query", "resolve_auth"]
+           "auth_block", "auth_from_query", "resolve_auth", "send"]
 
 KUBERNETES_TOKEN_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 
@@ -29,9 +30,16 @@ class VaultAuth:
     #: Whether :meth:`login` can produce a fresh token (a plain token cannot).
     can_login: ClassVar[bool] = True
 
+    def login_call(self) -> Call:
+        """The login request (its body holds the credentials: pass it straight on)."""
+        raise NotImplementedError
+
     def login(self, client: hvac.Client) -> Mapping[str, Any]:
         """Log in and return the response's ``auth`` block (``client_token``, ...)."""
-        raise NotImplementedError
+        # The credentials go straight into the call, and the response (which holds the new
+        # token) straight to auth_block: no local of ours keeps either (error reporters
+        # capture frames' locals).
+        return auth_block(send(client, self.login_call()))
 
 
 def _read_file(path: str | os.PathLike[str], what: str) -> str:
@@ -86,12 +94,9 @@ class AppRoleAuth(VaultAuth):
     secret_id_file: str | None = None
     mount: str = "approle"
 
-    def login(self, client: hvac.Client) -> Mapping[str, Any]:
-        # Credentials go straight into the call, and the response (which holds the new
-        # token) straight to auth_block: no local of ours keeps either (error reporters
-        # capture frames' locals).
-        return auth_block(client.auth.approle.login(
-            self.role_id, self._secret_id(), use_token=False, mount_point=self.mount))
+    def login_call(self) -> Call:
+        return Call("POST", _login_path(self.mount),
+                    body={"role_id": self.role_id, "secret_id": self._secret_id()})
 
     def _secret_id(self) -> str | None:
         if self.secret_id is None and self.secret_id_file is not None:
@@ -114,10 +119,9 @@ class KubernetesAuth(VaultAuth):
     jwt_file: str = KUBERNETES_TOKEN_FILE
     mount: str = "kubernetes"
 
-    def login(self, client: hvac.Client) -> Mapping[str, Any]:
-        return auth_block(client.auth.kubernetes.login(
-            self.role, _read_file(self.jwt_file, "service-account token"), use_token=False,
-            mount_point=self.mount))
+    def login_call(self) -> Call:
+        return Call("POST", _login_path(self.mount), body={
+            "role": self.role, "jwt": _read_file(self.jwt_file, "service-account token")})
 
 
 @dataclass(frozen=True)
@@ -141,10 +145,10 @@ class JWTAuth(VaultAuth):
         if (self.jwt is None) == (self.jwt_file is None):
             raise ValueError("JWTAuth takes exactly one of jwt= and jwt_file=")
 
-    def login(self, client: hvac.Client) -> Mapping[str, Any]:
-        return auth_block(client.auth.jwt.jwt_login(
-            self.role, self.jwt if self.jwt is not None else _read_file(self.jwt_file or "", "JWT"),
-            use_token=False, path=self.mount))
+    def login_call(self) -> Call:
+        return Call("POST", _login_path(self.mount), body={
+            "role": self.role,
+            "jwt": self.jwt if self.jwt is not None else _read_file(self.jwt_file or "", "JWT")})
 
 
 @dataclass(frozen=True)
@@ -168,12 +172,24 @@ class UserpassAuth(VaultAuth):
         if (self.password is None) == (self.password_file is None):
             raise ValueError("UserpassAuth takes exactly one of password= and password_file=")
 
-    def login(self, client: hvac.Client) -> Mapping[str, Any]:
-        return auth_block(client.auth.userpass.login(
-            self.username,
-            self.password if self.password is not None
-            else _read_file(self.password_file or "", "password"),
-            use_token=False, mount_point=self.mount))
+    def login_call(self) -> Call:
+        return Call("POST", _login_path(self.mount, self.username), body={
+            "password": self.password if self.password is not None
+            else _read_file(self.password_file or "", "password")})
+
+
+def _login_path(mount: str, user: str | None = None) -> str:
+    if user is None:
+        return vault_path("auth/{mount}/login", mount=mount)
+    return vault_path("auth/{mount}/login/{user}", mount=mount, user=user)
+
+
+def send(client: hvac.Client, call: Call) -> Any:
+    """Send ``call`` with ``client``'s adapter (its token and namespace); the answer's JSON,
+    or ``None`` for an empty one. Errors are hvac's, from the status."""
+    answer = client.adapter.request(call.method, "/v1/" + call.path, params=call.params,
+                                    json=call.body)
+    return answer if isinstance(answer, Mapping) else None
 
 
 def auth_block(response: Any) -> Mapping[str, Any]:

@@ -15,7 +15,7 @@ from helium_secrets.errors import (
     ErrorCode,
 )
 
-__all__ = ["classify", "has_warning", "is_cas_mismatch", "status_of"]
+__all__ = ["classify", "has_warning", "is_cas_mismatch", "status_of", "transport_verdict"]
 
 _STATUS_OF: dict[type[Exception], int] = {
     hvac.exceptions.InvalidRequest: 400,
@@ -53,9 +53,26 @@ def classify(exc: BaseException, address: str = "") -> Classified | None:
     """
     if isinstance(exc, hvac.exceptions.VaultError):
         return _classify_vault(exc)
-    at = f" at {shown_address(address)}" if address else ""
     if isinstance(exc, requests.exceptions.SSLError):
-        if any(sign in str(exc).lower() for sign in _PLAIN_HTTP_SIGNS):
+        return transport_verdict("tls", address, str(exc))
+    if isinstance(exc, requests.exceptions.Timeout):
+        return transport_verdict("timeout", address)
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return transport_verdict("connect", address)
+    if isinstance(exc, requests.exceptions.RequestException):
+        return transport_verdict("http", address, type(exc).__name__)
+    return None
+
+
+def transport_verdict(kind: str, address: str, detail: str = "") -> Classified:
+    """The verdict on a failure below HTTP, whichever client (requests, httpx) saw it.
+
+    :param kind: ``tls`` (``detail``: the TLS error's text, matched, never quoted),
+        ``timeout``, ``connect`` or ``http`` (``detail``: the exception's class name).
+    """
+    at = f" at {shown_address(address)}" if address else ""
+    if kind == "tls":
+        if any(sign in detail.lower() for sign in _PLAIN_HTTP_SIGNS):
             return Classified(
                 ErrorCode.UNAVAILABLE,
                 f"TLS with the Vault server{at} failed: the server speaks plain http (a dev "
@@ -65,18 +82,15 @@ def classify(exc: BaseException, address: str = "") -> Classified | None:
             ErrorCode.UNAVAILABLE,
             f"TLS with the Vault server{at} failed: its certificate is not trusted; pass "
             "ca_cert= (or VAULT_CACERT) with the CA that signed it", transient=False)
-    if isinstance(exc, requests.exceptions.Timeout):
+    if kind == "timeout":
         return Classified(ErrorCode.UNAVAILABLE,
                           f"the Vault server{at} did not answer in time (timeout= sets the "
                           "seconds per request)")
-    if isinstance(exc, requests.exceptions.ConnectionError):
+    if kind == "connect":
         return Classified(ErrorCode.UNAVAILABLE,
                           f"cannot connect to the Vault server{at}: is it running there? "
                           "(the vault:// URL's host and port, or VAULT_ADDR)")
-    if isinstance(exc, requests.exceptions.RequestException):
-        return Classified(ErrorCode.UNAVAILABLE, f"HTTP error talking to Vault{at} "
-                                                 f"({type(exc).__name__})")
-    return None
+    return Classified(ErrorCode.UNAVAILABLE, f"HTTP error talking to Vault{at} ({detail})")
 
 
 def has_error(exc: hvac.exceptions.VaultError, text: str) -> bool:

@@ -7,32 +7,26 @@ version 2 one. That call is made on the error path only, at most once per backen
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import hvac.exceptions
 
 from helium_secrets.backends._display import shown_address
 from helium_secrets.backends.hashivault.classify import has_error, has_warning
 
-__all__ = ["relative_name_hint", "setup_problem"]
+__all__ = ["answered_problem", "relative_name_hint", "version_mismatch"]
 
 
-def setup_problem(
+def answered_problem(
     exc: hvac.exceptions.InvalidPath,
     *,
     address: str,
     mount: str,
     kv_version: int,
     namespace: str | None,
-    mount_version: Callable[[], int | None],
 ) -> str | None:
-    """What is wrong with the backend's configuration, as a 404 shows it, or ``None`` (then
-    the 404 means what it says: no such secret).
-
-    :param mount_version: the KV version of ``mount`` as the server describes it (``None``:
-        unknown), called only when the answer itself does not tell.
-    """
-    where = shown_address(address) + (f" in namespace {namespace!r}" if namespace else "")
+    """What is wrong with the backend's configuration, as a 404's answer shows it, or ``None``
+    (then, on a version 2 mount, :func:`version_mismatch` with the mount's described version
+    tells the rest; otherwise the 404 means what it says: no such secret)."""
+    where = _where(address, namespace)
     if has_error(exc, "namespace not found"):
         return (f"the namespace {namespace!r} does not exist on the Vault server at "
                 f"{shown_address(address)}: check namespace= (or VAULT_NAMESPACE)")
@@ -41,15 +35,24 @@ def setup_problem(
                      else " (in a namespace? pass ?namespace=)")
         return (f"no secrets engine is mounted at {mount + '/'!r} on {where}: the vault:// URL's "
                 f"path is the KV mount (vault://host:port/MOUNT){elsewhere}")
-    if kv_version == 1:
-        if has_warning(exc, "Invalid path for a versioned K/V"):
-            return (f"the mount {mount!r} on {where} is KV version 2, but the backend is set "
-                    "to version 1: remove kv_version=1 (2 is the default)")
-        return None
-    if mount_version() == 1:
-        return (f"the mount {mount!r} on {where} is KV version 1, but the backend is set to "
-                "version 2 (the default): add ?kv_version=1 to the URL")
+    if kv_version == 1 and has_warning(exc, "Invalid path for a versioned K/V"):
+        return (f"the mount {mount!r} on {where} is KV version 2, but the backend is set "
+                "to version 1: remove kv_version=1 (2 is the default)")
     return None
+
+
+def version_mismatch(mount_version: int | None, *, address: str, mount: str,
+                     namespace: str | None) -> str | None:
+    """The problem of a backend set to KV version 2 on a mount the server describes as
+    ``mount_version`` (``None``: unknown), or ``None``."""
+    if mount_version == 1:
+        return (f"the mount {mount!r} on {_where(address, namespace)} is KV version 1, but the "
+                "backend is set to version 2 (the default): add ?kv_version=1 to the URL")
+    return None
+
+
+def _where(address: str, namespace: str | None) -> str:
+    return shown_address(address) + (f" in namespace {namespace!r}" if namespace else "")
 
 
 def relative_name_hint(name: str, mount: str) -> str | None:

@@ -3,24 +3,24 @@
 A read of such a path issues new credentials with a lease; ``sys/leases/renew`` extends the
 lease (never past the role's maximum TTL) and ``sys/leases/revoke`` ends it. The leases are
 children of the token that issued them: Vault revokes them with it, so the token must outlive
-them (the token session renews it on these very calls).
+them (the token session renews it on these very calls). The calls are steps (see
+:mod:`.core`) that both backends send.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import Any
 
-import hvac
+import hvac.exceptions
 
 from helium_secrets.backends._base import LeaseGrant
+from helium_secrets.backends._steps import Steps
+from helium_secrets.backends.hashivault.core import Call
 from helium_secrets.errors import InvalidArgumentError
 
 __all__ = ["issue", "renew", "revoke"]
-
-T = TypeVar("T")
-Run = Callable[[Callable[[], T]], T]
 
 
 def _grant(response: Any, *, issued: bool) -> LeaseGrant:
@@ -39,19 +39,23 @@ def _grant(response: Any, *, issued: bool) -> LeaseGrant:
                       renewable=bool(body.get("renewable")), data=fields)
 
 
-def issue(run: Run[Any], client: hvac.Client, path: str) -> LeaseGrant:
-    """Read ``path``, which issues new credentials under a new lease."""
-    return _grant(run(lambda: client.read(path)), issued=True)
+def issue(path: str) -> Steps[Call, LeaseGrant]:
+    """Read ``path``, which issues new credentials under a new lease (a 404 issues none)."""
+    try:
+        answer = yield Call("GET", path)
+    except hvac.exceptions.InvalidPath:
+        answer = None
+    return _grant(answer, issued=True)
 
 
-def renew(run: Run[Any], client: hvac.Client, lease_id: str,
-          increment: float | None) -> LeaseGrant:
+def renew(lease_id: str, increment: float | None) -> Steps[Call, LeaseGrant]:
     """Extend ``lease_id`` by ``increment`` seconds; the grant says what Vault allowed."""
     seconds = max(1, round(increment)) if increment is not None else None
-    return _grant(run(lambda: client.sys.renew_lease(lease_id, increment=seconds)),
+    return _grant((yield Call("PUT", "sys/leases/renew",
+                              body={"lease_id": lease_id, "increment": seconds})),
                   issued=False)
 
 
-def revoke(run: Run[Any], client: hvac.Client, lease_id: str) -> None:
+def revoke(lease_id: str) -> Steps[Call, None]:
     """End ``lease_id`` now: Vault drops the credentials it issued."""
-    run(lambda: client.sys.revoke_lease(lease_id))
+    yield Call("PUT", "sys/leases/revoke", body={"lease_id": lease_id})

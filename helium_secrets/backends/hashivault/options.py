@@ -16,7 +16,7 @@ from helium_secrets.backends._transport import check_plaintext
 from helium_secrets.backends.hashivault.auth import VaultAuth
 
 __all__ = ["DEFAULT_MAX_VALUE_BYTES", "DEFAULT_PORT", "DEFAULT_TIMEOUT", "VaultOptions",
-           "build_client", "check_address"]
+           "build_client", "check_address", "checked_address", "tls_settings"]
 
 #: Vault's own request size limit is 32 MiB, but raft storage entries are 1 MiB; base64 for
 #: bytes adds a third. 512 KiB keeps every value comfortably inside one storage entry.
@@ -97,13 +97,27 @@ class VaultOptions(Options):
 
 
 
-def build_client(opts: VaultOptions) -> hvac.Client:
-    """An hvac client for ``opts``, its requests adapter without retries, TLS as configured."""
+def checked_address(opts: VaultOptions) -> str:
+    """``opts.address``, refused unless it is ``http(s)://host[:port]`` and obeys the
+    plain-http rule (both backends build their client from it).
+
+    :raises ValueError: saying what to change.
+    """
     address = opts.address
     parts = urlsplit(address)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"the Vault address must be http(s)://host[:port], not {address!r}")
     check_address(address, opts)
+    return address.rstrip("/")
+
+
+def tls_settings(opts: VaultOptions) -> tuple[bool | str, tuple[str, str] | str | None]:
+    """How to verify the server (``False``, ``True`` or a CA file or directory) and the
+    client certificate (``(cert, key)``, a file holding both, or ``None``), as requests'
+    ``verify`` and ``cert`` take them.
+
+    :raises ValueError: a client key without its certificate.
+    """
     verify: bool | str = True
     if opts.tls_skip_verify:
         verify = False
@@ -117,7 +131,13 @@ def build_client(opts: VaultOptions) -> hvac.Client:
         cert = (client_cert, client_key) if client_key else client_cert
     elif client_key:
         raise ValueError("client_key needs client_cert")
+    return verify, cert
 
+
+def build_client(opts: VaultOptions) -> hvac.Client:
+    """An hvac client for ``opts``, its requests adapter without retries, TLS as configured."""
+    address = checked_address(opts)
+    verify, cert = tls_settings(opts)
     session = requests.Session()
     # No retries below us: the store's retry layer is the only one.
     no_retries = requests.adapters.HTTPAdapter(max_retries=0)
@@ -126,7 +146,7 @@ def build_client(opts: VaultOptions) -> hvac.Client:
     session.verify = verify
     session.cert = cert
     return hvac.Client(
-        url=address.rstrip("/"), namespace=opts.namespace or None, session=session,
+        url=address, namespace=opts.namespace or None, session=session,
         verify=verify, cert=cert, timeout=opts.timeout,
     )
 

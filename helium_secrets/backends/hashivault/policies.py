@@ -9,6 +9,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from helium_secrets.access import AccessReview, Grant
+from helium_secrets.backends._steps import Steps
+from helium_secrets.backends.hashivault.core import Call, vault_path
 
 __all__ = ["parse_rules", "policy_names", "policy_rules", "review"]
 
@@ -109,3 +111,13 @@ def policy_rules(answer: Any) -> str:
     """The rules in a ``GET sys/policy/NAME`` answer."""
     data = answer.get("data", answer) if isinstance(answer, dict) else {}
     return str(data.get("rules") or data.get("policy") or "")
+
+
+def access(name: str, path: str) -> Steps[Call, AccessReview]:
+    """The review of secret ``name`` (data path ``path``): every ACL policy's rules, read."""
+    names = policy_names((yield Call("GET", "sys/policy")))
+    rules: dict[str, str] = {}
+    for policy in names:
+        answer = yield Call("GET", vault_path("sys/policy/{name}", name=policy))
+        rules[policy] = policy_rules(answer)
+    return review(name, path, rules)
