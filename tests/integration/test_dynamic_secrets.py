@@ -4,7 +4,6 @@ revoked afterwards (checked in ``pg_roles``)."""
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ import pytest
 from helium_secrets import Lease, LeasePolicy, SecretStore, open_store
 from helium_secrets.layers.audit import AuditEvent
 from tests.backends.openbao import DevServer
+from tests.integration import leasing
 from tests.integration.postgres import PostgresServer
 
 psycopg = pytest.importorskip("psycopg")
@@ -25,19 +25,8 @@ TTL, MAX_TTL = 4, 12  # seconds: several re-issues within half a minute
 @pytest.fixture
 def database_role(bao: DevServer, postgres: PostgresServer) -> Iterator[str]:
     """A database engine at a fresh mount with a role ``app``; yields ``MOUNT/creds/app``."""
-    mount = f"db-{secrets.token_hex(4)}"
-    bao.cli("secrets", "enable", f"-path={mount}", "database")
-    bao.cli("write", f"{mount}/config/pg", "plugin_name=postgresql-database-plugin",
-            "connection_url=postgresql://{{username}}:{{password}}@"
-            f"{postgres.host}:{postgres.port}/postgres?sslmode=disable",
-            f"username={postgres.admin_user}", f"password={postgres.admin_password}",
-            "allowed_roles=app")
-    bao.cli("write", f"{mount}/roles/app", "db_name=pg",
-            "creation_statements=CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' "
-            "VALID UNTIL '{{expiration}}';",
-            f"default_ttl={TTL}s", f"max_ttl={MAX_TTL}s")
-    yield f"{mount}/creds/app"
-    bao.cli("secrets", "disable", mount)
+    with leasing.database_role(bao, postgres, ttl=TTL, max_ttl=MAX_TTL) as path:
+        yield path
 
 
 def vault_store(bao: DevServer, events: list[AuditEvent]) -> SecretStore:
@@ -50,13 +39,6 @@ def query(postgres: PostgresServer, lease: Lease) -> None:
                          user=lease["username"].reveal(), password=lease["password"].reveal(),
                          connect_timeout=10) as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
-
-
-def roles(postgres: PostgresServer, names: set[str]) -> set[str]:
-    with psycopg.connect(host=postgres.host, port=postgres.port, user=postgres.admin_user,
-                         password=postgres.admin_password, dbname="postgres") as conn:
-        rows = conn.execute("SELECT rolname FROM pg_roles").fetchall()
-    return {row[0] for row in rows} & names
 
 
 def test_a_client_querying_through_several_reissues_never_fails_and_old_users_go(
@@ -88,10 +70,7 @@ def test_a_client_querying_through_several_reissues_never_fails_and_old_users_go
     assert {"lease_issue", "lease_renew", "lease_reissue", "lease_revoke"} <= operations
     assert [(e.operation, e.error_code) for e in events if e.outcome != "ok"] == []
     # The store revoked what was still valid; Vault dropped the expired users itself.
-    end = time.monotonic() + 30
-    while roles(postgres, users) and time.monotonic() < end:
-        time.sleep(0.5)
-    assert roles(postgres, users) == set()
+    assert leasing.wait_until_gone(postgres, users) == set()
     shown = " ".join(map(repr, events)) + repr(reissues)
     assert all(user not in shown for user in users)  # audit and reprs: no credential
 
