@@ -7,11 +7,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
 
-from helium_secrets import Lease, LeasePolicy, SecretStore, open_store
+from helium_secrets import Lease, LeasePolicy, SecretStore, SecretValue, open_store
 from helium_secrets.layers.audit import AuditEvent
 from tests.backends.openbao import DevServer
 from tests.integration import leasing
@@ -98,3 +99,77 @@ def test_a_kv_path_is_not_a_lease_and_says_so(bao: DevServer) -> None:
         store.put("leases/not-one", "x" * 12)
         with pytest.raises(InvalidArgumentError, match="issues no lease"):
             store.lease("secret/data/leases/not-one")
+
+
+# -- helium-secrets run --lease ----------------------------------------------------------------
+
+LEASE_CHILD = """
+import os, sys, psycopg
+user, password = os.environ['DB_USERNAME'], os.environ['DB_PASSWORD']
+with open(os.path.join(sys.argv[1], str(os.getpid())), 'w') as f:
+    f.write(user + ' ' + password)  # for the test, never through the CLI's output
+with psycopg.connect(host=sys.argv[2], port=int(sys.argv[3]), dbname='postgres', user=user,
+                     password=password, connect_timeout=10) as conn:
+    conn.execute('SELECT 1')
+print(os.getpid(), 'connected', flush=True)
+print(user, password, flush=True)  # the CLI masks both
+import time; time.sleep(120)
+"""
+
+
+def cli_env(bao: DevServer) -> dict[str, str]:
+    import os
+
+    return dict(os.environ, HELIUM_SECRETS_URL=f"vault://127.0.0.1:{bao.port}/secret?tls=false",
+                VAULT_TOKEN=bao.root_token)
+
+
+def test_run_watch_restarts_the_child_with_new_credentials_at_each_reissue(
+    bao: DevServer, postgres: PostgresServer, database_role: str, tmp_path: Any
+) -> None:
+    import signal
+    import sys
+
+    from helium_secrets.cli._mask import MASK
+    from tests.unit.test_cli_run import Cli
+
+    cli = Cli("run", "--watch", "--lease", f"DB={database_role}", "--", sys.executable, "-c",
+              LEASE_CHILD, str(tmp_path), postgres.host, str(postgres.port), env=cli_env(bao))
+    seen, shown = [], []
+    for _ in range(3):  # the first child, then one per re-issue (about every 10 s)
+        pid, connected = cli.line().split()
+        assert connected == "connected"  # the new credentials were issued before the restart
+        seen.append(pid)
+        shown.append(cli.line())
+    assert shown == [f"{MASK.decode()} {MASK.decode()}"] * 3
+    cli.proc.send_signal(signal.SIGTERM)
+    assert cli.wait() == 128 + signal.SIGTERM
+    assert cli.stderr.count(f"restarting the command: {database_role} re-issued") >= 2
+    credentials = [(tmp_path / pid).read_text().split() for pid in seen]
+    users = {user for user, _ in credentials}
+    assert len(users) == 3, "each child got the credentials of a new lease"
+    output = cli.stderr + " ".join(shown)
+    assert not any(user in output or password in output for user, password in credentials)
+    # The CLI revoked the leases it held when it exited (the older ones expired by themselves).
+    assert leasing.wait_until_gone(postgres, users) == set()
+
+
+def test_run_in_exec_mode_hands_over_the_lease_unrevoked(
+    bao: DevServer, postgres: PostgresServer, database_role: str
+) -> None:
+    import json
+    import subprocess
+    import sys
+
+    code = "import os, json; print(json.dumps({k: os.environ[k] for k in ('DB_USERNAME', 'DB_PASSWORD')}))"
+    done = subprocess.run([sys.executable, "-m", "helium_secrets", "run", "--lease",
+                           f"DB={database_role}", "--", sys.executable, "-c", code],
+                          env=cli_env(bao), capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    env = json.loads(done.stdout)
+    # The command outlives the CLI (it replaced it): its credentials work after it is gone.
+    query(postgres, Lease(path=database_role, lease_id="", credentials={
+        "username": SecretValue(env["DB_USERNAME"]), "password": SecretValue(env["DB_PASSWORD"])},
+        duration=0, renewable=False, issued_at=datetime.now(timezone.utc), expires_at=None))
+    assert env["DB_PASSWORD"] not in done.stderr
