@@ -258,3 +258,25 @@ def test_leased_users_replaced_in_the_middle_of_traffic_cost_no_request(
     assert sorted(pids.values()) == sorted(users)
     assert len(passwords) >= 3
     assert not any(password in caplog.text for password in passwords)
+
+
+def test_a_lease_reference_checks_its_arguments_and_names_a_missing_field() -> None:
+    import copy
+
+    from helium_secrets.errors import InvalidArgumentError
+    from helium_secrets.integrations.django import lease
+    from helium_secrets.testing import ManualClock
+    from tests.unit.test_leases import CANARY, NO_JITTER, LeaseServer
+
+    with pytest.raises(TypeError, match="path"):
+        lease("", field="password")
+    with pytest.raises(TypeError, match="field"):
+        lease("database/creds/app", field=None)  # type: ignore[arg-type]
+    clock = ManualClock()
+    with SecretStore(LeaseServer(clock), lease=NO_JITTER, clock=clock) as store:
+        ref = lease("database/creds/app", field="passwd", store=store)
+        assert copy.deepcopy(ref) is ref and ref == lease("database/creds/app", field="passwd",
+                                                          store=store)
+        with pytest.raises(InvalidArgumentError, match="no field 'passwd'") as caught:
+            ref.read()
+        assert "password, username" in str(caught.value) and CANARY not in str(caught.value)
