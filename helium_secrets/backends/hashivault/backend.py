@@ -598,6 +598,13 @@ class VaultBackend(BackendBase):
     def revoke_lease(self, lease_id: str) -> None:
         leases.revoke(self._session.run, self._client, lease_id)
 
+    def lease_upkeep_due(self) -> float:
+        # The leases are the token's children: they die with it (see hashivault/leases.py).
+        return self._session.upkeep_due()
+
+    def lease_upkeep(self) -> None:
+        self._session.keep_alive()
+
     def classify(self, exc: BaseException) -> Classified | None:
         return classify_error(exc, self.address)
 

@@ -93,6 +93,18 @@ class TokenSession:
                              "stays in use until it expires in %.0f s", self.auth.method,
                              type(exc).__name__, remaining)
 
+    def upkeep_due(self) -> float:
+        """Seconds until the token needs renewing (or replacing); ``inf``: it never does, or
+        no token was loaded yet. No I/O."""
+        if self._token is None:
+            return float("inf")
+        return max(0.0, self._renew_at - time.monotonic())
+
+    def keep_alive(self) -> None:
+        """Renew (or replace) the token now if it is due, without sending a request of its
+        own otherwise: what :meth:`run` does before each request."""
+        self._ensure_token()
+
     def _maintain_locked(self) -> None:
         """Renew the valid token, or replace it once renewing can no longer extend it."""
         if self._renewable and not self._capped:
