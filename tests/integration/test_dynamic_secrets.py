@@ -162,7 +162,7 @@ def test_run_in_exec_mode_hands_over_the_lease_unrevoked(
     import sys
 
     code = "import os, json; print(json.dumps({k: os.environ[k] for k in ('DB_USERNAME', 'DB_PASSWORD')}))"
-    done = subprocess.run([sys.executable, "-m", "helium_secrets", "run", "--lease",
+    done = subprocess.run([sys.executable, "-m", "helium_secrets", "run", "--debug", "--lease",
                            f"DB={database_role}", "--", sys.executable, "-c", code],
                           env=cli_env(bao), capture_output=True, text=True, timeout=60,
                           check=False)
@@ -172,7 +172,8 @@ def test_run_in_exec_mode_hands_over_the_lease_unrevoked(
     query(postgres, Lease(path=database_role, lease_id="", credentials={
         "username": SecretValue(env["DB_USERNAME"]), "password": SecretValue(env["DB_PASSWORD"])},
         duration=0, renewable=False, issued_at=datetime.now(timezone.utc), expires_at=None))
-    assert env["DB_PASSWORD"] not in done.stderr
+    assert "lease_issue" in done.stderr  # --debug logs the calls
+    assert env["DB_PASSWORD"] not in done.stderr and env["DB_USERNAME"] not in done.stderr
 
 
 # -- the token's lease and the credentials' leases: one upkeep, no duplicate work --------------
@@ -269,3 +270,49 @@ def test_the_vault_backend_says_when_its_token_needs_upkeep_and_does_it_only_the
         assert backend.lease_upkeep_due() > 1.0
     finally:
         store.close()
+
+
+# -- canaries: no credential in any log, error, audit event or repr ----------------------------
+
+
+def test_no_credential_in_debug_logs_errors_audit_events_or_reprs(
+    bao: DevServer, database_role: str
+) -> None:
+    """Issue, renewals, a re-issue, revocation and errors, with every logger (hvac's and
+    urllib3's included) at DEBUG and the redaction filter installed."""
+    from helium_secrets.errors import HeliumError
+    from helium_secrets.testing.conformance import debug_logs
+
+    events: list[AuditEvent] = []
+    leases: list[Lease] = []
+    shown: list[str] = []
+    with debug_logs() as logs:
+        store = vault_store(bao, events)
+        handle = store.lease(database_role)
+        leases.append(handle.current)
+        reissued = threading.Event()
+
+        def on_reissue(old: Lease, new: Lease) -> None:
+            leases.append(new)
+            reissued.set()
+
+        handle.on_reissue(on_reissue)
+        assert reissued.wait(3 * MAX_TTL), "no re-issue in time"
+        for bad in (f"{database_role}-nope", "secret/data/not-a-lease"):
+            with pytest.raises(HeliumError) as caught:
+                store.lease(bad)
+            shown += [str(caught.value), repr(caught.value)]
+        shown += [repr(handle), *map(repr, leases), *map(str, leases)]
+        handle.revoke()
+        with pytest.raises(HeliumError) as revoked:
+            _ = handle.current
+        shown.append(str(revoked.value))
+        store.close()
+    shown += [repr(event) for event in events] + logs
+    assert {"lease_issue", "lease_renew", "lease_reissue", "lease_revoke"} <= {
+        e.operation for e in events}
+    text = "\n".join(shown)
+    assert "sys/leases/renew" in text  # the SDKs' debug lines were captured
+    for lease in leases:
+        for value in lease.credentials.values():
+            assert value.reveal() not in text
