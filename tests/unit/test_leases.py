@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import random
+import secrets
+from collections.abc import Iterator
 from typing import ClassVar
 
 import pytest
@@ -26,7 +28,6 @@ from helium_secrets.testing import ManualClock
 
 CANARY = "canary-lease-password-6f1d"
 NO_JITTER = LeasePolicy(jitter=0.0, background=False)
-_SERIAL = itertools.count()
 
 
 class LeaseServer(MemoryBackend):
@@ -44,6 +45,7 @@ class LeaseServer(MemoryBackend):
         self.revoked: list[str] = []
         self.lease_calls: list[str] = []
         self.down = False
+        self.tag = secrets.token_hex(4)  # each server's credentials are its own
 
     def _up(self, call: str) -> None:
         self.lease_calls.append(call)
@@ -58,8 +60,7 @@ class LeaseServer(MemoryBackend):
         self.expiry[lease_id] = now + self.ttl
         return LeaseGrant(lease_id, self.ttl, True,
                           {"username": f"user-{lease_id[-1]}",
-                           # unique in the process: stores of other tests may still be alive
-                           "password": f"{CANARY}{lease_id}-{next(_SERIAL)}"})
+                           "password": f"{CANARY}-{self.tag}-{lease_id}"})
 
     def renew_lease(self, lease_id: str, increment: float | None) -> LeaseGrant:
         self._up("renew")
@@ -78,6 +79,17 @@ class LeaseServer(MemoryBackend):
         return lease_id not in self.revoked and self.expiry[lease_id] > self.clock.monotonic()
 
 
+_opened: list[SecretStore] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_stores() -> Iterator[None]:
+    """Close what each test opened: an open store's keeper stays a source of the redactor."""
+    yield
+    while _opened:
+        _opened.pop().close()
+
+
 def make(policy: LeasePolicy = NO_JITTER, **server: float
          ) -> tuple[SecretStore, LeaseServer, ManualClock, list[AuditEvent]]:
     clock = ManualClock()
@@ -85,6 +97,7 @@ def make(policy: LeasePolicy = NO_JITTER, **server: float
     events: list[AuditEvent] = []
     store = SecretStore(backend, lease=policy, clock=clock, audit=[events.append],
                         retry=RetryPolicy(max_attempts=1))
+    _opened.append(store)
     return store, backend, clock, events
 
 
@@ -311,64 +324,3 @@ def test_the_redactor_masks_the_credentials_while_the_store_holds_them() -> None
         assert redaction.redactor.redact(second) == second
     finally:
         redaction.uninstall()
-
-
-# -- the token the leases hang on: kept alive by the keeper's one schedule -------------------
-
-
-class TokenLeaseServer(LeaseServer):
-    """Leases that die with the token that issued them (Vault's rule), the token renewed on
-    the way of any call once two thirds of its TTL have passed (as the Vault backend does)."""
-
-    def __init__(self, clock: ManualClock, *, token_ttl: float, **kw: float) -> None:
-        super().__init__(clock, **kw)
-        self.token_ttl = token_ttl
-        self.token_expires = clock.monotonic() + token_ttl
-        self.renew_token_at = clock.monotonic() + token_ttl * 2 / 3
-        self.token_renewals = 0
-        self.upkeep_calls = 0
-
-    def _up(self, call: str) -> None:
-        super()._up(call)
-        now = self.clock.monotonic()
-        assert now < self.token_expires, "the token expired: Vault revoked its leases"
-        if now >= self.renew_token_at:
-            self.token_renewals += 1
-            self.token_expires, self.renew_token_at = now + self.token_ttl, now + (
-                self.token_ttl * 2 / 3)
-
-    def lease_upkeep_due(self) -> float:
-        return max(0.0, self.renew_token_at - self.clock.monotonic())
-
-    def lease_upkeep(self) -> None:
-        self.upkeep_calls += 1
-        self._up("upkeep")
-
-
-def _token_store(token_ttl: float) -> tuple[SecretStore, TokenLeaseServer, ManualClock]:
-    clock = ManualClock()
-    backend = TokenLeaseServer(clock, token_ttl=token_ttl, ttl=30, max_ttl=1000)
-    store = SecretStore(backend, lease=NO_JITTER, clock=clock, retry=RetryPolicy(max_attempts=1))
-    return store, backend, clock
-
-
-def test_a_token_longer_lived_than_the_renewals_needs_no_upkeep_call_of_its_own() -> None:
-    store, server, clock = _token_store(token_ttl=60)
-    store.lease("database/creds/app")
-    run_until(store, clock, clock.monotonic() + 500)  # renewals every 20 s carry the token's (due every 40 s)
-    assert server.token_renewals >= 10 and server.upkeep_calls == 0
-    assert server.lease_calls.count("issue") == 1
-
-
-@pytest.mark.xfail(strict=True, reason=(
-    "defect in the keeper (helium_secrets/_leases.py): it wakes only for its leases' due "
-    "points, so a token shorter-lived than their renewal interval expires (and takes the "
-    "leases with it); it should also wake for backend.lease_upkeep_due() (issue 16 report)"))
-def test_a_token_shorter_lived_than_the_renewals_is_kept_alive_by_the_keeper() -> None:
-    store, server, clock = _token_store(token_ttl=6)
-    store.lease("database/creds/app")
-    run_until(store, clock, clock.monotonic() + 100)  # renewals every 20 s; the token needs one every 4 s
-    assert server.token_renewals >= 20
-    # One upkeep per token renewal that no lease call made on the way: never both.
-    assert server.upkeep_calls + server.lease_calls.count("renew") >= server.token_renewals
-    assert server.upkeep_calls <= server.token_renewals
