@@ -280,3 +280,19 @@ def test_a_lease_reference_checks_its_arguments_and_names_a_missing_field() -> N
         with pytest.raises(InvalidArgumentError, match="no field 'passwd'") as caught:
             ref.read()
         assert "password, username" in str(caught.value) and CANARY not in str(caught.value)
+
+
+def test_the_system_check_reports_a_lease_that_cannot_be_issued(site: str) -> None:
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+    from django.test import override_settings
+
+    from helium_secrets.integrations.django import lease
+
+    with override_settings(LEASED=lease("database/creds/app", field="password",
+                                        store=djangosite.APP_STORE)), \
+            pytest.raises(SystemCheckError) as caught:
+        call_command("check", tags=["helium_secrets"])
+    text = str(caught.value)
+    assert "LEASED: lease('database/creds/app', field='password') cannot be read" in text
+    assert "unsupported" in text  # the memory backend issues no leases
