@@ -219,10 +219,14 @@ def test_the_keepers_calls_keep_the_token_alive_and_nothing_is_renewed_twice(
     assert renew_self == token_renewals >= 2
     # Once per two thirds of its TTL at most (26 s / 10 s), not once per lease renewal.
     assert renew_self <= 3 < lease_renewals
-    # Each renewal the keeper made reached OpenBao once (none twice, none hidden).
-    assert lease_renewals == [e.operation for e in events].count("lease_renew")
-    assert paths.count(database_role) == [e.operation for e in events].count("lease_issue") + [
-        e.operation for e in events].count("lease_reissue")
+    # Each renewal the keeper made reached OpenBao once (none twice, none hidden), and the
+    # two handles made one series: about four renewals per 12 s lease (a third of a 4 s grant
+    # apart, until capped), not eight.
+    operations = [e.operation for e in events]
+    issued = operations.count("lease_issue") + operations.count("lease_reissue")
+    assert lease_renewals == operations.count("lease_renew")
+    assert paths.count(database_role) == issued
+    assert lease_renewals <= 5 * issued, (lease_renewals, issued)
 
 
 @pytest.mark.xfail(strict=True, reason=(
