@@ -142,6 +142,10 @@ class LeaseKeeper:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._stopped = False
+        #: When the backend's own upkeep (Vault: the token the leases hang on) is due again
+        #: after a failed attempt (monotonic); until then, as the backend says.
+        self._upkeep_retry = 0.0
+        self._upkeep_failures = 0
         #: Callbacks that raised.
         self.callback_errors = 0
         redactor.watch(self)  # the credentials are masked in logs while a filter is installed
@@ -212,8 +216,29 @@ class LeaseKeeper:
                 self._renew(held)
             else:
                 self._reissue(held)
+        # What the leases depend on (Vault: the token that issued them) is kept alive by this
+        # one schedule: the calls above renew it on the way when it is due; if they did not,
+        # it is done here, so no other thread keeps a schedule for it.
+        upkeep = self._upkeep(now) if self._held and not self._stopped else float("inf")
         with self._lock:
-            return min((held.due for held in self._held.values()), default=float("inf"))
+            return min([upkeep, *(held.due for held in self._held.values())])
+
+    def _upkeep(self, now: float) -> float:
+        """Do the backend's upkeep if it is due; return when it is due next (monotonic)."""
+        if now < self._upkeep_retry:
+            return self._upkeep_retry
+        if self._backend.lease_upkeep_due() <= 0:
+            try:
+                self._pipeline.call("lease_upkeep", None, self._backend.lease_upkeep,
+                                    self._retry())
+                self._upkeep_failures = 0
+            except HeliumError as exc:
+                self._upkeep_failures += 1
+                self._upkeep_retry = now + retry_delay(self.policy, self._upkeep_failures, 0.0)
+                _log.warning("the backend's upkeep for its leases failed (%s, attempt %d)",
+                             exc.code.value, self._upkeep_failures)
+                return self._upkeep_retry
+        return self._clock.monotonic() + self._backend.lease_upkeep_due()
 
     def _renew(self, held: _Held) -> None:
         requested = self.policy.increment or held.first_duration

@@ -60,6 +60,12 @@ class AsyncBackendBase:
     async def revoke_lease(self, lease_id: str) -> None:
         raise self._unsupported("leases")
 
+    def lease_upkeep_due(self) -> float:
+        return float("inf")
+
+    async def lease_upkeep(self) -> None:
+        return None
+
     def _unsupported(self, what: str) -> UnsupportedError:
         return UnsupportedError(f"the {self.name} backend has no {what}")
 

@@ -332,6 +332,17 @@ class Backend(Protocol):
         """Revoke a lease, so that its credentials stop working now."""
         ...
 
+    def lease_upkeep_due(self) -> float:
+        """Seconds until what the leases depend on needs upkeep (Vault: the token that issued
+        them, whose expiry revokes them); ``inf``: nothing. No I/O: the lease keeper asks
+        after each of its rounds, so that one schedule keeps both alive."""
+        ...
+
+    def lease_upkeep(self) -> None:
+        """Do that upkeep now (renew the token, or log in again), when the keeper's own calls
+        did not do it on the way."""
+        ...
+
     def classify(self, exc: BaseException) -> Classified | None:
         """Map an SDK exception to a portable code, or ``None`` when it is not the SDK's."""
         ...
@@ -434,6 +445,12 @@ class BackendBase:
 
     def revoke_lease(self, lease_id: str) -> None:
         raise self._unsupported("leases")
+
+    def lease_upkeep_due(self) -> float:
+        return float("inf")
+
+    def lease_upkeep(self) -> None:
+        return None
 
     def _unsupported(self, what: str) -> Exception:
         from helium_secrets.errors import UnsupportedError

@@ -2,8 +2,9 @@
 
 Without ``--watch`` or ``--mask`` the command is exec'd (the process is replaced: its PID,
 signals and exit code are the child's). Otherwise the CLI supervises the child: it forwards
-signals, masks values in its output, and with ``--watch`` restarts it when a secret rotates,
-once the new values were fetched. See docs/cli.md for the mapping rules.
+signals, masks values in its output, and with ``--watch`` restarts it when a secret rotates
+or a lease (``--lease``) is re-issued, once the new values were fetched. See docs/cli.md for
+the mapping rules.
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from helium_secrets._store import SecretStore
-from helium_secrets._values import Secret, json_field
+from helium_secrets._values import Lease, Secret, json_field
 from helium_secrets.cli._args import duration, signal_number
 from helium_secrets.cli._main import PROG, CLIError, ExitCode
 from helium_secrets.cli._mask import StreamMasker
 from helium_secrets.errors import HeliumError, InvalidArgumentError, SecretNotFoundError
+from helium_secrets.layers.leases import LeasePolicy
 from helium_secrets.layers.rotation import PollPolicy
 
 __all__ = ["DEFAULT_ALLOW", "FORWARDED_SIGNALS", "Mapping_", "register", "variable_name"]
@@ -64,10 +66,11 @@ class Mapping_:
     """One mapping rule.
 
     :param kind: ``env`` (one variable from a secret or a JSON field of it), ``expand`` (a JSON
-        object's keys as ``PREFIX_KEY``) or ``prefix`` (every secret under a name prefix).
-    :param target: the variable (``env``) or variable prefix (``expand``, ``prefix``); ``None``
-        for the default name.
-    :param source: the secret name, or the name prefix.
+        object's keys as ``PREFIX_KEY``), ``prefix`` (every secret under a name prefix) or
+        ``lease`` (the fields of leased credentials as ``PREFIX_FIELD``).
+    :param target: the variable (``env``) or variable prefix (the others); ``None`` for the
+        default name.
+    :param source: the secret name, the name prefix, or the lease path.
     :param field: a JSON field (``env`` only).
     :param origin: how the rule was given, for errors.
     """
@@ -77,6 +80,10 @@ class Mapping_:
     source: str
     field: str | None = None
     origin: str = ""
+
+
+#: The kinds of rule, as options (``--env``) and as tables of a mapping file (``[env]``).
+_KINDS = ("env", "expand", "prefix", "lease")
 
 
 def _parse_rule(kind: str, text: str, origin: str) -> Mapping_:
@@ -90,7 +97,8 @@ def _parse_rule(kind: str, text: str, origin: str) -> Mapping_:
         if hash_ and not field_text:
             raise CLIError(f"{origin}: an empty field after '#'", ExitCode.USAGE)
     if not source:
-        raise CLIError(f"{origin}: no secret name", ExitCode.USAGE)
+        raise CLIError(f"{origin}: no {'lease path' if kind == 'lease' else 'secret name'}",
+                       ExitCode.USAGE)
     if kind == "env" and sep and not _VARIABLE.fullmatch(target):
         raise CLIError(f"{origin}: {target!r} is not a variable name ([A-Za-z_][A-Za-z0-9_]*)",
                        ExitCode.USAGE)
@@ -101,7 +109,7 @@ def _parse_rule(kind: str, text: str, origin: str) -> Mapping_:
 
 def _load_mapping_file(path: str) -> list[Mapping_]:
     """Read a TOML mapping file: ``[env]`` VAR = "name[#field]", ``[expand]`` PREFIX = "name",
-    ``[prefix]`` PREFIX = "name/prefix/"."""
+    ``[prefix]`` PREFIX = "name/prefix/", ``[lease]`` PREFIX = "database/creds/role"."""
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - Python 3.10
@@ -114,12 +122,12 @@ def _load_mapping_file(path: str) -> list[Mapping_]:
                        ExitCode.USAGE) from None
     except tomllib.TOMLDecodeError as exc:
         raise CLIError(f"--mapping {path} is not valid TOML: {exc}", ExitCode.USAGE) from None
-    unknown = sorted(set(document) - {"env", "expand", "prefix"})
+    unknown = sorted(set(document) - set(_KINDS))
     if unknown:
         raise CLIError(f"--mapping {path}: unknown table(s) {', '.join(unknown)} "
-                       "(known: env, expand, prefix)", ExitCode.USAGE)
+                       f"(known: {', '.join(_KINDS)})", ExitCode.USAGE)
     rules: list[Mapping_] = []
-    for kind in ("env", "expand", "prefix"):
+    for kind in _KINDS:
         table = document.get(kind, {})
         if not isinstance(table, dict):
             raise CLIError(f"--mapping {path}: [{kind}] must be a table", ExitCode.USAGE)
@@ -133,21 +141,22 @@ def _load_mapping_file(path: str) -> list[Mapping_]:
 
 def _rules(args: argparse.Namespace) -> list[Mapping_]:
     rules = _load_mapping_file(args.mapping) if args.mapping else []
-    rules += [_parse_rule("env", t, f"--env {t}") for t in args.env]
-    rules += [_parse_rule("expand", t, f"--expand {t}") for t in args.expand]
-    rules += [_parse_rule("prefix", t, f"--prefix {t}") for t in args.prefix]
+    for kind in _KINDS:
+        rules += [_parse_rule(kind, t, f"--{kind} {t}") for t in getattr(args, kind)]
     if not rules:
-        raise CLIError("nothing to inject: give --env, --expand, --prefix or --mapping",
+        raise CLIError("nothing to inject: give --env, --expand, --prefix, --lease or --mapping",
                        ExitCode.USAGE)
     return rules
 
 
 @dataclass
 class Resolved:
-    """What the mapping gave: the variables, the secrets read, and the values to mask."""
+    """What the mapping gave: the variables, the secrets read, the leases used, and the values
+    to mask."""
 
     variables: dict[str, str] = field(default_factory=dict)
     names: list[str] = field(default_factory=list)
+    leases: list[str] = field(default_factory=list)
     values: set[str] = field(default_factory=set, repr=False)
     origins: dict[str, str] = field(default_factory=dict)
 
@@ -185,6 +194,9 @@ def resolve(store: SecretStore, rules: Sequence[Mapping_], *, strict: bool,
     out = Resolved()
     backend = store.backend.name
     for rule in rules:
+        if rule.kind == "lease":
+            _lease_variables(out, rule, store.lease(rule.source).current)
+            continue
         if rule.kind == "prefix":
             sources = [(name, name[len(rule.source):]) for name in store.list(rule.source)]
         else:
@@ -222,6 +234,15 @@ def resolve(store: SecretStore, rules: Sequence[Mapping_], *, strict: bool,
             else:
                 out.set(rule.target or variable_name(name), text, rule.origin)
     return out
+
+
+def _lease_variables(out: Resolved, rule: Mapping_, lease: Lease) -> None:
+    """``PREFIX_FIELD`` for each field of the leased credentials (``DB_USERNAME``, ...)."""
+    out.leases.append(rule.source)
+    prefix = variable_name(rule.source) if rule.target is None else rule.target
+    for key, value in lease.credentials.items():
+        variable = f"{prefix}_{variable_name(key)}" if prefix else variable_name(key)
+        out.set(variable, value.reveal(), f"{rule.origin} field {key!r}")
 
 
 def child_environment(parent: Mapping[str, str], variables: Mapping[str, str], *,
@@ -376,7 +397,7 @@ def _supervise(store: SecretStore, args: argparse.Namespace, rules: Sequence[Map
                                  allow=args.allow, deny=args.deny)
 
     def callback(_old: Secret | None, new: Secret) -> None:
-        events.put(("rotated", new.name))
+        events.put(("rotated", f"{new.name} rotated"))
 
     masked: set[str] | None = set(first.values) if args.mask else None
     previous = {sig: signal.signal(sig, lambda s, _f: events.put(("signal", s)))
@@ -385,6 +406,9 @@ def _supervise(store: SecretStore, args: argparse.Namespace, rules: Sequence[Map
     try:
         for name in watched:
             store.on_rotation(name, callback)
+        for path in sorted(set(first.leases)) if args.watch else ():
+            # After the new credentials were issued; the old ones stay valid for the overlap.
+            store.lease(path).on_reissue(lambda _old, new: events.put(("rotated", f"{new.path} re-issued")))
         current = first
         generation = 0
         child = _Child(command, environment(current), masked, events, generation)
@@ -417,7 +441,7 @@ def _supervise(store: SecretStore, args: argparse.Namespace, rules: Sequence[Map
                                     required=current.names)
                 except (CLIError, HeliumError) as exc:  # the next rotation tries again
                     reason = exc.message if isinstance(exc, CLIError) else str(exc)
-                    _warn(f"{data} rotated, but reading the new values failed; not restarting: "
+                    _warn(f"{data}, but reading the new values failed; not restarting: "
                           f"{reason}")
                     continue
                 if fresh.variables == current.variables:
@@ -434,7 +458,7 @@ def _supervise(store: SecretStore, args: argparse.Namespace, rules: Sequence[Map
                     continue
                 child.release_terminal()
                 if stopping_for_restart and pending is not None and not quitting:
-                    _warn(f"restarting the command: {', '.join(sorted(rotated))} rotated",
+                    _warn(f"restarting the command: {', '.join(sorted(rotated))}",
                           level="")
                     current, pending = pending, None
                     rotated.clear()
@@ -475,7 +499,11 @@ def _cmd_run(store: SecretStore, args: argparse.Namespace) -> int:
 
 
 def _store_options(args: argparse.Namespace) -> dict[str, Any]:
-    return {"poll": PollPolicy(interval=args.interval if args.watch else None)}
+    # An exec'd command keeps using its leased credentials: they are not revoked when the CLI
+    # goes (nobody renews them either). A supervised one has exited when the CLI closes.
+    supervised = bool(args.watch or args.mask)
+    return {"poll": PollPolicy(interval=args.interval if args.watch else None),
+            "lease": LeasePolicy(revoke_on_close=supervised)}
 
 
 def register(command: Callable[..., argparse.ArgumentParser]) -> None:
@@ -489,8 +517,11 @@ def register(command: Callable[..., argparse.ArgumentParser]) -> None:
                          help="a JSON object secret as PREFIX_KEY variables")
     mapping.add_argument("--prefix", action="append", default=[], metavar="[PREFIX=]NAMES/",
                          help="every secret under a name prefix, named from the rest of its name")
+    mapping.add_argument("--lease", action="append", default=[], metavar="[PREFIX=]PATH",
+                         help="credentials issued under a lease (Vault's database/creds/ROLE) "
+                         "as PREFIX_USERNAME, PREFIX_PASSWORD, ...")
     mapping.add_argument("--mapping", metavar="FILE", type=str, default=None,
-                         help="a TOML file with [env], [expand] and [prefix] tables")
+                         help="a TOML file with [env], [expand], [prefix] and [lease] tables")
     env = run.add_argument_group("the environment")
     env.add_argument("--pristine", action="store_true",
                      help=f"inherit only {', '.join(DEFAULT_ALLOW)} (and --allow)")
@@ -502,7 +533,8 @@ def register(command: Callable[..., argparse.ArgumentParser]) -> None:
                      help="a mapped secret that is missing is an error before the command starts")
     sup = run.add_argument_group("supervision")
     sup.add_argument("--watch", action="store_true",
-                     help="supervise the command and restart it when a secret rotates")
+                     help="supervise the command and restart it when a secret rotates or a "
+                     "lease is re-issued")
     sup.add_argument("--mask", action=argparse.BooleanOptionalAction, default=None,
                      help="mask secret values in the command's stdout and stderr "
                      "(default: with --watch)")

@@ -56,12 +56,13 @@ def _block(after: str, language: str) -> str:
 
 def test_the_mapping_file_example(tmp_path: Path) -> None:
     path = tmp_path / "env.toml"
-    path.write_text(_block("The mapping file has up to three tables", "toml"), encoding="utf-8")
+    path.write_text(_block("The mapping file has up to four tables", "toml"), encoding="utf-8")
     rules = {(r.kind, r.target, r.source, r.field) for r in _load_mapping_file(str(path))}
     assert rules == {("env", "DB_PASSWORD", "app/db", None),
                      ("env", "DB_HOST", "app/config", "db.host"),
                      ("expand", "SMTP", "app/smtp", None),
-                     ("prefix", "", "app/feature-flags/", None)}
+                     ("prefix", "", "app/feature-flags/", None),
+                     ("lease", "PG", "database/creds/app", None)}
 
 
 def test_the_default_variable_name_examples() -> None:

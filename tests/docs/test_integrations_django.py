@@ -58,3 +58,34 @@ def test_the_engine_connects_with_the_documented_settings(settings_py: Any, post
         cursor.execute("SELECT current_user")
         assert cursor.fetchone() == ("app",)
     wrapper.close()
+
+
+def test_the_lease_settings_resolve_to_one_grant(monkeypatch: pytest.MonkeyPatch,
+                                                 postgres: Any) -> None:
+    import helium_secrets
+    from helium_secrets import SecretStore
+    from helium_secrets.integrations.django import use_store
+    from helium_secrets.integrations.django.db import resolve
+    from helium_secrets.testing import ManualClock
+    from tests.integration import djangosite
+    from tests.unit.test_leases import NO_JITTER, LeaseServer
+
+    djangosite.configure(postgres)
+    clock = ManualClock()
+    store = SecretStore(LeaseServer(clock), lease=NO_JITTER, clock=clock)
+    monkeypatch.setattr(helium_secrets, "open_store", lambda *a, **k: store)
+    namespace: dict[str, Any] = {}
+    block = python_block(PAGE, "## Leased credentials (dynamic secrets)")
+    try:
+        exec(compile(block, "settings.py", "exec"), namespace)  # noqa: S102
+        database = namespace["DATABASES"]["default"]
+        assert repr(database["PASSWORD"]) == "lease('database/creds/app', field='password')"
+        resolved, versions = resolve(database)
+        current = store.lease("database/creds/app").current
+        assert (resolved["USER"], resolved["PASSWORD"]) == (
+            current["username"].reveal(), current["password"].reveal())
+        assert versions == {"lease:database/creds/app": current.lease_id}
+        assert current["password"].reveal() not in repr(namespace["DATABASES"])
+    finally:
+        use_store(None)
+        store.close()

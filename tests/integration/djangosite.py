@@ -102,6 +102,17 @@ def _peer(request: Any) -> Any:
     return JsonResponse({"ok": True})
 
 
+def _leased(request: Any) -> Any:
+    """The ``leased`` database (a test adds it to ``connections.settings``) as which user."""
+    from django.db import connections
+    from django.http import JsonResponse
+
+    with connections["leased"].cursor() as cursor:
+        cursor.execute("SELECT current_user, pg_backend_pid()")
+        user, pid = cursor.fetchone()
+    return JsonResponse({"user": user, "pid": pid})
+
+
 def _close(request: Any) -> Any:
     from django.db import connections
     from django.http import JsonResponse
@@ -113,7 +124,8 @@ def _close(request: Any) -> Any:
 def _urls() -> list[Any]:
     from django.urls import path
 
-    return [path("query", _query), path("peer", _peer), path("close", _close)]
+    return [path("query", _query), path("peer", _peer), path("close", _close),
+            path("leased", _leased)]
 
 
 def __getattr__(name: str) -> Any:

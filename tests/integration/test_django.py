@@ -205,3 +205,94 @@ def test_djangos_test_runner_creates_its_database_with_the_secret_credentials(si
     finally:
         teardown_databases(created, verbosity=0)
     assert connections["fresh"].settings_dict["NAME"] == "app"
+
+
+# -- leased credentials (dynamic secrets) ----------------------------------------------------
+
+LEASE_TTL, LEASE_MAX_TTL = 4, 12  # seconds: a re-issue every ~10 s
+
+
+def test_leased_users_replaced_in_the_middle_of_traffic_cost_no_request(
+    site: str, bao: Any, postgres: PostgresServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """OpenBao's database engine issues a user per lease; the engine connects with the
+    current one, and its persistent connection moves to the new user at the request after
+    each re-issue, while requests go on without a failure."""
+    import time
+
+    from django.db import connections
+
+    from helium_secrets import LeasePolicy, open_store
+    from helium_secrets.integrations.django import lease
+    from tests.integration import leasing
+
+    caplog.set_level(logging.DEBUG)
+    with leasing.database_role(bao, postgres, ttl=LEASE_TTL, max_ttl=LEASE_MAX_TTL) as path:
+        store = open_store(f"vault://127.0.0.1:{bao.port}/secret?tls=false",
+                           token=bao.root_token, lease=LeasePolicy(min_retry=0.2, overlap=0.5))
+        passwords: list[str] = []
+        handle = store.lease(path)
+        passwords.append(handle.current["password"].reveal())
+        handle.on_reissue(lambda old, new: passwords.append(new["password"].reveal()))
+        connections.settings["leased"] = {
+            **connections.settings["default"], "NAME": "postgres", "CONN_MAX_AGE": None,
+            "USER": lease(path, field="username", store=store),
+            "PASSWORD": lease(path, field="password", store=store)}
+        answers: list[tuple[int, Any]] = []
+        try:
+            deadline = time.monotonic() + 2.6 * LEASE_MAX_TTL
+            while time.monotonic() < deadline:
+                answers.append(_get(site + "/leased"))
+                time.sleep(0.05)
+        finally:
+            _get(site + "/close")  # the site's thread holds the connection
+            del connections.settings["leased"]
+            store.close()
+        users = {body["user"] for _, body in answers if body}
+        assert leasing.wait_until_gone(postgres, users) == set()  # revoked, or expired
+    failed = [status for status, _ in answers if status != 200]
+    assert failed == [] and len(answers) > 50
+    assert len(users) >= 3, "several re-issues, each one followed"
+    # One persistent connection per user: reused until the re-issue, then recycled once.
+    pids = {body["pid"]: body["user"] for _, body in answers}
+    assert sorted(pids.values()) == sorted(users)
+    assert len(passwords) >= 3
+    assert not any(password in caplog.text for password in passwords)
+
+
+def test_a_lease_reference_checks_its_arguments_and_names_a_missing_field() -> None:
+    import copy
+
+    from helium_secrets.errors import InvalidArgumentError
+    from helium_secrets.integrations.django import lease
+    from helium_secrets.testing import ManualClock
+    from tests.unit.test_leases import CANARY, NO_JITTER, LeaseServer
+
+    with pytest.raises(TypeError, match="path"):
+        lease("", field="password")
+    with pytest.raises(TypeError, match="field"):
+        lease("database/creds/app", field=None)  # type: ignore[arg-type]
+    clock = ManualClock()
+    with SecretStore(LeaseServer(clock), lease=NO_JITTER, clock=clock) as store:
+        ref = lease("database/creds/app", field="passwd", store=store)
+        assert copy.deepcopy(ref) is ref and ref == lease("database/creds/app", field="passwd",
+                                                          store=store)
+        with pytest.raises(InvalidArgumentError, match="no field 'passwd'") as caught:
+            ref.read()
+        assert "password, username" in str(caught.value) and CANARY not in str(caught.value)
+
+
+def test_the_system_check_reports_a_lease_that_cannot_be_issued(site: str) -> None:
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+    from django.test import override_settings
+
+    from helium_secrets.integrations.django import lease
+
+    with override_settings(LEASED=lease("database/creds/app", field="password",
+                                        store=djangosite.APP_STORE)), \
+            pytest.raises(SystemCheckError) as caught:
+        call_command("check", tags=["helium_secrets"])
+    text = str(caught.value)
+    assert "LEASED: lease('database/creds/app', field='password') cannot be read" in text
+    assert "unsupported" in text  # the memory backend issues no leases

@@ -407,3 +407,33 @@ def test_no_restart_when_a_secret_of_the_running_command_is_gone(rotating: str) 
     assert new_pid != pid and value == "back-again"
     cli.proc.send_signal(signal.SIGTERM)
     assert cli.wait() == 128 + signal.SIGTERM
+
+
+# -- leases (--lease; end to end against OpenBao in tests/integration/test_dynamic_secrets.py) --
+
+
+def test_a_lease_on_a_backend_without_leases_fails_before_the_child_starts(url: str) -> None:
+    result = cli_run("run", "--lease", "DB=database/creds/app", *child("print('started')"))
+    assert result.returncode != 0 and "started" not in result.stdout
+    assert "issues no leases" in result.stderr
+
+
+def test_lease_rules_from_options_and_the_mapping_file(tmp_path: Path) -> None:
+    import argparse
+
+    from helium_secrets.cli.run import _rules
+
+    path = tmp_path / "env.toml"
+    path.write_text('[lease]\nPG = "database/creds/app"\n', encoding="utf-8")
+    args = argparse.Namespace(mapping=str(path), env=[], expand=[], prefix=[],
+                              lease=["database/creds/other", "=database/creds/x"])
+    rules = {(r.kind, r.target, r.source) for r in _rules(args)}
+    assert rules == {("lease", "PG", "database/creds/app"),
+                     ("lease", None, "database/creds/other"), ("lease", "", "database/creds/x")}
+
+
+def test_a_bad_lease_rule_is_a_usage_error(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--lease", "1DB=database/creds/app", "--", "true"]) == ExitCode.USAGE
+    assert "not a variable prefix" in capsys.readouterr().err
+    assert main(["run", "--lease", "DB=", "--", "true"]) == ExitCode.USAGE
+    assert "no lease path" in capsys.readouterr().err

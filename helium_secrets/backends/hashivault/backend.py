@@ -146,6 +146,13 @@ class VaultBackend(VaultBackendBase, BackendBase):
     def revoke_lease(self, lease_id: str) -> None:
         self._run(leases.revoke(lease_id))
 
+    def lease_upkeep_due(self) -> float:
+        # The leases are the token's children: they die with it (see hashivault/leases.py).
+        return self._session.upkeep_due()
+
+    def lease_upkeep(self) -> None:
+        self._session.keep_alive()
+
     def close(self) -> None:
         self._client.adapter.close()
 

@@ -124,6 +124,13 @@ class TokenState:
                          "stays in use until it expires in %.0f s", self.auth.method,
                          type(exc).__name__, remaining)
 
+    def upkeep_due(self) -> float:
+        """Seconds until the token needs renewing (or replacing); ``inf``: it never does, or
+        no token was loaded yet. No I/O."""
+        if self.token is None:
+            return float("inf")
+        return max(0.0, self._renew_at - time.monotonic())
+
     def _maintain(self) -> Steps[Upkeep, None]:
         """Renew the valid token, or replace it once renewing can no longer extend it."""
         if self._renewable and not self._capped:
@@ -226,6 +233,15 @@ class TokenSession:
         if response.status_code >= 400:
             self._local.status = response.status_code
             self._local.retry_after = retry_after_from_headers(response.headers)
+
+    def upkeep_due(self) -> float:
+        """Seconds until the token needs renewing (or replacing); no I/O."""
+        return self.state.upkeep_due()
+
+    def keep_alive(self) -> None:
+        """Renew (or replace) the token now if it is due, without sending a request of its
+        own otherwise: what :meth:`run` does before each request."""
+        self._ensure_token()
 
     def _ensure_token(self) -> None:
         if self.state.fresh():

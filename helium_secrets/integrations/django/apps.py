@@ -1,11 +1,13 @@
 """The Django app (``"helium_secrets.integrations.django"`` in ``INSTALLED_APPS``).
 
-* ``manage.py check`` reads every secret the settings reference and reports the ones that
-  cannot be read (``helium_secrets.E001``), naming the secret and the error, never a value.
+* ``manage.py check`` reads every secret the settings reference (and issues every lease) and
+  reports the ones that cannot be read (``helium_secrets.E001``), naming the secret and the
+  error, never a value.
 * On start-up it watches the secrets the databases' credentials come from
   (:meth:`~helium_secrets.SecretStore.on_rotation`), so the store's poller notices a rotation
   even while the cached value is fresh; persistent connections opened with the old credentials
-  are then closed at their next request boundary (see :mod:`.db`).
+  are then closed at their next request boundary (see :mod:`.db`). Leases need no watch: the
+  store's keeper replaces their credentials itself.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from django.core import checks
 
 from helium_secrets._values import Secret
 from helium_secrets.errors import HeliumError
-from helium_secrets.integrations.django import SecretSetting
+from helium_secrets.integrations.django import LeaseSetting, Reference, SecretSetting
 from helium_secrets.integrations.django.db import references
 
 __all__ = ["HeliumSecretsConfig", "check_secrets", "setting_references"]
@@ -28,11 +30,12 @@ __all__ = ["HeliumSecretsConfig", "check_secrets", "setting_references"]
 _log = logging.getLogger("helium_secrets.django")
 
 
-def setting_references() -> Iterator[tuple[str, SecretSetting]]:
-    """Every :class:`SecretSetting` in the settings, with where it is (``DATABASES.default.PASSWORD``)."""
+def setting_references() -> Iterator[tuple[str, Reference]]:
+    """Every :class:`SecretSetting` and :class:`LeaseSetting` in the settings, with where it
+    is (``DATABASES.default.PASSWORD``)."""
 
-    def walk(path: str, value: Any) -> Iterator[tuple[str, SecretSetting]]:
-        if isinstance(value, SecretSetting):
+    def walk(path: str, value: Any) -> Iterator[tuple[str, Reference]]:
+        if isinstance(value, (SecretSetting, LeaseSetting)):
             yield path, value
         elif isinstance(value, dict):
             for key, item in value.items():
@@ -72,6 +75,8 @@ class HeliumSecretsConfig(AppConfig):  # type: ignore[misc]  # Django ships no t
         watched: set[tuple[int, str]] = set()
         for alias, database in settings.DATABASES.items():
             for ref in references(database).values():
+                if not isinstance(ref, SecretSetting):
+                    continue
                 key = (id(ref.store), ref.name)
                 if key in watched:
                     continue

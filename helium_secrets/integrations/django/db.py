@@ -3,12 +3,15 @@
 :class:`RotatingCredentialsMixin` goes before Django's own ``DatabaseWrapper``. Each
 connection setting (``NAME``, ``USER``, ``PASSWORD``, ``HOST``, ``PORT``) that is a
 :func:`~helium_secrets.integrations.django.secret` is read through the store for every new
-connection (a cache hit while fresh). When the server refuses the credentials, the secret was
+connection (a cache hit while fresh); one that is a
+:func:`~helium_secrets.integrations.django.lease` takes the lease's current credentials (every
+field of a connection from one grant). When the server refuses the credentials, the secret was
 probably rotated underneath the application: the wrapper refreshes the referenced secrets once,
 bypassing the cache, and retries the connection once if one of them has a newer version (the
 pattern AWS recommends for rotated database credentials). At each request boundary (Django's
 ``close_old_connections``) a persistent connection (``CONN_MAX_AGE``) opened with credentials
-that have since rotated is closed, so that the next query reconnects with the new ones.
+that have since rotated (or whose lease the store replaced with new credentials) is closed,
+so that the next query reconnects with the new ones.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
+from helium_secrets._values import Lease
 from helium_secrets.errors import HeliumError
-from helium_secrets.integrations.django import SecretSetting
+from helium_secrets.integrations.django import LeaseSetting, Reference, SecretSetting
 
 __all__ = ["CONNECTION_KEYS", "RotatingCredentialsMixin", "is_authentication_failure", "references",
            "resolve"]
@@ -42,19 +46,26 @@ def is_authentication_failure(exc: BaseException) -> bool:
         _AUTH_FAILURE.search(str(exc)))
 
 
-def references(settings_dict: dict[str, Any]) -> dict[str, SecretSetting]:
-    """The connection settings of ``settings_dict`` that are secrets, by key."""
+def references(settings_dict: dict[str, Any]) -> dict[str, Reference]:
+    """The connection settings of ``settings_dict`` that are secrets or leases, by key."""
     return {key: value for key in CONNECTION_KEYS
-            if isinstance(value := settings_dict.get(key), SecretSetting)}
+            if isinstance(value := settings_dict.get(key), (SecretSetting, LeaseSetting))}
 
 
 def resolve(settings_dict: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    """A copy of ``settings_dict`` with its secrets read (through the store's cache), and the
-    versions read (secret name -> version)."""
+    """A copy of ``settings_dict`` with its secrets read (through the store's cache) and its
+    leases' current credentials, and the versions read (:attr:`key` -> version or lease id)."""
     values: dict[str, Any] = {}
     versions: dict[str, str] = {}
+    leases: dict[tuple[int, str], Lease] = {}
     for key, ref in references(settings_dict).items():
-        values[key], versions[ref.name] = ref.read()
+        if isinstance(ref, LeaseSetting):
+            # One grant for the whole connection: USER and PASSWORD never straddle a re-issue.
+            slot = (id(ref.store), ref.path)
+            current = leases[slot] = leases.get(slot) or ref.current()
+            values[key], versions[ref.key] = ref.value_in(current), current.lease_id
+        else:
+            values[key], versions[ref.key] = ref.read()
     return {**settings_dict, **values}, versions
 
 
@@ -94,12 +105,12 @@ class RotatingCredentialsMixin:
                 raise
             tried = self.helium_versions
             refs = references(self.settings_dict)
-            rotated = [ref.name for ref in refs.values()
-                       if ref.store.refresh(ref.name).version != tried.get(ref.name)]
+            rotated = sorted({str(ref) for ref in refs.values()
+                              if ref.refreshed_version() != tried.get(ref.key)})
             if not rotated:
                 raise  # no newer credentials: they were not the problem
             _log.info("database %r refused the credentials; retrying with the rotated "
-                      "secret(s) %s", self.settings_dict.get("NAME"), ", ".join(sorted(rotated)))
+                      "credentials of %s", self.settings_dict.get("NAME"), ", ".join(rotated))
         return super().get_new_connection(self.get_connection_params())  # type: ignore[misc]
 
     def close_if_unusable_or_obsolete(self) -> None:
@@ -116,9 +127,9 @@ class RotatingCredentialsMixin:
     def _credentials_rotated(self) -> bool:
         for ref in references(self.settings_dict).values():
             try:
-                version = ref.store.get(ref.name).version  # a cache hit while fresh
+                version = ref.current_version()  # a cache hit while fresh; no call for a lease
             except HeliumError:
                 return False  # the store is unwell: keep the connection that works
-            if version != self.helium_versions.get(ref.name):
+            if version != self.helium_versions.get(ref.key):
                 return True
         return False
