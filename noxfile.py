@@ -64,6 +64,7 @@ def lint(session: nox.Session) -> None:
     session.install("ruff>=0.6", "import-linter>=2.0", "-e", ".")
     session.run("ruff", "check", "helium_secrets", "tests", "benchmarks", "docs", "noxfile.py")
     session.run("lint-imports")
+    session.run("python", "scripts/unasync.py", "--check")  # the sync store is generated
 
 
 @nox.session
