@@ -464,7 +464,7 @@ class AsyncBackend(Protocol):
     an async generator is accepted too. A backend registers its async class beside its sync
     one (``register_backend(..., async_target="module:Class")``); a backend without one is
     run by :func:`~helium_secrets.open_async_store` in worker threads
-    (:class:`~helium_secrets.backends.threaded.ThreadedBackend`).
+    (:class:`~helium_secrets.backends.aio.ThreadedBackend`).
     """
 
     @property
