@@ -19,6 +19,7 @@ import pytest
 from filelock import FileLock
 
 from helium_secrets import RetryPolicy, Secret, SecretStore, open_store
+from helium_secrets.backends.aio import AsyncLocalFileBackend
 from helium_secrets.backends.localfile import (
     FORMAT_VERSION,
     KEY_ENV_VAR,
@@ -975,3 +976,23 @@ def test_reads_after_delete_are_not_found(root: Path) -> None:
 
     with SecretStore(LocalFileBackend(root, key=KEY)) as store:
         assert_reads_after_delete_are_not_found(store, "app/deleted")
+
+
+class AsyncLocalFileHarness(LocalFileHarness):
+    """The same directory, for the async twin: the file I/O in worker threads."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.twin = "async"
+
+    def make_async_backend(self) -> AsyncLocalFileBackend:
+        return AsyncLocalFileBackend.wrap(self.make_backend())
+
+
+class TestLocalFileAsyncTwinConformance(BackendConformance):
+    """Every conformance case, on the async twin."""
+
+    @pytest.fixture
+    def harness(self, shared_dir: Path) -> Iterator[LocalFileHarness]:
+        with AsyncLocalFileHarness(shared_dir) as harness:
+            yield harness

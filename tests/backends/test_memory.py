@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 import pytest
 
 from helium_secrets import RetryPolicy, SecretStore, open_store
+from helium_secrets.backends.aio import AsyncMemoryBackend
 from helium_secrets.backends.memory import MemoryBackend
 from helium_secrets.errors import ThrottledError, UnavailableError
 from helium_secrets.testing import BackendHarness
@@ -126,3 +127,23 @@ def test_reads_after_delete_are_not_found() -> None:
 
     with open_store("mem://") as store:
         assert_reads_after_delete_are_not_found(store, "app/deleted")
+
+
+class AsyncMemoryHarness(MemoryHarness):
+    """The same fake, for the async twin: called on the loop (no thread)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.twin = "async"
+
+    def make_async_backend(self) -> AsyncMemoryBackend:
+        return AsyncMemoryBackend.wrap(self.backend)
+
+
+class TestMemoryAsyncTwinConformance(BackendConformance):
+    """Every conformance case, on the async twin."""
+
+    @pytest.fixture
+    def harness(self) -> Iterator[MemoryHarness]:
+        with AsyncMemoryHarness() as harness:
+            yield harness
