@@ -10,7 +10,7 @@ Importing this package imports no cloud SDK; each backend imports its own when o
 async twin (:class:`AsyncSecretStore`, :func:`open_async_store`) is loaded when first used.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from helium_secrets import errors
 from helium_secrets._leases import LeasedCredentials
@@ -29,6 +29,10 @@ from helium_secrets.layers.guard import GuardPolicy
 from helium_secrets.layers.leases import LeasePolicy
 from helium_secrets.layers.retry import RetryPolicy
 from helium_secrets.layers.rotation import PollPolicy
+
+if TYPE_CHECKING:  # loaded on first use (see __getattr__): it imports asyncio
+    from helium_secrets._async._leases import AsyncLeasedCredentials
+    from helium_secrets._async._store import AsyncSecretStore
 
 __version__ = "0.1.0"
 

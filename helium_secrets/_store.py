@@ -61,8 +61,8 @@ _DEFAULT_LEASE = LeasePolicy()
 class SecretStore:
     """Read, write and watch secrets on one backend.
 
-    :param backend: the backend (see :mod:`helium_secrets.backends`); usually built for you by
-        :func:`~helium_secrets.open_store`.
+    :param backend: the backend (a :class:`~helium_secrets.backends.Backend`); usually
+        built for you by :func:`~helium_secrets.open_store`.
     :param cache: the cache policy, or ``None`` for no cache.
     :param retry: the retry policy for transient failures.
     :param guard: the fail-fast guard policy (``GuardPolicy(threshold=0)`` turns it off).

@@ -36,6 +36,7 @@ SUBS = [
     (r"\baclose\b", "close"),
     (r"\b__aenter__\b", "__enter__"),
     (r"\b__aexit__\b", "__exit__"),
+    (r"\bopen_async_store\b", "open_store"),
 ]
 COMPILED = [(re.compile(pattern), repl) for pattern, repl in SUBS]
 #: A source line ending with this marker has no sync counterpart (an async-only import).
