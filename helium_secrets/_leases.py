@@ -167,7 +167,7 @@ class LeaseKeeper:
         with issuing:  # two first callers make one lease, not two
             if path not in self._held:
                 grant, started = self._call("lease_issue", path,
-                                                  lambda: self._backend.issue_lease(path))
+                                            lambda: self._backend.issue_lease(path))
                 with self._lock:
                     self._held[path] = self._adopt(path, grant, started, None)
         self._ensure_thread()
@@ -322,7 +322,7 @@ class LeaseKeeper:
             if expires is not None and remaining > 0 else "its credentials have expired")
 
     def _call(self, operation: str, path: str,
-                    fn: Callable[[], LeaseGrant]) -> tuple[LeaseGrant, float]:
+              fn: Callable[[], LeaseGrant]) -> tuple[LeaseGrant, float]:
         started = self._clock.monotonic()
         return self._pipeline.call(operation, path, fn, self._retry()), started
 
@@ -331,7 +331,7 @@ class LeaseKeeper:
     def _revoke(self, path: str, lease_id: str) -> None:
         try:
             self._pipeline.call("lease_revoke", path,
-                                      lambda: self._backend.revoke_lease(lease_id), self._retry())
+                                lambda: self._backend.revoke_lease(lease_id), self._retry())
         except HeliumError as exc:
             _log.warning("revoking a lease of %r failed: %s", path, exc.code.value)
 

@@ -126,7 +126,7 @@ class ReadPath:
     # -- single reads ----------------------------------------------------------------------
 
     def get(self, name: str, version: str | None, label: str | None, ttl: float | None,
-                  policy: RetryPolicy) -> Secret:
+            policy: RetryPolicy) -> Secret:
         """Read one version (the current one through the cache)."""
         if version is not None or label is not None or self.cache is None:
             return self._load((name, version, label), policy, ttl=None, stale=None)
@@ -137,7 +137,7 @@ class ReadPath:
         # background). A per-call ttl asks for a fresh answer: its fetch runs here, and the
         # cached value only covers a transient failure.
         return self._load((name, None, None), policy, ttl=ttl, stale=stale,
-                                background=ttl is None)
+                          background=ttl is None)
 
     def refresh(self, name: str, policy: RetryPolicy) -> Secret:
         """Read the current version from the backend; a failure is raised, never stale."""
@@ -205,7 +205,7 @@ class ReadPath:
                     del self._inflight[key]
 
     def _wait(self, name: str, flight: Flight, stale: Secret | None,
-                    leader: bool) -> Secret:
+              leader: bool) -> Secret:
         started = time.perf_counter()
         try:
             if stale is None:
@@ -240,7 +240,7 @@ class ReadPath:
         return stale
 
     def _fetch(self, name: str, version: str | None, label: str | None,
-                     policy: RetryPolicy, ttl: float | None) -> Secret:
+               policy: RetryPolicy, ttl: float | None) -> Secret:
         current = version is None and label is None
         cache = self.cache
         # A write, delete or clear by this store while we fetch makes our answer outdated.
@@ -287,7 +287,7 @@ class ReadPath:
         return True
 
     def _learned(self, secret: Secret, generation: int, ticket: int,
-                       ttl: float | None) -> None:
+                 ttl: float | None) -> None:
         cache = self.cache
         if cache is not None and not self._closed and cache.generation == generation:
             cache.put(secret.name, secret, self._clock.monotonic(), ttl)
@@ -336,7 +336,7 @@ class ReadPath:
     # -- batches ---------------------------------------------------------------------------
 
     def get_many(self, names: Sequence[str], ignore_missing: bool,
-                       policy: RetryPolicy) -> dict[str, Secret]:
+                 policy: RetryPolicy) -> dict[str, Secret]:
         """The current version of each name: cached ones from the cache, the rest batched
         where the service can, each through the same rules as :meth:`get`."""
         if not self.caps.batch_get:
@@ -382,7 +382,7 @@ class ReadPath:
             try:
                 try:
                     results[name] = self._wait(name, flight, stale.get(name),
-                                                     name in mine)
+                                               name in mine)
                 except _Abandoned:  # the caller fetching it was interrupted: read it again
                     results[name] = self.get(name, None, None, None, policy)
             except HeliumError as exc:
@@ -397,7 +397,7 @@ class ReadPath:
         return found
 
     def _fetch_batch(self, chunk: list[str], flights: dict[str, Flight],
-                           policy: RetryPolicy) -> None:
+                     policy: RetryPolicy) -> None:
         """One batch call for ``chunk``; each name's flight gets its secret or its error."""
         cache = self.cache
         generation = cache.generation if cache is not None else 0

@@ -167,7 +167,7 @@ class RotationListeners:
                     return
 
     def _call(self, callback: RotationCallback, name: str, old: Secret | None,
-                    new: Secret) -> None:
+              new: Secret) -> None:
         try:
             resolve(callback(old, new))
         except Exception as exc:

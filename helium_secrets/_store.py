@@ -100,18 +100,18 @@ class SecretStore:
         self._audit_hooks: list[AuditHook] = list(audit)
         self._guard = FailFastGuard(guard)
         self._pipeline = CallPipeline(backend, guard=self._guard, clock=clock, stats=self._stats,
-                                           audit_hooks=self._audit_hooks,
-                                           closed=lambda: self._closed)
+                                      audit_hooks=self._audit_hooks,
+                                      closed=lambda: self._closed)
         self._cache = SecretCache(cache) if cache is not None else None
         # The hit path reads this dict directly; an empty dict when caching is off.
         self._entries = self._cache.entries if self._cache is not None else {}
         ticket = ticket_counter()
         self._reads = ReadPath(pipeline=self._pipeline, cache=self._cache,
-                                    listeners=lambda: self._listeners, ticket=ticket, clock=clock,
-                                    stats=self._stats, default_policy=lambda: self.retry_policy)
+                               listeners=lambda: self._listeners, ticket=ticket, clock=clock,
+                               stats=self._stats, default_policy=lambda: self.retry_policy)
         self._writes = WritePath(pipeline=self._pipeline, reads=self._reads,
-                                      cache=self._cache, listeners=lambda: self._listeners,
-                                      ticket=ticket)
+                                 cache=self._cache, listeners=lambda: self._listeners,
+                                 ticket=ticket)
         self._listeners = RotationListeners(
             backend=self._backend_name, policy=poll, ticket=ticket, confirm=self._reads.confirm,
             probe=lambda name: self._reads.current_version(name, self.retry_policy),
@@ -188,10 +188,10 @@ class SecretStore:
 
     @overload
     def get_json(self, name: str, field: None = None, *, version: str | None = None,
-                       label: str | None = None) -> Any: ...
+                 label: str | None = None) -> Any: ...
     @overload
     def get_json(self, name: str, field: str | Sequence[str | int], *,
-                       version: str | None = None, label: str | None = None) -> Any: ...
+                 version: str | None = None, label: str | None = None) -> Any: ...
 
     def get_json(
         self,
@@ -212,7 +212,7 @@ class SecretStore:
         return json_field(secret, field, backend=self._backend_name)
 
     def get_many(self, names: Iterable[str], *,
-                       ignore_missing: bool = False) -> dict[str, Secret]:
+                 ignore_missing: bool = False) -> dict[str, Secret]:
         """Return the current version of several secrets, batched where the service can.
 
         Each name is read by the same rules as :meth:`get` (cache, coalescing, stale values,
@@ -237,7 +237,7 @@ class SecretStore:
 
         def fetch() -> builtins.list[str]:
             return self._pipeline.call("list", None, names, self.retry_policy,
-                                             detail=f"prefix={prefix!r}")
+                                       detail=f"prefix={prefix!r}")
 
         return iterate(fetch)
 
@@ -310,8 +310,8 @@ class SecretStore:
         if self._check.flag(name, "create_only", create_only) and expected_version is not None:
             raise self._check.invalid("give expected_version or create_only, not both", name)
         return self._writes.put(name, raw, expected_version=expected_version,
-                                      create_only=create_only, metadata=checked, labels=labels,
-                                      policy=retry or self.retry_policy)
+                                create_only=create_only, metadata=checked, labels=labels,
+                                policy=retry or self.retry_policy)
 
     def delete(self, name: str, *, purge: bool = False) -> None:
         """Delete ``name`` and all its versions. Reads then raise ``SecretNotFoundError`` on
@@ -389,7 +389,7 @@ class SecretStore:
     ) -> Callable[[RotationCallback], RotationCallback]: ...
     @overload
     def on_rotation(self, name: str,
-                          callback: RotationCallback) -> RotationCallback: ...
+                    callback: RotationCallback) -> RotationCallback: ...
 
     def on_rotation(
         self, name: str, callback: RotationCallback | None = None
@@ -537,7 +537,7 @@ class SecretStore:
         """
         self._open(name)
         return self.put(name, json_text(document, name=name, backend=self._backend_name),
-                              **options)
+                        **options)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -622,8 +622,8 @@ class Extras:
             if spec.writes:
                 store.check_writable(name)
             return store._writes.run_extra(operation, name,
-                                                 lambda: method(name, *args, **kwargs),
-                                                 spec.writes, store.retry_policy)
+                                           lambda: method(name, *args, **kwargs),
+                                           spec.writes, store.retry_policy)
 
         call.__name__ = operation
         call.__doc__ = method.__doc__

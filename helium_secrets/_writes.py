@@ -104,7 +104,7 @@ class WritePath:
                 # before it landed (its answer lost), or someone else wrote meanwhile.
                 landed = self._landed(name, value, expected_version) if attempts > 1 else None
                 return landed or self.backend.put(name, value, request_token=token,
-                                                        metadata=metadata, labels=labels)
+                                                  metadata=metadata, labels=labels)
             return self.backend.put(
                 name, value, expected_version=expected_version, create_only=create_only,
                 request_token=token, metadata=metadata, labels=labels,
@@ -206,7 +206,7 @@ class WritePath:
             _log.warning("could not remove the staged companion of %r: %s", name, exc.code)
 
     def set_label(self, name: str, label: str, version: str | None,
-                        policy: RetryPolicy) -> None:
+                  policy: RetryPolicy) -> None:
         """Move ``label`` to ``version`` (or remove it)."""
         try:
             self.pipeline.call(
@@ -216,7 +216,7 @@ class WritePath:
             self._forget_cached(name)
 
     def run_extra(self, operation: str, name: str, call: Callable[[], object],
-                        writes: bool, policy: RetryPolicy) -> object:
+                  writes: bool, policy: RetryPolicy) -> object:
         """A backend-specific operation (see :attr:`SecretStore.extras`)."""
         try:
             return self.pipeline.call(operation, name, call, policy)
@@ -227,7 +227,7 @@ class WritePath:
     # -- rotation --------------------------------------------------------------------------
 
     def rotate(self, name: str, value: str | bytes, metadata: Mapping[str, str] | None,
-                     policy: RetryPolicy) -> Secret:
+               policy: RetryPolicy) -> Secret:
         """Write ``value`` check-and-set against the current version (or create it)."""
         try:
             current: str | None = (self.reads.current_version(name, policy)).version
@@ -236,11 +236,11 @@ class WritePath:
                 raise
             current = None
         return self.put(name, value, expected_version=current,
-                              create_only=current is None, metadata=metadata, labels=(),
-                              policy=policy)
+                        create_only=current is None, metadata=metadata, labels=(),
+                        policy=policy)
 
     def rotate_staged(self, name: str, value: str | bytes,
-                            test: Callable[[Secret], object], policy: RetryPolicy) -> Secret:
+                      test: Callable[[Secret], object], policy: RetryPolicy) -> Secret:
         """Stage ``value``, test it, then promote it or roll it back.
 
         With native staging the backend does each step; otherwise the value waits in the
@@ -384,7 +384,7 @@ class _Companion:
         # A put: its request token, check-and-set and lost-answer recovery are the ones every
         # check-and-set write gets, so a promotion retried after a lost answer succeeds.
         self.writes.put(self.name, value, expected_version=current, create_only=False,
-                              metadata=None, labels=(), policy=policy, operation="promote")
+                        metadata=None, labels=(), policy=policy, operation="promote")
         try:
             self.remove(policy)
         except HeliumError as exc:

@@ -13,8 +13,10 @@ hand-written twice, in ``helium_secrets/_synchronization.py`` and
 
 from __future__ import annotations
 
+import io
 import re
 import sys
+import tokenize
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,10 +56,38 @@ def unasync_line(line: str) -> str:
     return line
 
 
+def _open_brackets(text: str) -> dict[int, tuple[int, int] | None]:
+    """For each line that ends inside brackets, the (line, column) of the innermost open one."""
+    stack: list[tuple[int, int]] = []
+    innermost: dict[int, tuple[int, int] | None] = {}
+    for token in tokenize.generate_tokens(io.StringIO(text).readline):
+        if token.type == tokenize.OP and token.string in "([{":
+            stack.append(token.start)
+        elif token.type == tokenize.OP and token.string in ")]}":
+            stack.pop()
+        elif token.type in (tokenize.NEWLINE, tokenize.NL):
+            innermost[token.start[0]] = stack[-1] if stack else None
+    return innermost
+
+
 def unasync(text: str, name: str) -> str:
-    lines = [unasync_line(line) for line in text.splitlines(keepends=True)
-             if not line.rstrip().endswith(DROP)]
-    out = "".join(lines)
+    source = text.splitlines(keepends=True)
+    innermost = _open_brackets(text)
+    out_lines: list[str] = []
+    dedents: dict[int, int] = {}  # line number (1-based) -> spaces taken off its indent
+    for number, line in enumerate(source, start=1):
+        converted = unasync_line(line)
+        bracket = innermost.get(number - 1)
+        indent = len(line) - len(line.lstrip(" "))
+        if bracket is not None and indent == bracket[1] + 1:
+            # Aligned with the bracket of the line above, which the substitutions moved left.
+            row, column = bracket
+            moved = len(unasync_line(source[row - 1][:column])) - dedents.get(row, 0)
+            dedents[number] = max(0, column - moved)
+            converted = converted[dedents[number]:]
+        if not line.rstrip().endswith(DROP):
+            out_lines.append(converted)
+    out = "".join(out_lines)
     # ``Awaitable[T]`` became ``T``: an import of it that nothing uses any more goes.
     if len(re.findall(r"\bAwaitable\b", out)) == 1:
         out = re.sub(r"\bAwaitable, |, Awaitable\b", "", out, count=1)

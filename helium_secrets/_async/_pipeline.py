@@ -124,7 +124,7 @@ class AsyncCallPipeline:
 
         try:
             result = await call_with_retry(attempt, policy, self.clock, retryable=retryable,
-                                     on_retry=on_retry)
+                                           on_retry=on_retry)
         except HeliumError as exc:
             stats.errors += 1
             self.emit(operation, name, version, exc.code, time.perf_counter() - started,

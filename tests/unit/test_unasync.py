@@ -59,3 +59,30 @@ def test_an_unused_awaitable_import_is_dropped() -> None:
     text = "from collections.abc import Awaitable, Callable\nf: Callable[[], Awaitable[int]]\n"
     out = _script().unasync(text, "_x.py")
     assert "Awaitable" not in out and "from collections.abc import Callable\n" in out
+
+
+def test_no_lock_of_the_async_source_is_held_across_an_await() -> None:
+    """A plain ``with`` whose body awaits holds what it entered while the loop runs others:
+    only the redactor's hold (a context variable, per task) may; locks are ``async with``."""
+    import ast
+
+    spans = []
+    for path in sorted((ROOT / "helium_secrets" / "_async").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.With) and any(
+                    isinstance(sub, (ast.Await, ast.AsyncFor, ast.AsyncWith))
+                    for sub in ast.walk(node)):
+                spans.append((path.name, ast.unparse(node.items[0].context_expr)))
+    assert spans == [("_pipeline.py", "redactor.holding()")]
+
+
+def test_a_continuation_aligned_with_its_bracket_stays_aligned() -> None:
+    source = ("async def get(self, name: str,\n"
+              "              policy: int) -> None:\n"
+              "    x = await f(a,\n"
+              "                b)\n")
+    out = _script().unasync(source, "_x.py").split("\n", 2)[2]
+    assert out == ("def get(self, name: str,\n"
+                   "        policy: int) -> None:\n"
+                   "    x = f(a,\n"
+                   "          b)\n")
