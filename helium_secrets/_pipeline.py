@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from helium_secrets._synchronization import call_with_retry
+from helium_secrets._synchronization import call_with_retry, resolve
 from helium_secrets._stats import StatsRecorder
 from helium_secrets.backends._base import Backend, Classified, RawSecret
 from helium_secrets.errors import (
@@ -161,12 +161,13 @@ class CallPipeline:
         scrub: str | bytes | None = None,
         version: str | None = None,
     ) -> HeliumError:
-        """The helium error for a backend's exception (classified by the backend, once)."""
+        """The helium error for a backend's exception (classified by the backend, once; an
+        async backend's ``classify`` may be a coroutine function too)."""
         if isinstance(exc, HeliumError):
             self.fill_context(exc, name, scrub, version)
             return exc
         try:
-            verdict = self.backend.classify(exc)
+            verdict = resolve(self.backend.classify(exc))
         except Exception:  # a classifier bug must not hide the original error
             verdict = None
         if verdict is None:

@@ -290,7 +290,7 @@ class WritePath:
         if self.caps.staging or not self.caps.staging_companion:
             return None
         try:
-            raw = self.backend.staging_companion(name)
+            raw: str = resolve(self.backend.staging_companion(name))
         except HeliumError as exc:  # a name with no room for one: before any call
             self.pipeline.fill_context(exc, name)
             raise

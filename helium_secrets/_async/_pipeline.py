@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from helium_secrets._async._synchronization import call_with_retry
+from helium_secrets._async._synchronization import call_with_retry, resolve
 from helium_secrets._stats import StatsRecorder
 from helium_secrets.backends._base import AsyncBackend, Classified, RawSecret
 from helium_secrets.errors import (
@@ -104,7 +104,7 @@ class AsyncCallPipeline:
                 self._record(exc)
                 raise
             except Exception as exc:
-                error = self.translate(exc, name, scrub, version)
+                error = await self.translate(exc, name, scrub, version)
                 self._record(error)
                 raise error from exc
             except BaseException:
@@ -152,19 +152,20 @@ class AsyncCallPipeline:
 
     # -- errors ----------------------------------------------------------------------------
 
-    def translate(
+    async def translate(
         self,
         exc: BaseException,
         name: str | None,
         scrub: str | bytes | None = None,
         version: str | None = None,
     ) -> HeliumError:
-        """The helium error for a backend's exception (classified by the backend, once)."""
+        """The helium error for a backend's exception (classified by the backend, once; an
+        async backend's ``classify`` may be a coroutine function too)."""
         if isinstance(exc, HeliumError):
             self.fill_context(exc, name, scrub, version)
             return exc
         try:
-            verdict = self.backend.classify(exc)
+            verdict = await resolve(self.backend.classify(exc))
         except Exception:  # a classifier bug must not hide the original error
             verdict = None
         if verdict is None:

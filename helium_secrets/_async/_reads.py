@@ -414,7 +414,7 @@ class AsyncReadPath:
                                        "get_many")
                     flights[name].resolve(secret)
                     continue
-                error = (self.pipeline.translate(answer, name) if answer is not None
+                error = (await self.pipeline.translate(answer, name) if answer is not None
                          else SecretNotFoundError("secret not found",
                                                   backend=self.pipeline.backend_name, name=name))
                 if type(error) is SecretNotFoundError:

@@ -139,7 +139,7 @@ class AsyncWritePath:
         try:
             raw = await self.backend.get(name)
         except Exception as exc:
-            error = self.pipeline.translate(exc, name)
+            error = await self.pipeline.translate(exc, name)
             if type(error) is not SecretNotFoundError:
                 raise error from exc
             if expected_version is not None:
@@ -288,7 +288,7 @@ class AsyncWritePath:
         if self.caps.staging or not self.caps.staging_companion:
             return None
         try:
-            raw = await self.backend.staging_companion(name)
+            raw: str = await resolve(self.backend.staging_companion(name))
         except HeliumError as exc:  # a name with no room for one: before any call
             self.pipeline.fill_context(exc, name)
             raise
@@ -337,7 +337,7 @@ class _Companion:
         try:
             return await self.backend.get(self.raw)
         except Exception as exc:
-            self._unless_missing(exc)
+            await self._unless_missing(exc)
             return None
 
     def _ours(self, held: RawSecret | None, value: str | bytes) -> bool:
@@ -409,11 +409,11 @@ class _Companion:
         try:
             await self.backend.delete(self.raw, purge=True)
         except Exception as exc:
-            self._unless_missing(exc)
+            await self._unless_missing(exc)
 
-    def _unless_missing(self, exc: Exception) -> None:
+    async def _unless_missing(self, exc: Exception) -> None:
         """Raise ``exc`` as a helium error, unless it says there is no companion."""
-        error = self.pipeline.translate(exc, self.name)
+        error = await self.pipeline.translate(exc, self.name)
         if type(error) is SecretNotFoundError:
             return
         if error is exc:

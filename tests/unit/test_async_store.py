@@ -284,3 +284,24 @@ def test_the_hit_path_awaits_nothing() -> None:
 
     run(main())
     assert len(calls) == 1
+
+
+def test_an_async_backend_may_classify_in_a_coroutine() -> None:
+    from helium_secrets.backends._base import Classified
+    from helium_secrets.errors import ErrorCode, PermissionDeniedError
+
+    class AsyncClassify(AsyncMemoryBackend):
+        async def classify(self, exc: BaseException) -> Classified | None:  # type: ignore[override]
+            await asyncio.sleep(0)
+            return self.sync.classify(exc)
+
+    async def main() -> None:
+        fake = MemoryBackend()
+        fake.write_external("app/db", "one")
+        fake.fail_next(1, Classified(ErrorCode.PERMISSION_DENIED, "denied"))
+        # Tolerated, though the protocol has a plain classify (it does no I/O).
+        async with AsyncSecretStore(AsyncClassify.wrap(fake)) as store:  # type: ignore[arg-type]
+            with pytest.raises(PermissionDeniedError, match="denied"):
+                await store.get("app/db")
+
+    run(main())
