@@ -550,7 +550,8 @@ class AsyncBackend(Protocol):
         ...
 
     def classify(self, exc: BaseException) -> Classified | None:
-        """See :meth:`Backend.classify` (plain: it does no I/O)."""
+        """See :meth:`Backend.classify` (plain: it does no I/O; the store awaits one written
+        as ``async def`` all the same)."""
         ...
 
     async def aclose(self) -> None:
