@@ -91,7 +91,7 @@ class AsyncEvent:
         """Whether the flag was set within ``timeout`` seconds."""
         try:
             await asyncio.wait_for(self._event.wait(), timeout)
-        except TimeoutError:
+        except asyncio.TimeoutError:  # not the builtin one before Python 3.11
             return False
         return True
 
@@ -130,7 +130,7 @@ class AsyncFlight:
             return await asyncio.shield(self._future)
         try:
             return await asyncio.wait_for(asyncio.shield(self._future), timeout)
-        except TimeoutError:
+        except asyncio.TimeoutError:  # not the builtin one before Python 3.11
             return None
 
     @staticmethod
