@@ -66,8 +66,10 @@ def lint(session: nox.Session) -> None:
     """ruff over the package, tests, benchmarks, docs' griffe extension and this file; the layering
     (import-linter)."""
     session.install("ruff>=0.6", "import-linter>=2.0", "-e", ".")
-    session.run("ruff", "check", "helium_secrets", "tests", "benchmarks", "docs", "noxfile.py")
+    session.run("ruff", "check", "helium_secrets", "tests", "benchmarks", "docs", "scripts",
+                "noxfile.py")
     session.run("lint-imports")
+    session.run("python", "scripts/unasync.py", "--check")  # the sync store is generated
 
 
 @nox.session

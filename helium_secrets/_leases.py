@@ -1,7 +1,9 @@
+# Generated from helium_secrets/_async/_leases.py by scripts/unasync.py: do not edit.
+# Change the async source and run the script (CI checks that they agree).
 """Dynamic secrets: the leases a store issued, kept alive until it closes.
 
-:meth:`SecretStore.lease` hands out a :class:`LeasedCredentials` per path (one lease per path
-and store, however many callers ask). The :class:`LeaseKeeper` renews each lease when its
+:meth:`SecretStore.lease` hands out an :class:`LeasedCredentials` per path (one
+lease per path and store, however many callers ask). The :class:`LeaseKeeper` renews each lease when its
 policy says (``layers/leases.py``), issues new credentials before the old ones can no longer
 be extended, tells the path's listeners ``(old, new)``, and revokes what it issued on close.
 Every call to the service goes through the store's call pipeline, so each issue, renewal,
@@ -13,12 +15,21 @@ from __future__ import annotations
 import logging
 import os
 import random
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from helium_secrets._pipeline import CallPipeline
+from helium_secrets._synchronization import (
+    Event,
+    Lock,
+    ThreadRLock,
+    is_alive,
+    join,
+    resolve,
+    spawn,
+)
 from helium_secrets._values import Lease, SecretValue
 from helium_secrets.backends._base import LeaseGrant
 from helium_secrets.errors import (
@@ -33,7 +44,8 @@ from helium_secrets.redaction import redactor
 
 __all__ = ["LeaseCallback", "LeaseKeeper", "LeasedCredentials", "check_lease_path"]
 
-LeaseCallback = Callable[[Lease, Lease], None]
+#: ``callback(old, new)``; on the async twin a coroutine function too.
+LeaseCallback = Callable[[Lease, Lease], object]
 _log = logging.getLogger("helium_secrets.leases")
 
 
@@ -136,11 +148,11 @@ class LeaseKeeper:
         self._clock = clock
         self._retry = retry
         self._rng = random.Random()
-        self._lock = threading.RLock()
+        self._lock = ThreadRLock()
         self._held: dict[str, _Held] = {}
-        self._issuing: dict[str, threading.Lock] = {}
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._issuing: dict[str, Lock] = {}
+        self._wake = Event()
+        self._thread: Any = None
         self._stopped = False
         #: When the backend's own upkeep (Vault: the token the leases hang on) is due again
         #: after a failed attempt (monotonic); until then, as the backend says.
@@ -155,7 +167,7 @@ class LeaseKeeper:
     def hold(self, path: str) -> LeasedCredentials:
         """Issue credentials at ``path`` unless this store already holds a lease there."""
         with self._lock:
-            issuing = self._issuing.setdefault(path, threading.Lock())
+            issuing = self._issuing.setdefault(path, Lock())
         with issuing:  # two first callers make one lease, not two
             if path not in self._held:
                 grant, started = self._call("lease_issue", path,
@@ -244,8 +256,8 @@ class LeaseKeeper:
         requested = self.policy.increment or held.first_duration
         lease_id = held.lease.lease_id
         try:
-            grant, started = self._call("lease_renew", held.path,
-                                        lambda: self._backend.renew_lease(lease_id, requested))
+            grant, started = self._call(
+                "lease_renew", held.path, lambda: self._backend.renew_lease(lease_id, requested))
         except HeliumError as exc:
             if exc.transient:
                 self._failed(held, exc)
@@ -268,8 +280,8 @@ class LeaseKeeper:
 
     def _reissue(self, held: _Held) -> None:
         try:
-            grant, started = self._call("lease_reissue", held.path,
-                                        lambda: self._backend.issue_lease(held.path))
+            grant, started = self._call(
+                "lease_reissue", held.path, lambda: self._backend.issue_lease(held.path))
         except HeliumError as exc:
             self._failed(held, exc)
             return
@@ -287,7 +299,7 @@ class LeaseKeeper:
             return
         for callback in list(held.callbacks):
             try:
-                callback(old, held.lease)
+                resolve(callback(old, held.lease))
             except Exception as exc:  # one listener never stops the others
                 self.callback_errors += 1
                 _log.warning("lease listener %r of %r failed: %s", callback, held.path,
@@ -371,11 +383,9 @@ class LeaseKeeper:
         if not self.policy.background or self._stopped:
             return
         with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._run, daemon=True,
-                    name=f"helium-lease-keeper[{self._pipeline.backend_name}]")
-                self._thread.start()
+            if not is_alive(self._thread):
+                self._thread = spawn(self._run,
+                                     f"helium-lease-keeper[{self._pipeline.backend_name}]")
 
     def _run(self) -> None:
         while not self._stopped:
@@ -388,9 +398,9 @@ class LeaseKeeper:
     def after_fork_in_child(self) -> None:
         """The keeper's thread does not survive a fork: a child keeps the leases alive with
         its own (the parent's leases are never revoked by the child)."""
-        self._lock = threading.RLock()
+        self._lock = ThreadRLock()
         self._issuing = {}
-        self._wake = threading.Event()
+        self._wake = Event()
         self._thread = None
         if self._held:
             self._ensure_thread()
@@ -399,9 +409,7 @@ class LeaseKeeper:
         """Stop the upkeep and, as the policy says, revoke every lease still valid."""
         self._stopped = True
         self._wake.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=10)
+        join(self._thread, 10)
         with self._lock:
             held, self._held = list(self._held.values()), {}
         for each in held:

@@ -1,3 +1,5 @@
+# Generated from helium_secrets/_async/_pipeline.py by scripts/unasync.py: do not edit.
+# Change the async source and run the script (CI checks that they agree).
 """The call pipeline: the one way anything reaches a backend.
 
 closed check -> fail-fast guard -> retry (tenacity) -> the backend call -> error translation
@@ -13,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from helium_secrets._synchronization import call_with_retry, resolve
 from helium_secrets._stats import StatsRecorder
 from helium_secrets.backends._base import Backend, Classified, RawSecret
 from helium_secrets.errors import (
@@ -24,7 +27,7 @@ from helium_secrets.errors import (
 )
 from helium_secrets.layers.audit import AuditEvent, AuditHook
 from helium_secrets.layers.guard import FailFastGuard
-from helium_secrets.layers.retry import Clock, RetryPolicy, call_with_retry
+from helium_secrets.layers.retry import Clock, RetryPolicy
 from helium_secrets.redaction import redactor
 
 __all__ = ["CallPipeline", "copy_error"]
@@ -158,12 +161,13 @@ class CallPipeline:
         scrub: str | bytes | None = None,
         version: str | None = None,
     ) -> HeliumError:
-        """The helium error for a backend's exception (classified by the backend, once)."""
+        """The helium error for a backend's exception (classified by the backend, once; an
+        async backend's ``classify`` may be a coroutine function too)."""
         if isinstance(exc, HeliumError):
             self.fill_context(exc, name, scrub, version)
             return exc
         try:
-            verdict = self.backend.classify(exc)
+            verdict = resolve(self.backend.classify(exc))
         except Exception:  # a classifier bug must not hide the original error
             verdict = None
         if verdict is None:
@@ -232,7 +236,7 @@ class CallPipeline:
 
 
 def _holding(fn: Callable[[], T], scrub: str | bytes | None) -> T:
-    """Run ``fn`` with this thread's log records held until the values it wrote and read are
+    """Run ``fn`` with this task's (or thread's) log records held until the values it wrote and read are
     known to the redactor (an SDK logs a response body before we see the value in it)."""
     with redactor.holding() as held:
         held.add(scrub)

@@ -1,3 +1,5 @@
+# Generated from helium_secrets/_async/_reads.py by scripts/unasync.py: do not edit.
+# Change the async source and run the script (CI checks that they agree).
 """The read path: every read of a secret, written once.
 
 Cache lookup, request coalescing, the negative cache, refresh-ahead, stale-if-error (and the
@@ -11,12 +13,12 @@ all come through here, so a behaviour fixed once is fixed for all of them.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
 
 from helium_secrets._pipeline import CallPipeline, copy_error
+from helium_secrets._rotation import RotationListeners
+from helium_secrets._synchronization import Background, Flight, ThreadLock
 from helium_secrets._stats import StatsRecorder
 from helium_secrets._values import Secret, SecretValue, VersionInfo
 from helium_secrets.backends._base import Backend, Capabilities, RawSecret
@@ -30,10 +32,6 @@ from helium_secrets.errors import (
 )
 from helium_secrets.layers.cache import CacheEntry, SecretCache
 from helium_secrets.layers.retry import Clock, RetryPolicy
-from helium_secrets.layers.rotation import RotationListeners
-
-if TYPE_CHECKING:
-    from concurrent.futures import ThreadPoolExecutor
 
 __all__ = ["ReadPath", "to_secret"]
 
@@ -63,47 +61,6 @@ class _Abandoned(Exception):
     """The caller fetching for the others was interrupted (KeyboardInterrupt, ...): they retry."""
 
 
-class _Flight:
-    """One fetch in progress, shared by every caller that wants the same key.
-
-    Its answer (a secret or an error) is set once; until then a lock is held, which each
-    waiter takes and gives back (with a timeout where it has a stale value to fall back on).
-    Lighter than a ``concurrent.futures.Future``, which every cache miss would pay for.
-    """
-
-    __slots__ = ("_error", "_pending", "_secret", "started")
-
-    _resolving = threading.Lock()  # a fetch's owner and close() may race to answer it
-
-    def __init__(self, started: float) -> None:
-        self.started = started
-        self._secret: Secret | None = None
-        self._error: BaseException | None = None
-        self._pending = threading.Lock()
-        self._pending.acquire()
-
-    def done(self) -> bool:
-        return not self._pending.locked()
-
-    def resolve(self, secret: Secret | None = None, error: BaseException | None = None) -> None:
-        """Set the answer, unless it is set already."""
-        with _Flight._resolving:
-            if self.done():
-                return
-            self._secret, self._error = secret, error
-            self._pending.release()
-
-    def answer(self, timeout: float | None = None) -> Secret | None:
-        """The secret (raising the error) once set; ``None`` if ``timeout`` ran out first."""
-        if not self._pending.acquire(timeout=-1 if timeout is None else timeout):
-            return None
-        self._pending.release()
-        if self._error is not None:
-            raise self._error
-        assert self._secret is not None
-        return self._secret
-
-
 class ReadPath:
     """Reads for one store. Arguments are validated by the store before they get here."""
 
@@ -127,9 +84,9 @@ class ReadPath:
         self._clock = clock
         self.stats = stats
         self._default_policy = default_policy
-        self._lock = threading.Lock()
-        self._inflight: dict[_Key, _Flight] = {}
-        self._executor: ThreadPoolExecutor | None = None
+        self._lock = ThreadLock()
+        self._inflight: dict[_Key, Flight] = {}
+        self._tasks = Background(f"helium-refresh[{pipeline.backend_name}]")
         self._closed = False
 
     # -- the cache lookup ------------------------------------------------------------------
@@ -197,8 +154,8 @@ class ReadPath:
         if not self.caps.version_probe:
             secret = self.refresh(name, policy)
             return VersionInfo(secret.version, secret.labels, secret.created_at)
-        answer = self.pipeline.call("probe", name, lambda: self.backend.current_version(name),
-                                    policy)
+        answer = self.pipeline.call(
+            "probe", name, lambda: self.backend.current_version(name), policy)
         # A backend may answer with the version's creation time too, which tells a secret
         # deleted and created again (its ids starting again at "1") from the one we knew.
         info = answer if isinstance(answer, VersionInfo) else VersionInfo(answer)
@@ -218,12 +175,12 @@ class ReadPath:
                 flight = self._inflight.get(key)
                 leader = flight is None
                 if flight is None:
-                    flight = self._inflight[key] = _Flight(self._clock.monotonic())
+                    flight = self._inflight[key] = Flight(self._clock.monotonic())
             if leader:
                 self.stats.misses += 1
                 if (stale is None or not background
-                        or not self._submit(self._run, key, flight, policy, ttl)):
-                    self._run(key, flight, policy, ttl)
+                        or not self._tasks.submit(self._run, key, flight, policy, ttl)):
+                    self._tasks.lead(self._run, key, flight, policy, ttl)
             else:
                 self.stats.coalesced += 1
             try:
@@ -231,7 +188,7 @@ class ReadPath:
             except _Abandoned:
                 continue  # the caller fetching for us was interrupted: fetch again
 
-    def _run(self, key: _Key, flight: _Flight, policy: RetryPolicy, ttl: float | None) -> None:
+    def _run(self, key: _Key, flight: Flight, policy: RetryPolicy, ttl: float | None) -> None:
         name, version, label = key
         try:
             secret, ticket = self._fetch(name, version, label, policy, ttl)
@@ -251,7 +208,8 @@ class ReadPath:
             # After the answer is out: a listener that reads the name must not wait on it.
             self._listeners().observe(secret, ticket)
 
-    def _wait(self, name: str, flight: _Flight, stale: Secret | None, leader: bool) -> Secret:
+    def _wait(self, name: str, flight: Flight, stale: Secret | None,
+              leader: bool) -> Secret:
         started = time.perf_counter()
         try:
             if stale is None:
@@ -285,8 +243,8 @@ class ReadPath:
         self.pipeline.emit("get", name, stale.version, None, 0.0, "stale", 0, why)
         return stale
 
-    def _fetch(self, name: str, version: str | None, label: str | None, policy: RetryPolicy,
-               ttl: float | None) -> tuple[Secret, int | None]:
+    def _fetch(self, name: str, version: str | None, label: str | None,
+               policy: RetryPolicy, ttl: float | None) -> tuple[Secret, int | None]:
         """One read; the secret, with the ticket to announce it by when it is the current one."""
         current = version is None and label is None
         cache = self.cache
@@ -348,25 +306,6 @@ class ReadPath:
 
     # -- background refresh ----------------------------------------------------------------
 
-    def _submit(self, fn: Callable[..., None], *args: Any) -> bool:
-        """Run ``fn(*args)`` on the store's refresh pool; ``False`` once the store is closed."""
-        if self._closed:
-            return False
-        with self._lock:
-            if self._executor is None:
-                from concurrent.futures import ThreadPoolExecutor  # only once it is needed
-
-                self._executor = ThreadPoolExecutor(
-                    max_workers=2,
-                    thread_name_prefix=f"helium-refresh[{self.pipeline.backend_name}]",
-                )
-            executor = self._executor
-        try:
-            executor.submit(fn, *args)
-        except RuntimeError:  # shut down by close() meanwhile
-            return False
-        return True
-
     def refresh_in_background(self, name: str) -> None:
         """Renew a cached value that is near its expiry, while readers keep getting it."""
         key = (name, None, None)
@@ -386,7 +325,7 @@ class ReadPath:
             except Exception as exc:  # the cached value stays until it expires
                 _log.debug("background refresh of %r failed: %s", name, type(exc).__name__)
 
-        self._submit(run)
+        self._tasks.submit(run)
 
     def confirm(self, name: str) -> None:
         """Read ``name`` afresh in the background, for listeners that got answers they could
@@ -398,7 +337,7 @@ class ReadPath:
             except Exception as exc:  # the next read or poll tells instead
                 _log.debug("confirming read of %r failed: %s", name, type(exc).__name__)
 
-        self._submit(run)
+        self._tasks.submit(run)
 
     # -- batches ---------------------------------------------------------------------------
 
@@ -417,8 +356,8 @@ class ReadPath:
             return found
         results: dict[str, Secret | HeliumError] = {}
         stale: dict[str, Secret | None] = {}
-        waiting: dict[str, _Flight] = {}
-        mine: dict[str, _Flight] = {}
+        waiting: dict[str, Flight] = {}
+        mine: dict[str, Flight] = {}
         for name in names:
             try:
                 hit, stale[name] = self.lookup(name, None)
@@ -432,7 +371,8 @@ class ReadPath:
             with self._lock:
                 flight = self._inflight.get(key)
                 if flight is None:
-                    flight = mine[name] = self._inflight[key] = _Flight(self._clock.monotonic())
+                    flight = mine[name] = self._inflight[key] = Flight(
+                        self._clock.monotonic())
                 else:
                     waiting[name] = flight
         self.stats.misses += len(mine)
@@ -442,12 +382,13 @@ class ReadPath:
         background = any(stale.get(name) is not None for name in batch)
         for start in range(0, len(batch), self.caps.batch_get):
             chunk = batch[start:start + self.caps.batch_get]
-            if not (background and self._submit(self._fetch_batch, chunk, mine, policy)):
-                self._fetch_batch(chunk, mine, policy)
+            if not (background and self._tasks.submit(self._fetch_batch, chunk, mine, policy)):
+                self._tasks.lead(self._fetch_batch, chunk, mine, policy)
         for name, flight in {**mine, **waiting}.items():
             try:
                 try:
-                    results[name] = self._wait(name, flight, stale.get(name), name in mine)
+                    results[name] = self._wait(name, flight, stale.get(name),
+                                               name in mine)
                 except _Abandoned:  # the caller fetching it was interrupted: read it again
                     results[name] = self.get(name, None, None, None, policy)
             except HeliumError as exc:
@@ -461,7 +402,7 @@ class ReadPath:
                 raise result
         return found
 
-    def _fetch_batch(self, chunk: list[str], flights: dict[str, _Flight],
+    def _fetch_batch(self, chunk: list[str], flights: dict[str, Flight],
                      policy: RetryPolicy) -> None:
         """One batch call for ``chunk``; each name's flight gets its secret or its error."""
         cache = self.cache
@@ -508,9 +449,7 @@ class ReadPath:
     def close(self) -> None:
         """Stop background fetches (waiting for those running) and cache nothing more."""
         self._closed = True
-        executor = self._executor
-        if executor is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
+        self._tasks.close()
         # A fetch that was queued and cancelled answers its waiters, so that none waits for good.
         with self._lock:
             flights = list(self._inflight.values())
@@ -522,7 +461,7 @@ class ReadPath:
         """Threads do not survive a fork: forget their fetches and locks, start afresh."""
         # No thread waits on those fetches in the child, and their owners are gone: they are
         # dropped, not answered. Any lock a parent's thread held is replaced.
-        self._lock = threading.Lock()
-        _Flight._resolving = threading.Lock()
+        self._lock = ThreadLock()
+        Flight.after_fork_in_child()
         self._inflight = {}
-        self._executor = None
+        self._tasks.after_fork_in_child()

@@ -1,9 +1,10 @@
-"""URL schemes -> backends, imported lazily; and :func:`open_store`.
+"""URL schemes -> backends, imported lazily; and :func:`open_store` and :func:`open_async_store`.
 
 Nothing here imports a cloud SDK: a scheme maps to a ``"module:Class"`` string that is imported
 only when a store for it is opened. A missing SDK becomes an ImportError naming the exact extra to
 install. Third-party backends register the same way through the ``helium_secrets.backends``
-entry-point group (name = scheme, value = ``"package.module:BackendClass"``).
+entry-point group (name = scheme, value = ``"package.module:BackendClass"``), and name their
+async class, where they have one, in the ``helium_secrets.async_backends`` group.
 """
 
 from __future__ import annotations
@@ -22,16 +23,22 @@ from helium_secrets.backends._base import Backend
 if TYPE_CHECKING:
     from urllib.parse import SplitResult
 
+    from helium_secrets._async._store import AsyncSecretStore
+    from helium_secrets.backends._base import AsyncBackend
+
 __all__ = [
+    "ASYNC_ENTRY_POINT_GROUP",
     "ENTRY_POINT_GROUP",
     "URL_ENV_VAR",
     "default_url",
+    "open_async_store",
     "open_store",
     "register_backend",
     "registered_schemes",
 ]
 
 ENTRY_POINT_GROUP = "helium_secrets.backends"
+ASYNC_ENTRY_POINT_GROUP = "helium_secrets.async_backends"
 URL_ENV_VAR = "HELIUM_SECRETS_URL"
 
 #: Options that configure the store itself; every other keyword goes to the backend.
@@ -45,6 +52,8 @@ _EXTRA_PACKAGES = {
     "aws": "boto3",
     "azure": "azure-keyvault-secrets and azure-identity",
     "gcp": "google-cloud-secret-manager and google-crc32c",
+    "vault-async": "hvac and httpx",
+    "azure-async": "azure-keyvault-secrets, azure-identity and aiohttp",
 }
 #: Other spellings of a built-in scheme: the same backend under the name its users know.
 _ALIASES = {"openbao": "vault"}
@@ -64,35 +73,51 @@ _SUGGESTIONS = {
 class _Registration:
     target: str | Callable[..., Backend]  # "module:attr" or the class/factory itself
     extra: str | None = None  # the pip extra that provides the SDK
+    #: The backend's async class ("module:attr" or the class); ``None``: the sync one, in threads.
+    async_target: str | Callable[..., AsyncBackend] | None = None
+    #: The pip extra of the async class's SDK (``None``: ``extra``).
+    async_extra: str | None = None
 
-    def load(self, scheme: str) -> Callable[..., Backend]:
-        if not isinstance(self.target, str):
-            return self.target
-        module_name, _, attr = self.target.partition(":")
+    def load(self, scheme: str, target: str | Callable[..., Any] | None = None) -> Callable[..., Any]:
+        extra = self.extra
+        if target is None:
+            target = self.target
+        elif self.async_extra is not None:
+            extra = self.async_extra
+        if not isinstance(target, str):
+            return target
+        module_name, _, attr = target.partition(":")
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            if self.extra is None or (exc.name or "").startswith("helium_secrets"):
+            if extra is None or (exc.name or "").startswith("helium_secrets"):
                 raise
-            packages = _EXTRA_PACKAGES.get(self.extra, f"the {exc.name!r} module")
+            packages = _EXTRA_PACKAGES.get(extra, f"the {exc.name!r} module")
             raise ImportError(
                 f"the {scheme}:// backend needs {packages} (the {exc.name!r} module is not "
-                f"installed): pip install 'helium-secrets[{self.extra}]'"
+                f"installed): pip install 'helium-secrets[{extra}]'"
             ) from exc
-        factory: Callable[..., Backend] = getattr(module, attr)
+        factory: Callable[..., Any] = getattr(module, attr)
         return factory
 
 
 _BUILTIN: dict[str, _Registration] = {
-    "mem": _Registration("helium_secrets.backends.memory:MemoryBackend"),
-    "file": _Registration("helium_secrets.backends.localfile:LocalFileBackend"),
-    "env": _Registration("helium_secrets.backends.environ:EnvironBackend"),
-    "vault": _Registration("helium_secrets.backends.hashivault:VaultBackend", "vault"),
+    "mem": _Registration("helium_secrets.backends.memory:MemoryBackend",
+                         async_target="helium_secrets.backends.aio:AsyncMemoryBackend"),
+    "file": _Registration("helium_secrets.backends.localfile:LocalFileBackend",
+                          async_target="helium_secrets.backends.aio:AsyncLocalFileBackend"),
+    "env": _Registration("helium_secrets.backends.environ:EnvironBackend",
+                         async_target="helium_secrets.backends.aio:AsyncEnvironBackend"),
+    "vault": _Registration("helium_secrets.backends.hashivault:VaultBackend", "vault",
+                           async_target="helium_secrets.backends.hashivault.aio:AsyncVaultBackend",
+                           async_extra="vault-async"),
     "awssecretsmanager": _Registration(
         "helium_secrets.backends.awssecretsmanager:AWSSecretsManagerBackend", "aws"
     ),
     "azurekeyvault": _Registration(
-        "helium_secrets.backends.azurekeyvault:AzureKeyVaultBackend", "azure"
+        "helium_secrets.backends.azurekeyvault:AzureKeyVaultBackend", "azure",
+        async_target="helium_secrets.backends.azurekeyvault.aio:AsyncAzureKeyVaultBackend",
+        async_extra="azure-async",
     ),
     "gcpsecretmanager": _Registration(
         "helium_secrets.backends.gcpsecretmanager:GCPSecretManagerBackend", "gcp"
@@ -113,6 +138,7 @@ def register_backend(
     *,
     extra: str | None = None,
     replace: bool = False,
+    async_target: str | Callable[..., AsyncBackend] | None = None,
 ) -> None:
     """Register a backend for ``scheme://`` URLs.
 
@@ -120,6 +146,9 @@ def register_backend(
     :param target: the backend class (with a ``from_url`` classmethod), or ``"module:Class"``
         to import it lazily.
     :param extra: the ``helium-secrets`` extra to suggest when the import fails.
+    :param async_target: the backend's :class:`~helium_secrets.backends.AsyncBackend` class
+        (or ``"module:Class"``), which :func:`open_async_store` uses; without one, it runs
+        ``target``'s backend in worker threads.
     :param replace: allow replacing an existing registration; without it a clash is an error,
         never a silent replacement.
     :raises ValueError: the scheme is invalid or already registered.
@@ -131,7 +160,7 @@ def register_backend(
             raise ValueError(
                 f"the scheme {scheme!r} is already registered; pass replace=True to replace it"
             )
-        _registry[scheme] = _Registration(target, extra)
+        _registry[scheme] = _Registration(target, extra, async_target)
 
 
 def _load_entry_points() -> None:
@@ -152,6 +181,10 @@ def _load_entry_points() -> None:
                 )
                 continue
             _registry[ep.name] = _Registration(ep.value)
+        for ep in entry_points(group=ASYNC_ENTRY_POINT_GROUP):
+            known = _registry.get(ep.name)
+            if known is not None and known.async_target is None:
+                _registry[ep.name] = _Registration(known.target, known.extra, ep.value)
 
 
 def registered_schemes() -> list[str]:
@@ -188,8 +221,8 @@ def open_store(url: str | None = None, **options: Any) -> SecretStore:
     """Open a :class:`SecretStore` from a URL such as ``"vault://vault.internal:8200/secret"``.
 
     :param url: the store's URL; ``None`` opens the default store (see :func:`default_url`).
-    :param options: store options (``cache``, ``retry``, ``guard``, ``poll``, ``lease``, ``audit``,
-        ``clock``: :attr:`SecretStore.OPTIONS`) and backend options (credentials, clients,
+    :param options: store options (``cache``, ``retry``, ``guard``, ``poll``, ``lease``,
+        ``audit``, ``clock``: :attr:`SecretStore.OPTIONS`) and backend options (credentials, clients,
         timeouts, ...: the backend's options class, such as ``VaultOptions``), by keyword. A
         keyword beats the URL, which beats the environment.
     :raises ValueError: the URL's scheme is unknown, the URL is malformed, or an option's value
@@ -197,11 +230,37 @@ def open_store(url: str | None = None, **options: Any) -> SecretStore:
     :raises TypeError: an option the backend does not know, or a keyword of the wrong type.
     :raises ImportError: the backend's SDK is not installed (the message names the extra).
     """
+    registration, scheme, parts, store_options = _resolve(url, options)
+    return SecretStore(_build(registration.load(scheme), parts, options), **store_options)
+
+
+def open_async_store(url: str | None = None, **options: Any) -> AsyncSecretStore:
+    """Open an :class:`~helium_secrets.AsyncSecretStore`: :func:`open_store`'s URLs, options,
+    default and errors, for the async twin (``async with open_async_store(url) as store``).
+
+    A backend with an async class of its own uses it; any other runs in worker threads
+    (:class:`~helium_secrets.backends.aio.ThreadedBackend`), so the event loop never blocks.
+    """
+    from helium_secrets._async._store import AsyncSecretStore
+    from helium_secrets.backends.aio import offloaded
+
+    registration, scheme, parts, store_options = _resolve(url, options)
+    if registration.async_target is not None:
+        backend: AsyncBackend = _build(registration.load(scheme, registration.async_target),
+                                       parts, options)
+    else:
+        backend = offloaded(_build(registration.load(scheme), parts, options))
+    return AsyncSecretStore(backend, **store_options)
+
+
+def _resolve(url: str | None,
+             options: dict[str, Any]) -> tuple[_Registration, str, SplitResult, dict[str, Any]]:
+    """The registration, scheme and parts of ``url``; the store's options (popped)."""
     if url is None:
         url = default_url()
     from urllib.parse import urlsplit  # here, not at import (it loads ipaddress)
 
-    parts: SplitResult = urlsplit(url)
+    parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if not scheme:
         raise ValueError(f"not a store URL (no scheme): {url!r}")
@@ -214,7 +273,9 @@ def open_store(url: str | None = None, **options: Any) -> SecretStore:
     if registration is None:
         raise ValueError(_unknown_scheme(scheme))
     store_options = {k: options.pop(k) for k in list(options) if k in _STORE_OPTIONS}
-    factory = registration.load(scheme)
+    return registration, scheme, parts, store_options
+
+
+def _build(factory: Callable[..., Any], parts: SplitResult, options: dict[str, Any]) -> Any:
     from_url = getattr(factory, "from_url", None)
-    backend = from_url(parts, **options) if from_url is not None else factory(parts, **options)
-    return SecretStore(backend, **store_options)
+    return from_url(parts, **options) if from_url is not None else factory(parts, **options)

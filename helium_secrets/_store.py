@@ -1,32 +1,40 @@
+# Generated from helium_secrets/_async/_store.py by scripts/unasync.py: do not edit.
+# Change the async source and run the script (CI checks that they agree).
 """The portable type: :class:`SecretStore`, a thin facade over a few private collaborators.
 
 The facade validates arguments (:mod:`~helium_secrets._validation`) and delegates; each concern
 is written once, in its own module:
 
-* the call pipeline (:mod:`~helium_secrets._pipeline`): closed check, fail-fast guard, retry,
-  error translation, stats and audit, for every call that reaches the backend;
-* the read path (:mod:`~helium_secrets._reads`): cache, coalescing, stale values, fencing and
-  what the rotation listeners learn from reads;
-* the write path (:mod:`~helium_secrets._writes`): request tokens, check-and-set, rotation;
-* the listeners and the poller (:mod:`~helium_secrets.layers.rotation`);
+* the call pipeline (:mod:`~helium_secrets._pipeline`): closed check, fail-fast guard,
+  retry, error translation, stats and audit, for every call that reaches the backend;
+* the read path (:mod:`~helium_secrets._reads`): cache, coalescing, stale values,
+  fencing and what the rotation listeners learn from reads;
+* the write path (:mod:`~helium_secrets._writes`): request tokens, check-and-set,
+  rotation;
+* the listeners and the poller (:mod:`~helium_secrets._rotation`);
 * the counters (:mod:`~helium_secrets._stats`).
 """
 
 from __future__ import annotations
 
 import builtins
-import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, overload
 
-from helium_secrets._forksafe import renew_after_fork
 from helium_secrets._leases import LeasedCredentials, LeaseKeeper, check_lease_path
 from helium_secrets._pipeline import CallPipeline
 from helium_secrets._reads import ReadPath
+from helium_secrets._rotation import RotationListeners
+from helium_secrets._synchronization import (
+    ThreadLock,
+    collect,
+    iterate,
+    renew_after_fork,
+)
+from helium_secrets._writes import WritePath
 from helium_secrets._stats import StatsRecorder, StoreStats
 from helium_secrets._validation import Validator
 from helium_secrets._values import Secret, SecretValue, VersionInfo, json_field, json_text
-from helium_secrets._writes import WritePath
 from helium_secrets.backends._base import Backend, ExtraOperation, extra_operations
 from helium_secrets.errors import UnsupportedError
 from helium_secrets.layers.audit import AuditHook
@@ -34,12 +42,7 @@ from helium_secrets.layers.cache import CachePolicy, SecretCache
 from helium_secrets.layers.guard import FailFastGuard, GuardPolicy
 from helium_secrets.layers.leases import LeasePolicy
 from helium_secrets.layers.retry import Clock, RetryPolicy, SystemClock
-from helium_secrets.layers.rotation import (
-    PollPolicy,
-    RotationCallback,
-    RotationListeners,
-    ticket_counter,
-)
+from helium_secrets.layers.rotation import RotationCallback, PollPolicy, ticket_counter
 
 if TYPE_CHECKING:  # imported where used: datetime is not loaded by import helium_secrets
     from datetime import datetime
@@ -58,8 +61,8 @@ _DEFAULT_LEASE = LeasePolicy()
 class SecretStore:
     """Read, write and watch secrets on one backend.
 
-    :param backend: the backend (see ``helium_secrets.backends``); usually built for you by
-        :func:`~helium_secrets.open_store`.
+    :param backend: the backend (a :class:`~helium_secrets.backends.Backend`); usually
+        built for you by :func:`~helium_secrets.open_store`.
     :param cache: the cache policy, or ``None`` for no cache.
     :param retry: the retry policy for transient failures.
     :param guard: the fail-fast guard policy (``GuardPolicy(threshold=0)`` turns it off).
@@ -97,7 +100,8 @@ class SecretStore:
         self._audit_hooks: list[AuditHook] = list(audit)
         self._guard = FailFastGuard(guard)
         self._pipeline = CallPipeline(backend, guard=self._guard, clock=clock, stats=self._stats,
-                                      audit_hooks=self._audit_hooks, closed=lambda: self._closed)
+                                      audit_hooks=self._audit_hooks,
+                                      closed=lambda: self._closed)
         self._cache = SecretCache(cache) if cache is not None else None
         # The hit path reads this dict directly; an empty dict when caching is off.
         self._entries = self._cache.entries if self._cache is not None else {}
@@ -105,8 +109,9 @@ class SecretStore:
         self._reads = ReadPath(pipeline=self._pipeline, cache=self._cache,
                                listeners=lambda: self._listeners, ticket=ticket, clock=clock,
                                stats=self._stats, default_policy=lambda: self.retry_policy)
-        self._writes = WritePath(pipeline=self._pipeline, reads=self._reads, cache=self._cache,
-                                 listeners=lambda: self._listeners, ticket=ticket)
+        self._writes = WritePath(pipeline=self._pipeline, reads=self._reads,
+                                 cache=self._cache, listeners=lambda: self._listeners,
+                                 ticket=ticket)
         self._listeners = RotationListeners(
             backend=self._backend_name, policy=poll, ticket=ticket, confirm=self._reads.confirm,
             probe=lambda name: self._reads.current_version(name, self.retry_policy),
@@ -116,7 +121,7 @@ class SecretStore:
         self._lease_policy = lease
         self._clock = clock
         self._leases: LeaseKeeper | None = None
-        self._lease_lock = threading.Lock()
+        self._lease_lock = ThreadLock()
         renew_after_fork(self, SecretStore._after_fork_in_child)
 
     def __repr__(self) -> str:
@@ -203,9 +208,11 @@ class SecretStore:
         :raises InvalidArgumentError: the value is not JSON, or the field is not in it (the
             message names the field, never the value).
         """
-        return json_field(self.get(name, version, label=label), field, backend=self._backend_name)
+        secret = self.get(name, version, label=label)
+        return json_field(secret, field, backend=self._backend_name)
 
-    def get_many(self, names: Iterable[str], *, ignore_missing: bool = False) -> dict[str, Secret]:
+    def get_many(self, names: Iterable[str], *,
+                 ignore_missing: bool = False) -> dict[str, Secret]:
         """Return the current version of several secrets, batched where the service can.
 
         Each name is read by the same rules as :meth:`get` (cache, coalescing, stale values,
@@ -224,22 +231,28 @@ class SecretStore:
         """Yield the names of the secrets that start with ``prefix``, sorted."""
         self._pipeline.check_open()
         prefix = self._check.prefix(prefix)
-        names = self._pipeline.call(
-            "list", None, lambda: sorted(self.backend.list_names(prefix)), self.retry_policy,
-            detail=f"prefix={prefix!r}",
-        )
-        return iter(names)
+
+        def names() -> builtins.list[str]:
+            return sorted(collect(self.backend.list_names(prefix)))
+
+        def fetch() -> builtins.list[str]:
+            return self._pipeline.call("list", None, names, self.retry_policy,
+                                       detail=f"prefix={prefix!r}")
+
+        return iterate(fetch)
 
     def versions(self, name: str) -> builtins.list[VersionInfo]:
         """Return the versions of ``name``, oldest first, with their labels and states."""
         self._open(name)
-        return self._pipeline.call("versions", name,
-                                   lambda: list(self.backend.list_versions(name)),
-                                   self.retry_policy)
+
+        def versions() -> builtins.list[VersionInfo]:
+            return list(self.backend.list_versions(name))
+
+        return self._pipeline.call("versions", name, versions, self.retry_policy)
 
     def current_version(self, name: str) -> str:
         """Return the id of the current version, with the backend's cheapest call."""
-        return self._reads.current_version(self._open(name), self.retry_policy).version
+        return (self._reads.current_version(self._open(name), self.retry_policy)).version
 
     def previous(self, name: str) -> Secret | None:
         """The version that was current before the current one, for grace periods
@@ -371,16 +384,20 @@ class SecretStore:
         return self._writes.rotate_staged(name, value, test, self.retry_policy)
 
     @overload
-    def on_rotation(self, name: str) -> Callable[[RotationCallback], RotationCallback]: ...
+    def on_rotation(
+        self, name: str
+    ) -> Callable[[RotationCallback], RotationCallback]: ...
     @overload
-    def on_rotation(self, name: str, callback: RotationCallback) -> RotationCallback: ...
+    def on_rotation(self, name: str,
+                    callback: RotationCallback) -> RotationCallback: ...
 
     def on_rotation(
         self, name: str, callback: RotationCallback | None = None
     ) -> RotationCallback | Callable[[RotationCallback], RotationCallback]:
         """Call ``callback(old, new)`` whenever ``name`` gets a new current version.
 
-        Works as a decorator too (``@store.on_rotation("app/db")``). The store notices new
+        Works as a decorator too (``@store.on_rotation("app/db")``; on the async twin, whose
+        callbacks may be coroutine functions too, give the callback). The store notices new
         versions through its own writes, its reads and refreshes, and a background poller.
         Callbacks see versions in the order the store learned them, one at a time, and never
         a version that was already replaced.
@@ -505,7 +522,7 @@ class SecretStore:
         # Threads do not survive a fork: the child forgets their fetches and takes new locks.
         self._reads.after_fork_in_child()
         self._guard.after_fork_in_child()
-        self._lease_lock = threading.Lock()
+        self._lease_lock = ThreadLock()
         if self._leases is not None:
             self._leases.after_fork_in_child()
 
@@ -604,8 +621,9 @@ class Extras:
             store._open(name)
             if spec.writes:
                 store.check_writable(name)
-            return store._writes.run_extra(operation, name, lambda: method(name, *args, **kwargs),
-                                       spec.writes, store.retry_policy)
+            return store._writes.run_extra(operation, name,
+                                           lambda: method(name, *args, **kwargs),
+                                           spec.writes, store.retry_policy)
 
         call.__name__ = operation
         call.__doc__ = method.__doc__

@@ -1,3 +1,5 @@
+# Generated from helium_secrets/_async/_writes.py by scripts/unasync.py: do not edit.
+# Change the async source and run the script (CI checks that they agree).
 """The write path: puts, deletes, label moves and rotations, written once for every backend.
 
 Arguments are validated by the store first. Here: request tokens, check-and-set and the
@@ -15,6 +17,8 @@ from types import MappingProxyType
 
 from helium_secrets._pipeline import CallPipeline
 from helium_secrets._reads import ReadPath
+from helium_secrets._rotation import RotationListeners
+from helium_secrets._synchronization import resolve
 from helium_secrets._values import Secret, SecretValue, VersionInfo
 from helium_secrets.backends._base import Backend, Capabilities, RawSecret
 from helium_secrets.errors import (
@@ -26,7 +30,6 @@ from helium_secrets.errors import (
 )
 from helium_secrets.layers.cache import SecretCache
 from helium_secrets.layers.retry import RetryPolicy
-from helium_secrets.layers.rotation import RotationListeners
 
 __all__ = ["WritePath"]
 
@@ -159,7 +162,7 @@ class WritePath:
         """
         backend = self.pipeline.backend_name
         try:
-            current = self.reads.current_version(name, policy).version
+            current = (self.reads.current_version(name, policy)).version
         except SecretNotFoundError as exc:
             if type(exc) is not SecretNotFoundError:
                 raise
@@ -202,17 +205,18 @@ class WritePath:
         except HeliumError as exc:  # the secret is deleted; a leftover is replaced when staging
             _log.warning("could not remove the staged companion of %r: %s", name, exc.code)
 
-    def set_label(self, name: str, label: str, version: str | None, policy: RetryPolicy) -> None:
+    def set_label(self, name: str, label: str, version: str | None,
+                  policy: RetryPolicy) -> None:
         """Move ``label`` to ``version`` (or remove it)."""
         try:
-            self.pipeline.call("set_label", name,
-                               lambda: self.backend.set_label(name, label, version),
-                               policy, version=version)
+            self.pipeline.call(
+                "set_label", name, lambda: self.backend.set_label(name, label, version), policy,
+                version=version)
         finally:
             self._forget_cached(name)
 
-    def run_extra(self, operation: str, name: str, call: Callable[[], object], writes: bool,
-              policy: RetryPolicy) -> object:
+    def run_extra(self, operation: str, name: str, call: Callable[[], object],
+                  writes: bool, policy: RetryPolicy) -> object:
         """A backend-specific operation (see :attr:`SecretStore.extras`)."""
         try:
             return self.pipeline.call(operation, name, call, policy)
@@ -226,28 +230,30 @@ class WritePath:
                policy: RetryPolicy) -> Secret:
         """Write ``value`` check-and-set against the current version (or create it)."""
         try:
-            current: str | None = self.reads.current_version(name, policy).version
+            current: str | None = (self.reads.current_version(name, policy)).version
         except SecretNotFoundError as exc:
             if type(exc) is not SecretNotFoundError:
                 raise
             current = None
-        return self.put(name, value, expected_version=current, create_only=current is None,
-                        metadata=metadata, labels=(), policy=policy)
+        return self.put(name, value, expected_version=current,
+                        create_only=current is None, metadata=metadata, labels=(),
+                        policy=policy)
 
-    def rotate_staged(self, name: str, value: str | bytes, test: Callable[[Secret], object],
-                      policy: RetryPolicy) -> Secret:
+    def rotate_staged(self, name: str, value: str | bytes,
+                      test: Callable[[Secret], object], policy: RetryPolicy) -> Secret:
         """Stage ``value``, test it, then promote it or roll it back.
 
         With native staging the backend does each step; otherwise the value waits in the
         companion the backend reserves (see :class:`_Companion`).
         """
         companion = self._companion(name)
-        current = self.reads.current_version(name, policy).version
+        current = (self.reads.current_version(name, policy)).version
         if companion is None:
             token = _request_token()
             info = self.pipeline.call(
-                "stage", name, lambda: self.backend.stage(name, value, expected_current=current,
-                                                          request_token=token),
+                "stage", name,
+                lambda: self.backend.stage(name, value, expected_current=current,
+                                           request_token=token),
                 policy, scrub=value,
             )
         else:
@@ -255,7 +261,7 @@ class WritePath:
         pending = Secret(name=name, value=SecretValue(value), version=info.version,
                          labels=info.labels, created_at=info.created_at)
         try:
-            passed = test(pending)
+            passed = resolve(test(pending))
         except Exception as exc:
             self._discard(name, info.version, companion, policy)
             raise RotationTestFailed(name, info.version) from exc
@@ -273,7 +279,7 @@ class WritePath:
             )
         except ConflictError:
             # A promotion retried after a lost answer conflicts with itself.
-            if self.reads.current_version(name, policy).version != info.version:
+            if (self.reads.current_version(name, policy)).version != info.version:
                 raise
         finally:
             self._forget_cached(name)
@@ -284,7 +290,7 @@ class WritePath:
         if self.caps.staging or not self.caps.staging_companion:
             return None
         try:
-            raw = self.backend.staging_companion(name)
+            raw: str = resolve(self.backend.staging_companion(name))
         except HeliumError as exc:  # a name with no room for one: before any call
             self.pipeline.fill_context(exc, name)
             raise
@@ -296,8 +302,9 @@ class WritePath:
             if companion is not None:
                 companion.drop(policy)
             else:
-                self.pipeline.call("discard", name, lambda: self.backend.discard(name, version),
-                                   policy, version=version)
+                self.pipeline.call(
+                    "discard", name, lambda: self.backend.discard(name, version), policy,
+                    version=version)
         except HeliumError as exc:  # the rotation already failed; report, don't mask it
             _log.error("could not discard pending version %s of %r: %s", version, name, exc.code)
 
@@ -352,9 +359,9 @@ class _Companion:
                     f"staging failed: another rotation is staged against version {current} "
                     f"(if it was abandoned, delete {self.raw!r} with the service's own tools)")
             else:  # nothing staged, or a leftover from an older rotation: replace it
-                written = self.backend.put(self.raw, value, request_token=self.token,
-                                           metadata={STAGED_FOR: current,
-                                                     STAGED_BY: self.token})
+                written = self.backend.put(
+                    self.raw, value, request_token=self.token,
+                    metadata={STAGED_FOR: current, STAGED_BY: self.token})
             return VersionInfo(self._pending_id(written, current), frozenset({PENDING}),
                                written.created_at)
 

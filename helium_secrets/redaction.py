@@ -30,6 +30,7 @@ import logging
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
 from typing import Any, Protocol, TypeVar
 
 __all__ = [
@@ -88,8 +89,15 @@ def _forms(value: str | bytes, min_length: int) -> set[str]:
     return forms
 
 
-class _Held(threading.local):
-    """This thread's backend call: its depth, the values it read or wrote, held records."""
+class _Held:
+    """One backend call in progress: its depth, the values it read or wrote, held records.
+
+    Per thread on the sync store and per task on the async one: it lives in a context
+    variable, which each thread and each task has its own of (``asyncio.to_thread`` takes the
+    caller's along, so an SDK that logs in the worker thread is held with its call).
+    """
+
+    __slots__ = ("depth", "records", "values")
 
     def __init__(self) -> None:
         self.depth = 0
@@ -115,7 +123,7 @@ class Redactor:
     def __init__(self, min_length: int = MIN_LENGTH) -> None:
         self._sources: weakref.WeakSet[ValueSource] = weakref.WeakSet()
         self._lock = threading.RLock()
-        self._held = _Held()
+        self._held: ContextVar[_Held | None] = ContextVar(f"helium-held-{id(self)}", default=None)
         self._forms: dict[str, int] = {}     # form -> how many held values have it
         self._index: dict[str, set[str]] = {}  # slice -> the forms it begins at an offset of
         #: How many filters are installed; the stores tell values only while it is not 0.
@@ -258,17 +266,17 @@ class Redactor:
         return _Hold(self)
 
     def _hold(self, handler: logging.Handler, record: logging.LogRecord) -> bool:
-        held = self._held
-        if held.depth:
+        held = self._held.get()
+        if held is not None and held.depth:
             held.records.append((handler, record))
             return True
         return False
 
-    def _release(self) -> None:
-        held = self._held
+    def _release(self, held: _Held) -> None:
         held.depth -= 1
         if held.depth:
             return
+        self._held.set(None)
         records, held.records = held.records, []
         try:
             for handler, record in records:
@@ -280,23 +288,29 @@ class Redactor:
 
 
 class _Hold:
-    __slots__ = ("_redactor",)
+    __slots__ = ("_held", "_redactor")
 
     def __init__(self, redactor: Redactor) -> None:
         self._redactor = redactor
+        self._held = _Held()
 
     def __enter__(self) -> _Hold:
-        self._redactor._held.depth += 1
+        current = self._redactor._held.get()
+        if current is None:
+            self._redactor._held.set(self._held)
+        else:  # a call within a call: the outermost one holds the records
+            self._held = current
+        self._held.depth += 1
         return self
 
     def add(self, value: str | bytes | None) -> None:
-        """Mask ``value`` until the outermost call of this thread ends."""
+        """Mask ``value`` until the outermost call of this thread or task ends."""
         if value:
             self._redactor.add(value)
-            self._redactor._held.values.append(value)
+            self._held.values.append(value)
 
     def __exit__(self, *exc_info: object) -> None:
-        self._redactor._release()
+        self._redactor._release(self._held)
 
 
 #: The redactor every store's cache reports to.

@@ -8,6 +8,8 @@ the options schema (:class:`Options`, :func:`option`, :func:`parse`; imported on
 from typing import Any
 
 from helium_secrets.backends._base import (
+    AsyncBackend,
+    AsyncBackendBase,
     Backend,
     BackendBase,
     Capabilities,
@@ -19,6 +21,8 @@ from helium_secrets.backends._base import (
 )
 
 __all__ = [
+    "AsyncBackend",
+    "AsyncBackendBase",
     "Backend",
     "BackendBase",
     "Capabilities",

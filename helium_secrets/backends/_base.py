@@ -12,7 +12,7 @@ from __future__ import annotations
 import collections
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from urllib.parse import SplitResult
 
 __all__ = [
+    "AsyncBackend",
+    "AsyncBackendBase",
     "Backend",
     "BackendBase",
     "Capabilities",
@@ -40,6 +42,7 @@ __all__ = [
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 F = TypeVar("F", bound=Callable[..., Any])
+B = TypeVar("B", bound="_Defaults")
 V = TypeVar("V")
 
 
@@ -387,21 +390,33 @@ class RequestTokens(Generic[V]):
         self._lock = threading.Lock()
 
 
-class BackendBase:
-    """Defaults for the optional operations, so a backend implements only what it has.
-
-    Subclass it (it is not required: any object that satisfies :class:`Backend` works).
-    """
+class _Defaults:
+    """What both base classes share: the name, the capabilities, ``from_url`` and ``classify``."""
 
     name: ClassVar[str] = "backend"
     capabilities: Capabilities = Capabilities()
 
     @classmethod
-    def from_url(cls, url: SplitResult, **options: Any) -> BackendBase:
+    def from_url(cls: type[B], url: SplitResult, **options: Any) -> B:
         """Build the backend from an ``open_store`` URL and keyword options."""
         if url.netloc or url.path or url.query:
             raise ValueError(f"{cls.name} backend URLs take no host, path or query")
         return cls(**options)
+
+    def _unsupported(self, what: str) -> Exception:
+        from helium_secrets.errors import UnsupportedError
+
+        return UnsupportedError(f"the {self.name} backend has no {what}")
+
+    def classify(self, exc: BaseException) -> Classified | None:
+        return None
+
+
+class BackendBase(_Defaults):
+    """Defaults for the optional operations, so a backend implements only what it has.
+
+    Subclass it (it is not required: any object that satisfies :class:`Backend` works).
+    """
 
     def current_version(self, name: str) -> str | VersionInfo:
         return self.get(name).version  # type: ignore[attr-defined, no-any-return]
@@ -452,13 +467,169 @@ class BackendBase:
     def lease_upkeep(self) -> None:
         return None
 
-    def _unsupported(self, what: str) -> Exception:
-        from helium_secrets.errors import UnsupportedError
-
-        return UnsupportedError(f"the {self.name} backend has no {what}")
-
-    def classify(self, exc: BaseException) -> Classified | None:
+    def close(self) -> None:
         return None
 
-    def close(self) -> None:
+
+@runtime_checkable
+class AsyncBackend(Protocol):
+    """The async twin's backend: :class:`Backend`'s methods, each ``async def``, with the same
+    names, arguments, return values, errors and :class:`Capabilities`; ``close`` is ``aclose``.
+
+    Three members stay plain, because they do no I/O: the ``name`` and ``capabilities``
+    properties, and :meth:`classify`. ``list_names`` returns (awaited) an iterable of names;
+    an async generator is accepted too. A backend registers its async class beside its sync
+    one (``register_backend(..., async_target="module:Class")``); a backend without one is
+    run by :func:`~helium_secrets.open_async_store` in worker threads
+    (:class:`~helium_secrets.backends.aio.ThreadedBackend`).
+    """
+
+    @property
+    def name(self) -> str:
+        """Short backend name used in errors and audit events."""
+        ...
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the backend can do."""
+        ...
+
+    async def get(self, name: str, version: str | None = None,
+                  label: str | None = None) -> RawSecret:
+        """See :meth:`Backend.get`."""
+        ...
+
+    async def put(
+        self,
+        name: str,
+        value: str | bytes,
+        *,
+        expected_version: str | None = None,
+        create_only: bool = False,
+        request_token: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        labels: Sequence[str] = (),
+    ) -> VersionInfo:
+        """See :meth:`Backend.put`."""
+        ...
+
+    async def delete(self, name: str, *, purge: bool = False) -> None:
+        """See :meth:`Backend.delete`."""
+        ...
+
+    async def list_names(self, prefix: str = "") -> Iterable[str]:
+        """See :meth:`Backend.list_names`."""
+        ...
+
+    async def list_versions(self, name: str) -> list[VersionInfo]:
+        """See :meth:`Backend.list_versions`."""
+        ...
+
+    async def current_version(self, name: str) -> str | VersionInfo:
+        """See :meth:`Backend.current_version`."""
+        ...
+
+    async def get_many(self, names: Sequence[str]) -> dict[str, RawSecret | BaseException]:
+        """See :meth:`Backend.get_many`."""
+        ...
+
+    async def set_label(self, name: str, label: str, version: str | None) -> None:
+        """See :meth:`Backend.set_label`."""
+        ...
+
+    async def stage(self, name: str, value: str | bytes, *, expected_current: str | None,
+                    request_token: str | None = None) -> VersionInfo:
+        """See :meth:`Backend.stage`."""
+        ...
+
+    async def promote(self, name: str, version: str, *, expected_current: str | None) -> None:
+        """See :meth:`Backend.promote`."""
+        ...
+
+    async def discard(self, name: str, version: str) -> None:
+        """See :meth:`Backend.discard`."""
+        ...
+
+    async def staging_companion(self, name: str) -> str:
+        """See :meth:`Backend.staging_companion`."""
+        ...
+
+    async def issue_lease(self, path: str) -> LeaseGrant:
+        """See :meth:`Backend.issue_lease`."""
+        ...
+
+    async def renew_lease(self, lease_id: str, increment: float | None) -> LeaseGrant:
+        """See :meth:`Backend.renew_lease`."""
+        ...
+
+    async def revoke_lease(self, lease_id: str) -> None:
+        """See :meth:`Backend.revoke_lease`."""
+        ...
+
+    def lease_upkeep_due(self) -> float:
+        """See :meth:`Backend.lease_upkeep_due` (no I/O: plain)."""
+        ...
+
+    async def lease_upkeep(self) -> None:
+        """See :meth:`Backend.lease_upkeep`."""
+        ...
+
+    def classify(self, exc: BaseException) -> Classified | None:
+        """See :meth:`Backend.classify` (plain: it does no I/O; the store awaits one written
+        as ``async def`` all the same)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections and background resources (:meth:`Backend.close`)."""
+        ...
+
+
+class AsyncBackendBase(_Defaults):
+    """:class:`BackendBase`'s defaults for an :class:`AsyncBackend`: a backend implements only
+    what its service has."""
+
+    async def current_version(self, name: str) -> str | VersionInfo:
+        return (await self.get(name)).version  # type: ignore[attr-defined, no-any-return]
+
+    async def get_many(self, names: Sequence[str]) -> dict[str, RawSecret | BaseException]:
+        out: dict[str, RawSecret | BaseException] = {}
+        for name in names:
+            try:
+                out[name] = await self.get(name)  # type: ignore[attr-defined]
+            except Exception as exc:  # per-item errors are values, classified by the store
+                out[name] = exc
+        return out
+
+    async def set_label(self, name: str, label: str, version: str | None) -> None:
+        raise self._unsupported("labels")
+
+    async def stage(self, name: str, value: str | bytes, *, expected_current: str | None,
+                    request_token: str | None = None) -> VersionInfo:
+        raise self._unsupported("staged rotation")
+
+    async def promote(self, name: str, version: str, *, expected_current: str | None) -> None:
+        raise self._unsupported("staged rotation")
+
+    async def discard(self, name: str, version: str) -> None:
+        raise self._unsupported("staged rotation")
+
+    async def staging_companion(self, name: str) -> str:
+        raise self._unsupported("staged rotation")
+
+    async def issue_lease(self, path: str) -> LeaseGrant:
+        raise self._unsupported("leases")
+
+    async def renew_lease(self, lease_id: str, increment: float | None) -> LeaseGrant:
+        raise self._unsupported("leases")
+
+    async def revoke_lease(self, lease_id: str) -> None:
+        raise self._unsupported("leases")
+
+    def lease_upkeep_due(self) -> float:
+        return float("inf")
+
+    async def lease_upkeep(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
         return None

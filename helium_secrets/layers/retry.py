@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from helium_secrets.errors import HeliumError
 
-__all__ = ["Clock", "RetryPolicy", "SystemClock", "call_with_retry"]
+__all__ = ["Clock", "RetryPolicy", "SystemClock", "async_call_with_retry", "call_with_retry"]
 
 T = TypeVar("T")
 
@@ -106,6 +106,58 @@ def call_with_retry(
             raise first_failure.pop()
         return fn()
 
+    options = _tenacity_options(policy, clock, started, retryable, on_retry)
+    return tenacity.Retrying(sleep=clock.sleep, **options)(attempt)
+
+
+async def async_call_with_retry(
+    fn: Callable[[], Awaitable[T]],
+    policy: RetryPolicy,
+    clock: Clock,
+    *,
+    retryable: Callable[[HeliumError], bool] = lambda e: e.transient,
+    on_retry: Callable[[HeliumError, float], None] | None = None,
+) -> T:
+    """:func:`call_with_retry` for a coroutine function, with the same decisions; the waits
+    are ``asyncio.sleep`` on the real clock (a virtual clock's ``sleep`` only moves time)."""
+    started = clock.monotonic()
+    try:
+        return await fn()
+    except HeliumError as exc:
+        if policy.max_attempts <= 1 or not retryable(exc):
+            raise
+        first_failure: list[HeliumError] = [exc]
+
+    import asyncio
+
+    import tenacity
+
+    async def attempt() -> T:
+        if first_failure:
+            raise first_failure.pop()
+        return await fn()
+
+    async def sleep(seconds: float) -> None:
+        if isinstance(clock, SystemClock):
+            await asyncio.sleep(seconds)
+        else:
+            clock.sleep(seconds)
+
+    options = _tenacity_options(policy, clock, started, retryable, on_retry)
+    result: T = await tenacity.AsyncRetrying(sleep=sleep, **options)(attempt)
+    return result
+
+
+def _tenacity_options(
+    policy: RetryPolicy,
+    clock: Clock,
+    started: float,
+    retryable: Callable[[HeliumError], bool],
+    on_retry: Callable[[HeliumError, float], None] | None,
+) -> dict[str, Any]:
+    """The retry decisions of ``policy``, as tenacity's options (both twins use these)."""
+    import tenacity
+
     def should_retry(state: tenacity.RetryCallState) -> bool:
         outcome = state.outcome
         if outcome is None or not outcome.failed:
@@ -141,12 +193,5 @@ def call_with_retry(
             assert isinstance(exc, HeliumError)
             on_retry(exc, state.upcoming_sleep)
 
-    retrying = tenacity.Retrying(
-        retry=should_retry,
-        stop=stop,
-        wait=wait,
-        sleep=clock.sleep,
-        before_sleep=before_sleep,
-        reraise=True,
-    )
-    return retrying(attempt)
+    return {"retry": should_retry, "stop": stop, "wait": wait, "before_sleep": before_sleep,
+            "reraise": True}

@@ -10,7 +10,10 @@ about the cases:
   :meth:`~BackendHarness.fault` context manager), where its test infrastructure can.
 
 One harness serves one test: it plays the service, and every store it makes is another client
-of that one service. :meth:`~BackendHarness.close` closes them all. ::
+of that one service. :meth:`~BackendHarness.close` closes them all. With ``twin="async"`` the
+stores it makes are async twins (:class:`~helium_secrets.AsyncSecretStore`) on
+:meth:`~BackendHarness.make_async_backend`, behind a sync face
+(:class:`~helium_secrets.testing.twin.SyncTwin`), so that the same cases run on both twins. ::
 
     class MyHarness(BackendHarness):
         def make_backend(self):
@@ -29,15 +32,20 @@ harness that can produce them lists them in :attr:`~BackendHarness.faults` and o
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from helium_secrets._store import SecretStore
 from helium_secrets.backends._base import Backend
 from helium_secrets.errors import HeliumError, UnavailableError
+
+if TYPE_CHECKING:
+    from helium_secrets.backends._base import AsyncBackend
+    from helium_secrets.testing.twin import LoopThread
 
 __all__ = ["FAULT_KINDS", "OPERATIONS", "BackendHarness"]
 
@@ -68,6 +76,9 @@ class BackendHarness:
         self._stores: list[SecretStore] = []
         self._lost: _LostAnswers | None = None
         self._failing: list[_FailingReads] = []
+        #: ``"sync"``, or ``"async"``: :meth:`make_store` makes the async twin's stores.
+        self.twin = "sync"
+        self._loop: LoopThread | None = None
 
     # -- stores ----------------------------------------------------------------------------
 
@@ -80,13 +91,36 @@ class BackendHarness:
 
         :param store_options: the store's keyword options (``cache=``, ``retry=``, ...).
         """
-        store = SecretStore(self.make_backend(), **store_options)
+        store = (SecretStore(self.make_backend(), **store_options) if self.twin == "sync"
+                 else self._make_twin(store_options))
         self._stores.append(store)
         if self._lost is not None:
             self._lost.install(store.backend)
         for failing in self._failing:
             failing.install(store.backend)
         return store
+
+    def make_async_backend(self) -> AsyncBackend:
+        """A new async backend for the async twin's stores: by default :meth:`make_backend`'s
+        in worker threads; a backend with an async class of its own returns that."""
+        from helium_secrets.backends.aio import offloaded
+
+        return offloaded(self.make_backend())
+
+    def _make_twin(self, store_options: dict[str, Any]) -> SecretStore:
+        from helium_secrets._async._store import AsyncSecretStore
+        from helium_secrets.testing.twin import LoopThread, SyncTwin
+
+        if self._loop is None:
+            self._loop = LoopThread()
+        store = AsyncSecretStore(self.make_async_backend(), **store_options)
+        # Duck-typed: the face has SecretStore's methods, which the cases call.
+        return cast(SecretStore, SyncTwin(store, self._loop))
+
+    @property
+    def loop_stalls(self) -> list[str]:
+        """What blocked the async twin's event loop so far (asyncio's slow callbacks)."""
+        return list(self._loop.stalls) if self._loop is not None else []
 
     def write_external(self, name: str, value: str | bytes) -> str:
         """Write a new current version of ``name`` as another client would; return its id.
@@ -191,6 +225,11 @@ class BackendHarness:
         for store in self._stores:
             store.close()
         self._stores.clear()
+        loop, self._loop = self._loop, None
+        if loop is not None:
+            loop.close()
+            if loop.stalls:
+                raise AssertionError(f"the event loop was blocked: {loop.stalls}")
 
     def __enter__(self: H) -> H:
         return self
@@ -220,15 +259,21 @@ class _LostAnswers:
             return  # one backend shared by several stores
         method: Callable[..., Any] = getattr(backend, self.operation)
 
-        def answer_lost(*args: Any, **kwargs: Any) -> Any:
-            result = method(*args, **kwargs)
+        def lose(result: Any) -> Any:
             with self._lock:
                 if self.left <= 0:
                     return result
                 self.left -= 1
             raise UnavailableError("the answer was lost on its way back (an injected fault)")
 
-        setattr(backend, self.operation, answer_lost)
+        def answer_lost(*args: Any, **kwargs: Any) -> Any:
+            return lose(method(*args, **kwargs))
+
+        async def answer_lost_async(*args: Any, **kwargs: Any) -> Any:  # an async backend's
+            return lose(await method(*args, **kwargs))
+
+        setattr(backend, self.operation,
+                answer_lost_async if inspect.iscoroutinefunction(method) else answer_lost)
         self._patched.append(backend)
 
     def uninstall(self) -> int:

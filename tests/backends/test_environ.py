@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from helium_secrets import RetryPolicy, SecretStore, open_store
+from helium_secrets.backends.aio import AsyncEnvironBackend
 from helium_secrets.backends.environ import VERSION, EnvironBackend
 from helium_secrets.errors import (
     InvalidNameError,
@@ -330,3 +331,23 @@ def test_doc_only_readable_names_are_listed() -> None:
         assert list(store.list()) == ["a" * 512]
         for name in store.list():
             assert store.get(name).value.reveal() == "1"
+
+
+class AsyncEnvironHarness(EnvironHarness):
+    """The same mapping, for the async twin: read on the loop."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.twin = "async"
+
+    def make_async_backend(self) -> AsyncEnvironBackend:
+        return AsyncEnvironBackend.wrap(self.make_backend())
+
+
+class TestEnvironAsyncTwinConformance(BackendConformance):
+    """Every conformance case, on the async twin."""
+
+    @pytest.fixture
+    def harness(self) -> Iterator[EnvironHarness]:
+        with AsyncEnvironHarness() as harness:
+            yield harness

@@ -20,6 +20,7 @@ import pytest
 from filelock import FileLock
 
 from helium_secrets import RetryPolicy, Secret, SecretStore, open_store
+from helium_secrets.backends.aio import AsyncLocalFileBackend
 from helium_secrets.backends.localfile import (
     FORMAT_VERSION,
     KEY_ENV_VAR,
@@ -1117,3 +1118,23 @@ def test_a_damaged_document_inside_a_valid_envelope_is_named_and_not_shown(root:
     path.write_bytes(header + b"\x00" * 16)  # exactly a header and a tag: long enough to try
     with pytest.raises(IntegrityError, match=r"damaged \(authentication failed\)"):
         open_file(path, key)
+
+
+class AsyncLocalFileHarness(LocalFileHarness):
+    """The same directory, for the async twin: the file I/O in worker threads."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.twin = "async"
+
+    def make_async_backend(self) -> AsyncLocalFileBackend:
+        return AsyncLocalFileBackend.wrap(self.make_backend())
+
+
+class TestLocalFileAsyncTwinConformance(BackendConformance):
+    """Every conformance case, on the async twin."""
+
+    @pytest.fixture
+    def harness(self, shared_dir: Path) -> Iterator[LocalFileHarness]:
+        with AsyncLocalFileHarness(shared_dir) as harness:
+            yield harness

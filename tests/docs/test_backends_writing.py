@@ -119,3 +119,58 @@ def test_a_backend_without_staging_declares_a_companion() -> None:
         assert pending == [promoted.version] == ["2"]  # announced by the id it gets
         assert backend.calls["stage"] == backend.calls["promote"] == 0  # the store's emulation
         assert list(store.list("")) == ["a"]
+
+
+# -- the async twin ------------------------------------------------------------------------------
+
+
+def test_the_async_protocol_is_the_sync_one_awaited() -> None:
+    from helium_secrets.backends import AsyncBackend, AsyncBackendBase, Backend
+
+    def members(protocol: type) -> set[str]:
+        return {name for name in dir(protocol) if not name.startswith("_")}
+
+    assert members(AsyncBackend) == members(Backend) - {"close"} | {"aclose"}
+    plain = {"name", "capabilities", "classify"}
+    for name in members(AsyncBackend) - plain:
+        assert inspect.iscoroutinefunction(getattr(AsyncBackend, name)), name
+        if name != "aclose":
+            sync = inspect.signature(getattr(Backend, name))
+            assert inspect.signature(getattr(AsyncBackend, name)).parameters.keys() == \
+                sync.parameters.keys(), name
+    assert inspect.iscoroutinefunction(AsyncBackendBase.get_many)
+
+
+def test_the_pages_async_examples_run() -> None:
+    import re
+
+    from tests.docs.pages import ROOT
+
+    text = (ROOT / "docs" / "backends" / "writing.md").read_text(encoding="utf-8")
+    section = text.split("## The async twin", 1)[1]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert len(blocks) == 2
+    for block in blocks:
+        exec(compile(block, "docs/backends/writing.md", "exec"), {})  # noqa: S102
+
+
+def test_a_registered_async_class_is_what_open_async_store_uses() -> None:
+    import asyncio
+
+    from helium_secrets import open_async_store
+    from helium_secrets.backends.aio import AsyncMemoryBackend, ThreadedBackend
+
+    class Native(AsyncMemoryBackend):
+        pass
+
+    register_backend("nativefake", MemoryBackend, async_target=Native)
+    register_backend("plainfake", MemoryBackend)
+
+    async def main() -> None:
+        native, plain = open_async_store("nativefake://"), open_async_store("plainfake://")
+        assert isinstance(native.backend, Native)
+        assert isinstance(plain.backend, ThreadedBackend)  # in worker threads
+        await native.aclose()
+        await plain.aclose()
+
+    asyncio.run(main())

@@ -4,6 +4,7 @@ happens while the service is down, revocation, listeners and audit (never a cred
 from __future__ import annotations
 
 import dataclasses
+import gc
 import itertools
 import random
 import secrets
@@ -310,6 +311,7 @@ def test_a_closed_store_issues_no_lease() -> None:
 def test_the_redactor_masks_the_credentials_while_the_store_holds_them() -> None:
     from helium_secrets import redaction
 
+    gc.collect()  # other tests' stores, left open, were issued the same values: gone first
     redaction.install()
     try:
         store, _, clock, _ = make(ttl=30, max_ttl=30)
@@ -324,3 +326,42 @@ def test_the_redactor_masks_the_credentials_while_the_store_holds_them() -> None
         assert redaction.redactor.redact(second) == second
     finally:
         redaction.uninstall()
+
+
+# -- the async twin ----------------------------------------------------------------------------
+
+
+def test_the_async_twin_keeps_a_lease_alive_and_revokes_it_on_aclose() -> None:
+    """The same keeper, awaited: renewals and the re-issue on the virtual clock, an async
+    re-issue listener, and revocation by aclose."""
+    import asyncio
+
+    from helium_secrets import AsyncSecretStore
+    from helium_secrets.backends.aio import DirectBackend
+
+    async def main() -> None:
+        clock = ManualClock()
+        server = LeaseServer(clock, ttl=30, max_ttl=60)
+        store = AsyncSecretStore(DirectBackend.wrap(server), lease=NO_JITTER, clock=clock,
+                                 retry=RetryPolicy(max_attempts=1))
+        handle = await store.lease("database/creds/app")
+        assert await store.lease("database/creds/app") is not handle  # a handle, one lease
+        first = handle.current
+        reissued: list[tuple[str, str]] = []
+
+        async def swap(old: Lease, new: Lease) -> None:
+            await asyncio.sleep(0)
+            reissued.append((old.lease_id, new.lease_id))
+
+        handle.on_reissue(swap)
+        while not reissued:
+            due = await store.maintain_leases()
+            clock.advance(max(0.0, due - clock.monotonic()))
+        assert server.lease_calls.count("issue") == 2 and "renew" in server.lease_calls
+        second = handle.current
+        assert reissued == [(first.lease_id, second.lease_id)]
+        assert not server.valid(first.lease_id)  # the loop above went past its end
+        await store.aclose()
+        assert server.revoked == [second.lease_id]  # what was still valid
+
+    asyncio.run(main())

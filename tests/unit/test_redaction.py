@@ -216,3 +216,45 @@ def test_a_logger_that_does_not_propagate_is_protected_when_passed(store: Secret
         isolated.removeHandler(handler)
     assert texts == [MASK]
     assert not handler.filters and redactor.filters == 0
+
+
+def test_on_the_async_twin_a_call_holds_its_own_records_in_its_worker_thread(
+        texts: list[str]) -> None:
+    """Per task, not per thread: an SDK's log of a response body, written in the worker
+    thread of an offloaded call, waits for that call's value; another task's records do not."""
+    import asyncio
+    import threading
+
+    from helium_secrets import AsyncSecretStore
+    from helium_secrets.backends.aio import ThreadedBackend
+
+    inside = threading.Event()
+    release = threading.Event()
+
+    class Chatty(MemoryBackend):
+        def get(self, name: str, version: str | None = None,
+                label: str | None = None) -> RawSecret:
+            raw = super().get(name, version, label)
+            _log.debug("response body: %s", json.dumps({"SecretString": raw.value}))
+            inside.set()
+            release.wait(30)
+            return raw
+
+    backend = Chatty()
+    backend.write_external("a", VALUE)
+
+    async def main() -> None:
+        async with AsyncSecretStore(ThreadedBackend.wrap(backend), cache=None) as store:
+            call = asyncio.ensure_future(store.get("a"))
+            await asyncio.to_thread(inside.wait, 30)
+            _log.debug("another task, meanwhile")  # not held: it is not inside the call
+            release.set()
+            await call
+
+    asyncio.run(main())
+    ours = [text for text in texts if "tests.redaction" in text]
+    assert len(ours) == 2
+    assert ours[0].endswith("another task, meanwhile")
+    assert ours[1].endswith('{"SecretString": "**********"}')
+    assert not any(VALUE in text for text in texts)
+    assert not known(VALUE)

@@ -21,8 +21,7 @@ from azure.keyvault.secrets import KeyVaultSecret
 from azure.keyvault.secrets.aio import SecretClient
 
 from helium_secrets._values import VersionInfo
-from helium_secrets.backends._aiobase import AsyncBackendBase
-from helium_secrets.backends._base import RawSecret, extra_operation
+from helium_secrets.backends._base import AsyncBackendBase, RawSecret, extra_operation
 from helium_secrets.backends.azurekeyvault.common import AzureKeyVaultBackendBase, Write
 from helium_secrets.backends.azurekeyvault.options import (
     AzureKeyVaultOptions,

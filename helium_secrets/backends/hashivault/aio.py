@@ -25,8 +25,7 @@ import httpx
 import hvac.exceptions
 
 from helium_secrets._values import VersionInfo
-from helium_secrets.backends._aiobase import AsyncBackendBase
-from helium_secrets.backends._base import Classified, LeaseGrant, RawSecret, extra_operation
+from helium_secrets.backends._base import AsyncBackendBase, Classified, LeaseGrant, RawSecret, extra_operation
 from helium_secrets.backends._hints import retry_after_from_headers
 from helium_secrets.backends._steps import Steps, adrive
 from helium_secrets.backends._transport import check_redirect

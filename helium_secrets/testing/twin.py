@@ -1,0 +1,199 @@
+"""The async twin behind a sync face, so that one suite of cases runs on both twins.
+
+:class:`SyncTwin` has :class:`~helium_secrets.SecretStore`'s methods; each one runs the
+:class:`~helium_secrets.AsyncSecretStore`'s coroutine on an event loop in a helper thread
+(:class:`LoopThread`, with ``asyncio.run_coroutine_threadsafe``) and waits for its answer, so
+every conformance case, written once against the sync API, exercises the async code paths:
+coalescing on one task, the background tasks, the async listeners and the async backends.
+
+The loop runs in asyncio's debug mode: a callback or task step that holds the loop longer than
+:data:`STALL_LIMIT` (something blocking it) is recorded in :attr:`LoopThread.stalls`, which the
+harness checks when it closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from helium_secrets._async._store import AsyncSecretStore
+    from helium_secrets.backends._base import AsyncBackend
+
+__all__ = ["STALL_LIMIT", "LoopThread", "SyncTwin"]
+
+T = TypeVar("T")
+
+#: The longest a callback may hold the loop before it counts as a stall: generous, since the
+#: machine may be slow and shared; a blocking network call or a sleep takes longer still.
+STALL_LIMIT = 0.5
+#: Seconds a proxied call may take before the face gives up on it.
+CALL_TIMEOUT = 300.0
+
+
+class _StallRecorder(logging.Handler):
+    def __init__(self, loop_thread: LoopThread) -> None:
+        super().__init__(logging.WARNING)
+        self._owner = loop_thread
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # asyncio's debug mode: "Executing <Handle ...> took 0.612 seconds".
+        if threading.current_thread() is self._owner.thread and "took" in record.getMessage():
+            self._owner.stalls.append(record.getMessage())
+
+
+class LoopThread:
+    """An asyncio event loop running in a helper thread, until :meth:`close`."""
+
+    def __init__(self, *, debug: bool = True) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.loop.set_debug(debug)
+        self.loop.slow_callback_duration = STALL_LIMIT
+        #: The slow callbacks asyncio's debug mode reported (a blocked loop).
+        self.stalls: list[str] = []
+        self.thread = threading.Thread(target=self.loop.run_forever, name="helium-twin-loop",
+                                       daemon=True)
+        self._recorder = _StallRecorder(self)
+        logging.getLogger("asyncio").addHandler(self._recorder)
+        self.thread.start()
+
+    def run(self, awaitable: Awaitable[T]) -> T:
+        """Run ``awaitable`` on the loop and return its result (or raise its error)."""
+
+        async def wait() -> T:
+            return await awaitable
+
+        return asyncio.run_coroutine_threadsafe(wait(), self.loop).result(CALL_TIMEOUT)
+
+    def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Call the plain ``fn(*args)`` on the loop's thread (it may start tasks)."""
+
+        async def run() -> T:
+            return fn(*args)
+
+        return self.run(run())
+
+    def close(self) -> None:
+        """Stop the loop (once its tasks are done) and its thread."""
+        logging.getLogger("asyncio").removeHandler(self._recorder)
+        if self.loop.is_closed():
+            return
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=CALL_TIMEOUT)
+        self.loop.close()
+
+
+class _Proxy:
+    """An object on the loop (the listeners, the extras, a lease) with its coroutine methods
+    run there."""
+
+    def __init__(self, target: Any, loop: LoopThread) -> None:
+        self._target = target
+        self._loop = loop
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._target, name)
+        if not callable(attr):
+            return attr
+        loop = self._loop
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            result = loop.call(lambda: attr(*args, **kwargs))
+            return loop.run(result) if inspect.isawaitable(result) else result
+
+        return call
+
+    def __dir__(self) -> list[str]:
+        return dir(self._target)
+
+
+def _in_thread(fn: Callable[..., T]) -> Callable[..., Coroutine[Any, Any, T]]:
+    """A sync callback of the cases, run in a worker thread: it may call the face, which
+    waits on the loop (on the loop's own thread that would wait for good)."""
+
+    async def run(*args: Any) -> T:
+        return await asyncio.to_thread(fn, *args)
+
+    return run
+
+
+class SyncTwin:
+    """A :class:`~helium_secrets.SecretStore`-shaped face over an
+    :class:`~helium_secrets.AsyncSecretStore` running on ``loop``.
+
+    :attr:`backend` is the sync backend under a thread-offloading or direct adapter (where
+    the tests inject faults), else the async backend itself.
+    """
+
+    def __init__(self, store: AsyncSecretStore, loop: LoopThread) -> None:
+        self.twin = store
+        self._loop = loop
+        adapter: AsyncBackend = store.backend
+        self.backend: Any = getattr(adapter, "sync", adapter)
+        self._callbacks: dict[tuple[str, Any], Callable[..., Any]] = {}
+
+    def __repr__(self) -> str:
+        return repr(self.twin)
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.twin, name)
+        if not inspect.iscoroutinefunction(attr):
+            return attr  # policies, check_name, add_audit_hook...
+        loop = self._loop
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return loop.run(attr(*args, **kwargs))
+
+        call.__name__ = name
+        return call
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        async def collect() -> list[str]:
+            names: AsyncIterator[str] = self.twin.list(prefix)  # validated here, as sync
+            return [name async for name in names]
+
+        return iter(self._loop.run(collect()))
+
+    def on_rotation(self, name: str, callback: Any = None) -> Any:
+        if callback is None:
+            return lambda fn: self.on_rotation(name, fn)
+        self._loop.run(self.twin.on_rotation(name, self._callbacks.setdefault(
+            (name, callback), _in_thread(callback))))
+        return callback
+
+    def remove_rotation_listener(self, name: str, callback: Any) -> bool:
+        wrapped = self._callbacks.pop((name, callback), None)
+        return wrapped is not None and self.twin.remove_rotation_listener(name, wrapped)
+
+    def rotate_staged(self, name: str, generator: Callable[[], str | bytes],
+                      test: Callable[[Any], object]) -> Any:
+        return self._loop.run(self.twin.rotate_staged(name, generator, _in_thread(test)))
+
+    def lease(self, path: str) -> Any:
+        return _Proxy(self._loop.run(self.twin.lease(path)), self._loop)
+
+    @property
+    def rotation(self) -> Any:
+        return _Proxy(self.twin.rotation, self._loop)
+
+    @property
+    def extras(self) -> Any:
+        return _Proxy(self.twin.extras, self._loop)
+
+    @property
+    def closed(self) -> bool:
+        return self.twin.closed
+
+    def close(self) -> None:
+        self._loop.run(self.twin.aclose())
+
+    def __enter__(self) -> SyncTwin:
+        self.twin._pipeline.check_open()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,45 @@
+"""docs/async.md: its examples run, and its claims hold on the fake."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+
+import helium_secrets
+from helium_secrets import AsyncSecretStore, SecretStore, open_async_store
+from tests.docs.pages import ROOT
+
+PAGE = (ROOT / "docs" / "async.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("index", range(len(re.findall(r"```python\n", PAGE))))
+def test_each_example_runs(index: int) -> None:
+    block = re.findall(r"```python\n(.*?)```", PAGE, re.S)[index]
+    exec(compile(block, f"docs/async.md[{index}]", "exec"), {})  # noqa: S102
+
+
+def test_every_store_method_has_its_awaited_twin() -> None:
+    sync = {name for name in dir(SecretStore) if not name.startswith("_")}
+    twin = {name for name in dir(AsyncSecretStore) if not name.startswith("_")}
+    assert sync - {"close"} == twin - {"aclose"}
+    plain = {"check_name", "check_writable", "remove_rotation_listener", "add_audit_hook",
+             "remove_audit_hook", "closed", "rotation", "extras", "list", "OPTIONS", "backend",
+             "retry_policy", "cache_policy"}
+    for name in twin - plain:
+        assert asyncio.iscoroutinefunction(getattr(AsyncSecretStore, name)), name
+    assert AsyncSecretStore.OPTIONS == SecretStore.OPTIONS
+
+
+def test_the_page_names_every_awaited_method() -> None:
+    awaited = {name for name in dir(AsyncSecretStore) if not name.startswith("_")
+               and asyncio.iscoroutinefunction(getattr(AsyncSecretStore, name))}
+    section = PAGE.split("## The methods", 1)[1].split("## ", 1)[0]
+    assert {name for name in awaited if f"`{name}" not in section} == set()
+
+
+def test_open_async_store_is_exported_beside_open_store() -> None:
+    assert "open_async_store" in helium_secrets.__all__
+    assert "AsyncSecretStore" in helium_secrets.__all__
+    assert open_async_store.__doc__ and "open_store" in open_async_store.__doc__
