@@ -476,8 +476,8 @@ class AsyncBackend(Protocol):
     """The async twin's backend: :class:`Backend`'s methods, each ``async def``, with the same
     names, arguments, return values, errors and :class:`Capabilities`; ``close`` is ``aclose``.
 
-    Three members stay plain, because they do no I/O: the ``name`` and ``capabilities``
-    properties, and :meth:`classify`. ``list_names`` returns (awaited) an iterable of names;
+    Four members stay plain, because they do no I/O: the ``name`` and ``capabilities``
+    properties, :meth:`classify` and :meth:`lease_upkeep_due`. ``list_names`` returns (awaited) an iterable of names;
     an async generator is accepted too. A backend registers its async class beside its sync
     one (``register_backend(..., async_target="module:Class")``); a backend without one is
     run by :func:`~helium_secrets.open_async_store` in worker threads

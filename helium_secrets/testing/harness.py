@@ -95,9 +95,9 @@ class BackendHarness:
                  else self._make_twin(store_options))
         self._stores.append(store)
         if self._lost is not None:
-            self._lost.install(store.backend)
+            self._lost.install(getattr(store, "driver", store.backend))
         for failing in self._failing:
-            failing.install(store.backend)
+            failing.install(getattr(store, "driver", store.backend))
         return store
 
     def make_async_backend(self) -> AsyncBackend:
@@ -156,7 +156,7 @@ class BackendHarness:
         self.clear_faults()
         self._lost = _LostAnswers(operation, count)
         for store in self._stores:
-            self._lost.install(store.backend)
+            self._lost.install(getattr(store, "driver", store.backend))
 
     def clear_faults(self) -> int:
         """Cancel the injected faults not used yet; return how many there were."""
@@ -197,7 +197,7 @@ class BackendHarness:
         failing = _FailingReads(name, error)
         self._failing.append(failing)
         for store in self._stores:
-            failing.install(store.backend)
+            failing.install(getattr(store, "driver", store.backend))
         try:
             yield
         finally:
@@ -314,7 +314,21 @@ class _FailingReads:
                 answers[self.name] = self._fail()
             return answers
 
-        mine: dict[str, Callable[..., Any]] = {"get": failing_get, "get_many": failing_get_many}
+        async def failing_get_async(name: str, *args: Any, **kwargs: Any) -> Any:
+            if name == self.name:
+                raise self._fail()
+            return await get(name, *args, **kwargs)
+
+        async def failing_get_many_async(names: Any) -> dict[str, Any]:
+            answers: dict[str, Any] = await cast(Any, get_many)(names)
+            if self.name in names:
+                answers[self.name] = self._fail()
+            return answers
+
+        native = inspect.iscoroutinefunction(get)  # an async backend's
+        mine: dict[str, Callable[..., Any]] = (
+            {"get": failing_get_async, "get_many": failing_get_many_async} if native
+            else {"get": failing_get, "get_many": failing_get_many})
         for method, patch in mine.items():
             setattr(backend, method, patch)
         self._patched.append((backend, mine))

@@ -126,14 +126,18 @@ class SyncTwin:
     :class:`~helium_secrets.AsyncSecretStore` running on ``loop``.
 
     :attr:`backend` is the sync backend under a thread-offloading or direct adapter (where
-    the tests inject faults), else the async backend itself.
+    the tests inject faults), else the async backend with its coroutine methods run on the
+    loop (a case that calls the backend directly gets answers, not coroutines).
     """
 
     def __init__(self, store: AsyncSecretStore, loop: LoopThread) -> None:
         self.twin = store
         self._loop = loop
         adapter: AsyncBackend = store.backend
-        self.backend: Any = getattr(adapter, "sync", adapter)
+        sync = getattr(adapter, "sync", None)
+        #: Where the harness injects faults: the sync backend, or the async backend itself.
+        self.driver: Any = sync if sync is not None else adapter
+        self.backend: Any = sync if sync is not None else _Proxy(adapter, loop)
         self._callbacks: dict[tuple[str, Any], Callable[..., Any]] = {}
 
     def __repr__(self) -> str:

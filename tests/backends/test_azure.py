@@ -24,6 +24,7 @@ from azure.core.credentials import AccessToken
 from azure.keyvault.secrets import SecretClient
 
 from helium_secrets import GuardPolicy, RetryPolicy, Secret, SecretStore, open_store
+from helium_secrets.backends._base import AsyncBackend
 from helium_secrets.backends.azurekeyvault import (
     BINARY_CONTENT_TYPE,
     MAX_VALUE_BYTES,
@@ -1197,3 +1198,33 @@ def test_a_missing_version_is_told_by_one_read_of_the_secret(
     with pytest.raises(SecretNotFoundError) as missing:
         store.get(f"{prefix}/never", "0" * 32)
     assert type(missing.value) is SecretNotFoundError
+
+
+# -- the async twin ----------------------------------------------------------------------------
+
+
+class AsyncAzureHarness(AzureHarness):
+    """The same emulator for the async twin, through the native aio backend."""
+
+    def __init__(self, kv: KeyVaultEmulator) -> None:
+        super().__init__(kv)
+        self.twin = "async"
+
+    def make_async_backend(self) -> AsyncBackend:
+        from helium_secrets.backends.azurekeyvault.aio import AsyncAzureKeyVaultBackend
+        from tests.backends.test_azure_async import AsyncStaticCredential
+
+        return AsyncAzureKeyVaultBackend(
+            self.kv.url, credential=AsyncStaticCredential(self.kv.token),
+            connection_verify=str(self.kv.ca_path), verify_challenge_resource=False,
+            poll_interval=0.01)
+
+
+class TestAzureAsyncTwinConformance(BackendConformance):
+    """Every conformance case on the async twin."""
+
+    @pytest.fixture
+    def harness(self, kv: KeyVaultEmulator) -> Iterator[AzureHarness]:
+        pytest.importorskip("aiohttp")
+        with AsyncAzureHarness(kv) as harness:
+            yield harness

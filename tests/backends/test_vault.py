@@ -34,6 +34,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from helium_secrets import GuardPolicy, RetryPolicy, Secret, SecretStore, VersionInfo, open_store
 from helium_secrets.backends import hashivault
+from helium_secrets.backends._base import AsyncBackend
 from helium_secrets.backends.hashivault import (
     AppRoleAuth,
     JWTAuth,
@@ -1460,3 +1461,30 @@ def test_credentials_are_in_no_local_of_a_failed_login(bao: DevServer, admin: hv
     assert token and secret_id
     assert plaintext_in_frames(denied.value, token) == []
     assert plaintext_in_frames(denied.value, secret_id) == []
+
+
+# -- the async twin ----------------------------------------------------------------------------
+
+
+class AsyncVaultHarness(VaultHarness):
+    """The same server for the async twin, through the native async backend (httpx)."""
+
+    def __init__(self, server: DevServer, **backend_options: Any) -> None:
+        super().__init__(server, **backend_options)
+        self.twin = "async"
+
+    def make_async_backend(self) -> AsyncBackend:
+        from helium_secrets.backends.hashivault.aio import AsyncVaultBackend
+
+        return AsyncVaultBackend(self.server.address, token=self.server.root_token,
+                                 **self.backend_options)
+
+
+class TestVaultAsyncTwinConformance(BackendConformance):
+    """Every conformance case on the async twin, KV version 2."""
+
+    @pytest.fixture
+    def harness(self, bao: DevServer) -> Iterator[VaultHarness]:
+        pytest.importorskip("httpx")
+        with AsyncVaultHarness(bao) as harness:
+            yield harness
