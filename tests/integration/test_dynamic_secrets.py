@@ -314,3 +314,39 @@ def test_no_credential_in_debug_logs_errors_audit_events_or_reprs(
     for lease in leases:
         for value in lease.credentials.values():
             assert value.reveal() not in text
+
+
+def test_the_async_twin_issues_renews_and_revokes_through_the_native_async_vault_backend(
+    bao: DevServer, postgres: PostgresServer, database_role: str
+) -> None:
+    pytest.importorskip("httpx")
+    import asyncio
+
+    import requests
+
+    from helium_secrets import open_async_store
+    from helium_secrets.backends.hashivault.aio import AsyncVaultBackend
+
+    events: list[AuditEvent] = []
+
+    async def scenario() -> str:
+        store = open_async_store(f"vault://127.0.0.1:{bao.port}/secret?tls=false",
+                                 token=bao.root_token, audit=[events.append],
+                                 lease=LeasePolicy(min_retry=0.2, overlap=0.5))
+        async with store:
+            assert isinstance(store.backend, AsyncVaultBackend)
+            handle = await store.lease(database_role)
+            first = handle.current
+            await asyncio.to_thread(query, postgres, first)  # the credentials work
+            deadline = time.monotonic() + 2 * TTL
+            while time.monotonic() < deadline:  # the keeper's task renews meanwhile
+                await asyncio.sleep(0.2)
+            await asyncio.to_thread(query, postgres, handle.current)
+            return handle.current.lease_id
+
+    lease_id = asyncio.run(scenario())
+    operations = [event.operation for event in events]
+    assert operations[0] == "lease_issue" and "lease_renew" in operations
+    assert operations[-1] == "lease_revoke"  # aclose revoked what it issued
+    with pytest.raises(requests.HTTPError):
+        bao.request("PUT", "sys/leases/lookup", json={"lease_id": lease_id})

@@ -142,6 +142,10 @@ class _AsyncTokenSession:
         self.state = TokenState(auth, (httpx.HTTPError,))
         self._lock = asyncio.Lock()
 
+    async def keep_alive(self) -> None:
+        """Renew (or replace) the token now if it is due: what :meth:`run` does first."""
+        await self._ensure_token()
+
     async def _ensure_token(self) -> None:
         if self.state.fresh():
             return
@@ -346,6 +350,13 @@ class AsyncVaultBackend(VaultBackendBase, AsyncBackendBase):
 
     async def renew_lease(self, lease_id: str, increment: float | None) -> LeaseGrant:
         return await self._run(leases.renew(lease_id, increment))
+
+    def lease_upkeep_due(self) -> float:
+        # The leases are the token's children: they die with it (see hashivault/leases.py).
+        return self._session.state.upkeep_due()
+
+    async def lease_upkeep(self) -> None:
+        await self._session.keep_alive()
 
     async def revoke_lease(self, lease_id: str) -> None:
         await self._run(leases.revoke(lease_id))
