@@ -33,7 +33,7 @@ from helium_secrets.layers.retry import Clock, RetryPolicy
 from helium_secrets.layers.rotation import RotationListeners
 
 if TYPE_CHECKING:
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import Executor
 
 __all__ = ["ReadPath", "to_secret"]
 
@@ -117,6 +117,7 @@ class ReadPath:
         clock: Clock,
         stats: StatsRecorder,
         default_policy: Callable[[], RetryPolicy],
+        executor: Executor | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.backend: Backend = pipeline.backend
@@ -129,7 +130,9 @@ class ReadPath:
         self._default_policy = default_policy
         self._lock = threading.Lock()
         self._inflight: dict[_Key, _Flight] = {}
-        self._executor: ThreadPoolExecutor | None = None
+        # The caller's executor (a simulation's, say) is used as given and never shut down.
+        self._given_executor = executor
+        self._executor = executor
         self._closed = False
 
     # -- the cache lookup ------------------------------------------------------------------
@@ -501,7 +504,7 @@ class ReadPath:
         """Stop background fetches (waiting for those running) and cache nothing more."""
         self._closed = True
         executor = self._executor
-        if executor is not None:
+        if executor is not None and executor is not self._given_executor:
             executor.shutdown(wait=True, cancel_futures=True)
         # A fetch that was queued and cancelled answers its waiters, so that none waits for good.
         with self._lock:
@@ -517,4 +520,4 @@ class ReadPath:
         self._lock = threading.Lock()
         _Flight._resolving = threading.Lock()
         self._inflight = {}
-        self._executor = None
+        self._executor = self._given_executor

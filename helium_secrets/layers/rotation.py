@@ -75,6 +75,19 @@ class PollPolicy:
         if not 0 <= self.jitter < 1:
             raise ValueError("PollPolicy.jitter is a fraction in [0, 1)")
 
+    # The poller's schedule, decided here (I/O-free) so that whatever drives the polls, the
+    # poller thread or a simulation's virtual clock, follows the same one.
+
+    def jittered(self, delay: float) -> float:
+        """``delay`` times a random factor in ``[1 - jitter, 1 + jitter]``: the actual wait."""
+        return delay * random.uniform(1 - self.jitter, 1 + self.jitter)
+
+    def next_delay(self, delay: float, *, ok: bool) -> float:
+        """The wait before the next poll, before jitter: the interval after a clean poll;
+        after a failed one, twice ``delay`` (the last wait), up to ``max_backoff``."""
+        assert self.interval is not None
+        return self.interval if ok else min(delay * 2, self.max_backoff)
+
 
 class RotationListeners:
     """The listeners of one store, the last version seen of each watched name, and the poller.
@@ -257,16 +270,13 @@ class RotationListeners:
             self._thread.start()
 
     def _run(self) -> None:
-        assert self.policy.interval is not None
-        delay = self.policy.interval
+        policy = self.policy
+        assert policy.interval is not None
+        delay = policy.interval
         while True:
-            jitter = self.policy.jitter
-            if self._wake.wait(delay * random.uniform(1 - jitter, 1 + jitter)) or self._stopped:
+            if self._wake.wait(policy.jittered(delay)) or self._stopped:
                 return
-            ok = self.poll_once()
-            delay = (
-                self.policy.interval if ok else min(delay * 2, self.policy.max_backoff)
-            )
+            delay = policy.next_delay(delay, ok=self.poll_once())
 
     def poll_once(self) -> bool:
         """Probe every watched name once; refresh those whose version moved.

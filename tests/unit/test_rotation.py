@@ -166,3 +166,15 @@ def test_forked_child_gets_a_live_poller(backend: MemoryBackend) -> None:
     os.waitpid(pid, 0)
     store.close()
     assert answer == b"1"
+
+
+def test_the_poll_schedule_is_the_policys_jittered_interval_doubling_after_failures() -> None:
+    # PollPolicy decides the poller's schedule (the thread and the fleet simulation share it).
+    policy = PollPolicy(interval=10, jitter=0.2, max_backoff=35)
+    waits = [policy.jittered(10) for _ in range(200)]
+    assert all(8 <= wait <= 12 for wait in waits)
+    assert max(waits) - min(waits) > 1  # it is jittered
+    assert policy.next_delay(10, ok=False) == 20
+    assert policy.next_delay(20, ok=False) == 35  # capped at max_backoff
+    assert policy.next_delay(35, ok=True) == 10
+    assert PollPolicy(interval=10, jitter=0).jittered(10) == 10
