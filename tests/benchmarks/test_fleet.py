@@ -9,10 +9,11 @@ from benchmarks.fleet import Config, Fault, figures, scenario, simulate
 from helium_secrets import GuardPolicy, PollPolicy
 
 
-def test_a_fleet_reads_each_secret_once_at_start_and_nothing_before_a_refresh_is_due() -> None:
-    # 7 instances x 3 secrets, all started in the first second; no refresh is due before
-    # ttl x (1 - refresh_ahead) = 80 s: the service sees exactly 7 x 3 reads.
-    config = Config(instances=7, secrets=3, ttl=100, watched=0, horizon=79, read_every=1)
+def test_a_fleet_reads_each_secret_once_at_start_and_nothing_more_before_expiry() -> None:
+    # 7 instances x 3 secrets, all started in the first second, no refresh-ahead: before the
+    # TTL runs out the service sees exactly 7 x 3 reads, all in the first second.
+    config = Config(instances=7, secrets=3, ttl=100, refresh_ahead=0, watched=0, horizon=99,
+                    read_every=1)
     run = simulate("start", config, start_within=1.0)
     assert sum(run.per_second["get"]) == 7 * 3
     assert sum(run.per_second["get"][1:]) == 0
@@ -31,21 +32,25 @@ def test_without_refresh_ahead_each_secret_is_read_once_per_ttl() -> None:
     assert run.read_errors == 0
 
 
-def test_with_refresh_ahead_the_refresh_comes_inside_its_jitter_window() -> None:
-    # ttl 100, refresh_ahead 0.2: a refresh is due between 80 and 90 s after a fetch, so in
-    # 250 s each secret is fetched at start and then every 80-90 s (+ the gap to a read).
-    config = Config(instances=5, secrets=4, ttl=100, watched=0, horizon=250, read_every=0.5)
+def test_after_a_fleet_wide_start_the_refreshes_are_spread_not_a_wave() -> None:
+    # ttl 100, refresh_ahead 0.2: a value fetched cold is first due at a random moment of its
+    # 80-90 s period, then every period after that. 50 x 4 values fetched in the first second
+    # are refreshed 2 to 4 times in 250 s, and their first refreshes are spread over 0-90 s,
+    # not all in 80-90 s (the wave a synchronized fleet used to make, cycle after cycle).
+    config = Config(instances=50, secrets=4, ttl=100, watched=0, horizon=250, read_every=0.5)
     run = simulate("start", config, start_within=1.0)
-    per_pair = sum(run.per_second["get"]) / (5 * 4)
-    assert 1 + math.floor(249 / 92) <= per_pair <= 1 + math.floor(250 / 80)
-    assert sum(run.per_second["get"][1:80]) == 0  # nothing due before 80 s
+    gets = run.per_second["get"]
+    assert 3 * 200 <= sum(gets) <= 5 * 200
+    assert sum(gets[:1]) == 200
+    first = [sum(gets[t:t + 10]) for t in range(1, 91, 10)]
+    assert max(first) <= 50, first  # about 22 each; a wave would put 200 in one
 
 
 def test_the_poller_probes_each_watched_secret_on_its_schedule() -> None:
     # 10 instances watch 2 secrets each, polled every 20 s +- 20 %: in 200 s each instance
     # polls between 200 / 24 and 200 / 16 times, each poll one probe per watched secret.
-    config = Config(instances=10, secrets=3, ttl=1000, watched=2, poll_interval=20, horizon=200,
-                    read_every=5)
+    config = Config(instances=10, secrets=3, ttl=1000, refresh_ahead=0, watched=2,
+                    poll_interval=20, horizon=200, read_every=5)
     run = simulate("start", config, start_within=1.0)
     jitter = PollPolicy().jitter
     polls = sum(run.per_second["probe"]) / (10 * 2)
