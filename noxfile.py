@@ -100,7 +100,8 @@ def dist(session: nox.Session) -> None:
 
 
 BENCHMARKS = ("benchmarks/bench_core.py", "benchmarks/bench_aws.py",
-              "benchmarks/bench_redaction.py")
+              "benchmarks/bench_redaction.py", "benchmarks/bench_backends.py",
+              "benchmarks/fleet.py")
 
 
 @nox.session

@@ -151,7 +151,7 @@ def _settings_classes() -> tuple[type[Any], type[Any], Callable[[type[Any], Secr
 
 
 def _with_source(cls: type[Any], source: Callable[[type[Any]], Any]) -> type[Any]:
-    def customise(klass: type[Any], settings_cls: type[Any], **_: Any) -> tuple[Any, ...]:
+    def customise(klass: type[Any], /, settings_cls: type[Any], **_: Any) -> tuple[Any, ...]:
         return (source(settings_cls),)
 
     return type(cls.__name__, (cls,), {"settings_customise_sources": classmethod(customise)})
