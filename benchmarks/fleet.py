@@ -423,17 +423,24 @@ def plot(runs: Sequence[Run], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     config = runs[0].config
+    top = 5 * config.expected_rate  # linear, so that 1.5x reads as 1.5x; the start burst is cut
+    end = int(config.horizon)
     fig, axes = plt.subplots(len(runs), 1, figsize=(9, 2.2 * len(runs)), sharex=True)
     for ax, run in zip(axes, runs, strict=True):
-        ax.plot(run.per_second["get"], lw=0.7, label="reads")
-        ax.plot(run.per_second["probe"], lw=0.7, label="version probes")
+        ax.plot(run.per_second["get"][:end], lw=0.7, label="reads")
+        ax.plot(run.per_second["probe"][:end], lw=0.7, label="version probes")
         ax.axhline(config.expected_rate, color="grey", ls="--", lw=0.8, label="N x S / TTL")
+        if run.name != "start":
+            ax.axvspan(0, config.ttl, color="grey", alpha=0.12, label="instances starting")
+        else:
+            peak = max(run.per_second["get"][:60])
+            ax.annotate(f"start: {peak:,}/s", (12, top * 0.9), fontsize=7)
         if run.fault is not None:
             ax.axvspan(run.fault.start, run.fault.end, color="red", alpha=0.15,
                        label="503" if run.fault.retry_after is None else "429 + Retry-After")
         ax.set_title(run.name, loc="left", fontsize=9)
         ax.set_ylabel("requests/s")
-        ax.set_yscale("symlog", linthresh=max(config.expected_rate * 2, 10))
+        ax.set_ylim(0, top)
         ax.legend(fontsize=7, loc="upper right")
     axes[-1].set_xlabel("seconds")
     fig.suptitle(f"{config.instances} instances x {config.secrets} secrets, TTL "
