@@ -101,7 +101,8 @@ def dist(session: nox.Session) -> None:
 
 BENCHMARKS = ("benchmarks/bench_core.py", "benchmarks/bench_aws.py",
               "benchmarks/bench_redaction.py", "benchmarks/bench_backends.py",
-              "benchmarks/bench_memory.py", "benchmarks/fleet.py")
+              "benchmarks/bench_memory.py", "benchmarks/fleet.py",
+              "benchmarks/fleet_check.py")
 
 
 @nox.session
