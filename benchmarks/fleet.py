@@ -333,8 +333,6 @@ SCENARIOS = ("steady", "start", "outage", "storm")
 
 def scenario(name: str, config: Config) -> Run:
     """One of :data:`SCENARIOS`, on a fresh fleet."""
-    # Each failed poll logs a warning: thousands of them in an outage, and not the figures.
-    logging.getLogger("helium_secrets").setLevel(logging.ERROR)
     window = (config.fault_at, config.fault_at + config.fault_for)
     if name == "start":
         return simulate(name, config, start_within=10.0)
@@ -346,13 +344,19 @@ def scenario(name: str, config: Config) -> Run:
     return simulate(name, config)
 
 
+def quiet() -> None:
+    """Each failed poll logs a warning: thousands in an outage, and not the figures. (For the
+    script's processes only: a library's logging is its caller's to set.)"""
+    logging.getLogger("helium_secrets").setLevel(logging.ERROR)
+
+
 def run_all(config: Config, processes: int = 2) -> list[Run]:
     """The scenarios, on ``processes`` cores (each scenario runs in one thread)."""
     if processes <= 1:
         return [scenario(name, config) for name in SCENARIOS]
     from concurrent.futures import ProcessPoolExecutor
 
-    with ProcessPoolExecutor(processes) as pool:
+    with ProcessPoolExecutor(processes, initializer=quiet) as pool:
         return list(pool.map(scenario, SCENARIOS, [config] * len(SCENARIOS)))
 
 
@@ -467,6 +471,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.instances or args.secrets:
         config = Config(instances=args.instances or config.instances,
                         secrets=args.secrets or config.secrets)
+    quiet()
     runs = run_all(config, args.processes)
     steady = figures(runs[0], 1.0)
     steady_mean = steady["mean_rps"] or 1.0
