@@ -105,8 +105,10 @@ def dist(session: nox.Session) -> None:
     session.run("python", "-m", "tests.packaging.check_dist", out, *PYTHONS)
 
 
-#: Every benchmark script: a new one is in ``bench`` and ``bench_smoke`` without a line here.
-BENCHMARKS = sorted(str(path) for path in Path("benchmarks").glob("bench_*.py"))
+#: Every benchmark script (``bench_*.py``: a new one is in ``bench`` and ``bench_smoke`` without
+#: a line here), and the fleet simulation with its check against a real fleet.
+BENCHMARKS = [*sorted(str(path) for path in Path("benchmarks").glob("bench_*.py")),
+              "benchmarks/fleet.py", "benchmarks/fleet_check.py"]
 
 
 @nox.session

@@ -8,7 +8,10 @@ Measured in one run, on the same loopback moto server:
 * the backend calls made to read a batch of 100 secrets;
 * the overhead of a helium cache miss over the raw boto3 ``get_secret_value`` it wraps;
 * the time of ``import helium_secrets`` and whether it loaded an AWS SDK;
-* the same hit, cold-read and batch figures for helium on SSM Parameter Store (``awsssm://``).
+* the same hit, cold-read and batch figures for helium on SSM Parameter Store (``awsssm://``);
+* the backend calls made to build a settings object of 20 fields from one JSON secret, then to
+  build it again: helium's ``SecretStoreSource`` against pydantic-settings'
+  ``AWSSecretsManagerSettingsSource``.
 
 Calls are counted on the wire by the loopback proxy of ``tests/backends/motoserver.py``;
 latencies are measured straight against moto, without the proxy. The table comes first, and
@@ -243,6 +246,50 @@ def measure_ssm(server: MotoServer, samples: int) -> dict[str, float]:
     return out
 
 
+def measure_settings(server: MotoServer) -> dict[str, int]:
+    """Backend calls for a settings object of 20 fields, built twice, by each source."""
+    import os
+    from typing import Annotated
+
+    from pydantic_settings import AWSSecretsManagerSettingsSource, BaseSettings
+
+    from helium_secrets.integrations.pydantic import SecretRef, SecretStoreSource
+
+    fields = [f"field{i:02d}" for i in range(20)]
+    _client(server, direct=True).create_secret(
+        Name="bench/settings", SecretString=json.dumps({f: f"v-{f}" for f in fields}))
+    store = _helium(_client(server, direct=False))
+
+    def settings(annotation: Callable[[str], Any], source: Callable[[Any], Any]) -> Any:
+        def customise(cls: type[Any], /, settings_cls: Any, **_: Any) -> tuple[Any, ...]:
+            return (source(settings_cls),)
+
+        return type("Settings", (BaseSettings,), {
+            "__annotations__": {f: annotation(f) for f in fields},
+            "settings_customise_sources": classmethod(customise)})
+
+    helium = settings(lambda f: Annotated[str, SecretRef("bench/settings", field=f)],
+                      lambda cls: SecretStoreSource(cls, store))
+    peer = settings(lambda f: str, lambda cls: AWSSecretsManagerSettingsSource(
+        cls, "bench/settings", region_name="us-east-1", endpoint_url=server.endpoint_url))
+    # The peer builds its client from boto3's default session: moto's dummy credentials.
+    dummy = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+             "AWS_SESSION_TOKEN": "testing"}
+    saved = {k: os.environ.get(k) for k in dummy}
+    os.environ.update(dummy)
+    try:
+        out = {"helium_first": _calls(server, helium), "helium_again": _calls(server, helium),
+               "peer_first": _calls(server, peer), "peer_again": _calls(server, peer)}
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    store.close()
+    return out
+
+
 def _ratio(a: float, b: float) -> float:
     return a / b if b else float("inf")
 
@@ -261,6 +308,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         batch = measure_batch(server)
         miss = measure_miss(server, miss_samples)
         ssm = measure_ssm(server, hit_samples)
+        settings = measure_settings(server)
     imported = measure_import(3 if args.quick else 9)
 
     figures: dict[str, Any] = {
@@ -272,6 +320,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "miss": {k: round(v, 2) for k, v in miss.items()},
         "import": {"ms": round(imported["ms"], 2), "sdk_modules": imported["sdk_modules"]},
         "ssm": {k: round(v, 1) for k, v in ssm.items()},
+        "settings_20_fields_calls": settings,
     }
     checks = {
         "hit median <= 1 us": hits["helium"] <= TARGETS["hit_median_ns"],
@@ -313,6 +362,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"helium on SSM Parameter Store: cache-hit get {ssm['hit_median_ns']:.0f} ns median, "
           f"32 threads cold read {ssm['cold_32_threads_calls']:.0f} call(s), batch of 100 "
           f"{ssm['batch_100_calls']:.0f} calls (GetParameters, 10 names each)")
+    print(f"settings of 20 fields from one JSON secret, calls then again: helium "
+          f"{settings['helium_first']} then {settings['helium_again']}, pydantic-settings' "
+          f"AWSSecretsManagerSettingsSource {settings['peer_first']} then "
+          f"{settings['peer_again']}")
     print(f"miss overhead over raw boto3: {miss['overhead_pct']:+.1f}%")
     print(f"import helium_secrets: {imported['ms']:.1f} ms, SDK modules loaded: "
           f"{', '.join(imported['sdk_modules']) or 'none'}")

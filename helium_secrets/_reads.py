@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from helium_secrets._pipeline import CallPipeline, copy_error
 from helium_secrets._rotation import RotationListeners
@@ -32,6 +33,9 @@ from helium_secrets.errors import (
 )
 from helium_secrets.layers.cache import CacheEntry, SecretCache
 from helium_secrets.layers.retry import Clock, RetryPolicy
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
 
 __all__ = ["ReadPath", "to_secret"]
 
@@ -74,6 +78,7 @@ class ReadPath:
         clock: Clock,
         stats: StatsRecorder,
         default_policy: Callable[[], RetryPolicy],
+        executor: Executor | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.backend: Backend = pipeline.backend
@@ -86,7 +91,7 @@ class ReadPath:
         self._default_policy = default_policy
         self._lock = ThreadLock()
         self._inflight: dict[_Key, Flight] = {}
-        self._tasks = Background(f"helium-refresh[{pipeline.backend_name}]")
+        self._tasks = Background(f"helium-refresh[{pipeline.backend_name}]", executor)
         self._closed = False
 
     # -- the cache lookup ------------------------------------------------------------------
@@ -193,20 +198,32 @@ class ReadPath:
         try:
             secret, ticket = self._fetch(name, version, label, policy, ttl)
         except Exception as exc:
+            self._release(key, flight)
             flight.resolve(error=exc)
             return
         except BaseException:
+            self._release(key, flight)
             flight.resolve(error=_Abandoned())
             raise
-        else:
-            flight.resolve(secret)
+        self._announce(key, flight, secret, ticket)
+
+    def _announce(self, key: _Key, flight: Flight, secret: Secret,
+                  ticket: int | None) -> None:
+        """Tell the listeners what a read learned, then its callers. The read leaves the
+        in-flight table first, so that a listener that reads the name starts a read of its
+        own instead of waiting on this one for good; the callers get their answer once the
+        listeners were told, as when the read is their own."""
+        self._release(key, flight)
+        try:
+            if ticket is not None:
+                self._listeners().observe(secret, ticket)
         finally:
-            with self._lock:
-                if self._inflight.get(key) is flight:
-                    del self._inflight[key]
-        if ticket is not None:
-            # After the answer is out: a listener that reads the name must not wait on it.
-            self._listeners().observe(secret, ticket)
+            flight.resolve(secret)
+
+    def _release(self, key: _Key, flight: Flight) -> None:
+        with self._lock:
+            if self._inflight.get(key) is flight:
+                del self._inflight[key]
 
     def _wait(self, name: str, flight: Flight, stale: Secret | None,
               leader: bool) -> Secret:
@@ -420,8 +437,7 @@ class ReadPath:
                     self._keep(secret, generation, None)
                     self.pipeline.emit("get", name, secret.version, None, 0.0, "miss", 0,
                                        "get_many")
-                    flights[name].resolve(secret)
-                    self._listeners().observe(secret, ticket)
+                    self._announce((name, None, None), flights[name], secret, ticket)
                     continue
                 error = (self.pipeline.translate(answer, name) if answer is not None
                          else SecretNotFoundError("secret not found",
@@ -439,10 +455,8 @@ class ReadPath:
                 flights[name].resolve(error=_Abandoned())
             raise
         finally:
-            with self._lock:
-                for name in chunk:
-                    if self._inflight.get((name, None, None)) is flights[name]:
-                        del self._inflight[(name, None, None)]
+            for name in chunk:
+                self._release((name, None, None), flights[name])
 
     # -- life cycle ------------------------------------------------------------------------
 

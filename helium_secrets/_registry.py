@@ -222,9 +222,9 @@ def open_store(url: str | None = None, **options: Any) -> SecretStore:
 
     :param url: the store's URL; ``None`` opens the default store (see :func:`default_url`).
     :param options: store options (``cache``, ``retry``, ``guard``, ``poll``, ``lease``,
-        ``audit``, ``clock``: :attr:`SecretStore.OPTIONS`) and backend options (credentials, clients,
-        timeouts, ...: the backend's options class, such as ``VaultOptions``), by keyword. A
-        keyword beats the URL, which beats the environment.
+        ``audit``, ``clock``, ``executor``: :attr:`SecretStore.OPTIONS`) and backend options
+        (credentials, clients, timeouts, ...: the backend's options class, such as
+        ``VaultOptions``), by keyword. A keyword beats the URL, which beats the environment.
     :raises ValueError: the URL's scheme is unknown, the URL is malformed, or an option's value
         is (see docs/concepts.md, "Options").
     :raises TypeError: an option the backend does not know, or a keyword of the wrong type.

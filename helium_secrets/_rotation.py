@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import collections
 import logging
-import random
 from collections.abc import Callable
 from typing import Any
 
@@ -212,17 +211,13 @@ class RotationListeners:
             self._thread = spawn(self._run, f"helium-rotation-poller[{self._backend}]")
 
     def _run(self) -> None:
-        assert self.policy.interval is not None
-        delay = self.policy.interval
+        policy = self.policy
+        assert policy.interval is not None
+        delay = policy.interval
         while True:
-            jitter = self.policy.jitter
-            pause = delay * random.uniform(1 - jitter, 1 + jitter)
-            if self._wake.wait(pause) or self._stopped:
+            if self._wake.wait(policy.jittered(delay)) or self._stopped:
                 return
-            ok = self.poll_once()
-            delay = (
-                self.policy.interval if ok else min(delay * 2, self.policy.max_backoff)
-            )
+            delay = policy.next_delay(delay, ok=self.poll_once())
 
     def poll_once(self) -> bool:
         """Probe every watched name once; refresh those whose version moved.

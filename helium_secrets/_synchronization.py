@@ -17,7 +17,7 @@ from helium_secrets._forksafe import renew_after_fork
 from helium_secrets.layers.retry import call_with_retry
 
 if TYPE_CHECKING:
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import Executor
 
     from helium_secrets._values import Secret
 
@@ -118,12 +118,15 @@ class Background:
     """The store's background fetches: a small thread pool, started when first needed.
 
     :param name: the threads' name prefix.
+    :param executor: the caller's executor to use instead (a simulation's, say): used as
+        given, never shut down.
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, executor: Executor | None = None) -> None:
         self._name = name
         self._lock = threading.Lock()
-        self._executor: ThreadPoolExecutor | None = None
+        self._given = executor
+        self._executor: Executor | None = executor
         self._closed = False
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> bool:
@@ -150,12 +153,12 @@ class Background:
         """Wait for the fetches running; cancel those queued."""
         self._closed = True
         executor = self._executor
-        if executor is not None:
+        if executor is not None and executor is not self._given:
             executor.shutdown(wait=True, cancel_futures=True)
 
     def after_fork_in_child(self) -> None:
         self._lock = threading.Lock()
-        self._executor = None
+        self._executor = self._given
 
 
 def spawn(target: Callable[[], Any], name: str) -> threading.Thread:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from helium_secrets._async._pipeline import AsyncCallPipeline, copy_error
 from helium_secrets._async._rotation import AsyncRotationListeners
@@ -30,6 +31,9 @@ from helium_secrets.errors import (
 )
 from helium_secrets.layers.cache import CacheEntry, SecretCache
 from helium_secrets.layers.retry import Clock, RetryPolicy
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
 
 __all__ = ["AsyncReadPath", "to_secret"]
 
@@ -72,6 +76,7 @@ class AsyncReadPath:
         clock: Clock,
         stats: StatsRecorder,
         default_policy: Callable[[], RetryPolicy],
+        executor: Executor | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.backend: AsyncBackend = pipeline.backend
@@ -84,7 +89,7 @@ class AsyncReadPath:
         self._default_policy = default_policy
         self._lock = AsyncThreadLock()
         self._inflight: dict[_Key, AsyncFlight] = {}
-        self._tasks = AsyncBackground(f"helium-refresh[{pipeline.backend_name}]")
+        self._tasks = AsyncBackground(f"helium-refresh[{pipeline.backend_name}]", executor)
         self._closed = False
 
     # -- the cache lookup ------------------------------------------------------------------
@@ -191,20 +196,32 @@ class AsyncReadPath:
         try:
             secret, ticket = await self._fetch(name, version, label, policy, ttl)
         except Exception as exc:
+            self._release(key, flight)
             flight.resolve(error=exc)
             return
         except BaseException:
+            self._release(key, flight)
             flight.resolve(error=_Abandoned())
             raise
-        else:
-            flight.resolve(secret)
+        await self._announce(key, flight, secret, ticket)
+
+    async def _announce(self, key: _Key, flight: AsyncFlight, secret: Secret,
+                        ticket: int | None) -> None:
+        """Tell the listeners what a read learned, then its callers. The read leaves the
+        in-flight table first, so that a listener that reads the name starts a read of its
+        own instead of waiting on this one for good; the callers get their answer once the
+        listeners were told, as when the read is their own."""
+        self._release(key, flight)
+        try:
+            if ticket is not None:
+                await self._listeners().observe(secret, ticket)
         finally:
-            with self._lock:
-                if self._inflight.get(key) is flight:
-                    del self._inflight[key]
-        if ticket is not None:
-            # After the answer is out: a listener that reads the name must not wait on it.
-            await self._listeners().observe(secret, ticket)
+            flight.resolve(secret)
+
+    def _release(self, key: _Key, flight: AsyncFlight) -> None:
+        with self._lock:
+            if self._inflight.get(key) is flight:
+                del self._inflight[key]
 
     async def _wait(self, name: str, flight: AsyncFlight, stale: Secret | None,
                     leader: bool) -> Secret:
@@ -418,8 +435,7 @@ class AsyncReadPath:
                     self._keep(secret, generation, None)
                     self.pipeline.emit("get", name, secret.version, None, 0.0, "miss", 0,
                                        "get_many")
-                    flights[name].resolve(secret)
-                    await self._listeners().observe(secret, ticket)
+                    await self._announce((name, None, None), flights[name], secret, ticket)
                     continue
                 error = (await self.pipeline.translate(answer, name) if answer is not None
                          else SecretNotFoundError("secret not found",
@@ -437,10 +453,8 @@ class AsyncReadPath:
                 flights[name].resolve(error=_Abandoned())
             raise
         finally:
-            with self._lock:
-                for name in chunk:
-                    if self._inflight.get((name, None, None)) is flights[name]:
-                        del self._inflight[(name, None, None)]
+            for name in chunk:
+                self._release((name, None, None), flights[name])
 
     # -- life cycle ------------------------------------------------------------------------
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import collections
 import logging
-import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -210,17 +209,13 @@ class AsyncRotationListeners:
             self._thread = spawn(self._run, f"helium-rotation-poller[{self._backend}]")
 
     async def _run(self) -> None:
-        assert self.policy.interval is not None
-        delay = self.policy.interval
+        policy = self.policy
+        assert policy.interval is not None
+        delay = policy.interval
         while True:
-            jitter = self.policy.jitter
-            pause = delay * random.uniform(1 - jitter, 1 + jitter)
-            if await self._wake.wait(pause) or self._stopped:
+            if await self._wake.wait(policy.jittered(delay)) or self._stopped:
                 return
-            ok = await self.poll_once()
-            delay = (
-                self.policy.interval if ok else min(delay * 2, self.policy.max_backoff)
-            )
+            delay = policy.next_delay(delay, ok=await self.poll_once())
 
     async def poll_once(self) -> bool:
         """Probe every watched name once; refresh those whose version moved.

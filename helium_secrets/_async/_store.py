@@ -43,6 +43,7 @@ from helium_secrets.layers.retry import Clock, RetryPolicy, SystemClock
 from helium_secrets.layers.rotation import AsyncRotationCallback, PollPolicy, ticket_counter
 
 if TYPE_CHECKING:  # imported where used: datetime is not loaded by import helium_secrets
+    from concurrent.futures import Executor
     from datetime import datetime
 
     from helium_secrets.lifecycle import AuditFinding, AuditPolicy, Lifecycle
@@ -69,10 +70,14 @@ class AsyncSecretStore:
     :param audit: hooks that receive an :class:`~helium_secrets.layers.audit.AuditEvent` per
         operation.
     :param clock: the time source (tests pass a fake clock).
+    :param executor: runs the sync twin's background refreshes (refresh-ahead, stale-wait
+        fetches); default: a pool of two threads made when first needed. A simulation passes
+        one that runs them on its own schedule (see ``benchmarks/fleet.py``); the store never
+        shuts a given one down. The async twin runs them as tasks and leaves it alone.
     """
 
     #: The keyword options :func:`~helium_secrets.open_store` passes to the store, not the backend.
-    OPTIONS = ("cache", "retry", "guard", "poll", "lease", "audit", "clock")
+    OPTIONS = ("cache", "retry", "guard", "poll", "lease", "audit", "clock", "executor")
 
     def __init__(
         self,
@@ -85,6 +90,7 @@ class AsyncSecretStore:
         lease: LeasePolicy = _DEFAULT_LEASE,
         audit: Iterable[AuditHook] = (),
         clock: Clock | None = None,
+        executor: Executor | None = None,
     ) -> None:
         self.backend = backend
         self.retry_policy = retry
@@ -106,7 +112,8 @@ class AsyncSecretStore:
         ticket = ticket_counter()
         self._reads = AsyncReadPath(pipeline=self._pipeline, cache=self._cache,
                                     listeners=lambda: self._listeners, ticket=ticket, clock=clock,
-                                    stats=self._stats, default_policy=lambda: self.retry_policy)
+                                    stats=self._stats, default_policy=lambda: self.retry_policy,
+                                    executor=executor)
         self._writes = AsyncWritePath(pipeline=self._pipeline, reads=self._reads,
                                       cache=self._cache, listeners=lambda: self._listeners,
                                       ticket=ticket)

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from helium_secrets.layers.retry import async_call_with_retry as call_with_retry
 
 if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
     from helium_secrets._values import Secret
 
 __all__ = [
@@ -142,9 +144,11 @@ class AsyncBackground:
     """The store's background fetches: tasks on the running loop, awaited by :meth:`aclose`.
 
     :param name: the tasks' name prefix.
+    :param executor: the sync twin's (an executor for its thread pool); tasks need none, so
+        the async twin takes it and leaves it alone.
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, executor: Executor | None = None) -> None:
         self._name = name
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False

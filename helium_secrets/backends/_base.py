@@ -477,10 +477,10 @@ class AsyncBackend(Protocol):
     names, arguments, return values, errors and :class:`Capabilities`; ``close`` is ``aclose``.
 
     Four members stay plain, because they do no I/O: the ``name`` and ``capabilities``
-    properties, :meth:`classify` and :meth:`lease_upkeep_due`. ``list_names`` returns (awaited) an iterable of names;
-    an async generator is accepted too. A backend registers its async class beside its sync
-    one (``register_backend(..., async_target="module:Class")``); a backend without one is
-    run by :func:`~helium_secrets.open_async_store` in worker threads
+    properties, :meth:`classify` and :meth:`lease_upkeep_due`. ``list_names`` returns
+    (awaited) an iterable of names; an async generator is accepted too. A backend registers
+    its async class beside its sync one (``register_backend(..., async_target="module:Class")``);
+    a backend without one is run by :func:`~helium_secrets.open_async_store` in worker threads
     (:class:`~helium_secrets.backends.aio.ThreadedBackend`).
     """
 

@@ -27,7 +27,9 @@ class CachePolicy:
     :param max_entries: the most secrets kept; when full, the one fetched longest ago goes.
     :param refresh_ahead: the last fraction of ``ttl`` in which a read triggers a background
         refresh while still getting the cached value; the exact moment is jittered between
-        half and all of it, so a fleet does not refresh in lock-step (0 turns it off).
+        half and all of it, and a value fetched cold is first due at a random moment of its
+        period, so a fleet does not refresh in lock-step (0 turns it off; see
+        :meth:`SecretCache.put`).
     :param stale_if_error: seconds past expiry during which the old value is served when the
         backend fails with a transient error (0 turns it off).
     :param negative_ttl: seconds a "not found" answer is remembered (0 turns it off).
@@ -124,10 +126,31 @@ class SecretCache:
                 yield _raw(entry.secret)
 
     def put(self, name: str, secret: Secret, now: float, ttl: float | None = None) -> None:
-        """Cache ``secret`` as the current version of ``name``."""
+        """Cache ``secret`` as the current version of ``name``.
+
+        With refresh-ahead, the next refresh is due one period (``ttl`` less a jittered part
+        of the refresh-ahead window) after the previous one was due, not after this fetch: a
+        refresh held back by an outage or a late reader keeps its place in the cycle, so
+        stores that were spread out stay spread out. A value with no place to keep (fetched
+        cold, or a whole period late) is first due at a random moment of its period, so that
+        stores which fetched together (a fleet's start, a recovery) do not refresh together.
+        """
         ttl = self.policy.ttl if ttl is None else ttl
         ahead = ttl * self.policy.refresh_ahead * (0.5 + 0.5 * self._rng())
-        self._insert(name, CacheEntry(secret, now, now + ttl - ahead, now + ttl))
+        period = ttl - ahead
+        due = self._due(name)
+        if not ahead:
+            refresh_at = now + ttl
+        elif due is None or now >= due + period:
+            refresh_at = now + period * self._rng()
+        else:  # late: one period after it was due; early (an explicit refresh): after now
+            refresh_at = min(due, now) + period
+        self._insert(name, CacheEntry(secret, now, refresh_at, now + ttl))
+
+    def _due(self, name: str) -> float | None:
+        """When the cached value of ``name`` was (or is) due for a refresh, if one is cached."""
+        entry = self.entries.get(name)
+        return entry.refresh_at if entry is not None and entry.secret is not None else None
 
     def put_missing(self, name: str, now: float, message: str) -> None:
         """Remember that ``name`` does not exist, for ``negative_ttl`` seconds.

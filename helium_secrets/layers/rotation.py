@@ -8,6 +8,7 @@ answer is too old or cannot be ordered, is decided here, once for both twins.
 from __future__ import annotations
 
 import itertools
+import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -94,5 +95,18 @@ class PollPolicy:
             raise ValueError("PollPolicy.interval must be positive or None")
         if not 0 <= self.jitter < 1:
             raise ValueError("PollPolicy.jitter is a fraction in [0, 1)")
+
+    # The poller's schedule, decided here (I/O-free) so that whatever drives the polls, the
+    # poller thread or a simulation's virtual clock, follows the same one.
+
+    def jittered(self, delay: float) -> float:
+        """``delay`` times a random factor in ``[1 - jitter, 1 + jitter]``: the actual wait."""
+        return delay * random.uniform(1 - self.jitter, 1 + self.jitter)
+
+    def next_delay(self, delay: float, *, ok: bool) -> float:
+        """The wait before the next poll, before jitter: the interval after a clean poll;
+        after a failed one, twice ``delay`` (the last wait), up to ``max_backoff``."""
+        assert self.interval is not None
+        return self.interval if ok else min(delay * 2, self.max_backoff)
 
 

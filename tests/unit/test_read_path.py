@@ -244,3 +244,57 @@ def test_ignore_missing_raises_any_error_but_not_found(
         assert info.value.name == "b"
         assert backend.batches == ([["b", "nope", "c"]] if batched else [])
         assert list(store.get_many(["a", "b", "nope", "c"], ignore_missing=True)) == ["a", "b", "c"]
+
+
+class _RecordingExecutor(ThreadPoolExecutor):
+    """An executor of the caller's: runs each job at once, remembers it, and counts shutdowns."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=1)
+        self.jobs: list[str] = []
+        self.shutdowns = 0
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.jobs.append(getattr(fn, "__name__", "?"))
+        return super().submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self.shutdowns += 1
+        super().shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
+def test_background_refreshes_run_on_the_executor_given_and_close_leaves_it_running() -> None:
+    # SecretStore(executor=...): a simulation (benchmarks/fleet.py) or a test runs the store's
+    # background work on its own schedule; one executor may serve many stores, so a store's
+    # close() must not shut it down.
+    clock = ManualClock()
+    backend = ControlledBackend(clock)
+    backend.put("app/db", "v1")
+    executor = _RecordingExecutor()
+    stores = [SecretStore(backend, clock=clock, executor=executor,
+                          cache=CachePolicy(ttl=100, refresh_ahead=0.2)) for _ in range(2)]
+    for store in stores:
+        store.get("app/db")
+    clock.advance(95)  # inside the refresh-ahead window of both
+    reads = backend.calls["get"]
+    for store in stores:
+        store.get("app/db")
+    wait_until(lambda: backend.calls["get"] == reads + 2, "both refreshes")
+    assert executor.jobs == ["run", "run"]
+    stores[0].close()
+    assert executor.shutdowns == 0
+    clock.advance(95)
+    stores[1].get("app/db")
+    wait_until(lambda: backend.calls["get"] == reads + 3, "the second store's refresh")
+    stores[1].close()
+    assert executor.shutdowns == 0
+    executor.shutdown()
+
+
+def test_open_store_passes_the_executor_to_the_store() -> None:
+    from helium_secrets import open_store
+
+    executor = _RecordingExecutor()
+    with open_store("mem://", executor=executor) as store:
+        assert store._reads._tasks._executor is executor
+    executor.shutdown()

@@ -192,3 +192,15 @@ def test_a_listener_that_reads_the_rotated_secret_on_a_store_without_cache_does_
     assert not worker.is_alive(), "the read that found the rotation never returned"
     assert seen == ["two"]
     store.close()
+
+
+def test_the_poll_schedule_is_the_policys_jittered_interval_doubling_after_failures() -> None:
+    # PollPolicy decides the poller's schedule (the thread and the fleet simulation share it).
+    policy = PollPolicy(interval=10, jitter=0.2, max_backoff=35)
+    waits = [policy.jittered(10) for _ in range(200)]
+    assert all(8 <= wait <= 12 for wait in waits)
+    assert max(waits) - min(waits) > 1  # it is jittered
+    assert policy.next_delay(10, ok=False) == 20
+    assert policy.next_delay(20, ok=False) == 35  # capped at max_backoff
+    assert policy.next_delay(35, ok=True) == 10
+    assert PollPolicy(interval=10, jitter=0).jittered(10) == 10
