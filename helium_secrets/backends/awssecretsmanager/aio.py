@@ -1,0 +1,191 @@
+"""The async AWS Secrets Manager backend: the operations of :mod:`.reads` and :mod:`.writes`,
+run on an aiobotocore client (``pip install 'helium-secrets[aws-async]'``).
+
+Imported only when used: ``import helium_secrets`` and the sync backend do not import
+aiobotocore. Its methods are the sync backend's, awaited (``close`` is ``aclose``); the same
+options, URL form, capabilities, errors and classification, since both run the same flows
+(:mod:`~helium_secrets.backends._flows`) and only the client differs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import botocore.session
+from aiobotocore.session import AioSession
+
+from helium_secrets._options import option
+from helium_secrets._values import VersionInfo
+from helium_secrets.backends._aiodefaults import AsyncBackendDefaults
+from helium_secrets.backends._base import RawSecret, extra_operation
+from helium_secrets.backends._flows import Flow, arun
+from helium_secrets.backends.awssecretsmanager.backend import AWSSecretsManagerCore
+from helium_secrets.backends.awssecretsmanager.options import (
+    AWSSecretsManagerOptions,
+    check_endpoint,
+    check_ready_client,
+    checked_client,
+    client_arguments,
+    endpoint_of,
+    region_of,
+    region_option,
+)
+from helium_secrets.lifecycle import Lifecycle
+
+__all__ = ["AsyncAWSSecretsManagerBackend", "AsyncAWSSecretsManagerOptions"]
+
+T = TypeVar("T")
+
+
+def _no_session_problem(session: Any) -> str | None:
+    return None if session is None or isinstance(session, AioSession) else "an AioSession"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AsyncAWSSecretsManagerOptions(AWSSecretsManagerOptions):
+    """The options of :class:`AsyncAWSSecretsManagerBackend`: those of
+    :class:`~helium_secrets.backends.awssecretsmanager.AWSSecretsManagerOptions`, except that
+    ``session`` is an ``aiobotocore.session.AioSession`` and ``client`` a ready aiobotocore
+    ``secretsmanager`` client (already entered; the backend does not close it)."""
+
+    session: Any = option(None, check=_no_session_problem)
+
+
+class AsyncAWSSecretsManagerBackend(AWSSecretsManagerCore, AsyncBackendDefaults):
+    """AWS Secrets Manager through aiobotocore, awaited.
+
+    Building it connects nowhere and looks up no credentials: the options, the endpoint (the
+    TLS rule, on the endpoint botocore resolves from ``endpoint_url=``, the environment and
+    the config files) and the region are checked here; the client is made on the first call.
+
+    :param options: a ready :class:`AsyncAWSSecretsManagerOptions`, or pass its fields as
+        keywords.
+    :raises ValueError: as the sync backend's.
+    """
+
+    options_class = AsyncAWSSecretsManagerOptions
+
+    def __init__(
+        self, *, options: AWSSecretsManagerOptions | None = None, **keywords: Any
+    ) -> None:
+        opts = self._configure(options, keywords)
+        self._client: Any = opts.client
+        self._lock = asyncio.Lock()
+        if opts.client is not None:
+            check_ready_client(opts)
+            self._endpoint, self._region = endpoint_of(opts.client), region_of(opts.client)
+            return
+        self._session: AioSession = opts.session or AioSession(profile=opts.profile)
+        self._arguments = client_arguments(opts, region_option(opts))
+        # What the client will call, from a sync botocore client built with placeholder keys
+        # (so no credential lookup), as the sync backend checks its client.
+        probe = checked_client(self._probe, opts)
+        self._endpoint, self._region = endpoint_of(probe), region_of(probe)
+        probe.close()
+
+    def _probe(self) -> Any:
+        arguments = dict(self._arguments)
+        arguments["region_name"] = (arguments["region_name"]
+                                    or self._session.get_config_variable("region"))
+        session = botocore.session.Session(profile=self._session.profile)
+        return session.create_client(self._options.service, aws_access_key_id="probe",
+                                     aws_secret_access_key="probe", **arguments)
+
+    async def _ready(self) -> Any:
+        """The client, made on the first call (under a lock: one for all concurrent callers)."""
+        if self._client is not None:
+            return self._client
+        async with self._lock:
+            if self._client is None:
+                client = await self._session.create_client(
+                    self._options.service, **self._arguments).__aenter__()
+                try:
+                    check_endpoint(client, self._options)
+                except ValueError:
+                    await client.close()
+                    raise
+                self._client = client
+        return self._client
+
+    async def _run(self, flow: Flow[T]) -> T:
+        return await arun(flow, await self._ready())
+
+    @property
+    def client(self) -> Any:
+        """The aiobotocore client (``None`` until the first call)."""
+        return self._client
+
+    @property
+    def endpoint(self) -> str:
+        return self._endpoint
+
+    @property
+    def region(self) -> str | None:
+        return self._region
+
+    async def get(self, name: str, version: str | None = None,
+                  label: str | None = None) -> RawSecret:
+        return await self._run(self._get(name, version, label))
+
+    async def get_many(self, names: Sequence[str]) -> dict[str, RawSecret | BaseException]:
+        return await self._run(self._get_many(names))
+
+    async def current_version(self, name: str) -> str:
+        return await self._run(self._current(name))
+
+    async def list_names(self, prefix: str = "") -> Iterator[str]:
+        return iter(await self._run(self._list_names(prefix)))
+
+    async def list_versions(self, name: str) -> list[VersionInfo]:
+        return await self._run(self._list_versions(name))
+
+    async def put(
+        self,
+        name: str,
+        value: str | bytes,
+        *,
+        expected_version: str | None = None,
+        create_only: bool = False,
+        request_token: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        labels: Sequence[str] = (),
+    ) -> VersionInfo:
+        return await self._run(self._put(
+            name, value, expected_version=expected_version, create_only=create_only,
+            request_token=request_token, metadata=metadata, labels=labels))
+
+    async def set_label(self, name: str, label: str, version: str | None) -> None:
+        await self._run(self._set_label(name, label, version))
+
+    async def stage(self, name: str, value: str | bytes, *, expected_current: str | None,
+                    request_token: str | None = None) -> VersionInfo:
+        return await self._run(self._stage(name, value, expected_current=expected_current,
+                                           request_token=request_token))
+
+    async def promote(self, name: str, version: str, *, expected_current: str | None) -> None:
+        await self._run(self._promote(name, version, expected_current=expected_current))
+
+    async def discard(self, name: str, version: str) -> None:
+        await self._run(self._discard(name, version))
+
+    async def delete(self, name: str, *, purge: bool = False) -> None:
+        await self._run(self._delete(name, purge=purge))
+
+    @extra_operation(writes=False)
+    async def describe(self, name: str) -> Lifecycle:
+        """As :meth:`AWSSecretsManagerBackend.describe`: one DescribeSecret."""
+        return await self._run(self._lifecycle(name))
+
+    @extra_operation(writes=True)
+    async def restore(self, name: str) -> None:
+        """As :meth:`AWSSecretsManagerBackend.restore` (``store.extras.restore(name)``)."""
+        await self._run(self._restore(name))
+
+    async def aclose(self) -> None:
+        """Close the client this backend made (a given ``client`` stays open)."""
+        client, self._client = self._client, None
+        if client is not None and self._owns_client:
+            await client.close()
