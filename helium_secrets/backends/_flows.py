@@ -44,12 +44,15 @@ def run(flow: Flow[T], client: Any) -> T:
     call = steps.first()
     while call is not None:
         try:
-            answer = getattr(client, call.method)(**call.kwargs)
-            answer = list(answer) if call.collect else answer
+            # Kept in no local: an answer can hold a value, and an error the flow raises
+            # next must not find it in this frame (error reporters capture locals).
+            steps.answer = getattr(client, call.method)(**call.kwargs)
+            if call.collect:
+                steps.answer = list(steps.answer)
         except Exception as exc:  # the flow decides what the SDK's error means
             call = steps.throw(exc)
         else:
-            call = steps.send(answer)
+            call = steps.send()
     return steps.result
 
 
@@ -59,17 +62,21 @@ async def arun(flow: Flow[T], client: Any) -> T:
     call = steps.first()
     while call is not None:
         try:
-            answer = await getattr(client, call.method)(**call.kwargs)
-            answer = [item async for item in answer] if call.collect else answer
+            steps.answer = await getattr(client, call.method)(**call.kwargs)  # as in run()
+            if call.collect:
+                steps.answer = [item async for item in steps.answer]
         except Exception as exc:  # the flow decides what the SDK's error means
             call = steps.throw(exc)
         else:
-            call = steps.send(answer)
+            call = steps.send()
     return steps.result
 
 
 class _Steps(Generic[T]):
-    """A flow's progress: the next call it asks for (``None`` once it returned its result)."""
+    """A flow's progress: the next call it asks for (``None`` once it returned its result),
+    and the answer to send it (handed over without staying in a local or here)."""
+
+    answer: Any = None
 
     def __init__(self, flow: Flow[T]) -> None:
         self._flow = flow
@@ -78,11 +85,16 @@ class _Steps(Generic[T]):
     def first(self) -> Call | None:
         return self._advance(lambda: next(self._flow))
 
-    def send(self, answer: Any) -> Call | None:
-        return self._advance(lambda: self._flow.send(answer))
+    def send(self) -> Call | None:
+        return self._advance(lambda: self._flow.send(self._take()))
 
     def throw(self, exc: Exception) -> Call | None:
+        self.answer = None
         return self._advance(lambda: self._flow.throw(exc))
+
+    def _take(self) -> Any:
+        answer, self.answer = self.answer, None
+        return answer
 
     def _advance(self, step: Callable[[], Call]) -> Call | None:
         try:

@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 import botocore.session
 from aiobotocore.session import AioSession
 
-from helium_secrets._options import option
 from helium_secrets._values import VersionInfo
 from helium_secrets.backends._aiodefaults import AsyncBackendDefaults
 from helium_secrets.backends._base import RawSecret, extra_operation
@@ -40,10 +39,6 @@ __all__ = ["AsyncAWSSecretsManagerBackend", "AsyncAWSSecretsManagerOptions"]
 T = TypeVar("T")
 
 
-def _no_session_problem(session: Any) -> str | None:
-    return None if session is None or isinstance(session, AioSession) else "an AioSession"
-
-
 @dataclass(frozen=True, kw_only=True)
 class AsyncAWSSecretsManagerOptions(AWSSecretsManagerOptions):
     """The options of :class:`AsyncAWSSecretsManagerBackend`: those of
@@ -51,7 +46,7 @@ class AsyncAWSSecretsManagerOptions(AWSSecretsManagerOptions):
     ``session`` is an ``aiobotocore.session.AioSession`` and ``client`` a ready aiobotocore
     ``secretsmanager`` client (already entered; the backend does not close it)."""
 
-    session: Any = option(None, check=_no_session_problem)
+    session: AioSession | None = None
 
 
 class AsyncAWSSecretsManagerBackend(AWSSecretsManagerCore, AsyncBackendDefaults):
