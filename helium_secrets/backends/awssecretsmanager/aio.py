@@ -181,6 +181,6 @@ class AsyncAWSSecretsManagerBackend(AWSSecretsManagerCore, AsyncBackendDefaults)
 
     async def aclose(self) -> None:
         """Close the client this backend made (a given ``client`` stays open)."""
-        client, self._client = self._client, None
-        if client is not None and self._owns_client:
+        if self._owns_client and self._client is not None:
+            client, self._client = self._client, None
             await client.close()

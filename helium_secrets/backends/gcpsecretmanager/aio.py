@@ -202,6 +202,6 @@ class AsyncGCPSecretManagerBackend(GCPSecretManagerCore, AsyncBackendDefaults):
 
     async def aclose(self) -> None:
         """Close the client's channel if this backend made it (a given ``client`` stays open)."""
-        client, self._client = self._client, None
-        if client is not None and self._owns_client:
+        if self._owns_client and self._client is not None:
+            client, self._client = self._client, None
             await client.transport.close()
