@@ -462,3 +462,14 @@ def test_importing_the_package_or_the_sync_backend_imports_no_aiobotocore() -> N
             "import helium_secrets.backends.awssecretsmanager.aio\n"
             "assert 'aiobotocore' in sys.modules\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_docs_async_example_runs(server: MotoServer, aws_env: pytest.MonkeyPatch) -> None:
+    """docs/backends/aws.md, "Async": its example, against moto (named by the environment)."""
+    from tests.docs.pages import ROOT, python_block
+
+    aws_env.setenv("AWS_ENDPOINT_URL", server.endpoint_url)  # plain http, to loopback
+    block = python_block((ROOT / "docs/backends/aws.md").read_text(), "## Async")
+    namespace: dict[str, Any] = {}
+    exec(compile(block, "aws.md", "exec"), namespace)  # noqa: S102 - the page's own example
+    assert asyncio.run(namespace["main"]()) == "hunter2"

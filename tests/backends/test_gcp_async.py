@@ -378,3 +378,20 @@ def test_importing_the_sync_backend_does_not_import_the_async_one() -> None:
             "assert 'helium_secrets.backends.gcpsecretmanager.aio' not in sys.modules\n"
             "assert 'helium_secrets.backends._aiodefaults' not in sys.modules\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_docs_async_example_runs(server: SecretManagerEmulator,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/backends/gcp.md, "Async": its example, against the emulator."""
+    import functools
+
+    from helium_secrets.backends.gcpsecretmanager import aio
+    from tests.docs.pages import ROOT, python_block
+
+    monkeypatch.setattr(aio, "AsyncGCPSecretManagerBackend", functools.partial(
+        AsyncGCPSecretManagerBackend, endpoint_url=server.address, insecure=True))
+    block = python_block((ROOT / "docs/backends/gcp.md").read_text(), "## Async")
+    namespace: dict[str, Any] = {}
+    exec(compile(block, "gcp.md", "exec"), namespace)  # noqa: S102 - the page's own example
+    assert asyncio.run(namespace["main"]()) == "hunter2"
+    assert server.calls["AccessSecretVersion"] == 1
