@@ -4,29 +4,18 @@ method of the sync protocol and implements only what its service has."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import ClassVar
 
-from helium_secrets.backends._base import LeaseGrant, RawSecret
+from helium_secrets.backends._base import LeaseGrant
 from helium_secrets.errors import UnsupportedError
 
 __all__ = ["AsyncBackendDefaults"]
 
 
 class AsyncBackendDefaults:
-    """The defaults, awaited: ``get_many`` one read at a time; no staging companion and no
-    leases."""
+    """The defaults, awaited: no staging companion and no leases."""
 
     name: ClassVar[str] = "backend"
-
-    async def get_many(self, names: Sequence[str]) -> dict[str, RawSecret | BaseException]:
-        out: dict[str, RawSecret | BaseException] = {}
-        for name in names:
-            try:
-                out[name] = await self.get(name)  # type: ignore[attr-defined]
-            except Exception as exc:  # per-item errors are values, classified by the store
-                out[name] = exc
-        return out
 
     async def staging_companion(self, name: str) -> str:
         raise self._unsupported("staged rotation")

@@ -10,17 +10,16 @@ options, URL form, capabilities, errors and classification, since both run the s
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import botocore.session
 from aiobotocore.session import AioSession
 
-from helium_secrets._values import VersionInfo
 from helium_secrets.backends._aiodefaults import AsyncBackendDefaults
-from helium_secrets.backends._base import RawSecret, extra_operation
+from helium_secrets.backends._base import extra_operation
 from helium_secrets.backends._flows import Flow, arun
+from helium_secrets.backends._shells import AsyncShell
 from helium_secrets.backends.awssecretsmanager.backend import AWSSecretsManagerCore
 from helium_secrets.backends.awssecretsmanager.options import (
     AWSSecretsManagerOptions,
@@ -49,7 +48,7 @@ class AsyncAWSSecretsManagerOptions(AWSSecretsManagerOptions):
     session: AioSession | None = None
 
 
-class AsyncAWSSecretsManagerBackend(AWSSecretsManagerCore, AsyncBackendDefaults):
+class AsyncAWSSecretsManagerBackend(AWSSecretsManagerCore, AsyncShell, AsyncBackendDefaults):
     """AWS Secrets Manager through aiobotocore, awaited.
 
     Building it connects nowhere and looks up no credentials: the options, the endpoint (the
@@ -120,54 +119,6 @@ class AsyncAWSSecretsManagerBackend(AWSSecretsManagerCore, AsyncBackendDefaults)
     @property
     def region(self) -> str | None:
         return self._region
-
-    async def get(self, name: str, version: str | None = None,
-                  label: str | None = None) -> RawSecret:
-        return await self._run(self._get(name, version, label))
-
-    async def get_many(self, names: Sequence[str]) -> dict[str, RawSecret | BaseException]:
-        return await self._run(self._get_many(names))
-
-    async def current_version(self, name: str) -> str:
-        return await self._run(self._current(name))
-
-    async def list_names(self, prefix: str = "") -> Iterator[str]:
-        return iter(await self._run(self._list_names(prefix)))
-
-    async def list_versions(self, name: str) -> list[VersionInfo]:
-        return await self._run(self._list_versions(name))
-
-    async def put(
-        self,
-        name: str,
-        value: str | bytes,
-        *,
-        expected_version: str | None = None,
-        create_only: bool = False,
-        request_token: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-        labels: Sequence[str] = (),
-    ) -> VersionInfo:
-        return await self._run(self._put(
-            name, value, expected_version=expected_version, create_only=create_only,
-            request_token=request_token, metadata=metadata, labels=labels))
-
-    async def set_label(self, name: str, label: str, version: str | None) -> None:
-        await self._run(self._set_label(name, label, version))
-
-    async def stage(self, name: str, value: str | bytes, *, expected_current: str | None,
-                    request_token: str | None = None) -> VersionInfo:
-        return await self._run(self._stage(name, value, expected_current=expected_current,
-                                           request_token=request_token))
-
-    async def promote(self, name: str, version: str, *, expected_current: str | None) -> None:
-        await self._run(self._promote(name, version, expected_current=expected_current))
-
-    async def discard(self, name: str, version: str) -> None:
-        await self._run(self._discard(name, version))
-
-    async def delete(self, name: str, *, purge: bool = False) -> None:
-        await self._run(self._delete(name, purge=purge))
 
     @extra_operation(writes=False)
     async def describe(self, name: str) -> Lifecycle:

@@ -3,15 +3,15 @@ operations of :mod:`.reads` and :mod:`.writes` on a boto3 client."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import SplitResult
 
 from helium_secrets._options import build, parse, query_of
-from helium_secrets._values import VersionInfo
-from helium_secrets.backends._base import BackendBase, Capabilities, Classified, RawSecret, extra_operation
+from helium_secrets.backends._base import BackendBase, Capabilities, Classified, extra_operation
 from helium_secrets.backends._display import shown_address
 from helium_secrets.backends._flows import Flow, run
+from helium_secrets.backends._shells import SyncShell
 from helium_secrets.backends.awssecretsmanager.errors import classify
 from helium_secrets.backends.awssecretsmanager.names import NAME_RULES
 from helium_secrets.backends.awssecretsmanager.options import (
@@ -116,7 +116,7 @@ class AWSSecretsManagerCore(Writes):
                 f"endpoint={shown_address(self.endpoint)}>")
 
 
-class AWSSecretsManagerBackend(AWSSecretsManagerCore, BackendBase):
+class AWSSecretsManagerBackend(AWSSecretsManagerCore, SyncShell, BackendBase):
     """AWS Secrets Manager through boto3.
 
     :param options: a ready :class:`AWSSecretsManagerOptions`, or pass its fields as keywords.
@@ -139,53 +139,6 @@ class AWSSecretsManagerBackend(AWSSecretsManagerCore, BackendBase):
     @property
     def region(self) -> str | None:
         return region_of(self.client)
-
-    def get(self, name: str, version: str | None = None, label: str | None = None) -> RawSecret:
-        return self._run(self._get(name, version, label))
-
-    def get_many(self, names: Sequence[str]) -> dict[str, RawSecret | BaseException]:
-        return self._run(self._get_many(names))
-
-    def current_version(self, name: str) -> str:
-        return self._run(self._current(name))
-
-    def list_names(self, prefix: str = "") -> Iterator[str]:
-        return iter(self._run(self._list_names(prefix)))
-
-    def list_versions(self, name: str) -> list[VersionInfo]:
-        return self._run(self._list_versions(name))
-
-    def put(
-        self,
-        name: str,
-        value: str | bytes,
-        *,
-        expected_version: str | None = None,
-        create_only: bool = False,
-        request_token: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-        labels: Sequence[str] = (),
-    ) -> VersionInfo:
-        return self._run(self._put(
-            name, value, expected_version=expected_version, create_only=create_only,
-            request_token=request_token, metadata=metadata, labels=labels))
-
-    def set_label(self, name: str, label: str, version: str | None) -> None:
-        self._run(self._set_label(name, label, version))
-
-    def stage(self, name: str, value: str | bytes, *, expected_current: str | None,
-              request_token: str | None = None) -> VersionInfo:
-        return self._run(self._stage(name, value, expected_current=expected_current,
-                                     request_token=request_token))
-
-    def promote(self, name: str, version: str, *, expected_current: str | None) -> None:
-        self._run(self._promote(name, version, expected_current=expected_current))
-
-    def discard(self, name: str, version: str) -> None:
-        self._run(self._discard(name, version))
-
-    def delete(self, name: str, *, purge: bool = False) -> None:
-        self._run(self._delete(name, purge=purge))
 
     @extra_operation(writes=False)
     def describe(self, name: str) -> Lifecycle:

@@ -12,6 +12,7 @@ import botocore.exceptions
 from helium_secrets._values import VersionInfo
 from helium_secrets.backends._base import RawSecret
 from helium_secrets.backends._flows import Call, Flow
+from helium_secrets.backends._shells import Operations
 from helium_secrets.backends.awssecretsmanager.errors import (
     DELETED_READ,
     DELETED_WRITE,
@@ -39,7 +40,7 @@ __all__ = ["BATCH_SIZE", "Reads", "check_one_current", "list_params", "names_in"
 BATCH_SIZE = 20
 
 
-class Reads:
+class Reads(Operations):
     """The reading half of both AWS backends (:class:`AWSSecretsManagerBackend` and its async
     twin), as flows (:mod:`~helium_secrets.backends._flows`), with the state it is built with."""
 
@@ -102,13 +103,7 @@ class Reads:
                 # A policy allows GetSecretValue but not the batch call: read one by one, now
                 # and from now on.
                 self._batch_denied = True
-        out = {}
-        for name in names:
-            try:
-                out[name] = yield from self._get(name)
-            except Exception as exc:  # per-item errors are values, classified by the store
-                out[name] = exc
-        return out
+        return (yield from super()._get_many(names))
 
     def _batch(self, chunk: Sequence[str]) -> Flow[dict[str, RawSecret | BaseException]]:
         out: dict[str, RawSecret | BaseException] = {}
@@ -136,7 +131,10 @@ class Reads:
             out.setdefault(name, SecretNotFoundError("secret not found"))
         return out
 
-    def _current(self, name: str, *, writing: bool = False) -> Flow[str]:
+    def _current_version(self, name: str) -> Flow[str]:
+        return (yield from self._current(name, writing=False))
+
+    def _current(self, name: str, *, writing: bool) -> Flow[str]:
         description = yield from self._describe(name, writing=writing)
         current = [str(version) for version, stages
                    in (description.get("VersionIdsToStages") or {}).items() if CURRENT in stages]

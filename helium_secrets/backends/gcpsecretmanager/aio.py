@@ -10,7 +10,6 @@ form, capabilities, errors and classification, since both run the same flows
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -23,8 +22,9 @@ from google.cloud.secretmanager_v1.services.secret_manager_service.transports im
 
 from helium_secrets._values import VersionInfo
 from helium_secrets.backends._aiodefaults import AsyncBackendDefaults
-from helium_secrets.backends._base import RawSecret, extra_operation
+from helium_secrets.backends._base import extra_operation
 from helium_secrets.backends._flows import Flow, arun
+from helium_secrets.backends._shells import AsyncShell
 from helium_secrets.backends.gcpsecretmanager.backend import (
     GCPSecretManagerCore,
     default_credentials,
@@ -55,7 +55,7 @@ class AsyncGCPSecretManagerOptions(GCPSecretManagerOptions):
     client: SecretManagerServiceAsyncClient | None = None  # type: ignore[assignment]
 
 
-class AsyncGCPSecretManagerBackend(GCPSecretManagerCore, AsyncBackendDefaults):
+class AsyncGCPSecretManagerBackend(GCPSecretManagerCore, AsyncShell, AsyncBackendDefaults):
     """GCP Secret Manager through ``SecretManagerServiceAsyncClient``, awaited.
 
     Building it connects nowhere: the options, the plaintext rule and the credentials
@@ -131,51 +131,6 @@ class AsyncGCPSecretManagerBackend(GCPSecretManagerCore, AsyncBackendDefaults):
         if self._client is not None:
             return str(getattr(self._client, "api_endpoint", "") or "")
         return str(self._client_options.api_endpoint or SecretManagerServiceAsyncClient.DEFAULT_ENDPOINT)
-
-    async def get(self, name: str, version: str | None = None,
-                  label: str | None = None) -> RawSecret:
-        return await self._run(self._get(name, version, label))
-
-    async def current_version(self, name: str) -> str:
-        return await self._run(self._current_version(name))
-
-    async def list_names(self, prefix: str = "") -> Iterator[str]:
-        return iter(await self._run(self._list_names(prefix)))
-
-    async def list_versions(self, name: str) -> list[VersionInfo]:
-        return await self._run(self._list_versions(name))
-
-    async def put(
-        self,
-        name: str,
-        value: str | bytes,
-        *,
-        expected_version: str | None = None,
-        create_only: bool = False,
-        request_token: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-        labels: Sequence[str] = (),
-    ) -> VersionInfo:
-        return await self._run(self._put(
-            name, value, expected_version=expected_version, create_only=create_only,
-            request_token=request_token, metadata=metadata, labels=labels))
-
-    async def set_label(self, name: str, label: str, version: str | None) -> None:
-        await self._run(self._set_label(name, label, version))
-
-    async def stage(self, name: str, value: str | bytes, *, expected_current: str | None,
-                    request_token: str | None = None) -> VersionInfo:
-        return await self._run(self._stage(name, value, expected_current=expected_current,
-                                           request_token=request_token))
-
-    async def promote(self, name: str, version: str, *, expected_current: str | None) -> None:
-        await self._run(self._promote(name, version, expected_current=expected_current))
-
-    async def discard(self, name: str, version: str) -> None:
-        await self._run(self._discard(name, version))
-
-    async def delete(self, name: str, *, purge: bool = False) -> None:
-        await self._run(self._delete(name, purge=purge))
 
     @extra_operation(writes=False)
     async def describe(self, name: str) -> Lifecycle:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import SplitResult
 
@@ -14,12 +13,12 @@ from helium_secrets.backends._base import (
     BackendBase,
     Capabilities,
     Classified,
-    RawSecret,
     RequestTokens,
     extra_operation,
 )
 from helium_secrets.backends._display import shown_address
 from helium_secrets.backends._flows import Flow, run
+from helium_secrets.backends._shells import SyncShell
 from helium_secrets.backends.gcpsecretmanager.errors import classify
 from helium_secrets.backends.gcpsecretmanager.names import MAPPED_NAME_RULES, RAW_NAME_RULES
 from helium_secrets.backends.gcpsecretmanager.options import (
@@ -153,7 +152,7 @@ class GCPSecretManagerCore(Versions):
                 f"endpoint={shown_address(self.endpoint)}>")
 
 
-class GCPSecretManagerBackend(GCPSecretManagerCore, BackendBase):
+class GCPSecretManagerBackend(GCPSecretManagerCore, SyncShell, BackendBase):
     """GCP Secret Manager, global or regional, through ``SecretManagerServiceClient``.
 
     :param project: the project (see :class:`GCPSecretManagerOptions`).
@@ -186,50 +185,6 @@ class GCPSecretManagerBackend(GCPSecretManagerCore, BackendBase):
         # An insecure (emulator) channel is a transport of its own: the client reports the
         # default endpoint then, not the one it calls.
         return str(self._options.endpoint_url or getattr(self._client, "api_endpoint", "") or "")
-
-    def get(self, name: str, version: str | None = None, label: str | None = None) -> RawSecret:
-        return self._run(self._get(name, version, label))
-
-    def current_version(self, name: str) -> str:
-        return self._run(self._current_version(name))
-
-    def list_names(self, prefix: str = "") -> Iterator[str]:
-        return iter(self._run(self._list_names(prefix)))
-
-    def list_versions(self, name: str) -> list[VersionInfo]:
-        return self._run(self._list_versions(name))
-
-    def put(
-        self,
-        name: str,
-        value: str | bytes,
-        *,
-        expected_version: str | None = None,
-        create_only: bool = False,
-        request_token: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-        labels: Sequence[str] = (),
-    ) -> VersionInfo:
-        return self._run(self._put(
-            name, value, expected_version=expected_version, create_only=create_only,
-            request_token=request_token, metadata=metadata, labels=labels))
-
-    def set_label(self, name: str, label: str, version: str | None) -> None:
-        self._run(self._set_label(name, label, version))
-
-    def stage(self, name: str, value: str | bytes, *, expected_current: str | None,
-              request_token: str | None = None) -> VersionInfo:
-        return self._run(self._stage(name, value, expected_current=expected_current,
-                                     request_token=request_token))
-
-    def promote(self, name: str, version: str, *, expected_current: str | None) -> None:
-        self._run(self._promote(name, version, expected_current=expected_current))
-
-    def discard(self, name: str, version: str) -> None:
-        self._run(self._discard(name, version))
-
-    def delete(self, name: str, *, purge: bool = False) -> None:
-        self._run(self._delete(name, purge=purge))
 
     @extra_operation(writes=False)
     def describe(self, name: str) -> Lifecycle:

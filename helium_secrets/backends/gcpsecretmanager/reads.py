@@ -14,6 +14,7 @@ from google.cloud.secretmanager_v1 import types
 from helium_secrets._values import VersionInfo
 from helium_secrets.backends._base import RawSecret
 from helium_secrets.backends._flows import Call, Flow
+from helium_secrets.backends._shells import Operations
 from helium_secrets.backends.gcpsecretmanager.names import VERSION_ID, decode_name, encode_name, valid_alias
 from helium_secrets.errors import (
     IntegrityError,
@@ -38,7 +39,7 @@ def crc32c(data: bytes) -> int:
     return int(google_crc32c.value(data))
 
 
-class Reads:
+class Reads(Operations):
     """The reading half of both GCP backends (:class:`GCPSecretManagerBackend` and its async
     twin), as flows (:mod:`~helium_secrets.backends._flows`), with the state it is built with."""
 
