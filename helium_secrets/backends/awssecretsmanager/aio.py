@@ -22,6 +22,7 @@ from helium_secrets.backends._flows import Flow, arun
 from helium_secrets.backends._shells import AsyncShell
 from helium_secrets.backends.awssecretsmanager.backend import AWSSecretsManagerCore
 from helium_secrets.backends.awssecretsmanager.options import (
+    AWSClientOptions,
     AWSSecretsManagerOptions,
     check_endpoint,
     check_ready_client,
@@ -33,7 +34,7 @@ from helium_secrets.backends.awssecretsmanager.options import (
 )
 from helium_secrets.lifecycle import Lifecycle
 
-__all__ = ["AsyncAWSSecretsManagerBackend", "AsyncAWSSecretsManagerOptions"]
+__all__ = ["AioClient", "AsyncAWSSecretsManagerBackend", "AsyncAWSSecretsManagerOptions"]
 
 T = TypeVar("T")
 
@@ -48,25 +49,21 @@ class AsyncAWSSecretsManagerOptions(AWSSecretsManagerOptions):
     session: AioSession | None = None
 
 
-class AsyncAWSSecretsManagerBackend(AWSSecretsManagerCore, AsyncShell, AsyncBackendDefaults):
-    """AWS Secrets Manager through aiobotocore, awaited.
+class AioClient:
+    """An AWS backend's aiobotocore client, for every async AWS backend: checked when the
+    backend is built (which connects nowhere and looks up no credentials: the options, the
+    endpoint, with the TLS rule on the endpoint botocore resolves from ``endpoint_url=``, the
+    environment and the config files, and the region), made on the first call."""
 
-    Building it connects nowhere and looks up no credentials: the options, the endpoint (the
-    TLS rule, on the endpoint botocore resolves from ``endpoint_url=``, the environment and
-    the config files) and the region are checked here; the client is made on the first call.
+    _owns_client: bool
 
-    :param options: a ready :class:`AsyncAWSSecretsManagerOptions`, or pass its fields as
-        keywords.
-    :raises ValueError: as the sync backend's.
-    """
+    def _prepare(self, opts: AWSClientOptions) -> None:
+        """Check ``opts`` as the sync backends' ``client_for`` does, building no client.
 
-    options_class = AsyncAWSSecretsManagerOptions
-
-    def __init__(
-        self, *, options: AWSSecretsManagerOptions | None = None, **keywords: Any
-    ) -> None:
-        opts = self._configure(options, keywords)
+        :raises ValueError: as ``client_for``.
+        """
         self._client: Any = opts.client
+        self._client_options = opts
         self._lock = asyncio.Lock()
         if opts.client is not None:
             check_ready_client(opts)
@@ -85,7 +82,7 @@ class AsyncAWSSecretsManagerBackend(AWSSecretsManagerCore, AsyncShell, AsyncBack
         arguments["region_name"] = (arguments["region_name"]
                                     or self._session.get_config_variable("region"))
         session = botocore.session.Session(profile=self._session.profile)
-        return session.create_client(self._options.service, aws_access_key_id="probe",
+        return session.create_client(self._client_options.service, aws_access_key_id="probe",
                                      aws_secret_access_key="probe", **arguments)
 
     async def _ready(self) -> Any:
@@ -95,9 +92,9 @@ class AsyncAWSSecretsManagerBackend(AWSSecretsManagerCore, AsyncShell, AsyncBack
         async with self._lock:
             if self._client is None:
                 client = await self._session.create_client(
-                    self._options.service, **self._arguments).__aenter__()
+                    self._client_options.service, **self._arguments).__aenter__()
                 try:
-                    check_endpoint(client, self._options)
+                    check_endpoint(client, self._client_options)
                 except ValueError:
                     await client.close()
                     raise
@@ -114,11 +111,39 @@ class AsyncAWSSecretsManagerBackend(AWSSecretsManagerCore, AsyncShell, AsyncBack
 
     @property
     def endpoint(self) -> str:
+        """The endpoint the client calls."""
         return self._endpoint
 
     @property
     def region(self) -> str | None:
+        """The region the client calls."""
         return self._region
+
+    async def aclose(self) -> None:
+        """Close the client this backend made (a given ``client`` stays open)."""
+        if self._owns_client and self._client is not None:
+            client, self._client = self._client, None
+            await client.close()
+
+
+class AsyncAWSSecretsManagerBackend(AioClient, AWSSecretsManagerCore, AsyncShell,
+                                    AsyncBackendDefaults):
+    """AWS Secrets Manager through aiobotocore, awaited.
+
+    Building it connects nowhere and looks up no credentials (see :class:`AioClient`); the
+    client is made on the first call.
+
+    :param options: a ready :class:`AsyncAWSSecretsManagerOptions`, or pass its fields as
+        keywords.
+    :raises ValueError: as the sync backend's.
+    """
+
+    options_class = AsyncAWSSecretsManagerOptions
+
+    def __init__(
+        self, *, options: AWSSecretsManagerOptions | None = None, **keywords: Any
+    ) -> None:
+        self._prepare(self._configure(options, keywords))
 
     @extra_operation(writes=False)
     async def describe(self, name: str) -> Lifecycle:
@@ -129,9 +154,3 @@ class AsyncAWSSecretsManagerBackend(AWSSecretsManagerCore, AsyncShell, AsyncBack
     async def restore(self, name: str) -> None:
         """As :meth:`AWSSecretsManagerBackend.restore` (``store.extras.restore(name)``)."""
         await self._run(self._restore(name))
-
-    async def aclose(self) -> None:
-        """Close the client this backend made (a given ``client`` stays open)."""
-        if self._owns_client and self._client is not None:
-            client, self._client = self._client, None
-            await client.close()
