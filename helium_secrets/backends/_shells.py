@@ -6,11 +6,12 @@ sync and once for async: :class:`SyncShell` runs each flow on the backend's clie
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 from helium_secrets._values import VersionInfo
 from helium_secrets.backends._base import RawSecret
 from helium_secrets.backends._flows import Flow
+from helium_secrets.errors import UnsupportedError
 
 __all__ = ["AsyncShell", "Operations", "SyncShell"]
 
@@ -19,8 +20,11 @@ _RawOrError = dict[str, RawSecret | BaseException]
 
 
 class Operations:
-    """The raw operations as flows, named after the protocol's methods with a ``_`` first;
-    ``_get_many`` defaults to one ``_get`` per name (per-name errors are values)."""
+    """The raw operations as flows, named after the protocol's methods with a ``_`` first.
+    The optional ones have defaults: ``_get_many`` is one ``_get`` per name (per-name errors
+    are values); staged rotation is unsupported."""
+
+    name: ClassVar[str]
 
     def _get(self, name: str, version: str | None = None, label: str | None = None,
              ) -> Flow[RawSecret]:
@@ -35,7 +39,7 @@ class Operations:
                 out[name] = exc
         return out
 
-    def _current_version(self, name: str) -> Flow[str]:
+    def _current_version(self, name: str) -> Flow[str | VersionInfo]:
         raise NotImplementedError
 
     def _list_names(self, prefix: str = "") -> Flow[list[str]]:
@@ -55,13 +59,16 @@ class Operations:
 
     def _stage(self, name: str, value: str | bytes, *, expected_current: str | None,
                request_token: str | None = None) -> Flow[VersionInfo]:
-        raise NotImplementedError
+        raise self._no_staging()
 
     def _promote(self, name: str, version: str, *, expected_current: str | None) -> Flow[None]:
-        raise NotImplementedError
+        raise self._no_staging()
 
     def _discard(self, name: str, version: str) -> Flow[None]:
-        raise NotImplementedError
+        raise self._no_staging()
+
+    def _no_staging(self) -> UnsupportedError:
+        return UnsupportedError(f"the {self.name} backend has no staged rotation")
 
     def _delete(self, name: str, *, purge: bool = False) -> Flow[None]:
         raise NotImplementedError
@@ -79,7 +86,7 @@ class SyncShell(Operations):
     def get_many(self, names: Sequence[str]) -> _RawOrError:
         return self._run(self._get_many(names))
 
-    def current_version(self, name: str) -> str:
+    def current_version(self, name: str) -> str | VersionInfo:
         return self._run(self._current_version(name))
 
     def list_names(self, prefix: str = "") -> Iterator[str]:
@@ -127,7 +134,7 @@ class AsyncShell(Operations):
     async def get_many(self, names: Sequence[str]) -> _RawOrError:
         return await self._run(self._get_many(names))
 
-    async def current_version(self, name: str) -> str:
+    async def current_version(self, name: str) -> str | VersionInfo:
         return await self._run(self._current_version(name))
 
     async def list_names(self, prefix: str = "") -> Iterator[str]:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import Any
 
 import google_crc32c
 from google.api_core import exceptions as api_exceptions
@@ -43,7 +43,6 @@ class Reads(Operations):
     """The reading half of both GCP backends (:class:`GCPSecretManagerBackend` and its async
     twin), as flows (:mod:`~helium_secrets.backends._flows`), with the state it is built with."""
 
-    name: ClassVar[str]
     project: str
     location: str | None
     _parent: str
@@ -52,7 +51,6 @@ class Reads(Operations):
     _read_metadata: bool
     _raw_names: bool
     _current_alias: str | None
-    _unsupported: Callable[[str], Exception]
 
     # -- resource names --------------------------------------------------------------------
 

@@ -54,7 +54,7 @@ class Versions(Writes):
     def _alias_for_staging(self) -> str:
         """The current alias; without one (default mode) there is no staged rotation."""
         if self._current_alias is None:
-            raise self._unsupported("staged rotation")
+            raise self._no_staging()
         return self._current_alias
 
     # -- version states (GCP specific): store.extras.<method>(name, version), through the
