@@ -40,36 +40,38 @@ Flow = Generator[Call, Any, T]
 
 def run(flow: Flow[T], client: Any) -> T:
     """Run ``flow`` against the sync ``client``."""
-    steps = _Steps(flow)
-    call = steps.first()
-    while call is not None:
-        try:
-            # Kept in no local: an answer can hold a value, and an error the flow raises
-            # next must not find it in this frame (error reporters capture locals).
-            steps.answer = getattr(client, call.method)(**call.kwargs)
-            if call.collect:
-                steps.answer = list(steps.answer)
-        except Exception as exc:  # the flow decides what the SDK's error means
-            call = steps.throw(exc)
-        else:
-            call = steps.send()
-    return steps.result
+    with _Steps(flow) as steps:
+        call = steps.first()
+        while call is not None:
+            try:
+                # Kept in no local: an answer can hold a value, and an error the flow raises
+                # next must not find it in this frame (error reporters capture locals).
+                steps.answer = getattr(client, call.method)(**call.kwargs)
+                if call.collect:
+                    steps.answer = list(steps.answer)
+            except Exception as exc:  # the flow decides what the SDK's error means
+                call = steps.throw(exc)
+            else:
+                call = steps.send()
+        return steps.result
 
 
 async def arun(flow: Flow[T], client: Any) -> T:
-    """Run ``flow`` against the async ``client`` (its methods return awaitables)."""
-    steps = _Steps(flow)
-    call = steps.first()
-    while call is not None:
-        try:
-            steps.answer = await getattr(client, call.method)(**call.kwargs)  # as in run()
-            if call.collect:
-                steps.answer = [item async for item in steps.answer]
-        except Exception as exc:  # the flow decides what the SDK's error means
-            call = steps.throw(exc)
-        else:
-            call = steps.send()
-    return steps.result
+    """Run ``flow`` against the async ``client`` (its methods return awaitables). A cancelled
+    call is not thrown into the flow: the flow is closed (its ``finally`` blocks run) and the
+    cancellation goes on."""
+    with _Steps(flow) as steps:
+        call = steps.first()
+        while call is not None:
+            try:
+                steps.answer = await getattr(client, call.method)(**call.kwargs)  # see run()
+                if call.collect:
+                    steps.answer = [item async for item in steps.answer]
+            except Exception as exc:  # the flow decides what the SDK's error means
+                call = steps.throw(exc)
+            else:
+                call = steps.send()
+        return steps.result
 
 
 class _Steps(Generic[T]):
@@ -81,6 +83,13 @@ class _Steps(Generic[T]):
     def __init__(self, flow: Flow[T]) -> None:
         self._flow = flow
         self.result: T
+
+    def __enter__(self) -> _Steps[T]:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.answer = None
+        self._flow.close()  # a flow left at a yield (an error, a cancellation) ends now
 
     def first(self) -> Call | None:
         return self._advance(lambda: next(self._flow))
