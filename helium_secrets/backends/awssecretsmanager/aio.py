@@ -21,6 +21,7 @@ from helium_secrets.backends._base import extra_operation
 from helium_secrets.backends._flows import Flow, arun
 from helium_secrets.backends._shells import AsyncShell
 from helium_secrets.backends.awssecretsmanager.backend import AWSSecretsManagerCore
+from helium_secrets.backends.awssecretsmanager.client import AWSClient
 from helium_secrets.backends.awssecretsmanager.options import (
     AWSClientOptions,
     AWSSecretsManagerOptions,
@@ -49,7 +50,7 @@ class AsyncAWSSecretsManagerOptions(AWSSecretsManagerOptions):
     session: AioSession | None = None
 
 
-class AioClient:
+class AioClient(AWSClient):
     """An AWS backend's aiobotocore client, for every async AWS backend: checked when the
     backend is built (which connects nowhere and looks up no credentials: the options, the
     endpoint, with the TLS rule on the endpoint botocore resolves from ``endpoint_url=``, the
@@ -111,12 +112,10 @@ class AioClient:
 
     @property
     def endpoint(self) -> str:
-        """The endpoint the client calls."""
         return self._endpoint
 
     @property
     def region(self) -> str | None:
-        """The region the client calls."""
         return self._region
 
     async def aclose(self) -> None:

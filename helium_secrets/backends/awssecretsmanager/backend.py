@@ -10,16 +10,11 @@ from urllib.parse import SplitResult
 from helium_secrets._options import build, parse, query_of
 from helium_secrets.backends._base import BackendBase, Capabilities, Classified, extra_operation
 from helium_secrets.backends._display import shown_address
-from helium_secrets.backends._flows import Flow, run
 from helium_secrets.backends._shells import SyncShell
+from helium_secrets.backends.awssecretsmanager.client import AWSClient, BotoClient
 from helium_secrets.backends.awssecretsmanager.errors import classify
 from helium_secrets.backends.awssecretsmanager.names import NAME_RULES
-from helium_secrets.backends.awssecretsmanager.options import (
-    AWSSecretsManagerOptions,
-    client_for,
-    endpoint_of,
-    region_of,
-)
+from helium_secrets.backends.awssecretsmanager.options import AWSSecretsManagerOptions
 from helium_secrets.backends.awssecretsmanager.reads import BATCH_SIZE
 from helium_secrets.backends.awssecretsmanager.writes import Writes, tags_problem
 from helium_secrets.lifecycle import Lifecycle
@@ -29,11 +24,10 @@ __all__ = ["MAX_VALUE_BYTES", "AWSSecretsManagerBackend", "AWSSecretsManagerCore
 #: SecretString / SecretBinary limit of the service.
 MAX_VALUE_BYTES = 64 * 1024
 
-T = TypeVar("T")
 Self = TypeVar("Self", bound="AWSSecretsManagerCore")
 
 
-class AWSSecretsManagerCore(Writes):
+class AWSSecretsManagerCore(Writes, AWSClient):
     """What the sync and the async AWS backends share: their options, capabilities, state and
     operations (as flows), their URL form and error classification. The subclasses only hold
     a client and run the flows on it."""
@@ -101,22 +95,12 @@ class AWSSecretsManagerCore(Writes):
     def classify(self, exc: BaseException) -> Classified | None:
         return classify(exc, self.endpoint)
 
-    @property
-    def endpoint(self) -> str:
-        """The endpoint the client calls (``https://secretsmanager.REGION.amazonaws.com``)."""
-        raise NotImplementedError
-
-    @property
-    def region(self) -> str | None:
-        """The region the client calls."""
-        raise NotImplementedError
-
     def __repr__(self) -> str:
         return (f"<{type(self).__name__} region={self.region!r} "
                 f"endpoint={shown_address(self.endpoint)}>")
 
 
-class AWSSecretsManagerBackend(AWSSecretsManagerCore, SyncShell, BackendBase):
+class AWSSecretsManagerBackend(BotoClient, AWSSecretsManagerCore, SyncShell, BackendBase):
     """AWS Secrets Manager through boto3.
 
     :param options: a ready :class:`AWSSecretsManagerOptions`, or pass its fields as keywords.
@@ -127,18 +111,7 @@ class AWSSecretsManagerBackend(AWSSecretsManagerCore, SyncShell, BackendBase):
     def __init__(
         self, *, options: AWSSecretsManagerOptions | None = None, **keywords: Any
     ) -> None:
-        self.client = client_for(self._configure(options, keywords))
-
-    def _run(self, flow: Flow[T]) -> T:
-        return run(flow, self.client)
-
-    @property
-    def endpoint(self) -> str:
-        return endpoint_of(self.client)
-
-    @property
-    def region(self) -> str | None:
-        return region_of(self.client)
+        self._connect(self._configure(options, keywords))
 
     @extra_operation(writes=False)
     def describe(self, name: str) -> Lifecycle:
@@ -156,7 +129,3 @@ class AWSSecretsManagerBackend(AWSSecretsManagerCore, SyncShell, BackendBase):
         through the store's call pipeline (checked, retried, translated, audited).
         """
         self._run(self._restore(name))
-
-    def close(self) -> None:
-        if self._owns_client:
-            self.client.close()

@@ -19,10 +19,10 @@ from helium_secrets.backends._base import (
     RequestTokens,
 )
 from helium_secrets.backends._display import shown_address
-from helium_secrets.backends._flows import Call, Flow, run
+from helium_secrets.backends._flows import Call, Flow
 from helium_secrets.backends._shells import Operations, SyncShell
+from helium_secrets.backends.awssecretsmanager.client import AWSClient, BotoClient
 from helium_secrets.backends.awssecretsmanager.errors import error_code
-from helium_secrets.backends.awssecretsmanager.options import client_for, endpoint_of, region_of
 from helium_secrets.backends.awssecretsmanager.reads import next_page
 from helium_secrets.backends.awssecretsmanager.writes import tags_problem
 from helium_secrets.backends.awsssm.errors import classify
@@ -37,7 +37,6 @@ from helium_secrets.errors import InvalidArgumentError, SecretNotFoundError, Ver
 
 __all__ = ["BATCH_SIZE", "AWSSSMBackend", "AWSSSMCore"]
 
-T = TypeVar("T")
 Self = TypeVar("Self", bound="AWSSSMCore")
 
 #: GetParameters takes at most 10 names (moto takes more; AWS does not).
@@ -50,7 +49,7 @@ _MAX_TAGS, _MAX_TAG_KEY, _MAX_TAG_VALUE = 50, 128, 256
 _TOKEN_MARK = "helium-request:"
 
 
-class AWSSSMCore(Operations):
+class AWSSSMCore(Operations, AWSClient):
     """What the sync and the async SSM backends share: their options, capabilities, state and
     operations (as flows), their URL form and error classification."""
 
@@ -86,16 +85,6 @@ class AWSSSMCore(Operations):
         self._tokens: RequestTokens[bool] = RequestTokens()
         self._owns_client = opts.client is None
         return opts
-
-    @property
-    def endpoint(self) -> str:
-        """The endpoint the client calls."""
-        raise NotImplementedError
-
-    @property
-    def region(self) -> str | None:
-        """The region the client calls."""
-        raise NotImplementedError
 
     def __repr__(self) -> str:
         return (f"<{type(self).__name__} region={self.region!r} path={self.root!r} "
@@ -328,7 +317,7 @@ class AWSSSMCore(Operations):
         yield Call("delete_parameter", {"Name": self.parameter(name)})
 
 
-class AWSSSMBackend(AWSSSMCore, SyncShell, BackendBase):
+class AWSSSMBackend(BotoClient, AWSSSMCore, SyncShell, BackendBase):
     """AWS Systems Manager Parameter Store through boto3.
 
     :param options: a ready :class:`AWSSSMOptions`, or pass its fields as keywords.
@@ -336,22 +325,7 @@ class AWSSSMBackend(AWSSSMCore, SyncShell, BackendBase):
     """
 
     def __init__(self, *, options: AWSSSMOptions | None = None, **keywords: Any) -> None:
-        self.client = client_for(self._configure(options, keywords))
-
-    def _run(self, flow: Flow[T]) -> T:
-        return run(flow, self.client)
-
-    @property
-    def endpoint(self) -> str:
-        return endpoint_of(self.client)
-
-    @property
-    def region(self) -> str | None:
-        return region_of(self.client)
-
-    def close(self) -> None:
-        if self._owns_client:
-            self.client.close()
+        self._connect(self._configure(options, keywords))
 
 
 def _mark(token: str | None) -> str | None:

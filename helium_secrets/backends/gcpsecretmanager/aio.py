@@ -71,13 +71,8 @@ class AsyncGCPSecretManagerBackend(GCPSecretManagerCore, AsyncShell, AsyncBacken
 
     options_class = AsyncGCPSecretManagerOptions
 
-    def __init__(
-        self,
-        project: str | None = None,
-        *,
-        options: GCPSecretManagerOptions | None = None,
-        **keywords: Any,
-    ) -> None:
+    def __init__(self, project: str | None = None, *,
+                 options: GCPSecretManagerOptions | None = None, **keywords: Any) -> None:
         opts, credentials = self._configure(project, options, keywords)
         self._client: Any = opts.client
         self._lock = asyncio.Lock()
