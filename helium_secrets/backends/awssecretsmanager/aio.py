@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import botocore.session
+from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
 
 from helium_secrets.backends._aiodefaults import AsyncBackendDefaults
@@ -38,6 +39,7 @@ from helium_secrets.lifecycle import Lifecycle
 __all__ = ["AioClient", "AsyncAWSSecretsManagerBackend", "AsyncAWSSecretsManagerOptions"]
 
 T = TypeVar("T")
+_WARM_UP = AioConfig(warm_up_loader_caches=True)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,8 +94,11 @@ class AioClient(AWSClient):
             return self._client
         async with self._lock:
             if self._client is None:
+                # botocore's models load in a thread, not on the loop (on the first client).
+                arguments = {**self._arguments,
+                             "config": _WARM_UP.merge(self._arguments["config"])}
                 client = await self._session.create_client(
-                    self._client_options.service, **self._arguments).__aenter__()
+                    self._client_options.service, **arguments).__aenter__()
                 try:
                     check_endpoint(client, self._client_options)
                 except ValueError:
