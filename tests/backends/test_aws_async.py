@@ -318,6 +318,7 @@ def test_building_connects_nowhere_and_the_first_call_makes_the_client(
         assert all(list(n) == [] for n in names)
         assert backend.client is not None  # one client for the five concurrent callers
         assert backend.client.meta.config.retries["total_max_attempts"] == 1  # the store retries
+        assert backend.client.meta.config.warm_up_loader_caches  # models load off the loop
         assert backend.client.meta.endpoint_url == server.endpoint_url
 
     run(scenario, backend)
