@@ -53,6 +53,7 @@ _EXTRA_PACKAGES = {
     "azure": "azure-keyvault-secrets and azure-identity",
     "gcp": "google-cloud-secret-manager and google-crc32c",
     "vault-async": "hvac and httpx",
+    "aws-async": "aiobotocore (with the boto3 it pins)",
     "azure-async": "azure-keyvault-secrets, azure-identity and aiohttp",
 }
 #: Other spellings of a built-in scheme: the same backend under the name its users know.
@@ -112,7 +113,9 @@ _BUILTIN: dict[str, _Registration] = {
                            async_target="helium_secrets.backends.hashivault.aio:AsyncVaultBackend",
                            async_extra="vault-async"),
     "awssecretsmanager": _Registration(
-        "helium_secrets.backends.awssecretsmanager:AWSSecretsManagerBackend", "aws"
+        "helium_secrets.backends.awssecretsmanager:AWSSecretsManagerBackend", "aws",
+        async_target="helium_secrets.backends.awssecretsmanager.aio:AsyncAWSSecretsManagerBackend",
+        async_extra="aws-async",
     ),
     "azurekeyvault": _Registration(
         "helium_secrets.backends.azurekeyvault:AzureKeyVaultBackend", "azure",
@@ -120,9 +123,12 @@ _BUILTIN: dict[str, _Registration] = {
         async_extra="azure-async",
     ),
     "gcpsecretmanager": _Registration(
-        "helium_secrets.backends.gcpsecretmanager:GCPSecretManagerBackend", "gcp"
+        "helium_secrets.backends.gcpsecretmanager:GCPSecretManagerBackend", "gcp",
+        async_target="helium_secrets.backends.gcpsecretmanager.aio:AsyncGCPSecretManagerBackend",
     ),
-    "awsssm": _Registration("helium_secrets.backends.awsssm:AWSSSMBackend", "aws"),
+    "awsssm": _Registration("helium_secrets.backends.awsssm:AWSSSMBackend", "aws",
+                            async_target="helium_secrets.backends.awsssm.aio:AsyncAWSSSMBackend",
+                            async_extra="aws-async"),
     "dotenv": _Registration("helium_secrets.backends.dotenv:DotenvBackend", "dotenv"),
     "layered": _Registration("helium_secrets.layered:LayeredBackend"),
 }

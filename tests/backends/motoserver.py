@@ -122,6 +122,15 @@ class MotoServer:
         return boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
                              aws_session_token="testing", region_name=REGION)
 
+    def aio_session(self) -> Any:
+        """An aiobotocore ``AioSession`` with the same dummy credentials and region."""
+        from aiobotocore.session import AioSession
+
+        session = AioSession()
+        session.set_credentials("testing", "testing", "testing")
+        session.set_config_variable("region", REGION)
+        return session
+
     def client(self, **config: Any) -> Any:
         """A raw ``secretsmanager`` client on the proxy (botocore retries off by default)."""
         config.setdefault("retries", {"total_max_attempts": 1, "mode": "standard"})

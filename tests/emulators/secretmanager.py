@@ -3,7 +3,9 @@
 Written from Google's published API reference (the ``SecretManagerService`` RPCs and the
 ``Secret`` / ``SecretVersion`` / ``SecretPayload`` resources) with the SDK's own proto-plus message
 types doing the (de)serialisation, so the real ``SecretManagerServiceClient`` talks to it through
-an insecure channel on loopback (:meth:`SecretManagerEmulator.client`). What it implements:
+an insecure channel on loopback (:meth:`SecretManagerEmulator.client`), and so does the real
+``SecretManagerServiceAsyncClient`` over ``grpc.aio`` (:meth:`SecretManagerEmulator.async_client`).
+What it implements:
 
 * ``CreateSecret``, ``GetSecret``, ``UpdateSecret`` (``labels``, ``annotations``,
   ``version_aliases`` with an update mask and an optional etag), ``DeleteSecret`` (optional
@@ -46,9 +48,11 @@ from typing import Any
 import grpc
 from google.cloud.secretmanager_v1 import types
 from google.cloud.secretmanager_v1.services.secret_manager_service import (
+    SecretManagerServiceAsyncClient,
     SecretManagerServiceClient,
 )
 from google.cloud.secretmanager_v1.services.secret_manager_service.transports import (
+    SecretManagerServiceGrpcAsyncIOTransport,
     SecretManagerServiceGrpcTransport,
 )
 from google.iam.v1 import iam_policy_pb2, policy_pb2
@@ -192,6 +196,13 @@ class SecretManagerEmulator:
     def client(self) -> SecretManagerServiceClient:
         """The real ``SecretManagerServiceClient`` talking to the emulator."""
         return SecretManagerServiceClient(transport=self.transport())
+
+    def async_client(self) -> SecretManagerServiceAsyncClient:
+        """The real ``SecretManagerServiceAsyncClient`` over a ``grpc.aio`` channel to the
+        emulator (the server serves both kinds of client alike). Call it in the event loop
+        that uses it (an aio channel belongs to one loop); close its transport there."""
+        return SecretManagerServiceAsyncClient(transport=SecretManagerServiceGrpcAsyncIOTransport(
+            channel=grpc.aio.insecure_channel(self.address)))
 
     # -- switches --------------------------------------------------------------------------
 

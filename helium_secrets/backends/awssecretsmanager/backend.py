@@ -1,44 +1,49 @@
-"""The AWS backend: built from its options; its reads and writes are its bases."""
+"""The AWS backends' shared construction, and the sync backend: a thin shell that runs the
+operations of :mod:`.reads` and :mod:`.writes` on a boto3 client."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import SplitResult
 
 from helium_secrets._options import build, parse, query_of
-from helium_secrets.backends._base import Capabilities, Classified
+from helium_secrets.access import AccessReview
+from helium_secrets.backends._base import BackendBase, Capabilities, Classified, extra_operation
 from helium_secrets.backends._display import shown_address
+from helium_secrets.backends._shells import SyncShell
+from helium_secrets.backends.awssecretsmanager.client import AWSClient, BotoClient
 from helium_secrets.backends.awssecretsmanager.errors import classify
 from helium_secrets.backends.awssecretsmanager.names import NAME_RULES
-from helium_secrets.backends.awssecretsmanager.options import (
-    AWSSecretsManagerOptions,
-    client_for,
-    endpoint_of,
-    region_of,
-)
+from helium_secrets.backends.awssecretsmanager.options import AWSSecretsManagerOptions
 from helium_secrets.backends.awssecretsmanager.reads import BATCH_SIZE
 from helium_secrets.backends.awssecretsmanager.writes import Writes, tags_problem
+from helium_secrets.lifecycle import Lifecycle
 
-__all__ = ["MAX_VALUE_BYTES", "AWSSecretsManagerBackend"]
+__all__ = ["MAX_VALUE_BYTES", "AWSSecretsManagerBackend", "AWSSecretsManagerCore"]
 
 #: SecretString / SecretBinary limit of the service.
 MAX_VALUE_BYTES = 64 * 1024
 
+Self = TypeVar("Self", bound="AWSSecretsManagerCore")
 
-class AWSSecretsManagerBackend(Writes):
-    """AWS Secrets Manager through boto3.
 
-    :param options: a ready :class:`AWSSecretsManagerOptions`, or pass its fields as keywords.
-    :raises ValueError: conflicting options, a recovery window outside 7-30 days, or no
-        region anywhere.
-    """
+class AWSSecretsManagerCore(Writes, AWSClient):
+    """What the sync and the async AWS backends share: their options, capabilities, state and
+    operations (as flows), their URL form and error classification. The subclasses only hold
+    a client and run the flows on it."""
 
     name: ClassVar[str] = "aws"
+    #: The options class the URL and keywords are parsed into.
+    options_class: ClassVar[type[AWSSecretsManagerOptions]] = AWSSecretsManagerOptions
 
-    def __init__(
-        self, *, options: AWSSecretsManagerOptions | None = None, **keywords: Any
-    ) -> None:
-        self._options = opts = build(AWSSecretsManagerOptions, options, keywords)
+    def _configure(self, options: AWSSecretsManagerOptions | None,
+                   keywords: Mapping[str, Any]) -> AWSSecretsManagerOptions:
+        """Resolve the options and the state built from them (nothing that connects).
+
+        :raises ValueError: tags AWS would refuse (and the options' own errors).
+        """
+        self._options = opts = build(self.options_class, options, keywords)
         tags = opts.tags
         self.capabilities = Capabilities(
             binary=True,
@@ -62,7 +67,7 @@ class AWSSecretsManagerBackend(Writes):
         self.atomic_check_and_set = opts.atomic_check_and_set
         self._batch_denied = False
         self._owns_client = opts.client is None
-        self.client = client_for(opts)
+        return opts
 
     @property
     def options(self) -> AWSSecretsManagerOptions:
@@ -70,7 +75,7 @@ class AWSSecretsManagerBackend(Writes):
         return self._options
 
     @classmethod
-    def from_url(cls, url: SplitResult, **keywords: Any) -> AWSSecretsManagerBackend:
+    def from_url(cls: type[Self], url: SplitResult, **keywords: Any) -> Self:
         """Build from ``awssecretsmanager://[REGION][?profile=...&endpoint_url=...]``.
 
         Query options: ``region``, ``profile``, ``endpoint_url``, ``allow_insecure_http``,
@@ -85,26 +90,49 @@ class AWSSecretsManagerBackend(Writes):
             if "region" in query:
                 raise ValueError("give the region as the URL's host or ?region=, not both")
             derived["region"] = url.hostname
-        return cls(options=parse(AWSSecretsManagerOptions, keywords=keywords, query=query,
+        return cls(options=parse(cls.options_class, keywords=keywords, query=query,  # type: ignore[call-arg]
                                  url=derived))
 
     def classify(self, exc: BaseException) -> Classified | None:
         return classify(exc, self.endpoint)
 
-    @property
-    def endpoint(self) -> str:
-        """The endpoint the client calls (``https://secretsmanager.REGION.amazonaws.com``)."""
-        return endpoint_of(self.client)
-
-    @property
-    def region(self) -> str | None:
-        """The region the client calls."""
-        return region_of(self.client)
-
     def __repr__(self) -> str:
-        return (f"<AWSSecretsManagerBackend region={self.region!r} "
+        return (f"<{type(self).__name__} region={self.region!r} "
                 f"endpoint={shown_address(self.endpoint)}>")
 
-    def close(self) -> None:
-        if self._owns_client:
-            self.client.close()
+
+class AWSSecretsManagerBackend(BotoClient, AWSSecretsManagerCore, SyncShell, BackendBase):
+    """AWS Secrets Manager through boto3.
+
+    :param options: a ready :class:`AWSSecretsManagerOptions`, or pass its fields as keywords.
+    :raises ValueError: conflicting options, a recovery window outside 7-30 days, or no
+        region anywhere.
+    """
+
+    def __init__(
+        self, *, options: AWSSecretsManagerOptions | None = None, **keywords: Any
+    ) -> None:
+        self._connect(self._configure(options, keywords))
+
+    @extra_operation(writes=False)
+    def access(self, name: str) -> AccessReview:
+        """Who the secret's resource policy (``GetResourcePolicy``) lets read it, or denies;
+        the account's identity policies can grant access too, and are not shown."""
+        return self._run(self._access_review(name))
+
+    @extra_operation(writes=False)
+    def describe(self, name: str) -> Lifecycle:
+        """The secret's lifecycle from one DescribeSecret (40,000/s, no value read):
+        ``CreatedDate``, ``LastChangedDate``, ``LastRotatedDate``, ``NextRotationDate``,
+        ``LastAccessedDate`` (AWS records the day) and ``RotationEnabled``. AWS secrets do not
+        expire."""
+        return self._run(self._lifecycle(name))
+
+    @extra_operation(writes=True)
+    def restore(self, name: str) -> None:
+        """Cancel the scheduled deletion of ``name`` (within its recovery window).
+
+        Not part of the portable API: call it as ``store.extras.restore(name)``, which runs it
+        through the store's call pipeline (checked, retried, translated, audited).
+        """
+        self._run(self._restore(name))

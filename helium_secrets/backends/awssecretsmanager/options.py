@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, ClassVar
@@ -30,10 +30,15 @@ from helium_secrets.backends._transport import check_plaintext
 __all__ = [
     "AWSClientOptions",
     "AWSSecretsManagerOptions",
+    "check_endpoint",
+    "check_ready_client",
+    "checked_client",
+    "client_arguments",
     "client_for",
     "endpoint_of",
     "profile_not_found",
     "region_of",
+    "region_option",
 ]
 
 _NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})
@@ -129,45 +134,89 @@ def client_for(opts: AWSClientOptions) -> Any:
     :raises ValueError: conflicting options, no region anywhere, or a plain-http endpoint off
         loopback.
     """
-    region, profile, session, client = opts.region, opts.profile, opts.session, opts.client
-    endpoint_url, config = opts.endpoint_url, opts.config
-    if opts.source("region").startswith("env:") and (
-            client is not None or (session is not None and session.region_name)):
-        region = None  # a ready client or session keeps its own region
-    if client is not None:
-        if any(x is not None for x in (session, profile, region, endpoint_url, config,
-                                       opts.timeout)):
-            raise ValueError(
-                "pass either client= or session/profile/region/endpoint_url/config/timeout, "
-                "not both"
-            )
-        _check_endpoint(client, opts)
-        _warn_if_client_retries(client, opts.service)
-        return client
+    region = region_option(opts)
+    if opts.client is not None:
+        check_ready_client(opts)
+        return opts.client
+    session = opts.session
     if session is None:
         try:
-            session = boto3.Session(profile_name=profile, region_name=region)
+            session = boto3.Session(profile_name=opts.profile, region_name=region)
         except botocore.exceptions.ProfileNotFound as exc:
-            raise ValueError(profile_not_found(profile)) from exc
-    elif profile is not None:
+            raise ValueError(profile_not_found(opts.profile)) from exc
+    arguments = client_arguments(opts, region)
+    return checked_client(lambda: session.client(opts.service, **arguments), opts)
+
+
+def region_option(opts: AWSClientOptions) -> str | None:
+    """The region to ask for: ``None`` when it came from the environment and a ready client or
+    session has its own (the ``session`` may be boto3's or botocore's)."""
+    if opts.source("region").startswith("env:") and (
+            opts.client is not None or (opts.session is not None and _session_region(opts.session))):
+        return None  # a ready client or session keeps its own region
+    return opts.region
+
+
+def _session_region(session: Any) -> str | None:
+    if hasattr(session, "region_name"):  # boto3.Session
+        return session.region_name  # type: ignore[no-any-return]
+    return session.get_config_variable("region")  # type: ignore[no-any-return]
+
+
+def check_ready_client(opts: AWSClientOptions) -> None:
+    """Hold a ready ``client`` to the rules: nothing else to build it from, its endpoint https
+    (or loopback), and a warning if it retries on its own.
+
+    :raises ValueError: other client options beside it, or a plain-http endpoint off loopback.
+    """
+    if any(x is not None for x in (opts.session, opts.profile, region_option(opts),
+                                   opts.endpoint_url, opts.config, opts.timeout)):
+        raise ValueError(
+            "pass either client= or session/profile/region/endpoint_url/config/timeout, "
+            "not both"
+        )
+    check_endpoint(opts.client, opts)
+    _warn_if_client_retries(opts.client, opts.service)
+
+
+def client_arguments(opts: AWSClientOptions, region: str | None) -> dict[str, Any]:
+    """The keywords of ``session.client(service, ...)`` (boto3) or ``create_client``
+    (botocore, aiobotocore): region, endpoint and the config without SDK retries. A given
+    ``endpoint_url`` is checked here, before any client (whose building may look up
+    credentials) exists.
+
+    :raises ValueError: ``session`` and ``profile`` both given, or a plain-http
+        ``endpoint_url`` off loopback.
+    """
+    if opts.session is not None and opts.profile is not None:
         raise ValueError("pass either session= or profile=, not both")
-    if endpoint_url is not None:  # early: building a client may look up credentials (IMDS)
-        _check_url(endpoint_url, opts.service_id, opts)
+    if opts.endpoint_url is not None:
+        _check_url(opts.endpoint_url, opts.service_id, opts)
+    config = opts.config
     merged = (_DEFAULTS.merge(config) if config is not None else _DEFAULTS).merge(_NO_RETRIES)
-    if opts.timeout is not None:
+    if opts.timeout is not None:  # beats config's timeouts
         connect, read = timeout_pair(opts.timeout)
         merged = merged.merge(Config(connect_timeout=connect, read_timeout=read))
+    return {"region_name": region, "endpoint_url": opts.endpoint_url, "config": merged}
+
+
+def checked_client(build: Callable[[], Any], opts: AWSClientOptions) -> Any:
+    """The client ``build`` makes (which connects nowhere), its endpoint checked.
+
+    :raises ValueError: no region anywhere, a profile the config files lack, or a plain-http
+        endpoint off loopback (the client is closed then).
+    """
     try:
-        built = session.client(
-            opts.service, region_name=region, endpoint_url=endpoint_url, config=merged
-        )
+        built = build()
     except botocore.exceptions.NoRegionError as exc:
         raise ValueError(
             f"no AWS region: name it in the URL ({opts.scheme}://eu-west-1), with "
             "region=, AWS_DEFAULT_REGION or AWS_REGION, or the profile's region"
         ) from exc
+    except botocore.exceptions.ProfileNotFound as exc:
+        raise ValueError(profile_not_found(opts.profile)) from exc
     try:
-        _check_endpoint(built, opts)
+        check_endpoint(built, opts)
     except ValueError:
         built.close()
         raise
@@ -185,7 +234,7 @@ def region_of(client: Any) -> str | None:
     return region
 
 
-def _check_endpoint(client: Any, opts: AWSClientOptions) -> None:
+def check_endpoint(client: Any, opts: AWSClientOptions) -> None:
     """Plain http only to loopback, checked on the endpoint the client resolved: botocore
     reads ``endpoint_url=``, ``AWS_ENDPOINT_URL_<SERVICE>``, ``AWS_ENDPOINT_URL`` and the
     config files' ``endpoint_url`` itself. Building a client connects nowhere."""
@@ -227,5 +276,5 @@ def _warn_if_client_retries(client: Any, service: str) -> None:
             "so attempts multiply. Build it with "
             "Config(retries={'total_max_attempts': 1}).",
             RuntimeWarning,
-            stacklevel=5,  # past here, client_for and the backend's __init__
+            stacklevel=6,  # past here, check_ready_client, client_for and the backend's __init__
         )

@@ -3,7 +3,7 @@ every part of the backend shares."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +11,9 @@ import botocore.exceptions
 
 from helium_secrets._values import VersionInfo
 from helium_secrets.access import AccessReview
-from helium_secrets.backends._base import BackendBase, RawSecret, extra_operation
+from helium_secrets.backends._base import RawSecret
+from helium_secrets.backends._flows import Call, Flow
+from helium_secrets.backends._shells import Operations
 from helium_secrets.backends.awssecretsmanager import access
 from helium_secrets.backends.awssecretsmanager.errors import (
     DELETED_READ,
@@ -33,19 +35,21 @@ from helium_secrets.errors import (
 )
 from helium_secrets.lifecycle import Lifecycle
 
-__all__ = ["BATCH_SIZE", "Reads"]
+__all__ = ["BATCH_SIZE", "Reads", "check_one_current", "list_params", "names_in",
+           "next_page"]
 
 #: BatchGetSecretValue takes at most 20 secret ids (moto takes more; AWS does not).
 BATCH_SIZE = 20
 
 
-class Reads(BackendBase):
-    """The reading half of :class:`AWSSecretsManagerBackend`, with the state it is built with."""
+class Reads(Operations):
+    """The reading half of both AWS backends (:class:`AWSSecretsManagerBackend` and its async
+    twin), as flows (:mod:`~helium_secrets.backends._flows`), with the state it is built with."""
 
-    client: Any
     _batch_denied: bool
 
-    def get(self, name: str, version: str | None = None, label: str | None = None) -> RawSecret:
+    def _get(self, name: str, version: str | None = None, label: str | None = None,
+             ) -> Flow[RawSecret]:
         if version is not None and not is_version_id(version):
             raise VersionNotFoundError("no such version (AWS version ids are 32-64 characters)")
         if label is not None and not 1 <= len(label) <= 256:
@@ -61,7 +65,7 @@ class Reads(BackendBase):
         elif version is None:
             params["VersionStage"] = CURRENT
         try:
-            response = self.client.get_secret_value(**params)
+            response = yield Call("get_secret_value", params)
         except botocore.exceptions.ClientError as exc:
             # AWS says precisely when the version exists but does not carry the stage; a plain
             # "not found" (no such secret, version or stage) is left to the store to tell apart.
@@ -86,24 +90,28 @@ class Reads(BackendBase):
             created_at=response.get("CreatedDate"),
         )
 
-    def get_many(self, names: Sequence[str]) -> dict[str, RawSecret | BaseException]:
-        # The store sends distinct names, at most capabilities.batch_get (BATCH_SIZE) of them.
+    def _get_many(self, names: Sequence[str]) -> Flow[dict[str, RawSecret | BaseException]]:
+        # The store sends distinct names, at most capabilities.batch_get (BATCH_SIZE) of them;
+        # more (a direct call) go BATCH_SIZE a call, AWS's limit (moto takes more).
         if not self._batch_denied:
             try:
-                return self._batch(names)
+                out: dict[str, RawSecret | BaseException] = {}
+                for start in range(0, len(names), BATCH_SIZE):
+                    out.update((yield from self._batch(names[start:start + BATCH_SIZE])))
+                return out
             except botocore.exceptions.ClientError as exc:
                 if error_code(exc) not in ("AccessDeniedException", "AccessDenied"):
                     raise
                 # A policy allows GetSecretValue but not the batch call: read one by one, now
                 # and from now on.
                 self._batch_denied = True
-        return super().get_many(names)
+        return (yield from super()._get_many(names))
 
-    def _batch(self, chunk: Sequence[str]) -> dict[str, RawSecret | BaseException]:
+    def _batch(self, chunk: Sequence[str]) -> Flow[dict[str, RawSecret | BaseException]]:
         out: dict[str, RawSecret | BaseException] = {}
         params: dict[str, Any] = {"SecretIdList": list(chunk)}
         while True:
-            response = self.client.batch_get_secret_value(**params)
+            response = yield Call("batch_get_secret_value", params)
             for item in response.get("SecretValues", ()):
                 for key in (item.get("Name"), item.get("ARN")):  # asked by name, or by ARN
                     if key in chunk:
@@ -120,16 +128,16 @@ class Reads(BackendBase):
             token = response.get("NextToken")
             if not token:
                 break
-            params["NextToken"] = token
+            params = {**params, "NextToken": token}
         for name in chunk:
             out.setdefault(name, SecretNotFoundError("secret not found"))
         return out
 
-    def current_version(self, name: str) -> str:
-        return self._current(name, writing=False)
+    def _current_version(self, name: str) -> Flow[str]:
+        return (yield from self._current(name, writing=False))
 
-    def _current(self, name: str, *, writing: bool) -> str:
-        description = self._describe(name, writing=writing)
+    def _current(self, name: str, *, writing: bool) -> Flow[str]:
+        description = yield from self._describe(name, writing=writing)
         current = [str(version) for version, stages
                    in (description.get("VersionIdsToStages") or {}).items() if CURRENT in stages]
         check_one_current(current)
@@ -137,41 +145,34 @@ class Reads(BackendBase):
             return current[0]
         raise SecretNotFoundError("the secret has no current version")
 
-    def _describe(self, name: str, *, writing: bool) -> dict[str, Any]:
+    def _describe(self, name: str, *, writing: bool) -> Flow[dict[str, Any]]:
         """DescribeSecret, which answers for a secret scheduled for deletion too: then, like
         the service's own refusals, "not found" to a read and a conflict to a write."""
-        description: dict[str, Any] = self.client.describe_secret(SecretId=name)
+        description: dict[str, Any] = yield Call("describe_secret", {"SecretId": name})
         if description.get("DeletedDate"):
             if writing:
                 raise ConflictError(DELETED_WRITE)
             raise SecretNotFoundError(DELETED_READ)
         return description
 
-    def list_names(self, prefix: str = "") -> Iterator[str]:
-        if len(prefix) > MAX_NAME or not PREFIX_RE.fullmatch(prefix):
-            return  # no AWS name can start with it (and AWS's filter would refuse it)
-        params: dict[str, Any] = {"MaxResults": 100}
-        if prefix:
-            # AWS matches the name filter as a case-insensitive prefix: filter again exactly.
-            params["Filters"] = [{"Key": "name", "Values": [prefix]}]
-        paginator = self.client.get_paginator("list_secrets")
-        for page in paginator.paginate(**params):
-            for entry in page.get("SecretList", ()):
-                name = entry.get("Name", "")
-                if name.startswith(prefix):
-                    yield name
+    def _list_names(self, prefix: str = "") -> Flow[list[str]]:
+        names: list[str] = []
+        params = list_params(prefix)
+        while params is not None:
+            page = yield Call("list_secrets", params)
+            names.extend(names_in(page, prefix))
+            params = next_page(params, page)
+        return names
 
-    def list_versions(self, name: str) -> list[VersionInfo]:
+    def _list_versions(self, name: str) -> Flow[list[VersionInfo]]:
         # ListSecretVersionIds answers for a secret scheduled for deletion: ask first.
-        self._describe(name, writing=False)
+        yield from self._describe(name, writing=False)
         versions: list[dict[str, Any]] = []
-        params: dict[str, Any] = {"SecretId": name, "IncludeDeprecated": True}
-        while True:  # botocore has no paginator for this operation
-            page = self.client.list_secret_version_ids(**params)
+        params: dict[str, Any] | None = {"SecretId": name, "IncludeDeprecated": True}
+        while params is not None:  # botocore has no paginator for this operation
+            page = yield Call("list_secret_version_ids", params)
             versions.extend(page.get("Versions", ()))
-            if not page.get("NextToken"):
-                break
-            params["NextToken"] = page["NextToken"]
+            params = next_page(params, page)
         check_one_current([str(v["VersionId"]) for v in versions
                            if CURRENT in (v.get("VersionStages") or ())])
         # Oldest first; a stable sort keeps the service's order among equal dates.
@@ -188,13 +189,12 @@ class Reads(BackendBase):
             for v in versions
         ]
 
-    @extra_operation(writes=False)
-    def describe(self, name: str) -> Lifecycle:
-        """The secret's lifecycle from one DescribeSecret (40,000/s, no value read):
-        ``CreatedDate``, ``LastChangedDate``, ``LastRotatedDate``, ``NextRotationDate``,
-        ``LastAccessedDate`` (AWS records the day) and ``RotationEnabled``. AWS secrets do not
-        expire."""
-        d = self._describe(name, writing=False)
+    def _access_review(self, name: str) -> Flow[AccessReview]:
+        answer = yield Call("get_resource_policy", {"SecretId": name})
+        return access.review(name, answer.get("ResourcePolicy"))
+
+    def _lifecycle(self, name: str) -> Flow[Lifecycle]:
+        d = yield from self._describe(name, writing=False)
         stages = d.get("VersionIdsToStages") or {}
         current = next((str(v) for v, s in stages.items() if CURRENT in s), None)
         return Lifecycle(
@@ -203,12 +203,30 @@ class Reads(BackendBase):
             accessed_at=d.get("LastAccessedDate"), rotation_enabled=bool(d.get("RotationEnabled")),
             current_version=current, versions=len(stages))
 
-    @extra_operation(writes=False)
-    def access(self, name: str) -> AccessReview:
-        """Who the secret's resource policy (``GetResourcePolicy``) lets read it, or denies;
-        the account's identity policies can grant access too, and are not shown."""
-        answer = self.client.get_resource_policy(SecretId=name)
-        return access.review(name, answer.get("ResourcePolicy"))
+
+
+def list_params(prefix: str) -> dict[str, Any] | None:
+    """ListSecrets' first request for the names under ``prefix`` (``None``: no AWS name can
+    start with it, and AWS's filter would refuse it)."""
+    if len(prefix) > MAX_NAME or not PREFIX_RE.fullmatch(prefix):
+        return None
+    params: dict[str, Any] = {"MaxResults": 100}
+    if prefix:
+        # AWS matches the name filter as a case-insensitive prefix: filter again exactly.
+        params["Filters"] = [{"Key": "name", "Values": [prefix]}]
+    return params
+
+
+def names_in(page: Mapping[str, Any], prefix: str) -> list[str]:
+    """The names of a ListSecrets page that really start with ``prefix``."""
+    return [name for entry in page.get("SecretList", ())
+            if (name := entry.get("Name", "")).startswith(prefix)]
+
+
+def next_page(params: dict[str, Any], page: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The request for the page after ``page`` (``None``: it was the last)."""
+    token = page.get("NextToken")
+    return {**params, "NextToken": token} if token else None
 
 
 #: What DescribeSecret tells (no expiry: AWS secrets have none).

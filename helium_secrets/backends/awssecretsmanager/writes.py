@@ -13,7 +13,7 @@ from typing import Any
 import botocore.exceptions
 
 from helium_secrets._values import VersionInfo
-from helium_secrets.backends._base import extra_operation
+from helium_secrets.backends._flows import Call, Flow
 from helium_secrets.backends.awssecretsmanager.errors import (
     CONFLICT,
     INVALID,
@@ -35,14 +35,14 @@ _TOKEN_RE = re.compile(r"[A-Za-z0-9-]{32,64}")
 
 
 class Writes(Reads):
-    """The writing half of :class:`AWSSecretsManagerBackend`."""
+    """The writing half of both AWS backends, as flows."""
 
     recovery_window_days: int
     kms_key_id: str | None
     description: str | None
     tags: dict[str, str]
 
-    def put(
+    def _put(
         self,
         name: str,
         value: str | bytes,
@@ -52,7 +52,7 @@ class Writes(Reads):
         request_token: str | None = None,
         metadata: Mapping[str, str] | None = None,
         labels: Sequence[str] = (),
-    ) -> VersionInfo:
+    ) -> Flow[VersionInfo]:
         if is_arn(name):
             raise InvalidArgumentError(
                 "an ARN names a secret for reads; write it by its name (the part after "
@@ -66,41 +66,46 @@ class Writes(Reads):
         token = _request_token(request_token)
         labels = [label for label in dict.fromkeys(labels) if label != CURRENT]
         if create_only:
-            return self._create(name, value, token, metadata, labels, create_only=True)
+            return (yield from self._create(name, value, token, metadata, labels,
+                                            create_only=True))
         if expected_version is not None and not is_version_id(expected_version):
             # No AWS version has such an id, so it is not the current one; and sending it
             # would fail the SDK's validation after the new version was written.
             raise ConflictError("check-and-set failed: the current version changed")
         if expected_version is not None:
             # Only with atomic_check_and_set; otherwise the store compares first and passes none.
-            return self._put_atomic(name, value, token, expected_version, labels, metadata)
+            return (yield from self._put_atomic(name, value, token, expected_version, labels,
+                                                metadata))
         try:
-            info = self._put_value(name, value, token, [CURRENT, *labels] if labels else None)
+            info = yield from self._put_value(name, value, token,
+                                              [CURRENT, *labels] if labels else None)
         except botocore.exceptions.ClientError as exc:
             if error_code(exc) not in NOT_FOUND or expected_version is not None:
                 raise
             # Missing: create it. A concurrent creator may win; then add a version.
-            return self._create(name, value, token, metadata, labels, create_only=False)
+            return (yield from self._create(name, value, token, metadata, labels,
+                                            create_only=False))
         if metadata:
-            self.client.tag_resource(SecretId=name, Tags=_tags(metadata))
-        return self._ensure_labels(name, info, labels)
+            yield _tag(name, metadata)
+        return (yield from self._ensure_labels(name, info, labels))
 
-    def _ensure_labels(self, name: str, info: VersionInfo, labels: Sequence[str]) -> VersionInfo:
+    def _ensure_labels(self, name: str, info: VersionInfo, labels: Sequence[str],
+                       ) -> Flow[VersionInfo]:
         """Add the labels a first attempt did not get to (a create that failed after
         CreateSecret): AWS ignores a repeated PutSecretValue, stages included."""
         missing = [label for label in labels if label not in info.labels]
         for label in missing:
-            self.set_label(name, label, info.version)
+            yield from self._set_label(name, label, info.version)
         return VersionInfo(version=info.version, labels=info.labels | frozenset(missing))
 
     def _put_value(
         self, name: str, value: str | bytes, token: str, stages: list[str] | None
-    ) -> VersionInfo:
+    ) -> Flow[VersionInfo]:
         params: dict[str, Any] = {"SecretId": name, "ClientRequestToken": token,
                                   **_value_param(value)}
         if stages is not None:
             params["VersionStages"] = stages
-        response = self.client.put_secret_value(**params)
+        response = yield Call("put_secret_value", params)
         return VersionInfo(
             version=response["VersionId"],
             labels=frozenset(response.get("VersionStages") or stages or (CURRENT,)),
@@ -115,7 +120,7 @@ class Writes(Reads):
         labels: Sequence[str],
         *,
         create_only: bool,
-    ) -> VersionInfo:
+    ) -> Flow[VersionInfo]:
         params: dict[str, Any] = {"Name": name, "ClientRequestToken": token,
                                   **_value_param(value)}
         tags = {**self.tags, **(metadata or {})}
@@ -126,28 +131,27 @@ class Writes(Reads):
         if self.description is not None:
             params["Description"] = self.description
         try:
-            response = self.client.create_secret(**params)
+            response = yield Call("create_secret", params)
         except botocore.exceptions.ClientError as exc:
             if error_code(exc) not in CONFLICT:
                 raise
             # Exists: ours already if a retried create lost its answer; else someone else's.
-            stages = self._stages_of(name).get(token)
+            stages = (yield from self._stages_of(name)).get(token)
             if stages is not None:
-                return self._ensure_labels(
+                return (yield from self._ensure_labels(
                     name, VersionInfo(version=token, labels=frozenset(stages)), labels
-                )
+                ))
             if create_only:
                 raise ConflictError("the secret already exists") from exc
             # Someone else created it meanwhile: add our version to it.
-            info = self._put_value(name, value, token, [CURRENT, *labels] if labels else None)
+            info = yield from self._put_value(name, value, token,
+                                              [CURRENT, *labels] if labels else None)
             if metadata:
-                self.client.tag_resource(SecretId=name, Tags=_tags(metadata))
-            return self._ensure_labels(name, info, labels)
+                yield _tag(name, metadata)
+            return (yield from self._ensure_labels(name, info, labels))
         version = str(response["VersionId"])
         for label in labels:
-            self.client.update_secret_version_stage(
-                SecretId=name, VersionStage=label, MoveToVersionId=version
-            )
+            yield _move_stage(name, label, to=version)
         return VersionInfo(version=version, labels=frozenset([CURRENT, *labels]))
 
     def _put_atomic(
@@ -158,145 +162,138 @@ class Writes(Reads):
         expected_version: str,
         labels: Sequence[str],
         metadata: Mapping[str, str] | None,
-    ) -> VersionInfo:
+    ) -> Flow[VersionInfo]:
         """Check-and-set without a race: write the version under a private staging label,
         then move AWSCURRENT to it *from* ``expected_version``, which AWS refuses when
         ``expected_version`` no longer holds AWSCURRENT."""
         pending = f"helium-pending-{token[:32]}"
         try:
-            version = self._put_value(name, value, token, [pending]).version
+            version = (yield from self._put_value(name, value, token, [pending])).version
         except botocore.exceptions.ClientError as exc:
             if error_code(exc) in NOT_FOUND:
                 raise ConflictError("check-and-set failed: the secret does not exist") from exc
             raise
         try:
-            self.client.update_secret_version_stage(
-                SecretId=name, VersionStage=CURRENT, MoveToVersionId=version,
-                RemoveFromVersionId=expected_version,
-            )
+            yield _move_stage(name, CURRENT, to=version, away_from=expected_version)
         except botocore.exceptions.ClientError as exc:
             if error_code(exc) not in INVALID:
                 raise
-            if CURRENT not in self._stages_of(name).get(version, ()):  # not a retry of ours
-                self._drop_stage(name, pending, version)
+            if CURRENT not in (yield from self._stages_of(name)).get(version, ()):
+                # not a retry of ours
+                yield from self._drop_stage(name, pending, version)
                 raise ConflictError(
                     "check-and-set failed: the current version changed"
                 ) from exc
-        self._drop_stage(name, pending, version)
+        yield from self._drop_stage(name, pending, version)
         for label in labels:
-            self.set_label(name, label, version)
+            yield from self._set_label(name, label, version)
         if metadata:
-            self.client.tag_resource(SecretId=name, Tags=_tags(metadata))
+            yield _tag(name, metadata)
         return VersionInfo(version=version, labels=frozenset([CURRENT, *labels]))
 
-    def _drop_stage(self, name: str, stage: str, version: str) -> None:
+    def _drop_stage(self, name: str, stage: str, version: str) -> Flow[None]:
         # Already gone after a retry, or failing: a leftover private label is harmless.
         with contextlib.suppress(botocore.exceptions.ClientError):
-            self.client.update_secret_version_stage(
-                SecretId=name, VersionStage=stage, RemoveFromVersionId=version
-            )
+            yield _move_stage(name, stage, away_from=version)
 
-    def _stages_of(self, name: str) -> dict[str, list[str]]:
+    def _stages_of(self, name: str) -> Flow[dict[str, list[str]]]:
         # Only writes ask for the stages: a secret scheduled for deletion is a conflict here.
-        description = self._describe(name, writing=True)
+        description = yield from self._describe(name, writing=True)
         stages: dict[str, list[str]] = description.get("VersionIdsToStages") or {}
         return stages
 
-    def set_label(self, name: str, label: str, version: str | None) -> None:
+    def _set_label(self, name: str, label: str, version: str | None) -> Flow[None]:
         if version is not None and not is_version_id(version):
             raise VersionNotFoundError("no such version")
-        holder = next(
-            (v for v, stages in self._stages_of(name).items() if label in stages), None
-        )
+        stages_of = yield from self._stages_of(name)
+        holder = next((v for v, stages in stages_of.items() if label in stages), None)
         if holder == version:
             return
         if version is None and holder is None:
             return
         if label == CURRENT and version is None:
             raise InvalidArgumentError("AWSCURRENT cannot be removed, only moved")
-        params: dict[str, Any] = {"SecretId": name, "VersionStage": label}
-        if version is not None:
-            params["MoveToVersionId"] = version
-        if holder is not None:
-            params["RemoveFromVersionId"] = holder
         try:
-            self.client.update_secret_version_stage(**params)
+            yield _move_stage(name, label, to=version, away_from=holder)
         except botocore.exceptions.ClientError as exc:
             if version is not None and error_code(exc) in INVALID | NOT_FOUND:
-                self._stages_of(name)  # the secret exists: the version does not
+                yield from self._stages_of(name)  # the secret exists: the version does not
                 raise VersionNotFoundError("no such version") from exc
             raise
 
     # -- staged rotation (AWS's own AWSPENDING protocol) -------------------------------------
 
-    def stage(
+    def _stage(
         self,
         name: str,
         value: str | bytes,
         *,
         expected_current: str | None,
         request_token: str | None = None,
-    ) -> VersionInfo:
+    ) -> Flow[VersionInfo]:
         if not value:
             raise InvalidArgumentError("AWS Secrets Manager does not store empty values")
         token = _request_token(request_token)
         if expected_current is not None:
-            current = self._current(name, writing=True)
+            current = yield from self._current(name, writing=True)
             if current != expected_current:
                 raise ConflictError("staging failed: the current version changed")
         # AWSPENDING moves to the new version; a reader of AWSCURRENT does not see it.
-        return self._put_value(name, value, token, [PENDING])
+        return (yield from self._put_value(name, value, token, [PENDING]))
 
-    def promote(self, name: str, version: str, *, expected_current: str | None) -> None:
+    def _promote(self, name: str, version: str, *, expected_current: str | None) -> Flow[None]:
         if not is_version_id(version):
             raise VersionNotFoundError("no such version")
         if expected_current is not None and not is_version_id(expected_current):
             raise ConflictError("promotion failed: the current version changed")
         if expected_current is None:
-            expected_current = self._current(name, writing=True)
+            expected_current = yield from self._current(name, writing=True)
         try:
             # Atomic: AWS refuses the move when expected_current no longer holds AWSCURRENT.
-            self.client.update_secret_version_stage(
-                SecretId=name, VersionStage=CURRENT, MoveToVersionId=version,
-                RemoveFromVersionId=expected_current,
-            )
+            yield _move_stage(name, CURRENT, to=version, away_from=expected_current)
         except botocore.exceptions.ClientError as exc:
             if error_code(exc) in INVALID:
                 raise ConflictError("promotion failed: the current version changed") from exc
             raise
-        self._drop_stage(name, PENDING, version)
+        yield from self._drop_stage(name, PENDING, version)
 
-    def discard(self, name: str, version: str) -> None:
-        stages = self._stages_of(name).get(version)
+    def _discard(self, name: str, version: str) -> Flow[None]:
+        stages = (yield from self._stages_of(name)).get(version)
         if stages is None:
             raise VersionNotFoundError("no such version")
         if CURRENT in stages:
             raise ConflictError("the version is current; it can no longer be discarded")
         if PENDING in stages:
             # Without stages the version is deprecated: never current, removed by AWS later.
-            self.client.update_secret_version_stage(
-                SecretId=name, VersionStage=PENDING, RemoveFromVersionId=version
-            )
+            yield _move_stage(name, PENDING, away_from=version)
 
-    def delete(self, name: str, *, purge: bool = False) -> None:
+    def _delete(self, name: str, *, purge: bool = False) -> Flow[None]:
         if purge:
             # AWS (and moto) accept a forced delete of a missing secret silently: ask first,
             # so that deleting a missing secret is "not found" as on every backend.
-            self.client.describe_secret(SecretId=name)
-            self.client.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
+            yield Call("describe_secret", {"SecretId": name})
+            yield Call("delete_secret", {"SecretId": name, "ForceDeleteWithoutRecovery": True})
         else:
-            self.client.delete_secret(
-                SecretId=name, RecoveryWindowInDays=self.recovery_window_days
-            )
+            yield Call("delete_secret", {"SecretId": name,
+                                         "RecoveryWindowInDays": self.recovery_window_days})
 
-    @extra_operation(writes=True)
-    def restore(self, name: str) -> None:
-        """Cancel the scheduled deletion of ``name`` (within its recovery window).
+    def _restore(self, name: str) -> Flow[None]:
+        yield Call("restore_secret", {"SecretId": name})
 
-        Not part of the portable API: call it as ``store.extras.restore(name)``, which runs it
-        through the store's call pipeline (checked, retried, translated, audited).
-        """
-        self.client.restore_secret(SecretId=name)
+
+def _move_stage(name: str, stage: str, *, to: str | None = None,
+                away_from: str | None = None) -> Call:
+    """UpdateSecretVersionStage: move ``stage`` to version ``to`` (and/or off ``away_from``)."""
+    params: dict[str, Any] = {"SecretId": name, "VersionStage": stage}
+    if to is not None:
+        params["MoveToVersionId"] = to
+    if away_from is not None:
+        params["RemoveFromVersionId"] = away_from
+    return Call("update_secret_version_stage", params)
+
+
+def _tag(name: str, metadata: Mapping[str, str]) -> Call:
+    return Call("tag_resource", {"SecretId": name, "Tags": _tags(metadata)})
 
 
 def _request_token(token: str | None) -> str:

@@ -21,7 +21,8 @@ from helium_secrets._options import Options, option
 from helium_secrets.backends._transport import check_plaintext, refuse_cross_origin_redirects
 from helium_secrets.backends.gcpsecretmanager.names import valid_alias
 
-__all__ = ["GCPSecretManagerOptions", "build_client", "check_client"]
+__all__ = ["GCPSecretManagerOptions", "build_client", "check_client", "client_options_of",
+           "insecure_endpoint"]
 
 _SERVICE = "GCP Secret Manager"
 
@@ -101,20 +102,10 @@ def build_client(opts: GCPSecretManagerOptions, credentials: Any) -> SecretManag
     :raises ValueError: ``insecure`` without ``endpoint``, or with a ``transport``; plaintext
         (``insecure`` gRPC, an ``http://`` REST endpoint) off loopback.
     """
-    transport, client_options, endpoint = opts.transport, opts.client_options, opts.endpoint_url
-    if isinstance(client_options, Mapping):
-        options = ClientOptions(**client_options)
-    else:  # a copy: the caller's options stay as they were
-        options = copy.copy(client_options) if client_options else ClientOptions()
+    options = client_options_of(opts)
+    transport = opts.transport
+    endpoint = insecure_endpoint(opts)
     if endpoint is not None:
-        options.api_endpoint = endpoint
-    elif opts.location is not None and options.api_endpoint is None:
-        options.api_endpoint = f"secretmanager.{opts.location}.rep.googleapis.com"
-    if opts.insecure:
-        if endpoint is None or transport is not None:
-            raise ValueError("insecure=True needs endpoint_url= and no transport=")
-        check_plaintext(f"http://{endpoint}", service=_SERVICE, what="plaintext gRPC",
-                        allowed=opts.allow_insecure_http, fix="drop insecure=True to use TLS")
         transport = SecretManagerServiceGrpcTransport(channel=grpc.insecure_channel(endpoint))
     if transport is not None and not isinstance(transport, str):
         # A transport instance carries its own channel, credentials and endpoint.
@@ -130,6 +121,38 @@ def build_client(opts: GCPSecretManagerOptions, credentials: Any) -> SecretManag
         built.close()
         raise
     return client
+
+
+def client_options_of(opts: GCPSecretManagerOptions) -> ClientOptions:
+    """The ``ClientOptions`` of the client to build: the given ones (copied), with the
+    ``endpoint_url`` or the regional endpoint of ``location``."""
+    client_options, endpoint = opts.client_options, opts.endpoint_url
+    if isinstance(client_options, Mapping):
+        options = ClientOptions(**client_options)
+    else:  # a copy: the caller's options stay as they were
+        options = copy.copy(client_options) if client_options else ClientOptions()
+    if endpoint is not None:
+        options.api_endpoint = endpoint
+    elif opts.location is not None and options.api_endpoint is None:
+        options.api_endpoint = f"secretmanager.{opts.location}.rep.googleapis.com"
+    return options
+
+
+def insecure_endpoint(opts: GCPSecretManagerOptions) -> str | None:
+    """With ``insecure``, the endpoint to dial in plaintext gRPC (checked: loopback only, or
+    ``allow_insecure_http``); ``None`` without.
+
+    :raises ValueError: ``insecure`` without ``endpoint_url`` or with a ``transport``; off
+        loopback without ``allow_insecure_http``.
+    """
+    if not opts.insecure:
+        return None
+    endpoint = opts.endpoint_url
+    if endpoint is None or opts.transport is not None:
+        raise ValueError("insecure=True needs endpoint_url= and no transport=")
+    check_plaintext(f"http://{endpoint}", service=_SERVICE, what="plaintext gRPC",
+                    allowed=opts.allow_insecure_http, fix="drop insecure=True to use TLS")
+    return endpoint
 
 
 def check_client(client: SecretManagerServiceClient, opts: GCPSecretManagerOptions) -> None:

@@ -9,11 +9,13 @@ from typing import Any
 
 import google_crc32c
 from google.api_core import exceptions as api_exceptions
-from google.cloud.secretmanager_v1 import SecretManagerServiceClient, types
+from google.cloud.secretmanager_v1 import types
 
 from helium_secrets._values import VersionInfo
 from helium_secrets.access import AccessReview, Grant
-from helium_secrets.backends._base import BackendBase, RawSecret, extra_operation
+from helium_secrets.backends._base import RawSecret
+from helium_secrets.backends._flows import Call, Flow
+from helium_secrets.backends._shells import Operations
 from helium_secrets.backends.gcpsecretmanager.names import VERSION_ID, decode_name, encode_name, valid_alias
 from helium_secrets.errors import (
     IntegrityError,
@@ -38,12 +40,12 @@ def crc32c(data: bytes) -> int:
     return int(google_crc32c.value(data))
 
 
-class Reads(BackendBase):
-    """The reading half of :class:`GCPSecretManagerBackend`, with the state it is built with."""
+class Reads(Operations):
+    """The reading half of both GCP backends (:class:`GCPSecretManagerBackend` and its async
+    twin), as flows (:mod:`~helium_secrets.backends._flows`), with the state it is built with."""
 
     project: str
     location: str | None
-    _client: SecretManagerServiceClient
     _parent: str
     _timeout: float
     _page_size: int
@@ -68,9 +70,15 @@ class Reads(BackendBase):
     def _version_path(self, name: str, version: str) -> str:
         return f"{self._secret_path(name)}/versions/{version}"
 
+    def _call(self, method: str, *, collect: bool = False, **kwargs: Any) -> Call:
+        """A call of the client's ``method``, without google-api-core's retries (the store
+        retries) and with this backend's timeout."""
+        return Call(method, {**kwargs, "retry": None, "timeout": self._timeout}, collect)
+
     # -- reading ---------------------------------------------------------------------------
 
-    def get(self, name: str, version: str | None = None, label: str | None = None) -> RawSecret:
+    def _get(self, name: str, version: str | None = None, label: str | None = None,
+             ) -> Flow[RawSecret]:
         if version is not None and label is not None:
             raise InvalidArgumentError("give a version or a label, not both")
         if version is not None:
@@ -84,13 +92,13 @@ class Reads(BackendBase):
         else:
             spec = None
         # The metadata first: once the payload is here, no call may fail with it in a local.
-        secret = self._get_secret(name) if self._read_metadata else None
+        secret = (yield from self._get_secret(name)) if self._read_metadata else None
         if spec is None:
-            response = self._access_current(name)
+            response = yield from self._access_current(name)
         else:
             # NotFound (no such secret, or no such version: the store asks which) is raised.
             try:
-                response = self._access(name, spec)
+                response = yield from self._access(name, spec)
             except api_exceptions.FailedPrecondition as exc:
                 raise VersionNotFoundError("the version is disabled or destroyed") from exc
         checked = _checked_payload(response)
@@ -109,37 +117,37 @@ class Reads(BackendBase):
         return RawSecret(name=name, value=value, version=version_id, labels=labels,
                          metadata=metadata)
 
-    def current_version(self, name: str) -> str:
+    def _current_version(self, name: str) -> Flow[str]:
         # An access call, on purpose: the 90,000/min access quota, not the 600/min read quota.
-        return version_of(self._access_current(name).name)
+        return version_of((yield from self._access_current(name)).name)
 
-    def _access_current(self, name: str) -> types.AccessSecretVersionResponse:
+    def _access_current(self, name: str) -> Flow[types.AccessSecretVersionResponse]:
         """Access the current version: the current alias in alias mode, else ``latest``."""
         if self._current_alias is not None:
             try:
-                return self._access(name, self._current_alias)
+                return (yield from self._access(name, self._current_alias))
             except api_exceptions.NotFound:
                 pass  # the alias is not set yet (a secret written by other tools): latest
             except api_exceptions.FailedPrecondition as exc:
                 raise VersionNotFoundError("the current version is disabled or destroyed") from exc
         try:
-            return self._access(name, "latest")
+            return (yield from self._access(name, "latest"))
         except api_exceptions.FailedPrecondition:
-            return self._access_newest_enabled(name)
+            return (yield from self._access_newest_enabled(name))
 
-    def _access(self, name: str, spec: str) -> types.AccessSecretVersionResponse:
-        return self._client.access_secret_version(
-            name=self._version_path(name, spec), retry=None, timeout=self._timeout
-        )
+    def _access(self, name: str, spec: str) -> Flow[types.AccessSecretVersionResponse]:
+        response: types.AccessSecretVersionResponse = yield self._call(
+            "access_secret_version", name=self._version_path(name, spec))
+        return response
 
-    def _access_newest_enabled(self, name: str) -> types.AccessSecretVersionResponse:
+    def _access_newest_enabled(self, name: str) -> Flow[types.AccessSecretVersionResponse]:
         """The latest version is disabled or destroyed: the newest enabled one is current.
 
         Finding it lists the versions (``secretmanager.versions.list``, which the accessor
         role lacks); without that permission, the current version is simply not readable.
         """
         try:
-            listed = self._list_raw_versions(name)
+            listed = yield from self._list_raw_versions(name)
         except api_exceptions.PermissionDenied as exc:
             raise VersionNotFoundError(
                 "the latest version is disabled or destroyed (listing the versions to find an "
@@ -149,37 +157,36 @@ class Reads(BackendBase):
         if not enabled:
             raise VersionNotFoundError("the secret has no enabled version")
         newest = max(enabled, key=lambda v: int(v.name.rsplit("/", 1)[-1]))
-        return self._access(name, newest.name.rsplit("/", 1)[-1])
+        return (yield from self._access(name, newest.name.rsplit("/", 1)[-1]))
 
-    def _get_secret(self, name: str) -> types.Secret:
-        return self._client.get_secret(
-            name=self._secret_path(name), retry=None, timeout=self._timeout
-        )
+    def _get_secret(self, name: str) -> Flow[types.Secret]:
+        secret: types.Secret = yield self._call("get_secret", name=self._secret_path(name))
+        return secret
 
-    def _list_raw_versions(self, name: str) -> list[types.SecretVersion]:
+    def _list_raw_versions(self, name: str) -> Flow[list[types.SecretVersion]]:
         request = types.ListSecretVersionsRequest(
             parent=self._secret_path(name), page_size=self._page_size
         )
-        return list(
-            self._client.list_secret_versions(request=request, retry=None, timeout=self._timeout)
-        )
+        versions: list[types.SecretVersion] = yield self._call(
+            "list_secret_versions", request=request, collect=True)
+        return versions
 
-    def list_names(self, prefix: str = "") -> Iterator[str]:
+    def _list_names(self, prefix: str = "") -> Flow[list[str]]:
         request = types.ListSecretsRequest(parent=self._parent, page_size=self._page_size)
-        pager = self._client.list_secrets(request=request, retry=None, timeout=self._timeout)
+        secrets = yield self._call("list_secrets", request=request, collect=True)
         names = []
-        for secret in pager:
+        for secret in secrets:
             name = self._portable(secret.name)
             if name is not None and name.startswith(prefix):
                 names.append(name)
-        return iter(names)
+        return names
 
-    def list_versions(self, name: str) -> list[VersionInfo]:
-        raw = self._list_raw_versions(name)
+    def _list_versions(self, name: str) -> Flow[list[VersionInfo]]:
+        raw = yield from self._list_raw_versions(name)
         if not raw:  # a secret with no version does not exist for the portable model
             raise SecretNotFoundError("the secret has no versions")
         aliases: dict[str, set[str]] = {}
-        for alias, number in self._get_secret(name).version_aliases.items():
+        for alias, number in (yield from self._get_secret(name)).version_aliases.items():
             aliases.setdefault(str(number), set()).add(alias)
         infos = []
         for version in raw:
@@ -195,14 +202,14 @@ class Reads(BackendBase):
             )
         return sorted(infos, key=lambda v: int(v.version))
 
-    @extra_operation(writes=False)
-    def describe(self, name: str) -> Lifecycle:
-        """The secret's lifecycle from GetSecret and ListSecretVersions (two calls on the
-        600/min read quota; no value is accessed): ``create_time``, the current version's
-        ``create_time``, ``expire_time``, ``rotation.next_rotation_time`` and whether a rotation
-        schedule is set. Secret Manager records neither past rotations nor reads."""
-        secret = self._get_secret(name)
-        raw = self._list_raw_versions(name)
+    def _access_review(self, name: str) -> Flow[AccessReview]:
+        policy = yield self._call("get_iam_policy", request={"resource": self._secret_path(name)})
+        return AccessReview(name, tuple(_iam_grants(policy.bindings)), read_from="GetIamPolicy",
+                            complete=False, not_shown=_IAM_NOT_SHOWN)
+
+    def _lifecycle(self, name: str) -> Flow[Lifecycle]:
+        secret = yield from self._get_secret(name)
+        raw = yield from self._list_raw_versions(name)
         if not raw:
             raise SecretNotFoundError("the secret has no versions")
         by_id = {version_of(v.name): v for v in raw}
@@ -224,16 +231,6 @@ class Reads(BackendBase):
             current_version=version_of(current.name) if current is not None else None,
             versions=len(raw))
 
-    @extra_operation(writes=False)
-    def access(self, name: str) -> AccessReview:
-        """Who the secret's own IAM policy (``GetIamPolicy``, one call of the read quota) lets
-        read it: the members of its bindings to a role with
-        ``secretmanager.versions.access``; a custom role's bindings are listed as conditional.
-        Project, folder and organisation policies can grant access too, and are not shown."""
-        policy = self._client.get_iam_policy(request={"resource": self._secret_path(name)},
-                                             retry=None, timeout=self._timeout)
-        return AccessReview(name, tuple(_iam_grants(policy.bindings)), read_from="GetIamPolicy",
-                            complete=False, not_shown=_IAM_NOT_SHOWN)
 
 
 #: The predefined roles that hold ``secretmanager.versions.access``.

@@ -11,6 +11,7 @@ from google.protobuf import field_mask_pb2
 
 from helium_secrets._values import VersionInfo
 from helium_secrets.backends._base import RequestTokens
+from helium_secrets.backends._flows import Flow
 from helium_secrets.backends.gcpsecretmanager.names import ANNOTATION_KEY, VERSION_ID, valid_alias
 from helium_secrets.backends.gcpsecretmanager.reads import Reads, crc32c, plain_datetime, version_of
 from helium_secrets.errors import (
@@ -32,7 +33,7 @@ class Writes(Reads):
     _replicas: tuple[str, ...]
     _tokens: RequestTokens[bool]
 
-    def put(
+    def _put(
         self,
         name: str,
         value: str | bytes,
@@ -42,7 +43,7 @@ class Writes(Reads):
         request_token: str | None = None,
         metadata: Mapping[str, str] | None = None,
         labels: Sequence[str] = (),
-    ) -> VersionInfo:
+    ) -> Flow[VersionInfo]:
         # The service has no idempotency token (capabilities.idempotent_put is False): the
         # store never retries a plain put; a check-and-set one comes back with the same token.
         retried = self._tokens.get(request_token) is not None
@@ -61,22 +62,22 @@ class Writes(Reads):
                 )
         data = value.encode("utf-8") if isinstance(value, str) else value
         if self._current_alias is not None:
-            return self._put_alias_mode(name, data, expected_version, create_only, metadata,
-                                        labels, retried=retried)
+            return (yield from self._put_alias_mode(name, data, expected_version, create_only,
+                                                    metadata, labels, retried=retried))
         # Default mode has no conditional write (capabilities.check_and_set is False): the store
         # checks expected_version / create_only with a read first and never passes them here.
         if metadata:
-            self._merge_annotations(name, metadata)
-        version = self._add_or_create(name, data, metadata, guarded=False)
+            yield from self._merge_annotations(name, metadata)
+        version = yield from self._add_or_create(name, data, metadata, guarded=False)
         version_id = version_of(version.name)
         if labels:
-            self._update_aliases(name, {label: version_id for label in labels})
+            yield from self._update_aliases(name, {label: version_id for label in labels})
         return written(version, labels)
 
     def _put_alias_mode(
         self, name: str, data: bytes, expected_version: str | None, create_only: bool,
         metadata: Mapping[str, str] | None, labels: Sequence[str], *, retried: bool,
-    ) -> VersionInfo:
+    ) -> Flow[VersionInfo]:
         """Write a version, then move the current alias onto it.
 
         A guarded write (``expected_version`` or ``create_only``) moves the alias only if it
@@ -90,102 +91,104 @@ class Writes(Reads):
         assert alias is not None
         annotated = False
         if create_only:
-            annotated = self._create(name, metadata)
-            if not annotated and self._has_versions(name):
+            annotated = yield from self._create(name, metadata)
+            if not annotated and (yield from self._has_versions(name)):
                 raise ConflictError("the secret already exists")
         guarded = expected_version is not None or create_only
         seen: types.Secret | None = None
         if guarded:
             try:
-                seen = self._get_secret(name)
+                seen = yield from self._get_secret(name)
             except api_exceptions.NotFound as exc:
                 raise ConflictError("check-and-set failed: the secret does not exist") from exc
-            current = self._current_of(name, seen)
+            current = yield from self._current_of(name, seen)
             if create_only and current is not None:
                 raise ConflictError("the secret already exists")
             if expected_version is not None and current != expected_version:
                 raise ConflictError("check-and-set failed: the current version changed")
-        version = self._lost_version(name, data, seen) if retried and seen is not None else None
+        version = None
+        if retried and seen is not None:
+            version = yield from self._lost_version(name, data, seen)
         if version is None:
-            version = self._add_or_create(name, data, None if annotated else metadata,
-                                          guarded=expected_version is not None)
+            version = yield from self._add_or_create(name, data, None if annotated else metadata,
+                                                     guarded=expected_version is not None)
         version_id = version_of(version.name)
         moves: dict[str, str | None] = {label: version_id for label in labels}
         moves[alias] = version_id
         extra = None if annotated else metadata
         if seen is None:
-            self._update_aliases(name, moves, metadata=extra)
+            yield from self._update_aliases(name, moves, metadata=extra)
         else:
             expected_alias = seen.version_aliases.get(alias)
             try:
-                self._update_aliases(name, moves, metadata=extra,
-                                     alias_must_be=(alias, expected_alias))
+                yield from self._update_aliases(name, moves, metadata=extra,
+                                                alias_must_be=(alias, expected_alias))
             except ConflictError:
-                self._disable_quietly(name, version_id)
+                yield from self._disable_quietly(name, version_id)
                 raise
         return written(version, [*labels, alias])
 
-    def _lost_version(self, name: str, data: bytes, seen: types.Secret) -> types.SecretVersion | None:
+    def _lost_version(self, name: str, data: bytes, seen: types.Secret,
+                      ) -> Flow[types.SecretVersion | None]:
         """The version an earlier attempt of this put added, its answer lost: enabled, newer
         than the current alias' target, named by no alias, holding our data (a retry only:
         it lists versions and reads the newest few)."""
         aliased = {int(v) for v in seen.version_aliases.values()}
         floor = int(seen.version_aliases.get(self._current_alias or "", 0))
+        listed = yield from self._list_raw_versions(name)
         candidates = sorted(
-            (v for v in self._list_raw_versions(name)
+            (v for v in listed
              if v.state == types.SecretVersion.State.ENABLED
              and int(version_of(v.name)) > floor and int(version_of(v.name)) not in aliased),
             key=lambda v: int(version_of(v.name)), reverse=True)
         for candidate in candidates[:LOST_VERSION_CANDIDATES]:
-            if bytes(self._access(name, version_of(candidate.name)).payload.data) == data:
+            if bytes((yield from self._access(name, version_of(candidate.name))).payload.data) == data:
                 return candidate
         return None
 
-    def _current_of(self, name: str, secret: types.Secret) -> str | None:
+    def _current_of(self, name: str, secret: types.Secret) -> Flow[str | None]:
         """The current version in alias mode: the alias, or (not set yet) the latest."""
         assert self._current_alias is not None
         target = secret.version_aliases.get(self._current_alias)
         if target is not None:
             return str(target)
         try:
-            return self._latest_version(name)
+            return (yield from self._latest_version(name))
         except (api_exceptions.NotFound, SecretNotFoundError):
             return None
 
-    def _latest_version(self, name: str) -> str:
+    def _latest_version(self, name: str) -> Flow[str]:
         try:
-            response = self._access(name, "latest")
+            response = yield from self._access(name, "latest")
         except api_exceptions.FailedPrecondition:
-            response = self._access_newest_enabled(name)
+            response = yield from self._access_newest_enabled(name)
         return version_of(response.name)
 
     def _add_or_create(
         self, name: str, data: bytes, metadata: Mapping[str, str] | None, *, guarded: bool
-    ) -> types.SecretVersion:
+    ) -> Flow[types.SecretVersion]:
         try:
-            return self._add_version(name, data)
+            return (yield from self._add_version(name, data))
         except api_exceptions.NotFound:
             if guarded:
                 raise ConflictError("check-and-set failed: the secret was deleted") from None
-            if not self._create(name, metadata) and metadata:
-                self._merge_annotations(name, metadata)  # created by someone else meanwhile
-            return self._add_version(name, data)
+            if not (yield from self._create(name, metadata)) and metadata:
+                yield from self._merge_annotations(name, metadata)  # created by someone else
+            return (yield from self._add_version(name, data))
 
-    def _disable_quietly(self, name: str, version: str) -> None:
+    def _disable_quietly(self, name: str, version: str) -> Flow[None]:
         """Take a version that lost a check-and-set race out of reach; best effort."""
         # If this fails, nothing reads the version anyway: the current alias never names it.
         with contextlib.suppress(api_exceptions.GoogleAPICallError):
-            self._client.disable_secret_version(
-                name=self._version_path(name, version), retry=None, timeout=self._timeout
-            )
+            yield self._call("disable_secret_version", name=self._version_path(name, version))
 
-    def _add_version(self, name: str, data: bytes) -> types.SecretVersion:
+    def _add_version(self, name: str, data: bytes) -> Flow[types.SecretVersion]:
         payload = types.SecretPayload(data=data, data_crc32c=crc32c(data))
-        return self._client.add_secret_version(
-            parent=self._secret_path(name), payload=payload, retry=None, timeout=self._timeout
-        )
+        version: types.SecretVersion = yield self._call(
+            "add_secret_version", parent=self._secret_path(name), payload=payload)
+        return version
 
-    def _create(self, name: str, metadata: Mapping[str, str] | None) -> bool:
+    def _create(self, name: str, metadata: Mapping[str, str] | None) -> Flow[bool]:
         """Create the secret (with ``metadata`` as annotations); False if it already exists."""
         secret = types.Secret(annotations=dict(metadata or {}))
         if self.location is None:
@@ -201,27 +204,26 @@ class Writes(Reads):
             else:
                 secret.replication = types.Replication(automatic=types.Replication.Automatic())
         try:
-            self._client.create_secret(
-                parent=self._parent, secret_id=self._secret_id(name), secret=secret,
-                retry=None, timeout=self._timeout,
-            )
+            yield self._call("create_secret", parent=self._parent,
+                             secret_id=self._secret_id(name), secret=secret)
         except api_exceptions.AlreadyExists:
             return False
         return True
 
-    def _has_versions(self, name: str) -> bool:
+    def _has_versions(self, name: str) -> Flow[bool]:
         request = types.ListSecretVersionsRequest(parent=self._secret_path(name), page_size=1)
-        response = self._client.list_secret_versions(
-            request=request, retry=None, timeout=self._timeout
-        )
-        return bool(next(iter(response.pages)).versions)
+        # The pager (sync or async) answers attributes from its first page.
+        pager = yield self._call("list_secret_versions", request=request)
+        return bool(pager.versions)
 
     def _update_secret(
         self,
         name: str,
         paths: Sequence[str],
         change: Callable[[types.Secret], bool],
-    ) -> bool:
+        *,
+        must_exist: str | None = None,
+    ) -> Flow[bool]:
         """Read-modify-write map fields of the secret under its etag.
 
         ``change`` edits the secret just read (and raises ConflictError when what it relies on
@@ -230,20 +232,26 @@ class Writes(Reads):
         the check in ``change`` and the update atomic. This is optimistic concurrency on our
         own update, not a retry of a failed call.
 
+        :param must_exist: a version that must exist (VersionNotFoundError), checked once the
+            secret's read has shown the secret exists: so a "not found" is the version's.
         :return: whether an update was needed.
         """
         for attempt in range(3):
-            secret = self._get_secret(name)
+            secret = yield from self._get_secret(name)
+            if must_exist is not None:
+                try:
+                    yield self._call("get_secret_version",
+                                     name=self._version_path(name, must_exist))
+                except api_exceptions.NotFound as exc:
+                    raise VersionNotFoundError("no such version") from exc
             if not change(secret):
                 return False
             update = types.Secret(name=secret.name, etag=secret.etag)
             for path in paths:
                 setattr(update, path, dict(getattr(secret, path)))
             try:
-                self._client.update_secret(
-                    secret=update, update_mask=field_mask_pb2.FieldMask(paths=list(paths)),
-                    retry=None, timeout=self._timeout,
-                )
+                yield self._call("update_secret", secret=update,
+                                 update_mask=field_mask_pb2.FieldMask(paths=list(paths)))
             except api_exceptions.Aborted:
                 if attempt == 2:
                     raise
@@ -251,7 +259,7 @@ class Writes(Reads):
             return True
         return False  # pragma: no cover - the loop returns or raises
 
-    def _merge_annotations(self, name: str, metadata: Mapping[str, str]) -> None:
+    def _merge_annotations(self, name: str, metadata: Mapping[str, str]) -> Flow[None]:
         def change(secret: types.Secret) -> bool:
             if all(secret.annotations.get(k) == v for k, v in metadata.items()):
                 return False
@@ -260,7 +268,7 @@ class Writes(Reads):
 
         # NotFound: a new secret, which put() creates with its annotations.
         with contextlib.suppress(api_exceptions.NotFound):
-            self._update_secret(name, ["annotations"], change)
+            yield from self._update_secret(name, ["annotations"], change)
 
     def _update_aliases(
         self,
@@ -270,7 +278,7 @@ class Writes(Reads):
         metadata: Mapping[str, str] | None = None,
         alias_must_be: tuple[str, int | None] | None = None,
         must_exist: str | None = None,
-    ) -> None:
+    ) -> Flow[None]:
         """Move aliases (``None`` removes one), and merge ``metadata`` in the same update.
 
         :param alias_must_be: ``(alias, version)``: refuse (ConflictError) unless the alias
@@ -280,13 +288,6 @@ class Writes(Reads):
         """
 
         def change(secret: types.Secret) -> bool:
-            if must_exist is not None:
-                try:
-                    self._client.get_secret_version(
-                        name=self._version_path(name, must_exist), retry=None, timeout=self._timeout
-                    )
-                except api_exceptions.NotFound as exc:
-                    raise VersionNotFoundError("no such version") from exc
             aliases = secret.version_aliases
             if alias_must_be is not None:
                 alias, target = alias_must_be
@@ -305,20 +306,18 @@ class Writes(Reads):
             return changed
 
         paths = ["version_aliases", "annotations"] if metadata else ["version_aliases"]
-        self._update_secret(name, paths, change)
+        yield from self._update_secret(name, paths, change, must_exist=must_exist)
 
-    def set_label(self, name: str, label: str, version: str | None) -> None:
+    def _set_label(self, name: str, label: str, version: str | None) -> Flow[None]:
         if not valid_alias(label):
             raise InvalidArgumentError(f"invalid GCP version alias {label!r}")
         if version is not None and not VERSION_ID.fullmatch(version):
             raise VersionNotFoundError("GCP version ids are positive integers")
-        self._update_aliases(name, {label: version}, must_exist=version)
+        yield from self._update_aliases(name, {label: version}, must_exist=version)
 
-    def delete(self, name: str, *, purge: bool = False) -> None:
+    def _delete(self, name: str, *, purge: bool = False) -> Flow[None]:
         # GCP deletes at once, with every version: there is no recovery window to purge.
-        self._client.delete_secret(
-            name=self._secret_path(name), retry=None, timeout=self._timeout
-        )
+        yield self._call("delete_secret", name=self._secret_path(name))
 
 
 def written(version: types.SecretVersion, labels: Sequence[str]) -> VersionInfo:
