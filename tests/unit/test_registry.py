@@ -106,3 +106,37 @@ def test_import_loads_no_framework() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_open_async_store_picks_each_backends_native_async_class(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    pytest.importorskip("httpx")
+    pytest.importorskip("aiobotocore")
+    from helium_secrets import open_async_store
+    from helium_secrets.backends.aio import ThreadedBackend
+    from helium_secrets.backends.awssecretsmanager.aio import AsyncAWSSecretsManagerBackend
+    from helium_secrets.backends.awsssm.aio import AsyncAWSSSMBackend
+    from helium_secrets.backends.hashivault.aio import AsyncVaultBackend
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    expected = {
+        "vault://127.0.0.1:8200/secret?tls=false": AsyncVaultBackend,
+        "awssecretsmanager://eu-west-1": AsyncAWSSecretsManagerBackend,
+        "awsssm://eu-west-1/app": AsyncAWSSSMBackend,
+    }
+
+    async def backends() -> dict[str, object]:
+        found = {}
+        for url in expected:  # building connects nowhere
+            store = open_async_store(url, token="t") if url.startswith("vault") \
+                else open_async_store(url)
+            found[url] = store.backend
+            await store.aclose()
+        return found
+
+    for url, backend in asyncio.run(backends()).items():
+        assert isinstance(backend, expected[url]), url
+        assert not isinstance(backend, ThreadedBackend), url
