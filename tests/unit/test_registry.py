@@ -128,8 +128,8 @@ def test_open_async_store_picks_each_backends_native_async_class(
         "awsssm://eu-west-1/app": AsyncAWSSSMBackend,
     }
 
-    async def backends() -> dict[str, object]:
-        found = {}
+    async def backends() -> dict[str, Any]:
+        found: dict[str, Any] = {}
         for url in expected:  # building connects nowhere
             store = open_async_store(url, token="t") if url.startswith("vault") \
                 else open_async_store(url)
