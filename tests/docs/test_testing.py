@@ -145,3 +145,14 @@ def test_the_open_store_example_passes_under_pytest(tmp_path: Path) -> None:
                             cwd=tmp_path, check=False)
     assert result.returncode == 0, result.stdout[-2000:]
     assert "2 passed" in result.stdout
+
+
+def test_the_async_open_store_example_passes_under_pytest(tmp_path: Path) -> None:
+    text = (ROOT / "docs" / "testing.md").read_text(encoding="utf-8")
+    path = tmp_path / "test_own_async_store_example.py"
+    path.write_text(python_block(text, "Code on the async twin is pointed"), encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             str(path)], capture_output=True, text=True, timeout=300,
+                            cwd=tmp_path, check=False)
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert "1 passed" in result.stdout
