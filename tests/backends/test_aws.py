@@ -20,6 +20,7 @@ import pytest
 from botocore.config import Config
 
 from helium_secrets import GuardPolicy, RetryPolicy, SecretStore, open_store
+from helium_secrets.backends._base import AsyncBackend
 from helium_secrets.backends.awssecretsmanager import AWSSecretsManagerBackend
 from helium_secrets.errors import (
     ConflictError,
@@ -1271,3 +1272,31 @@ def test_botocore_debug_logs_show_values_without_the_filter(
         store.clear_cache()
         store.get(name)
     assert sum(CANARY in text for text in texts) == 0
+
+
+# -- the async twin ----------------------------------------------------------------------------
+
+
+class AsyncAWSHarness(AWSHarness):
+    """The same moto server (and its fault proxy) for the async twin, through aiobotocore."""
+
+    def __init__(self, server: MotoServer, **backend_options: Any) -> None:
+        super().__init__(server, **backend_options)
+        self.twin = "async"
+
+    def make_async_backend(self) -> AsyncBackend:
+        from helium_secrets.backends.awssecretsmanager.aio import AsyncAWSSecretsManagerBackend
+
+        return AsyncAWSSecretsManagerBackend(session=self.server.aio_session(),
+                                             endpoint_url=self.server.endpoint_url,
+                                             **self.backend_options)
+
+
+class TestAWSAsyncTwinConformance(BackendConformance):
+    """Every conformance case on the async twin, against moto's server."""
+
+    @pytest.fixture
+    def harness(self, moto: MotoServer) -> Iterator[AWSHarness]:
+        pytest.importorskip("aiobotocore")
+        with AsyncAWSHarness(moto) as harness:
+            yield harness

@@ -24,6 +24,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud.secretmanager_v1 import SecretManagerServiceClient
 
 from helium_secrets import GuardPolicy, PollPolicy, RetryPolicy, Secret, SecretStore, open_store
+from helium_secrets.backends._base import AsyncBackend
 from helium_secrets.backends.gcpsecretmanager import (
     GCPSecretManagerBackend,
     crc32c,
@@ -1221,3 +1222,30 @@ def test_a_missing_version_is_told_by_an_access_call_not_a_metadata_read(
         store.get(f"{prefix}/nope", "1")
     assert type(missing.value) is SecretNotFoundError
     assert dict(server.calls) == {"AccessSecretVersion": 6}  # one read and one probe each
+
+
+# -- the async twin ----------------------------------------------------------------------------
+
+
+class AsyncGCPHarness(GCPHarness):
+    """The same emulator for the async twin, through the SDK's grpc.aio client."""
+
+    def __init__(self, emulator: SecretManagerEmulator, **backend_options: Any) -> None:
+        super().__init__(emulator, **backend_options)
+        self.twin = "async"
+
+    def make_async_backend(self) -> AsyncBackend:
+        from helium_secrets.backends.gcpsecretmanager.aio import AsyncGCPSecretManagerBackend
+
+        return AsyncGCPSecretManagerBackend(
+            PROJECT, endpoint_url=self.emulator.address, insecure=True, timeout=20.0,
+            **self.backend_options)
+
+
+class TestGCPAsyncTwinConformance(BackendConformance):
+    """Every conformance case on the async twin, against the gRPC emulator."""
+
+    @pytest.fixture
+    def harness(self, emulator: SecretManagerEmulator) -> Iterator[GCPHarness]:
+        with AsyncGCPHarness(emulator) as harness:
+            yield harness
