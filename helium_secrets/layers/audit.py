@@ -60,7 +60,8 @@ class AuditEvent:
 
 AuditHook = Callable[[AuditEvent], None]
 #: Called with ``(operation, name)`` before an operation reaches the backend; the context
-#: manager it returns is entered around the call (retries included) and its audit event.
+#: manager it returns is entered around the call (retries included) and its audit event. On
+#: the async twin it is held across awaits, so it must set context variables, never take a lock.
 CallContext = Callable[[str, "str | None"], AbstractContextManager[object]]
 
 
