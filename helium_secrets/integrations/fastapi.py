@@ -68,18 +68,19 @@ class HeliumSecrets:
     async def lifespan(self, app: Any) -> AsyncIterator[None]:
         """The app's lifespan (``FastAPI(lifespan=secrets.lifespan)``), or a part of yours
         (``async with secrets.lifespan(app): yield``)."""
-        owned = self._store is None
-        opened = open_async_store(self._url, **self._options) if owned else self._store
-        app.state.helium_secrets = opened
+        given = self._store
+        opened = given if given is not None else open_async_store(self._url, **self._options)
+        setattr(app.state, STATE, opened)
         try:
             yield
         finally:
-            del app.state.helium_secrets
-            if owned:
-                await opened.aclose()  # type: ignore[union-attr]
+            delattr(app.state, STATE)
+            if given is None:
+                await opened.aclose()
 
     def __repr__(self) -> str:
-        return f"<HeliumSecrets {self._store!r}>" if self._store else "<HeliumSecrets (by URL)>"
+        return ("<HeliumSecrets (by URL)>" if self._store is None
+                else f"<HeliumSecrets {self._store!r}>")
 
 
 def store(request: Request) -> AsyncSecretStore:
