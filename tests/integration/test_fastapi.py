@@ -168,3 +168,16 @@ def test_a_slow_backend_never_blocks_the_event_loop() -> None:
         loop.run(fake.aclose())
     finally:
         loop.close()
+
+
+def test_a_field_that_is_not_text_is_its_json_text_and_masked() -> None:
+    backend = MemoryBackend()
+    backend.write_external("app/db", '{"port": 5432, "hosts": ["a", "b"], "password": "' + CANARY + '"}')
+
+    async def main() -> list[SecretValue]:
+        async with fake_store(backend) as fake:
+            return [await secret("app/db", field)(fake) for field in ("port", "hosts", "password")]
+
+    port, hosts, password = asyncio.run(main())
+    assert (port.reveal(), hosts.reveal(), password.reveal()) == ("5432", '["a", "b"]', CANARY)
+    assert CANARY not in repr(password) and CANARY not in f"{password}"
