@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from typing import TypeVar
 
 from helium_secrets._synchronization import call_with_retry, resolve
@@ -25,7 +26,7 @@ from helium_secrets.errors import (
     UnavailableError,
     error_for_code,
 )
-from helium_secrets.layers.audit import AuditEvent, AuditHook
+from helium_secrets.layers.audit import AuditEvent, AuditHook, CallContext
 from helium_secrets.layers.guard import FailFastGuard
 from helium_secrets.layers.retry import Clock, RetryPolicy
 from helium_secrets.redaction import redactor
@@ -51,6 +52,7 @@ class CallPipeline:
         clock: Clock,
         stats: StatsRecorder,
         audit_hooks: list[AuditHook],
+        call_contexts: list[CallContext],
         closed: Callable[[], bool],
     ) -> None:
         self.backend = backend
@@ -60,6 +62,8 @@ class CallPipeline:
         self.stats = stats
         #: The store's hooks, shared (adding a hook to the store adds it here).
         self.audit_hooks = audit_hooks
+        #: The store's call contexts, shared too: entered around each call, its event included.
+        self.call_contexts = call_contexts
         self._closed = closed
 
     # -- the pipeline ----------------------------------------------------------------------
@@ -87,6 +91,24 @@ class CallPipeline:
         :raises HeliumError: the translated failure, with the SDK's exception as ``__cause__``.
         """
         self.check_open()
+        if not self.call_contexts:
+            return self._call(operation, name, fn, policy, cache, version, scrub, detail)
+        with ExitStack() as stack:
+            for context in list(self.call_contexts):
+                stack.enter_context(context(operation, name))
+            return self._call(operation, name, fn, policy, cache, version, scrub, detail)
+
+    def _call(
+        self,
+        operation: str,
+        name: str | None,
+        fn: Callable[[], T],
+        policy: RetryPolicy,
+        cache: str | None,
+        version: str | None,
+        scrub: str | bytes | None,
+        detail: str | None,
+    ) -> T:
         started = time.perf_counter()
         attempts = 0
         guard = self.guard

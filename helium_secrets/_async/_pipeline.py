@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import ExitStack
 from typing import TypeVar
 
 from helium_secrets._async._synchronization import call_with_retry, resolve
@@ -23,7 +24,7 @@ from helium_secrets.errors import (
     UnavailableError,
     error_for_code,
 )
-from helium_secrets.layers.audit import AuditEvent, AuditHook
+from helium_secrets.layers.audit import AuditEvent, AuditHook, CallContext
 from helium_secrets.layers.guard import FailFastGuard
 from helium_secrets.layers.retry import Clock, RetryPolicy
 from helium_secrets.redaction import redactor
@@ -49,6 +50,7 @@ class AsyncCallPipeline:
         clock: Clock,
         stats: StatsRecorder,
         audit_hooks: list[AuditHook],
+        call_contexts: list[CallContext],
         closed: Callable[[], bool],
     ) -> None:
         self.backend = backend
@@ -58,6 +60,8 @@ class AsyncCallPipeline:
         self.stats = stats
         #: The store's hooks, shared (adding a hook to the store adds it here).
         self.audit_hooks = audit_hooks
+        #: The store's call contexts, shared too: entered around each call, its event included.
+        self.call_contexts = call_contexts
         self._closed = closed
 
     # -- the pipeline ----------------------------------------------------------------------
@@ -85,6 +89,24 @@ class AsyncCallPipeline:
         :raises HeliumError: the translated failure, with the SDK's exception as ``__cause__``.
         """
         self.check_open()
+        if not self.call_contexts:
+            return await self._call(operation, name, fn, policy, cache, version, scrub, detail)
+        with ExitStack() as stack:
+            for context in list(self.call_contexts):
+                stack.enter_context(context(operation, name))
+            return await self._call(operation, name, fn, policy, cache, version, scrub, detail)
+
+    async def _call(
+        self,
+        operation: str,
+        name: str | None,
+        fn: Callable[[], Awaitable[T]],
+        policy: RetryPolicy,
+        cache: str | None,
+        version: str | None,
+        scrub: str | bytes | None,
+        detail: str | None,
+    ) -> T:
         started = time.perf_counter()
         attempts = 0
         guard = self.guard

@@ -35,7 +35,7 @@ from helium_secrets._validation import Validator
 from helium_secrets._values import Secret, SecretValue, VersionInfo, json_field, json_text
 from helium_secrets.backends._base import AsyncBackend, ExtraOperation, extra_operations
 from helium_secrets.errors import UnsupportedError
-from helium_secrets.layers.audit import AuditHook
+from helium_secrets.layers.audit import AuditHook, CallContext
 from helium_secrets.layers.cache import CachePolicy, SecretCache
 from helium_secrets.layers.guard import FailFastGuard, GuardPolicy
 from helium_secrets.layers.leases import LeasePolicy
@@ -102,9 +102,11 @@ class AsyncSecretStore:
         self._now = clock.monotonic
         self._stats = StatsRecorder()
         self._audit_hooks: list[AuditHook] = list(audit)
+        self._call_contexts: list[CallContext] = []
         self._guard = FailFastGuard(guard)
         self._pipeline = AsyncCallPipeline(backend, guard=self._guard, clock=clock, stats=self._stats,
                                            audit_hooks=self._audit_hooks,
+                                           call_contexts=self._call_contexts,
                                            closed=lambda: self._closed)
         self._cache = SecretCache(cache) if cache is not None else None
         # The hit path reads this dict directly; an empty dict when caching is off.
@@ -480,6 +482,16 @@ class AsyncSecretStore:
     def remove_audit_hook(self, hook: AuditHook) -> None:
         """Stop calling ``hook``."""
         self._audit_hooks.remove(hook)
+
+    def add_call_context(self, context: CallContext) -> None:
+        """Enter ``context(operation, name)`` around each operation that reaches the backend
+        (retries and its audit event included; a cache hit reaches no backend): a tracing span
+        made there is the parent of what the backend's SDK traces meanwhile."""
+        self._call_contexts.append(context)
+
+    def remove_call_context(self, context: CallContext) -> None:
+        """Stop entering ``context``."""
+        self._call_contexts.remove(context)
 
     async def clear_cache(self) -> None:
         """Forget every cached value and "not found" answer."""

@@ -11,8 +11,12 @@ exporters (or none: without an SDK the API's no-op providers make this free)::
 
 **Spans.** One ``INTERNAL`` span per store operation, named ``helium_secrets.<operation>``
 (``helium_secrets.get``, ``helium_secrets.put``, ...), a child of the span current on the
-calling thread, with its real start and end times. Reads served from the cache make no span
-unless ``trace_cache_hits=True`` (they are counted by the metrics either way). Attributes:
+calling thread. An operation that reaches the backend has its span current while it runs
+(:meth:`~helium_secrets.SecretStore.add_call_context`), so the spans the backend's SDK makes
+meanwhile (botocore's, an instrumented HTTP client's) are its children. Reads served from the
+cache make no span unless ``trace_cache_hits=True`` (they are counted by the metrics either
+way); those, and reads that waited on another caller's fetch (``coalesced``), are recorded
+from their audit event, with their real start and end times. Attributes:
 
 ========================================  ================================================
 ``helium_secrets.backend``                the backend (``aws``, ``vault``, ``memory``, ...)
@@ -40,9 +44,6 @@ is never recorded: audit events carry none.
 * ``helium_secrets.guard.trips`` (observable counter from ``store.stats()``, by backend: times
   the fail-fast guard opened).
 
-The spans are recorded when the operation has ended (audit events are emitted then), so the
-SDKs' own client spans made during the operation are its siblings, not its children.
-
 Install ``helium-secrets[opentelemetry]`` (``opentelemetry-api``; the SDK is the application's
 choice).
 """
@@ -51,12 +52,14 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from opentelemetry import metrics, trace
 from opentelemetry.metrics import CallbackOptions, Meter, MeterProvider, Observation
-from opentelemetry.trace import SpanKind, Status, StatusCode, TracerProvider
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvider
 
 from helium_secrets import __version__
 from helium_secrets._store import SecretStore
@@ -140,7 +143,24 @@ class Instrumentation:
         self._metrics = _instruments_for(metrics.get_meter(SCOPE, __version__, meter_provider))
         self._metrics.stores.add(store)
         self._attribute_sets: dict[tuple[str, str, str, str | None], dict[str, Any]] = {}
+        #: The span of the backend call running in this context, and its operation.
+        self._running: ContextVar[tuple[Span, str] | None] = ContextVar(
+            "helium_secrets_span", default=None)
         store.add_audit_hook(self)
+        store.add_call_context(self._call_span)
+
+    @contextmanager
+    def _call_span(self, operation: str, name: str | None) -> Iterator[None]:
+        """The operation's span, current while the backend call runs; the audit event (emitted
+        inside) fills in its attributes."""
+        span = self._tracer.start_span(f"helium_secrets.{operation}", kind=SpanKind.INTERNAL)
+        token = self._running.set((span, operation))
+        try:
+            with trace.use_span(span, end_on_exit=True, record_exception=False,
+                                set_status_on_exception=False):
+                yield
+        finally:
+            self._running.reset(token)
 
     def __call__(self, event: AuditEvent) -> None:
         if event.cache == "hit":  # the hot path: counted by store.stats(), traced on request
@@ -179,17 +199,29 @@ class Instrumentation:
             attributes["helium_secrets.version"] = event.version
         if self.record_names and event.name is not None:
             attributes["helium_secrets.secret.name"] = event.name
+        running = self._running.get()
+        if running is not None and running[1] == event.operation:
+            # The event of the call this span wraps: the span ends when the call's context does.
+            self._running.set(None)
+            running[0].set_attributes(attributes)
+            self._set_status(running[0], event)
+            return
         end = int(event.timestamp * 1e9)
         span = self._tracer.start_span(f"helium_secrets.{event.operation}", kind=SpanKind.INTERNAL,
                                        attributes=attributes,
                                        start_time=end - int(event.latency_s * 1e9))
+        self._set_status(span, event)
+        span.end(end_time=end)
+
+    @staticmethod
+    def _set_status(span: Span, event: AuditEvent) -> None:
         if event.error_code is not None:
             span.set_status(Status(StatusCode.ERROR, event.error_code))
-        span.end(end_time=end)
 
     def uninstrument(self) -> None:
         """Stop recording this store's events."""
         self.store.remove_audit_hook(self)
+        self.store.remove_call_context(self._call_span)
         self._metrics.stores.discard(self.store)
 
     def __repr__(self) -> str:

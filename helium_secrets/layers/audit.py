@@ -3,16 +3,21 @@
 A hook is any callable that takes an :class:`AuditEvent`. Hooks run synchronously on the
 caller's thread, after the operation; a hook that raises is logged and ignored, so auditing can
 never break the application. :func:`logging_hook` turns events into log records.
+
+A :data:`CallContext` is entered around each operation that reaches the backend, its audit
+event included, so that what the backend does meanwhile runs inside it (a tracing span that
+the SDK's own spans become children of).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["AuditEvent", "AuditHook", "logging_hook"]
+__all__ = ["AuditEvent", "AuditHook", "CallContext", "logging_hook"]
 
 _log = logging.getLogger("helium_secrets.audit")
 
@@ -54,6 +59,10 @@ class AuditEvent:
 
 
 AuditHook = Callable[[AuditEvent], None]
+#: Called with ``(operation, name)`` before an operation reaches the backend; the context
+#: manager it returns is entered around the call (retries included) and its audit event. On
+#: the async twin it is held across awaits, so it must set context variables, never take a lock.
+CallContext = Callable[[str, "str | None"], AbstractContextManager[object]]
 
 
 def logging_hook(

@@ -58,3 +58,25 @@ def test_the_documented_attributes_and_instruments_are_the_recorded_ones() -> No
     assert documented - recorded <= {"helium_secrets.secret.name", "error.type"}
     assert set(re.findall(r"^\| `([a-z_.]+)` \|", metrics_table, re.M)) == instruments | {
         "helium_secrets.retries"}
+
+
+def test_the_sdks_spans_during_a_backend_call_are_the_operations_children() -> None:
+    ns = _run("## Instrumenting a store", "## Testing your instrumentation")
+    store, spans = ns["store"], ns["spans"]
+    sdk = ns["tracer_provider"].get_tracer("an.sdk")
+    read = store.backend.get
+
+    def traced_get(*args: Any, **kwargs: Any) -> Any:  # as botocore's instrumentation would
+        with sdk.start_as_current_span("SecretsManager.GetSecretValue"):
+            return read(*args, **kwargs)
+
+    store.backend.get = traced_get
+    spans.clear()
+    store.refresh("app/db")
+    by_name = {span.name: span for span in spans.get_finished_spans()}
+    operation, client = by_name["helium_secrets.get"], by_name["SecretsManager.GetSecretValue"]
+    assert client.parent is not None and client.parent.span_id == operation.context.span_id
+    with pytest.raises(Exception, match="not found"):
+        store.get("app/missing")
+    (failed,) = [s for s in spans.get_finished_spans() if s.status.description == "not_found"]
+    assert not failed.events  # no exception event, as the page says

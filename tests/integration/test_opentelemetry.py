@@ -166,3 +166,64 @@ def test_uninstrument_stops_recording(store: SecretStore, telemetry: Telemetry) 
         instrument(store, record_names="yes")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="SecretStore"):
         instrument("mem://")  # type: ignore[arg-type]
+
+
+class TracingBackend(MemoryBackend):
+    """A backend whose SDK traces its own calls (as botocore's instrumentation does)."""
+
+    def __init__(self, tracer_provider: TracerProvider) -> None:
+        super().__init__()
+        self.tracer = tracer_provider.get_tracer("an.sdk")
+
+    def get(self, name: str, version: str | None = None, label: str | None = None) -> Any:
+        with self.tracer.start_as_current_span("sdk.get", kind=SpanKind.CLIENT):
+            return super().get(name, version, label)
+
+
+def test_the_sdks_client_spans_are_children_of_the_operations_span(telemetry: Telemetry) -> None:
+    backend = TracingBackend(telemetry.tracer_provider)
+    backend.write_external(NAME, CANARY)
+    with SecretStore(backend, clock=ManualClock(), poll=PollPolicy(interval=None),
+                     retry=RetryPolicy(max_attempts=3, initial_backoff=0)) as store:
+        _instrument(store, telemetry, record_names=False)
+        backend.fail_next(1, operations=["get"])  # one retry: two client spans, one operation
+        assert store.get(NAME).value.reveal() == CANARY
+        store.get(NAME)  # a cache hit: no span, no call context
+    spans = telemetry.finished()
+    (get,) = [s for s in spans if s.name == "helium_secrets.get"]
+    clients = [s for s in spans if s.name == "sdk.get"]
+    assert len(clients) == 2
+    for client in clients:
+        assert client.parent is not None and client.parent.span_id == get.context.span_id
+        assert get.start_time <= client.start_time and client.end_time <= get.end_time  # type: ignore[operator]
+    assert get.kind is SpanKind.INTERNAL and get.parent is None
+    assert get.attributes is not None
+    assert dict(get.attributes) == {
+        "helium_secrets.backend": "memory", "helium_secrets.operation": "get",
+        "helium_secrets.outcome": "ok", "helium_secrets.attempts": 2, "helium_secrets.retries": 1,
+        "helium_secrets.cache": "miss", "helium_secrets.version": get.attributes["helium_secrets.version"]}
+    assert get.status.status_code is StatusCode.UNSET and not get.events
+    text = telemetry.everything()
+    assert CANARY not in text and NAME not in text
+
+
+def test_a_failed_operations_span_wraps_its_calls_and_records_no_exception(
+    telemetry: Telemetry
+) -> None:
+    backend = TracingBackend(telemetry.tracer_provider)
+    with SecretStore(backend, poll=PollPolicy(interval=None)) as store:
+        telemetry_hook = _instrument(store, telemetry)
+        with pytest.raises(errors.SecretNotFoundError):
+            store.get(NAME)
+        telemetry_hook.uninstrument()
+        with pytest.raises(errors.SecretNotFoundError):
+            store.get("b")  # uninstrumented: only the SDK's span
+    spans = telemetry.finished()
+    (get,) = [s for s in spans if s.name == "helium_secrets.get"]
+    first, second = [s for s in spans if s.name == "sdk.get"]
+    assert first.parent is not None and first.parent.span_id == get.context.span_id
+    assert second.parent is None
+    assert get.status.status_code is StatusCode.ERROR and get.status.description == "not_found"
+    assert get.attributes is not None and get.attributes["error.type"] == "not_found"
+    assert not get.events  # no exception event: its message could name the secret
+    assert NAME not in telemetry.everything()
