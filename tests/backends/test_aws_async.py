@@ -333,7 +333,7 @@ def test_from_url_and_the_options_are_the_sync_backends(server: MotoServer) -> N
     assert backend.region == twin.region == "eu-west-2"
     assert backend.recovery_window_days == 7 and not backend.capabilities.check_and_set
     assert backend.capabilities == twin.capabilities
-    assert set(extra_operations(backend)) == set(extra_operations(twin)) == {"describe", "restore"}
+    assert set(extra_operations(backend)) == set(extra_operations(twin)) == {"access", "describe", "restore"}
     twin.close()
     for bad in ("awssecretsmanager://eu-west-1?recovery_window_days=3",
                 "awssecretsmanager://eu-west-1/path", "awssecretsmanager://eu-west-1?nonsense=1",

@@ -283,7 +283,7 @@ def test_from_url_and_the_options_are_the_sync_backends(server: SecretManagerEmu
     assert backend.capabilities.staging and backend.capabilities.check_and_set
     assert backend.options.page_size == twin.options.page_size == 7
     assert set(extra_operations(backend)) == set(extra_operations(twin)) == {
-        "describe", "disable_version", "enable_version", "destroy_version"}
+        "access", "describe", "disable_version", "enable_version", "destroy_version"}
     twin.close()
     for bad in (f"gcpsecretmanager://{PROJECT}/path", f"gcpsecretmanager://user@{PROJECT}",
                 f"gcpsecretmanager://{PROJECT}?timeout=0", f"gcpsecretmanager://{PROJECT}?x=1",
