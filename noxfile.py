@@ -20,11 +20,13 @@ nox.options.default_venv_backend = "uv|virtualenv"
 #: the tests run on each, and pyproject.toml's classifiers list exactly these (the dist session
 #: checks it).
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
-#: The Python that runs the whole suite. The others leave out the Vault and AWS backend suites,
-#: which spend minutes waiting on their servers rather than running Python (the integration
-#: tests still use both servers on every Python).
+#: The Python that runs the whole suite. The others leave out the Vault and AWS backend suites
+#: of both twins, which spend minutes waiting on their servers (and start the slow persistent
+#: TLS servers) rather than running Python; the integration tests still use both servers on
+#: every Python.
 FULL_SUITE_PYTHON = "3.11"
-SERVER_SUITES = ["--ignore=tests/backends/test_vault.py", "--ignore=tests/backends/test_aws.py"]
+SERVER_SUITES = [f"--ignore=tests/backends/{suite}" for suite in (
+    "test_vault.py", "test_vault_async.py", "test_aws.py", "test_aws_async.py")]
 
 BACKEND_TESTS = {
     "memory": "tests/backends/test_memory.py",
