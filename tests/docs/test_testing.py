@@ -26,15 +26,20 @@ from helium_secrets.testing import FakeSecrets, ManualClock
 from tests.docs.pages import ROOT, python_block
 
 
-def test_the_plugin_examples_pass_under_pytest(tmp_path: Path) -> None:
+def run_block_under_pytest(tmp_path: Path, after: str, filename: str) -> str:
+    """Run the page's ```python block after ``after`` as a test file; pytest's output."""
     text = (ROOT / "docs" / "testing.md").read_text(encoding="utf-8")
-    path = tmp_path / "test_app_example.py"
-    path.write_text(python_block(text, "## The pytest plugin"), encoding="utf-8")
+    path = tmp_path / filename
+    path.write_text(python_block(text, after), encoding="utf-8")
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                              str(path)], capture_output=True, text=True, timeout=300,
                             cwd=tmp_path, check=False)
     assert result.returncode == 0, result.stdout[-2000:]
-    assert "3 passed" in result.stdout
+    return result.stdout
+
+
+def test_the_plugin_examples_pass_under_pytest(tmp_path: Path) -> None:
+    assert "3 passed" in run_block_under_pytest(tmp_path, "## The pytest plugin", "test_app_example.py")
 
 
 def test_fake_secrets_members() -> None:
@@ -137,22 +142,8 @@ def test_the_conformance_example_runs_for_a_third_party_backend(tmp_path: Path) 
 
 
 def test_the_open_store_example_passes_under_pytest(tmp_path: Path) -> None:
-    text = (ROOT / "docs" / "testing.md").read_text(encoding="utf-8")
-    path = tmp_path / "test_own_store_example.py"
-    path.write_text(python_block(text, "## Code that opens its own store"), encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                             str(path)], capture_output=True, text=True, timeout=300,
-                            cwd=tmp_path, check=False)
-    assert result.returncode == 0, result.stdout[-2000:]
-    assert "2 passed" in result.stdout
+    assert "2 passed" in run_block_under_pytest(tmp_path, "## Code that opens its own store", "test_own_store_example.py")
 
 
 def test_the_async_open_store_example_passes_under_pytest(tmp_path: Path) -> None:
-    text = (ROOT / "docs" / "testing.md").read_text(encoding="utf-8")
-    path = tmp_path / "test_own_async_store_example.py"
-    path.write_text(python_block(text, "Code on the async twin is pointed"), encoding="utf-8")
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                             str(path)], capture_output=True, text=True, timeout=300,
-                            cwd=tmp_path, check=False)
-    assert result.returncode == 0, result.stdout[-2000:]
-    assert "1 passed" in result.stdout
+    assert "1 passed" in run_block_under_pytest(tmp_path, "Code on the async twin is pointed", "test_own_async_store_example.py")
