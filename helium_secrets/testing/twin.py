@@ -8,7 +8,10 @@ coalescing on one task, the background tasks, the async listeners and the async 
 
 The loop runs in asyncio's debug mode: a callback or task step that holds the loop longer than
 :data:`STALL_LIMIT` (something blocking it) is recorded in :attr:`LoopThread.stalls`, which the
-harness checks when it closes.
+harness checks when it closes. A blocking call made on the loop's thread is recorded there too,
+however fast it returns (a local server answers a blocking request in a millisecond, well
+under any stall limit): a connect on a blocking socket, a name lookup, or ``time.sleep``,
+as Python's audit events (:func:`sys.addaudithook`) report them.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -46,6 +50,41 @@ class _StallRecorder(logging.Handler):
             self._owner.stalls.append(record.getMessage())
 
 
+#: The audit events of a blocking call (``time.sleep`` has one from Python 3.13). A connect
+#: counts only on a blocking socket: asyncio's own connects use non-blocking ones.
+_BLOCKING_EVENTS = frozenset({"socket.connect", "socket.getaddrinfo", "socket.gethostbyname",
+                              "socket.gethostbyaddr", "time.sleep"})
+#: The loop threads being watched, by thread ident (an audit hook cannot be removed: one
+#: hook serves every LoopThread of the process).
+_watched: dict[int, LoopThread] = {}
+_hook_lock = threading.Lock()
+_hook_installed = False
+
+
+def _blocking_call_hook(event: str, args: tuple[Any, ...]) -> None:
+    if event not in _BLOCKING_EVENTS:  # the fast path: every audit event of the process
+        return
+    owner = _watched.get(threading.get_ident())
+    if owner is None:
+        return
+    if event == "socket.connect":
+        if args[0].gettimeout() == 0.0:
+            return
+        owner.stalls.append(f"a blocking socket connect to {args[1]!r} on the event loop")
+    elif event == "time.sleep":
+        owner.stalls.append(f"time.sleep({args[0]!r}) on the event loop")
+    else:
+        owner.stalls.append(f"a blocking name lookup ({event} {args[0]!r}) on the event loop")
+
+
+def _install_hook() -> None:
+    global _hook_installed
+    with _hook_lock:
+        if not _hook_installed:
+            sys.addaudithook(_blocking_call_hook)
+            _hook_installed = True
+
+
 class LoopThread:
     """An asyncio event loop running in a helper thread, until :meth:`close`."""
 
@@ -53,13 +92,22 @@ class LoopThread:
         self.loop = asyncio.new_event_loop()
         self.loop.set_debug(debug)
         self.loop.slow_callback_duration = STALL_LIMIT
-        #: The slow callbacks asyncio's debug mode reported (a blocked loop).
+        #: What blocked the loop: the slow callbacks asyncio's debug mode reported, and the
+        #: blocking calls made on its thread.
         self.stalls: list[str] = []
-        self.thread = threading.Thread(target=self.loop.run_forever, name="helium-twin-loop",
-                                       daemon=True)
+        self.thread = threading.Thread(target=self._run, name="helium-twin-loop", daemon=True)
         self._recorder = _StallRecorder(self)
         logging.getLogger("asyncio").addHandler(self._recorder)
+        _install_hook()
         self.thread.start()
+
+    def _run(self) -> None:
+        ident = threading.get_ident()
+        _watched[ident] = self
+        try:
+            self.loop.run_forever()
+        finally:
+            _watched.pop(ident, None)
 
     def run(self, awaitable: Awaitable[T]) -> T:
         """Run ``awaitable`` on the loop and return its result (or raise its error)."""

@@ -135,3 +135,41 @@ def test_manual_clock_sleep_records_the_wait_and_moves_time_by_it() -> None:
     clock.advance(1.0)
     assert clock.monotonic() == 13.5
     assert clock.sleeps == [2.5, 0]
+
+
+def test_a_blocking_call_on_the_twins_loop_fails_the_harness_however_fast() -> None:
+    """A sync SDK call on the event loop against a local server returns in a millisecond,
+    well under any stall limit: the loop's thread is watched for the blocking call itself."""
+    import asyncio
+    import socket
+
+    from helium_secrets.testing.twin import LoopThread
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        address = listener.getsockname()
+        loop = LoopThread()
+        try:
+            async def non_blocking() -> None:  # asyncio's own connect: not a blocking call
+                _, writer = await asyncio.open_connection(*address)
+                writer.close()
+                await writer.wait_closed()
+
+            loop.run(non_blocking())
+            assert loop.stalls == []
+
+            async def blocking() -> None:
+                with socket.create_connection(address, timeout=5):
+                    pass
+
+            loop.run(blocking())
+        finally:
+            loop.close()
+    assert loop.stalls == [  # the sync client's name lookup, then its connect
+        f"a blocking name lookup (socket.getaddrinfo {address[0]!r}) on the event loop",
+        f"a blocking socket connect to {address!r} on the event loop"]
+    with SharedFake() as harness:  # the harness fails a twin whose loop was blocked
+        harness._loop = loop
+        with pytest.raises(AssertionError, match="the event loop was blocked"):
+            harness.close()
