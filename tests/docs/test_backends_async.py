@@ -17,7 +17,8 @@ from tests.docs.pages import CANARY, ROOT, python_block
 def _async_block(page: str, after: str) -> Any:
     """The page's async example, defined: its ``main`` coroutine function."""
     namespace: dict[str, Any] = {}
-    exec(python_block((ROOT / "docs/backends" / page).read_text(), after), namespace)
+    code = python_block((ROOT / "docs/backends" / page).read_text(), after)
+    exec(compile(code, f"docs/backends/{page}", "exec"), namespace)  # noqa: S102
     return namespace["main"]
 
 
