@@ -112,10 +112,13 @@ class AsyncCallPipeline:
         guard = self.guard
         stats = self.stats
 
+        refused = False
+
         async def attempt() -> T:
-            nonlocal attempts
+            nonlocal attempts, refused
             wait = guard.admit(self.clock.monotonic())
             if wait is not None:
+                refused = True
                 raise self._refused(wait, name)
             attempts += 1
             stats.backend_calls += 1
@@ -123,11 +126,11 @@ class AsyncCallPipeline:
                 result = await fn() if not redactor.filters else await _holding(fn, scrub)
             except HeliumError as exc:
                 self.fill_context(exc, name, scrub, version)
-                self._record(exc)
+                self._record(exc, policy)
                 raise
             except Exception as exc:
                 error = await self.translate(exc, name, scrub, version)
-                self._record(error)
+                self._record(error, policy)
                 raise error from exc
             except BaseException:
                 # KeyboardInterrupt, a gevent timeout...: the backend's health is unknown, so
@@ -138,8 +141,15 @@ class AsyncCallPipeline:
             return result
 
         def retryable(exc: HeliumError) -> bool:
-            # Once the guard is open, retrying only queues more refusals (or more load).
-            return exc.transient and not guard.is_open
+            # Once the guard is open, retrying only queues more refusals (or more load); but a
+            # retry that waits out the service's hint (the retry layer's floor) ends when the
+            # pause does, and is let through as the trial.
+            if not exc.transient or refused:
+                return False
+            if not guard.is_open:
+                return True
+            hint = exc.retry_after if policy.respect_retry_after else None
+            return hint is not None and guard.reopens_by(self.clock.monotonic() + hint)
 
         def on_retry(exc: HeliumError, delay: float) -> None:
             stats.retries += 1
@@ -158,19 +168,27 @@ class AsyncCallPipeline:
                       time.perf_counter() - started, cache, attempts, detail)
         return result
 
-    def _record(self, error: HeliumError) -> None:
+    def _record(self, error: HeliumError, policy: RetryPolicy) -> None:
         # A transient failure counts towards the guard per attempt, so a dead backend sees at
-        # most the guard's threshold of attempts per cool-down, not threshold x retries.
-        if error.transient:
-            self.guard.record_failure(self.clock.monotonic())
-        else:
+        # most the guard's threshold of attempts per cool-down, not threshold x retries; a
+        # service's hint pauses every call of the store, not only this one's retries.
+        if not error.transient:
             self.guard.record_success()  # the backend answered
+            return
+        hint = error.retry_after if policy.respect_retry_after else None
+        if self.guard.record_failure(self.clock.monotonic(), hint):
+            _log.warning("%s asked for a pause of %.0fs (Retry-After); calls are paused for "
+                         "GuardPolicy.max_retry_after, %.0fs", self.backend_name, hint,
+                         self.guard.policy.max_retry_after)
 
     def _refused(self, wait: float, name: str | None) -> UnavailableError:
+        why = "as the service asked (Retry-After)" if self.guard.hinted else (
+            "after repeated failures")
         pause = (f"paused for {wait:.1f}s" if wait > 0
                  else "paused while a trial call checks whether it is back")
-        return UnavailableError(f"calls to the backend are {pause} after repeated failures",
-                                backend=self.backend_name, name=name)
+        return UnavailableError(f"calls to the backend are {pause} {why}",
+                                backend=self.backend_name, name=name,
+                                retry_after=wait if wait > 0 else None)
 
     # -- errors ----------------------------------------------------------------------------
 

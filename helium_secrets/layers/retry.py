@@ -2,8 +2,9 @@
 
 Backends switch their SDK's own retries off, so attempts never multiply. Only transient errors
 (throttled, unavailable) are retried, with full-jitter exponential backoff; a service's own hint
-(Retry-After) is a floor on the wait; and the per-call deadline bounds the whole call, waits
-included: a wait that would cross the deadline is not started.
+(Retry-After) is a floor on the wait (and pauses the whole store: the fail-fast guard); and the
+per-call deadline bounds the whole call, waits included: a wait that would cross the deadline
+is not started.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ class RetryPolicy:
     :param initial_backoff: the backoff cap of the first retry, in seconds; it doubles each time.
     :param max_backoff: the largest backoff cap, in seconds.
     :param deadline: seconds the whole call may take, waits included (``None``: no deadline).
-    :param respect_retry_after: wait at least as long as the service asks (Retry-After).
+    :param respect_retry_after: wait at least as long as the service asks (Retry-After), and
+        let the hint pause the store's other calls too (:class:`GuardPolicy`).
     :param max_retry_after: ignore a service hint longer than this and fail instead.
     """
 

@@ -791,15 +791,20 @@ def test_persistent_faults_surface_after_the_store_attempts(
     assert server.calls["AccessSecretVersion"] == FAST_RETRY.max_attempts
 
 
+@pytest.mark.parametrize(("status", "error"), [
+    (grpc.StatusCode.RESOURCE_EXHAUSTED, ThrottledError),
+    (grpc.StatusCode.UNAVAILABLE, UnavailableError),  # the hint used to be dropped here
+])
 def test_throttling_hint_is_read(
-    server: SecretManagerEmulator, prefix: str
+    server: SecretManagerEmulator, prefix: str, status: grpc.StatusCode,
+    error: type[HeliumError],
 ) -> None:
     name = f"{prefix}/throttled"
     with SecretStore(make_backend(server), retry=RetryPolicy.never(), guard=NO_GUARD) as store:
         store.put(name, "v")
         store.clear_cache()
-        server.fail_next(grpc.StatusCode.RESOURCE_EXHAUSTED, retry_delay=1.5)
-        with pytest.raises(ThrottledError) as info:
+        server.fail_next(status, retry_delay=1.5)
+        with pytest.raises(error) as info:
             store.get(name)
     assert info.value.retry_after == pytest.approx(1.5)
 

@@ -116,7 +116,8 @@ def test_errors_become_statuses_that_show_no_name_or_value() -> None:
     backend.write_external("app/api-key", CANARY)
     backend.write_external("app/db", '{"user": "app"}')
     app = create_app()
-    fake = fake_store(backend, cache=None, retry=RetryPolicy(max_attempts=1))
+    clock = ManualClock()
+    fake = fake_store(backend, cache=None, retry=RetryPolicy(max_attempts=1), clock=clock)
     app.dependency_overrides[store] = lambda: fake
     client = TestClient(app)
 
@@ -129,11 +130,15 @@ def test_errors_become_statuses_that_show_no_name_or_value() -> None:
     throttled = client.get("/orders", headers={"X-Api-Key": CANARY})
     assert (throttled.status_code, throttled.headers.get("Retry-After")) == (503, "3")
     assert throttled.json() == {"detail": "secret unavailable: throttled"}
+    paused = client.get("/orders", headers={"X-Api-Key": CANARY})  # the store honours the hint
+    assert (paused.status_code, paused.headers.get("Retry-After")) == (503, "3")
+    assert paused.json() == {"detail": "secret unavailable: unavailable"}
+    clock.advance(2.5)
 
     backend.delete("app/api-key", purge=True)
     gone = client.get("/orders", headers={"X-Api-Key": CANARY})
     assert (gone.status_code, gone.json()) == (500, {"detail": "secret unavailable: not_found"})
-    for answer in (missing_field, throttled, gone):
+    for answer in (missing_field, throttled, paused, gone):
         assert CANARY not in answer.text and "app/" not in answer.text
 
 

@@ -38,6 +38,10 @@ _CODES: dict[grpc.StatusCode, tuple[ErrorCode, bool | None]] = {
 }
 
 
+#: The codes whose errors may carry the service's own retry delay.
+_HINTED = (ErrorCode.THROTTLED, ErrorCode.UNAVAILABLE)
+
+
 def _retry_delay(exc: api_exceptions.GoogleAPICallError) -> float | None:
     """The ``google.rpc.RetryInfo`` delay the service attached, if any."""
     for detail in getattr(exc, "details", None) or ():
@@ -75,7 +79,8 @@ def _classify(exc: BaseException) -> Classified | None:
         code, transient = _CODES.get(status, (ErrorCode.UNKNOWN, None))
         reason = _reason(exc)
         message = f"GCP Secret Manager: {status.name}" + (f" ({reason})" if reason else "")
-        retry_after = _retry_delay(exc) if code is ErrorCode.THROTTLED else None
+        # RetryInfo rides on UNAVAILABLE too (AIP-194), as on the REST transport's 503.
+        retry_after = _retry_delay(exc) if code in _HINTED else None
         return Classified(code, message, transient=transient, retry_after=retry_after)
     if isinstance(exc, grpc.RpcError) and callable(getattr(exc, "code", None)):
         status = exc.code()
@@ -104,7 +109,7 @@ def _classify_http(exc: api_exceptions.GoogleAPICallError) -> Classified:
     }
     code = by_status.get(status, ErrorCode.UNAVAILABLE if status >= 500 else ErrorCode.UNKNOWN)
     retry_after = None
-    if code in (ErrorCode.THROTTLED, ErrorCode.UNAVAILABLE):
+    if code in _HINTED:
         retry_after = _retry_delay(exc)
         if retry_after is None:
             retry_after = retry_after_from_headers(getattr(exc.response, "headers", None))
