@@ -106,6 +106,8 @@ class Capabilities:
     :param max_metadata_value_bytes: the longest metadata value, in bytes once encoded.
     :param leases: :meth:`Backend.issue_lease`, :meth:`Backend.renew_lease` and
         :meth:`Backend.revoke_lease` are implemented (dynamic secrets).
+    :param managed_labels: the labels the backend or its service moves by itself (AWS's
+        ``AWSCURRENT``, a staged version's ``pending``): ``helium-secrets copy`` leaves them out.
     """
 
     binary: bool = True
@@ -125,6 +127,7 @@ class Capabilities:
     max_metadata_key_bytes: int | None = None
     max_metadata_value_bytes: int | None = None
     leases: bool = False
+    managed_labels: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

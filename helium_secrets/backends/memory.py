@@ -125,6 +125,7 @@ class MemoryBackend(BackendBase):
             idempotent_put=True,
             check_and_set=True,
             staging=True,
+            managed_labels=frozenset({PENDING}),
         )
         self._clock = self._options.clock or (lambda: datetime.now(timezone.utc))
         self._lock = threading.RLock()

@@ -15,9 +15,9 @@ from helium_secrets.cli._main import (
     _confirm,
     _iso,
     _print_json,
-    _read_value,
     _secret_document,
 )
+from helium_secrets.cli.secrets import _read_value
 from helium_secrets.errors import UnsupportedError
 from helium_secrets.generators import SAFE_SYMBOLS, PasswordGenerator
 from helium_secrets.lifecycle import FIELDS, Lifecycle

@@ -36,20 +36,15 @@ from helium_secrets.errors import (
 )
 from helium_secrets.testing import BackendHarness
 from helium_secrets.testing.conformance import CANARY, BackendConformance, debug_logs
-from tests.backends.motoserver import MotoServer
+from tests.backends.motoserver import (
+    MotoHarness,
+    MotoServer,
+    moto_per_test,  # noqa: F401 (the server fixture)
+)
 
 LIVE_REGION = os.environ.get("HELIUM_SECRETS_AWS_LIVE_REGION", "")
 FAST_RETRY = RetryPolicy(max_attempts=3, initial_backoff=0.0, max_backoff=0.0, deadline=60.0)
 NO_GUARD = GuardPolicy(threshold=0)
-
-
-@pytest.fixture
-def server(moto: MotoServer) -> Iterator[MotoServer]:
-    """The shared server with clean switches and counters for one test."""
-    moto.allow_all()
-    moto.reset_counts()
-    yield moto
-    moto.allow_all()
 
 
 def make_backend(server: MotoServer, **options: Any) -> AWSSecretsManagerBackend:
@@ -75,29 +70,16 @@ def prefix() -> str:
     return f"aws/t{uuid.uuid4().hex[:12]}"
 
 
-class AWSHarness(BackendHarness):
+class AWSHarness(MotoHarness):
     """moto behind the proxy of ``motoserver.py``: every fault happens on the wire, and a lost
     answer is a request moto performed whose answer the proxy dropped."""
 
     missing_version = "0" * 32  # well-formed for AWS (32-64 characters), never issued
-    faults = frozenset({"unavailable", "throttled", "lost_answer"})
-    _KINDS = {"unavailable": "unavailable", "throttled": "throttle", "lost_answer": "lost"}
-    _REQUESTS = {"get": ["GetSecretValue"], "put": ["CreateSecret", "PutSecretValue"],
-                 "delete": ["DeleteSecret"]}
-
-    def __init__(self, server: MotoServer, **backend_options: Any) -> None:
-        super().__init__()
-        self.server = server
-        self.backend_options = backend_options
+    REQUESTS = {"get": ["GetSecretValue"], "put": ["CreateSecret", "PutSecretValue"],
+                "delete": ["DeleteSecret"]}
 
     def make_backend(self) -> AWSSecretsManagerBackend:
         return make_backend(self.server, **self.backend_options)
-
-    def inject_fault(self, kind: str, operation: str, count: int = 1) -> None:
-        self.server.fail_next(count, self._KINDS[kind], operations=self._REQUESTS[operation])
-
-    def clear_faults(self) -> int:
-        return self.server.clear_faults()
 
 
 class TestAWSConformance(BackendConformance):

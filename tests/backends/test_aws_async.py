@@ -31,18 +31,13 @@ from helium_secrets.backends.awssecretsmanager.aio import AsyncAWSSecretsManager
 from helium_secrets.errors import ConflictError, HeliumError
 from helium_secrets.lifecycle import Lifecycle
 from helium_secrets.testing.conformance import CANARY
-from tests.backends.motoserver import MotoServer
+from tests.backends.motoserver import (
+    MotoServer,
+    moto_per_test,  # noqa: F401 (the server fixture)
+)
 
 T = TypeVar("T")
 OFF_BOX = "192.0.2.10"  # TEST-NET-1: never routed, and the net guard refuses it anyway
-
-
-@pytest.fixture
-def server(moto: MotoServer) -> Iterator[MotoServer]:
-    moto.allow_all()
-    moto.reset_counts()
-    yield moto
-    moto.allow_all()
 
 
 def prefix() -> str:

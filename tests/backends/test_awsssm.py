@@ -33,18 +33,13 @@ from helium_secrets.errors import (
 )
 from helium_secrets.testing import BackendHarness
 from helium_secrets.testing.conformance import CANARY, BackendConformance
-from tests.backends.motoserver import MotoServer
+from tests.backends.motoserver import (
+    MotoHarness,
+    MotoServer,
+    moto_per_test,  # noqa: F401 (the server fixture)
+)
 
 NO_GUARD = GuardPolicy(threshold=0)
-
-
-@pytest.fixture
-def server(moto: MotoServer) -> Iterator[MotoServer]:
-    """The shared server with clean switches and counters for one test."""
-    moto.allow_all()
-    moto.reset_counts()
-    yield moto
-    moto.allow_all()
 
 
 def make_backend(server: MotoServer, **options: Any) -> AWSSSMBackend:
@@ -75,29 +70,15 @@ def prefix() -> str:
     return f"params/t{uuid.uuid4().hex[:12]}"
 
 
-class SSMHarness(BackendHarness):
+class SSMHarness(MotoHarness):
     """moto behind the proxy: every fault happens on the wire, and a lost answer is a request
     moto performed whose answer the proxy dropped."""
 
     missing_version = "987654"
-    faults = frozenset({"unavailable", "throttled", "lost_answer"})
-    _KINDS = {"unavailable": "unavailable", "throttled": "throttle", "lost_answer": "lost"}
-    _REQUESTS = {"get": ["GetParameter"], "put": ["PutParameter"],
-                 "delete": ["DeleteParameter"]}
-
-    def __init__(self, server: MotoServer, **backend_options: Any) -> None:
-        super().__init__()
-        self.server = server
-        self.backend_options = backend_options
+    REQUESTS = {"get": ["GetParameter"], "put": ["PutParameter"], "delete": ["DeleteParameter"]}
 
     def make_backend(self) -> AWSSSMBackend:
         return make_backend(self.server, **self.backend_options)
-
-    def inject_fault(self, kind: str, operation: str, count: int = 1) -> None:
-        self.server.fail_next(count, self._KINDS[kind], operations=self._REQUESTS[operation])
-
-    def clear_faults(self) -> int:
-        return self.server.clear_faults()
 
 
 class TestSSMConformance(BackendConformance):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,18 +17,13 @@ pytest.importorskip("aiobotocore")
 from helium_secrets.backends._base import RawSecret
 from helium_secrets.backends.awsssm import BATCH_SIZE, AWSSSMBackend
 from helium_secrets.backends.awsssm.aio import AsyncAWSSSMBackend
-from tests.backends.motoserver import MotoServer
+from tests.backends.motoserver import (
+    MotoServer,
+    moto_per_test,  # noqa: F401 (the server fixture)
+)
 from tests.backends.test_aws_async import Recorder
 
 OFF_BOX = "192.0.2.10"
-
-
-@pytest.fixture
-def server(moto: MotoServer) -> Iterator[MotoServer]:
-    moto.allow_all()
-    moto.reset_counts()
-    yield moto
-    moto.allow_all()
 
 
 def root() -> str:

@@ -14,7 +14,7 @@ from helium_secrets.backends._display import shown_address
 from helium_secrets.backends._shells import SyncShell
 from helium_secrets.backends.awssecretsmanager.client import AWSClient, BotoClient
 from helium_secrets.backends.awssecretsmanager.errors import classify
-from helium_secrets.backends.awssecretsmanager.names import NAME_RULES
+from helium_secrets.backends.awssecretsmanager.names import CURRENT, NAME_RULES, PENDING, PREVIOUS
 from helium_secrets.backends.awssecretsmanager.options import AWSSecretsManagerOptions
 from helium_secrets.backends.awssecretsmanager.reads import BATCH_SIZE
 from helium_secrets.backends.awssecretsmanager.writes import Writes, tags_problem
@@ -56,6 +56,7 @@ class AWSSecretsManagerCore(Writes, AWSClient):
             idempotent_put=True,
             check_and_set=opts.atomic_check_and_set,
             staging=True,
+            managed_labels=frozenset({CURRENT, PREVIOUS, PENDING}),
         )
         self.recovery_window_days = opts.recovery_window_days
         self.kms_key_id = opts.kms_key_id

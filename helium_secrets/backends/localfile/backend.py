@@ -176,6 +176,7 @@ class LocalFileBackend(BackendBase):
             idempotent_put=True,
             check_and_set=True,
             staging=True,
+            managed_labels=frozenset({PENDING}),
         )
         # key= beats key_file=, which beats $HELIUM_SECRETS_KEY (see _resolve_key).
         key = opts.key
