@@ -512,6 +512,11 @@ class AsyncSecretStore:
     async def stats(self) -> StoreStats:
         """Counters: cache hits and misses, stale values served, coalesced waits, backend
         calls, retries, errors, ..."""
+        return self.stats_nowait()
+
+    def stats_nowait(self) -> StoreStats:
+        """:meth:`stats`, as a plain call on both twins: it reads counters and does no I/O,
+        so a thread that cannot wait on the event loop (a metrics reader's) may call it."""
         cache = self._cache
         return self._stats.snapshot(
             evictions=cache.evictions if cache else 0,

@@ -24,7 +24,7 @@ def test_every_store_method_has_its_awaited_twin() -> None:
     sync = {name for name in dir(SecretStore) if not name.startswith("_")}
     twin = {name for name in dir(AsyncSecretStore) if not name.startswith("_")}
     assert sync - {"close"} == twin - {"aclose"}
-    plain = {"check_name", "check_writable", "remove_rotation_listener", "add_audit_hook",
+    plain = {"check_name", "check_writable", "stats_nowait", "remove_rotation_listener", "add_audit_hook",
              "remove_audit_hook", "add_call_context", "remove_call_context", "closed", "rotation", "extras", "list", "OPTIONS", "backend",
              "retry_policy", "cache_policy"}
     for name in twin - plain - {"on_rotation"}:
