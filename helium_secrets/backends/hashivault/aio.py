@@ -28,13 +28,18 @@ from helium_secrets._values import VersionInfo
 from helium_secrets.backends._base import AsyncBackendBase, Classified, LeaseGrant, RawSecret, extra_operation
 from helium_secrets.backends._hints import retry_after_from_headers
 from helium_secrets.backends._steps import Steps, adrive
-from helium_secrets.backends._transport import check_redirect
+from helium_secrets.backends._transport import check_redirect, origin
 from helium_secrets.backends.hashivault import leases
 from helium_secrets.backends.hashivault.auth import TokenAuth, VaultAuth, auth_block
 from helium_secrets.backends.hashivault.classify import transport_verdict
 from helium_secrets.backends.hashivault.common import VaultBackendBase
 from helium_secrets.backends.hashivault.core import Call
-from helium_secrets.backends.hashivault.options import VaultOptions, checked_address, tls_settings
+from helium_secrets.backends.hashivault.options import (
+    TRANSPORT_OPTIONS,
+    VaultOptions,
+    checked_address,
+    tls_settings,
+)
 from helium_secrets.backends.hashivault.tokens import (
     LOOKUP_SELF,
     TokenState,
@@ -109,6 +114,23 @@ def _vault_error(response: httpx.Response, method: str, url: str) -> hvac.except
     exc.helium_status = response.status_code
     exc.helium_retry_after = retry_after_from_headers(response.headers)
     return exc
+
+
+def _check_ready_client(client: httpx.AsyncClient, opts: VaultOptions) -> None:
+    """Refuse what a given client would silently override or contradict: the transport
+    options (the client has its own TLS and timeout) and a ``base_url`` elsewhere than the
+    address (every request is sent to the address).
+
+    :raises ValueError: saying what to change.
+    """
+    given = [name for name in TRANSPORT_OPTIONS if opts.source(name) in ("keyword", "url")]
+    if given:
+        raise ValueError(f"{', '.join(given)} cannot be given with client=: configure the "
+                         "httpx.AsyncClient itself (verify=, cert=, timeout=)")
+    base = str(client.base_url)
+    if base and origin(base) != origin(opts.address):
+        raise ValueError(f"the client's base_url ({origin(base)}) is not the Vault address "
+                         f"({origin(opts.address)}): pass address= (requests go there)")
 
 
 class _NameLocks:
@@ -221,19 +243,27 @@ class AsyncVaultBackend(VaultBackendBase, AsyncBackendBase):
     """Secrets in a Vault / OpenBao KV mount, over ``httpx.AsyncClient``: the methods of
     :class:`~helium_secrets.backends.hashivault.VaultBackend`, awaited, and ``aclose()``.
 
-    :param address: the server (see :class:`VaultOptions`; ``client=`` is the sync
-        backend's hvac client and is refused here).
-    :param options: a ready :class:`VaultOptions`, or pass its fields as keywords.
+    :param address: the server (see :class:`VaultOptions`).
+    :param options: a ready :class:`VaultOptions`, or pass its fields as keywords. Its
+        ``client`` may be a ready ``httpx.AsyncClient`` (proxies, a transport of its own,
+        mTLS); the backend does not close it.
     """
 
     def _open(self, opts: VaultOptions) -> tuple[str, str | None]:
-        if opts.client is not None:
-            raise ValueError("client= takes an hvac client, which the async backend does not "
-                             "use: pass the address and TLS options instead")
+        given = opts.client
+        if given is not None and not isinstance(given, httpx.AsyncClient):
+            raise ValueError(
+                f"client= takes an httpx.AsyncClient on the async backend, not "
+                f"{type(given).__name__}" + (" (an hvac client is the sync backend's)"
+                                             if isinstance(given, hvac.Client) else ""))
+        if given is not None:
+            _check_ready_client(given, opts)
         address = checked_address(opts)
         tls_settings(opts)  # its errors now, before any call
-        #: Made at the first request (see _client): its SSL context reads files.
-        self._http: httpx.AsyncClient | None = None
+        #: Made at the first request (see _client), as its SSL context reads files; or the
+        #: client given, which is the caller's to close.
+        self._http: httpx.AsyncClient | None = given
+        self._owns_http = given is None
         self._session = _AsyncTokenSession(self._send, self.auth)
         self._name_locks = _NameLocks()
         return address, opts.namespace or None
@@ -271,7 +301,8 @@ class AsyncVaultBackend(VaultBackendBase, AsyncBackendBase):
         for _ in range(MAX_REDIRECTS):
             response = await (await self._client()).request(
                 method, url, params=params, json=call.body if with_body else None,
-                headers=self._headers())
+                headers=self._headers(),
+                follow_redirects=False)  # a given client's setting too: followed by hand
             location = response.headers.get("location")
             if not (response.is_redirect and location):
                 break
@@ -376,8 +407,8 @@ class AsyncVaultBackend(VaultBackendBase, AsyncBackendBase):
         return super().classify(exc)
 
     async def aclose(self) -> None:
-        """Close the connections."""
-        if self._http is not None:
+        """Close the connections (of the client the backend made: one given is left open)."""
+        if self._http is not None and self._owns_http:
             await self._http.aclose()
 
     # -- Vault specifics (not in the protocol) ---------------------------------------------

@@ -47,8 +47,9 @@ class VaultBackendBase:
         given_token = token is not None and opts.source("token") == "keyword"
         if opts.auth is not None and given_token:
             raise ValueError("pass auth= or token=, not both")
-        if client is not None and opts.auth is None and not given_token and client.token:
-            token = client.token  # a ready client brings its token, before VAULT_TOKEN
+        brought = getattr(client, "token", None)  # an hvac client's; an httpx one has none
+        if client is not None and opts.auth is None and not given_token and brought:
+            token = brought  # a ready client brings its token, before VAULT_TOKEN
         self.auth = resolve_auth(opts.auth, token)
         self.capabilities = capabilities(opts.kv_version, opts.max_value_bytes)
         address, namespace = self._open(opts)
