@@ -412,7 +412,7 @@ def test_plain_http_only_to_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match="allow_insecure_http"):
         AsyncVaultBackend("http://10.1.2.3:8200", token="t")
     AsyncVaultBackend("http://10.1.2.3:8200", token="t", allow_insecure_http=True)
-    with pytest.raises(ValueError, match="hvac client"):
+    with pytest.raises(TypeError, match="httpx.AsyncClient"):  # an hvac client is the sync one's
         AsyncVaultBackend(client=hvac.Client("http://127.0.0.1:1"), token="t")
 
 
@@ -624,10 +624,10 @@ def test_what_a_ready_client_cannot_be_given_with(monkeypatch: pytest.MonkeyPatc
             with pytest.raises(ValueError, match="base_url"):
                 AsyncVaultBackend("https://127.0.0.1:8200", token="t", client=based)
             AsyncVaultBackend("https://vault.example:8200", token="t", client=based)
-        with httpx.Client() as sync_client, pytest.raises(ValueError, match="httpx.AsyncClient"):
+        with httpx.Client() as sync_client, pytest.raises(TypeError, match="httpx.AsyncClient"):
             AsyncVaultBackend("https://127.0.0.1:8200", token="t", client=sync_client)
         async with httpx.AsyncClient() as http:
-            with pytest.raises(ValueError, match="hvac.Client"):
+            with pytest.raises(TypeError, match="hvac.Client"):
                 VaultBackend("https://127.0.0.1:8200", token="t", client=http)
 
     run(main())

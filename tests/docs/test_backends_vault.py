@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ast
 
-from helium_secrets.backends.hashivault.options import TRANSPORT_OPTIONS
+from helium_secrets.backends.hashivault.aio import TRANSPORT_OPTIONS
 from tests.docs.pages import ROOT, python_block
 
 PAGE = (ROOT / "docs" / "backends" / "vault.md").read_text(encoding="utf-8")

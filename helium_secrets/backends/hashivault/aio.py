@@ -17,6 +17,7 @@ import collections
 import contextlib
 import ssl
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urljoin
 
@@ -34,12 +35,7 @@ from helium_secrets.backends.hashivault.auth import TokenAuth, VaultAuth, auth_b
 from helium_secrets.backends.hashivault.classify import transport_verdict
 from helium_secrets.backends.hashivault.common import VaultBackendBase
 from helium_secrets.backends.hashivault.core import Call
-from helium_secrets.backends.hashivault.options import (
-    TRANSPORT_OPTIONS,
-    VaultOptions,
-    checked_address,
-    tls_settings,
-)
+from helium_secrets.backends.hashivault.options import VaultOptions, checked_address, tls_settings
 from helium_secrets.backends.hashivault.tokens import (
     LOOKUP_SELF,
     TokenState,
@@ -51,11 +47,35 @@ from helium_secrets.backends.hashivault.tokens import (
 from helium_secrets.errors import UnauthenticatedError
 from helium_secrets.lifecycle import Lifecycle
 
-__all__ = ["AsyncVaultBackend"]
+__all__ = ["TRANSPORT_OPTIONS", "AsyncVaultBackend", "AsyncVaultOptions"]
 
 T = TypeVar("T")
 #: As many redirects as requests follows before it gives up.
 MAX_REDIRECTS = 30
+
+
+#: The options that configure the transport a ready ``httpx.AsyncClient`` brings instead.
+TRANSPORT_OPTIONS = ("ca_cert", "ca_path", "client_cert", "client_key", "tls_skip_verify",
+                     "timeout")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AsyncVaultOptions(VaultOptions):
+    """The options of :class:`AsyncVaultBackend`: those of
+    :class:`~helium_secrets.backends.hashivault.VaultOptions`, except that ``client`` is a
+    ready ``httpx.AsyncClient``.
+
+    The client brings the transport: TLS verification and a client certificate, proxies,
+    limits, timeout, a transport of its own, so the :data:`TRANSPORT_OPTIONS` cannot be given
+    with it (by keyword or in the URL). ``address`` and ``namespace`` are still these options:
+    every request goes to the address (a client whose ``base_url`` names another origin is
+    refused), and obeys the plain-http rule; redirects are followed by the backend, only
+    within the address's origin, whatever the client's ``follow_redirects``. The backend never
+    closes a client it was given (``aclose()`` leaves it open).
+    """
+
+    # httpx's client, not the sync options' hvac one.
+    client: httpx.AsyncClient | None = None
 
 
 def _ssl_context(opts: VaultOptions) -> ssl.SSLContext | bool:
@@ -244,18 +264,15 @@ class AsyncVaultBackend(VaultBackendBase, AsyncBackendBase):
     :class:`~helium_secrets.backends.hashivault.VaultBackend`, awaited, and ``aclose()``.
 
     :param address: the server (see :class:`VaultOptions`).
-    :param options: a ready :class:`VaultOptions`, or pass its fields as keywords. Its
+    :param options: a ready :class:`AsyncVaultOptions`, or pass its fields as keywords. Its
         ``client`` may be a ready ``httpx.AsyncClient`` (proxies, a transport of its own,
         mTLS); the backend does not close it.
     """
 
+    options_class = AsyncVaultOptions
+
     def _open(self, opts: VaultOptions) -> tuple[str, str | None]:
-        given = opts.client
-        if given is not None and not isinstance(given, httpx.AsyncClient):
-            raise ValueError(
-                f"client= takes an httpx.AsyncClient on the async backend, not "
-                f"{type(given).__name__}" + (" (an hvac client is the sync backend's)"
-                                             if isinstance(given, hvac.Client) else ""))
+        given = opts.client  # an httpx.AsyncClient: the options' parser checked its type
         if given is not None:
             _check_ready_client(given, opts)
         address = checked_address(opts)

@@ -71,9 +71,6 @@ class VaultBackend(VaultBackendBase, BackendBase):
         client = opts.client
         if client is None:
             client = build_client(opts)
-        elif not isinstance(client, hvac.Client):
-            raise ValueError(f"client= takes an hvac.Client, not {type(client).__name__} (an "
-                             "httpx.AsyncClient is for the async backend: open_async_store)")
         else:
             check_address(client.url, opts)
         # requests would follow a redirect anywhere, X-Vault-Token and body included.

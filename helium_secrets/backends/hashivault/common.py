@@ -30,6 +30,8 @@ class VaultBackendBase:
     """
 
     name: ClassVar[str] = "vault"
+    #: The options' schema (the async backend's types its ``client`` as httpx's).
+    options_class: ClassVar[type[VaultOptions]] = VaultOptions
 
     def __init__(
         self,
@@ -40,7 +42,7 @@ class VaultBackendBase:
     ) -> None:
         if address is not None:
             keywords["address"] = address
-        self._options = opts = build(VaultOptions, options, keywords)
+        self._options = opts = build(self.options_class, options, keywords)
         self.mount = opts.mount.strip("/")
         self.kv_version = opts.kv_version
         client, token = opts.client, opts.token
@@ -112,7 +114,8 @@ class VaultBackendBase:
                 f"the vault:// URL option(s) {', '.join(stray)} do not apply to "
                 + (f"auth={method}" if method is not None else "a URL without auth=")
             )
-        return cls(options=parse(VaultOptions, keywords=keywords, query=query, url=derived))
+        return cls(options=parse(cls.options_class, keywords=keywords, query=query,
+                                 url=derived))
 
     def classify(self, exc: BaseException) -> Classified | None:
         return classify(exc, self.address)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 from urllib.parse import urlsplit
 
 import hvac
@@ -19,7 +19,6 @@ __all__ = [
     "DEFAULT_MAX_VALUE_BYTES",
     "DEFAULT_PORT",
     "DEFAULT_TIMEOUT",
-    "TRANSPORT_OPTIONS",
     "VaultOptions",
     "build_client",
     "check_address",
@@ -71,16 +70,11 @@ class VaultOptions(Options):
     :param allow_insecure_http: allow plain ``http://`` to a non-loopback address.
     :param timeout: seconds per HTTP request, or a ``(connect, read)`` pair.
     :param max_value_bytes: the largest value accepted.
-    :param client: a ready client to use instead of building one: an :class:`hvac.Client`
-        for :class:`VaultBackend`, an ``httpx.AsyncClient`` for ``AsyncVaultBackend``. An
-        hvac client's token is still managed through ``auth`` when given; its connection
-        options (address, namespace, TLS, timeout) are the client's, but its address obeys the
-        same plain-http rule, and its session is made to refuse redirects to another origin.
-        An httpx client brings the transport (TLS, client certificate, proxies, limits,
-        timeout, a transport of its own): ``address`` and ``namespace`` are still these
-        options, the TLS options and ``timeout`` cannot be given with it, and redirects are
-        followed only within the address's origin whatever the client's ``follow_redirects``.
-        The backend never closes a client it was given.
+    :param client: a ready :class:`hvac.Client` to use instead of building one; its token is
+        still managed through ``auth`` when given. The connection options (address, namespace,
+        TLS, timeout) are then the client's, but its address obeys the same plain-http rule,
+        and its session is made to refuse redirects to another origin. (The async backend's
+        is an ``httpx.AsyncClient``: ``AsyncVaultOptions``.)
     """
 
     scheme: ClassVar[str] = "vault"
@@ -108,9 +102,7 @@ class VaultOptions(Options):
         check=timeout_problem,
     )
     max_value_bytes: int = option(DEFAULT_MAX_VALUE_BYTES, ge=1)
-    #: Typed by the backend that takes it (an hvac or an httpx client): annotating it with
-    #: httpx's class would import httpx for the sync backend too.
-    client: Any = None
+    client: hvac.Client | None = None
 
 
 
@@ -167,11 +159,6 @@ def build_client(opts: VaultOptions) -> hvac.Client:
         verify=verify, cert=cert, timeout=opts.timeout,
     )
 
-
-
-#: The options that configure the transport a ready ``httpx.AsyncClient`` brings.
-TRANSPORT_OPTIONS = ("ca_cert", "ca_path", "client_cert", "client_key", "tls_skip_verify",
-                     "timeout")
 
 
 def check_address(url: str, opts: VaultOptions) -> None:
