@@ -28,6 +28,7 @@ from helium_secrets._synchronization import (
     renew_after_fork,
     resolve,
     spawn,
+    start_soon,
 )
 from helium_secrets._values import Secret, VersionInfo
 from helium_secrets.errors import HeliumError, SecretNotFoundError
@@ -78,6 +79,9 @@ class RotationListeners:
         self._pending: collections.deque[tuple[str, Secret | None, Secret]] = collections.deque()
         self._delivering = TryLock()
         self._thread: Any = None  # the poller
+        #: The watches add_soon started whose starting version is being read (name -> its task;
+        #: the sync twin reads it at once).
+        self._starting: dict[str, Any] = {}
         self._wake = Event()
         self._stopped = False
         self.callback_errors = 0
@@ -87,11 +91,32 @@ class RotationListeners:
     # -- registration ----------------------------------------------------------------------
 
     def add(self, name: str, callback: RotationCallback) -> None:
-        """Call ``callback(old, new)`` when ``name`` gets a new current version."""
+        """Call ``callback(old, new)`` when ``name`` gets a new current version; return once
+        the watch knows the version current now."""
+        if self._register(name, callback):
+            self._start_watch(name)
+        self._ensure_poller()
+
+    def add_soon(self, name: str, callback: RotationCallback) -> None:
+        """:meth:`add` for a caller that cannot wait (the decorator form): the callback is
+        registered now and the watch's starting version is read by a task of its own (on the
+        sync twin: now). A write of the name first waits for that read (:meth:`settle`), so
+        the write is announced. With no loop running, the first version the store learns is
+        the starting one, and the poller starts then."""
+        if self._register(name, callback):
+            starting = start_soon(self._start_watch, name)
+            if starting is not None:
+                self._starting[name] = starting
+
+    def _register(self, name: str, callback: RotationCallback) -> bool:
+        """Add ``callback``; whether it is the first for ``name`` (whose watch then starts)."""
         with self._lock:
             first = name not in self._callbacks
             self._callbacks.setdefault(name, []).append(callback)
-        if first:
+        return first
+
+    def _start_watch(self, name: str) -> None:
+        try:
             try:
                 known: Secret | object | None = self._baseline(name)
             except SecretNotFoundError:
@@ -102,7 +127,14 @@ class RotationListeners:
                 watch = self._watches.setdefault(name, Watch())
                 if watch.known is UNKNOWN:
                     watch.known = known
+        finally:
+            self._starting.pop(name, None)
         self._ensure_poller()
+
+    def settle(self, name: str) -> None:
+        """Before a write of ``name``: wait for the start of its watch that :meth:`add_soon`
+        began, so that the write is announced as a change from the version before it."""
+        join(self._starting.get(name), 10)
 
     def remove(self, name: str, callback: RotationCallback) -> bool:
         """Stop calling ``callback`` for ``name``; return whether it was registered."""
@@ -136,6 +168,7 @@ class RotationListeners:
         name = secret.name
         if name not in self._callbacks:  # cheap and lock-free for unwatched names
             return
+        self._ensure_poller()  # a watch add_soon registered with no loop running starts here
         ended = self._ticket()
         with self._lock:
             verdict, old = self._watches.setdefault(name, Watch()).learn(secret, started, ended)
@@ -255,6 +288,8 @@ class RotationListeners:
         """Stop the poller and wait for it to finish its current probe."""
         self._stopped = True
         self._wake.set()
+        for starting in list(self._starting.values()):
+            join(starting, 10)
         join(self._thread, 10)
         self._thread = None
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterator, Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from helium_secrets._leases import LeasedCredentials, LeaseKeeper, check_lease_path
 from helium_secrets._pipeline import CallPipeline
@@ -51,6 +51,9 @@ if TYPE_CHECKING:  # imported where used: datetime is not loaded by import heliu
     from helium_secrets.lifecycle import AuditFinding, AuditPolicy, Lifecycle
 
 __all__ = ["Extras", "SecretStore", "StoreStats"]
+
+#: A rotation callback, returned as given by :meth:`SecretStore.on_rotation`.
+CallbackT = TypeVar("CallbackT", bound=RotationCallback)
 
 _DEFAULT_CACHE = CachePolicy()
 _DEFAULT_RETRY = RetryPolicy()
@@ -393,33 +396,41 @@ class SecretStore:
         return self._writes.rotate_staged(name, value, test, self.retry_policy)
 
     @overload
-    def on_rotation(
-        self, name: str
-    ) -> Callable[[RotationCallback], RotationCallback]: ...
+    def on_rotation(self, name: str) -> Callable[[CallbackT], CallbackT]: ...
     @overload
-    def on_rotation(self, name: str,
-                    callback: RotationCallback) -> RotationCallback: ...
+    def on_rotation(self, name: str, callback: CallbackT) -> CallbackT: ...
 
     def on_rotation(
-        self, name: str, callback: RotationCallback | None = None
-    ) -> RotationCallback | Callable[[RotationCallback], RotationCallback]:
+        self, name: str, callback: CallbackT | None = None
+    ) -> Callable[[CallbackT], CallbackT] | CallbackT:
         """Call ``callback(old, new)`` whenever ``name`` gets a new current version.
 
-        Works as a decorator too (``@store.on_rotation("app/db")``; on the async twin, whose
-        callbacks may be coroutine functions too, give the callback). The store notices new
+        Works as a decorator too (``@store.on_rotation("app/db")``). The store notices new
         versions through its own writes, its reads and refreshes, and a background poller.
         Callbacks see versions in the order the store learned them, one at a time, and never
         a version that was already replaced.
 
+        On the async twin the callback may be a coroutine function. Called with the callback
+        (and awaited), it returns once the store knows the version current now; the
+        decorator, which cannot wait, registers the callback at once and reads that version
+        in a task of its own, and the store's own writes of ``name`` wait for that read, so
+        that they are announced.
+
         :return: the callback, for :meth:`remove_rotation_listener`.
         """
         self._open(name)
+        if callback is not None:
+            return self._add_listener(name, callback)
 
-        def register(fn: RotationCallback) -> RotationCallback:
-            self._listeners.add(name, fn)
+        def register(fn: CallbackT) -> CallbackT:
+            self._listeners.add_soon(name, fn)
             return fn
 
-        return register if callback is None else register(callback)
+        return register
+
+    def _add_listener(self, name: str, callback: CallbackT) -> CallbackT:
+        self._listeners.add(name, callback)
+        return callback
 
     def remove_rotation_listener(self, name: str, callback: RotationCallback) -> bool:
         """Stop calling ``callback`` for ``name``; return whether it was registered."""
@@ -503,6 +514,11 @@ class SecretStore:
     def stats(self) -> StoreStats:
         """Counters: cache hits and misses, stale values served, coalesced waits, backend
         calls, retries, errors, ..."""
+        return self.stats_nowait()
+
+    def stats_nowait(self) -> StoreStats:
+        """:meth:`stats`, as a plain call on both twins: it reads counters and does no I/O,
+        so a thread that cannot wait on the event loop (a metrics reader's) may call it."""
         cache = self._cache
         return self._stats.snapshot(
             evictions=cache.evictions if cache else 0,

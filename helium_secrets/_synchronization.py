@@ -37,6 +37,7 @@ __all__ = [
     "renew_after_fork",
     "resolve",
     "spawn",
+    "start_soon",
 ]
 
 T = TypeVar("T")
@@ -166,6 +167,13 @@ def spawn(target: Callable[[], Any], name: str) -> threading.Thread:
     thread = threading.Thread(target=target, name=name, daemon=True)
     thread.start()
     return thread
+
+
+def start_soon(target: Callable[..., Any], *args: Any) -> threading.Thread | None:
+    """Run ``target(*args)`` now, as a sync caller can wait for it; ``None``: nothing is left
+    running (the async side starts a task, for a caller that cannot await)."""
+    target(*args)
+    return None
 
 
 def is_alive(worker: threading.Thread | None) -> bool:

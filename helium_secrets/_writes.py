@@ -86,6 +86,7 @@ class WritePath:
 
         :param operation: the name audit events give the write ("promote" for a staged one).
         """
+        self._listeners().settle(name)
         guarded = expected_version is not None or create_only
         emulated = guarded and not self.caps.check_and_set
         if emulated:
@@ -178,6 +179,7 @@ class WritePath:
 
     def delete(self, name: str, purge: bool, policy: RetryPolicy) -> None:
         """Delete a secret; a retried delete whose first attempt succeeded succeeds."""
+        self._listeners().settle(name)
         attempts = 0
         ticket = self._ticket()
 

@@ -35,6 +35,7 @@ __all__ = [
     "renew_after_fork",
     "resolve",
     "spawn",
+    "start_soon",
 ]
 
 T = TypeVar("T")
@@ -192,6 +193,17 @@ class AsyncBackground:
 def spawn(target: Callable[[], Coroutine[Any, Any, Any]], name: str) -> asyncio.Task[Any]:
     """Start ``target()`` as the store's background worker (a task on the running loop)."""
     return asyncio.get_running_loop().create_task(target(), name=name)
+
+
+def start_soon(target: Callable[..., Coroutine[Any, Any, Any]],
+               *args: Any) -> asyncio.Task[Any] | None:
+    """Start ``target(*args)`` as a task on the running loop, for a caller that cannot await
+    (a decorator); ``None`` when no loop is running (nothing is started)."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+    return loop.create_task(target(*args), name="helium-rotation-watch")
 
 
 def is_alive(worker: asyncio.Task[Any] | None) -> bool:

@@ -84,6 +84,7 @@ class AsyncWritePath:
 
         :param operation: the name audit events give the write ("promote" for a staged one).
         """
+        await self._listeners().settle(name)
         guarded = expected_version is not None or create_only
         emulated = guarded and not self.caps.check_and_set
         if emulated:
@@ -176,6 +177,7 @@ class AsyncWritePath:
 
     async def delete(self, name: str, purge: bool, policy: RetryPolicy) -> None:
         """Delete a secret; a retried delete whose first attempt succeeded succeeds."""
+        await self._listeners().settle(name)
         attempts = 0
         ticket = self._ticket()
 

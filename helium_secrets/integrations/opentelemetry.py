@@ -9,6 +9,13 @@ exporters (or none: without an SDK the API's no-op providers make this free)::
     ...
     telemetry.uninstrument()
 
+``store`` is a :class:`~helium_secrets.SecretStore` or an
+:class:`~helium_secrets.AsyncSecretStore`, with the same spans and metrics: on the async twin a
+span is current in the task that runs the operation (OpenTelemetry's context is a context
+variable), and the metrics read from ``stats()`` are read with
+:meth:`~helium_secrets.AsyncSecretStore.stats_nowait` in the SDK's reader thread, which awaits
+nothing on the event loop.
+
 **Spans.** One ``INTERNAL`` span per store operation, named ``helium_secrets.<operation>``
 (``helium_secrets.get``, ``helium_secrets.put``, ...), a child of the span current on the
 calling thread. An operation that reaches the backend has its span current while it runs
@@ -39,9 +46,9 @@ is never recorded: audit events carry none.
   not timed);
 * ``helium_secrets.backend.calls`` (counter: attempts that reached the backend);
 * ``helium_secrets.retries`` (counter);
-* ``helium_secrets.cache.results`` (observable counter from ``store.stats()``, by backend and
+* ``helium_secrets.cache.results`` (observable counter from the store's stats, by backend and
   ``helium_secrets.cache``: nothing is added on the cache-hit path);
-* ``helium_secrets.guard.trips`` (observable counter from ``store.stats()``, by backend: times
+* ``helium_secrets.guard.trips`` (observable counter from the store's stats, by backend: times
   the fail-fast guard opened).
 
 Install ``helium-secrets[opentelemetry]`` (``opentelemetry-api``; the SDK is the application's
@@ -50,12 +57,13 @@ choice).
 
 from __future__ import annotations
 
+import sys
 import threading
 import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
 from opentelemetry import metrics, trace
 from opentelemetry.metrics import CallbackOptions, Meter, MeterProvider, Observation
@@ -64,6 +72,12 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvid
 from helium_secrets import __version__
 from helium_secrets._store import SecretStore
 from helium_secrets.layers.audit import AuditEvent
+
+if TYPE_CHECKING:  # imported when an async store is given: it loads asyncio
+    from helium_secrets._async._store import AsyncSecretStore
+
+#: What :func:`instrument` takes: either twin.
+AnyStore = Union[SecretStore, "AsyncSecretStore"]
 
 __all__ = ["SCOPE", "Instrumentation", "instrument"]
 
@@ -83,8 +97,9 @@ class _Instruments:
             description="Attempts that reached the backend")
         self.retries = meter.create_counter(
             "helium_secrets.retries", unit="{retry}", description="Backend attempts retried")
-        self.stores: weakref.WeakSet[SecretStore] = weakref.WeakSet()
-        # Read from store.stats() at collection time: nothing is added on the cache-hit path.
+        self.stores: weakref.WeakSet[AnyStore] = weakref.WeakSet()
+        # Read from the stores' counters at collection time, in the reader's thread: nothing
+        # is added on the cache-hit path, and nothing waits on an async store's event loop.
         meter.create_observable_counter(
             "helium_secrets.cache.results", callbacks=[self._cache_results], unit="{result}",
             description="Reads by cache result (hit, miss, stale, negative, coalesced)")
@@ -98,7 +113,7 @@ class _Instruments:
         for store in list(self.stores):
             if store.closed:
                 continue
-            stats = store.stats()
+            stats = store.stats_nowait()
             for field, label in counters.items():
                 key = (store.backend.name, label)
                 totals[key] = totals.get(key, 0) + stats[field]
@@ -133,7 +148,7 @@ def _instruments_for(meter: Meter) -> _Instruments:
 class Instrumentation:
     """The audit hook :func:`instrument` added to a store; :meth:`uninstrument` removes it."""
 
-    def __init__(self, store: SecretStore, *, tracer_provider: TracerProvider | None,
+    def __init__(self, store: AnyStore, *, tracer_provider: TracerProvider | None,
                  meter_provider: MeterProvider | None, record_names: bool,
                  trace_cache_hits: bool) -> None:
         self.store = store
@@ -229,14 +244,16 @@ class Instrumentation:
 
 
 def instrument(
-    store: SecretStore,
+    store: AnyStore,
     *,
     tracer_provider: TracerProvider | None = None,
     meter_provider: MeterProvider | None = None,
     record_names: bool = False,
     trace_cache_hits: bool = False,
 ) -> Instrumentation:
-    """Record spans and metrics for every operation of ``store`` (see the module's docs).
+    """Record spans and metrics for every operation of ``store``, a
+    :class:`~helium_secrets.SecretStore` or an :class:`~helium_secrets.AsyncSecretStore` (see
+    the module's docs).
 
     :param tracer_provider: default: the global one.
     :param meter_provider: default: the global one.
@@ -244,10 +261,20 @@ def instrument(
         Off by default: a name can say more than it should (``customers/acme/db``).
     :param trace_cache_hits: make a span for reads served from the cache too.
     """
-    if not isinstance(store, SecretStore):
-        raise TypeError(f"store must be a SecretStore, not {type(store).__name__}")
+    if not isinstance(store, SecretStore) and not _is_async_store(store):
+        raise TypeError(
+            f"store must be a SecretStore or an AsyncSecretStore, not {type(store).__name__}")
     for flag, value in (("record_names", record_names), ("trace_cache_hits", trace_cache_hits)):
         if not isinstance(value, bool):
             raise TypeError(f"{flag} must be a bool, not {type(value).__name__}")
     return Instrumentation(store, tracer_provider=tracer_provider, meter_provider=meter_provider,
                            record_names=record_names, trace_cache_hits=trace_cache_hits)
+
+
+def _is_async_store(store: object) -> bool:
+    # Imported only when it could be one: a sync application's process loads no asyncio.
+    if "helium_secrets._async._store" not in sys.modules:
+        return False
+    from helium_secrets._async._store import AsyncSecretStore
+
+    return isinstance(store, AsyncSecretStore)

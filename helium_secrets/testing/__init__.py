@@ -12,6 +12,8 @@
 
 The pytest plugin (:mod:`helium_secrets.testing.plugin`) gives each test one as the
 ``fake_secrets`` fixture, and its store as ``secret_store``. Nothing is shared between tests.
+:class:`AsyncFakeSecrets` is the same for the async twin (``async_fake_secrets`` and
+``async_secret_store``, for tests run by anyio).
 
 Code that opens its own store (``open_store()``, ``HELIUM_SECRETS_URL``) gets the fake with
 :func:`fake_default_store` (the ``fake_default_store`` fixture): a seeded *named* fake
@@ -32,7 +34,7 @@ import contextlib
 import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from helium_secrets._registry import URL_ENV_VAR
 from helium_secrets._store import SecretStore
@@ -42,25 +44,25 @@ from helium_secrets.backends.memory import MemoryBackend, shared
 from helium_secrets.errors import HeliumError
 from helium_secrets.testing.harness import BackendHarness
 
-__all__ = ["DEFAULT_FAKE", "BackendHarness", "FakeSecrets", "ManualClock", "fake_default_store"]
+if TYPE_CHECKING:
+    from helium_secrets._async._store import AsyncSecretStore
+
+__all__ = ["DEFAULT_FAKE", "AsyncFakeSecrets", "BackendHarness", "FakeSecrets", "ManualClock",
+           "fake_default_store"]
 
 #: The name of the named fake :func:`fake_default_store` uses unless told otherwise.
 DEFAULT_FAKE = "helium-test"
 
 
-class FakeSecrets:
-    """A fresh fake store with seeding, rotation and fault-injection helpers.
+class _FakeControls:
+    """The switches :class:`FakeSecrets` and :class:`AsyncFakeSecrets` share: they act on the
+    fake backend directly, so they are plain calls on both twins."""
 
-    :param backend: the fake to wrap (a named one, :func:`~helium_secrets.backends.memory.shared`);
-        default: a fresh one.
-    :param store_options: options for the :class:`~helium_secrets.SecretStore` (``cache``,
-        ``retry``, ``poll``, ``audit``, ``clock``, ...); the cache is on by default, as in
-        production, so tests see what the application will see.
-    """
+    backend: MemoryBackend
+    store: SecretStore | AsyncSecretStore
 
-    def __init__(self, backend: MemoryBackend | None = None, **store_options: Any) -> None:
+    def __init__(self, backend: MemoryBackend | None) -> None:
         self.backend = backend if backend is not None else MemoryBackend()
-        self.store = SecretStore(self.backend, **store_options)
         #: The URL that opens a store on this fake (``mem://NAME`` for a named one).
         self.url = f"mem://{self.backend.shared_name}" if self.backend.shared_name else None
 
@@ -110,9 +112,58 @@ class FakeSecrets:
 
         return to_secret(raw)
 
+
+class FakeSecrets(_FakeControls):
+    """A fresh fake store with seeding, rotation and fault-injection helpers.
+
+    :param backend: the fake to wrap (a named one, :func:`~helium_secrets.backends.memory.shared`);
+        default: a fresh one.
+    :param store_options: options for the :class:`~helium_secrets.SecretStore` (``cache``,
+        ``retry``, ``poll``, ``audit``, ``clock``, ...); the cache is on by default, as in
+        production, so tests see what the application will see.
+    """
+
+    store: SecretStore
+
+    def __init__(self, backend: MemoryBackend | None = None, **store_options: Any) -> None:
+        super().__init__(backend)
+        self.store = SecretStore(self.backend, **store_options)
+
     def close(self) -> None:
         """Close the store."""
         self.store.close()
+
+
+class AsyncFakeSecrets(_FakeControls):
+    """:class:`FakeSecrets` for the async twin: the same switches (plain calls: they act on
+    the fake directly), with an :class:`~helium_secrets.AsyncSecretStore` as :attr:`store`,
+    which is closed with ``await fake.aclose()`` (or ``async with``).
+
+    Make it where its store is used (in the test's event loop): the store belongs to the loop
+    that first uses it. The pytest plugin's ``async_fake_secrets`` fixture does.
+
+    :param backend: the fake to wrap; default: a fresh one.
+    :param store_options: options for the :class:`~helium_secrets.AsyncSecretStore`.
+    """
+
+    store: AsyncSecretStore
+
+    def __init__(self, backend: MemoryBackend | None = None, **store_options: Any) -> None:
+        from helium_secrets._async._store import AsyncSecretStore  # loads asyncio: not before
+        from helium_secrets.backends.aio import AsyncMemoryBackend
+
+        super().__init__(backend)
+        self.store = AsyncSecretStore(AsyncMemoryBackend.wrap(self.backend), **store_options)
+
+    async def aclose(self) -> None:
+        """Close the store: its tasks (the poller, refreshes) end."""
+        await self.store.aclose()
+
+    async def __aenter__(self) -> AsyncFakeSecrets:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
 
 @contextlib.contextmanager
@@ -127,7 +178,8 @@ def fake_default_store(
     variable. Every store opened meanwhile shares the fake's secrets (each has its own cache).
 
     Not for tests that run in parallel threads of one process: the variable is the process's.
-    (An async twin will take the same arguments; :func:`_pointed_at` is the part they share.)
+    Code that opens an async store (``open_async_store()``) reads the same variable, so this
+    serves an async application's tests too (seed and rotate through the yielded fake).
 
     :param name: the named fake (``mem://NAME``) to use.
     :param store_options: options of the yielded fake's own store.

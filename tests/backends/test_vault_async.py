@@ -412,7 +412,7 @@ def test_plain_http_only_to_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match="allow_insecure_http"):
         AsyncVaultBackend("http://10.1.2.3:8200", token="t")
     AsyncVaultBackend("http://10.1.2.3:8200", token="t", allow_insecure_http=True)
-    with pytest.raises(ValueError, match="hvac client"):
+    with pytest.raises(TypeError, match="httpx.AsyncClient"):  # an hvac client is the sync one's
         AsyncVaultBackend(client=hvac.Client("http://127.0.0.1:1"), token="t")
 
 
@@ -524,6 +524,111 @@ def test_a_redirect_within_the_origin_is_followed(bao: DevServer) -> None:
             paths = [path for _, path in proxy.requests if path == f"/v1/secret/data/{secret}"]
             assert len(paths) >= 3  # the redirected put, the one it was sent on to, the get
             await backend.aclose()
+
+    run(main())
+
+
+# -- a ready httpx.AsyncClient -----------------------------------------------------------------
+
+
+def test_a_ready_httpx_client_is_used_and_left_open(bao: DevServer, prefix: str) -> None:
+    from helium_secrets import open_async_store
+
+    sent: list[str] = []
+
+    async def record(request: Any) -> None:
+        sent.append(f"{request.method} {request.url.path}")  # no header: the token is there
+
+    async def main() -> None:
+        async with httpx.AsyncClient(event_hooks={"request": [record]}) as http:
+            backend = AsyncVaultBackend(bao.address, token=bao.root_token, client=http)
+            await backend.put(f"{prefix}/ready", CANARY)
+            assert (await backend.get(f"{prefix}/ready")).value == CANARY
+            assert f"GET /v1/secret/data/{prefix}/ready" in sent
+            await backend.aclose()
+            assert not http.is_closed  # the library does not close a client it did not create
+            store = open_async_store(f"vault://127.0.0.1:{bao.port}/secret?tls=false",
+                                     token=bao.root_token, client=http)
+            assert store.backend.options.client is http  # type: ignore[attr-defined]
+            assert (await store.get(f"{prefix}/ready")).value.reveal() == CANARY
+            await store.aclose()
+            assert not http.is_closed
+            assert (await http.get(f"{bao.address}/v1/sys/health")).status_code == 200
+        assert http.is_closed  # closed by its owner
+
+    run(main())
+
+
+def test_a_ready_clients_own_redirect_setting_does_not_follow_another_origin(
+    bao: DevServer,
+) -> None:
+    async def main() -> None:
+        with FaultProxy(bao.port) as proxy, Sink() as sink:
+            async with httpx.AsyncClient(follow_redirects=True) as http:
+                backend = AsyncVaultBackend(proxy.url, token=bao.root_token, client=http)
+                proxy.fail_next(kind="redirect", location=sink.url, path="/v1/secret/data/.+")
+                with pytest.raises(UnavailableError) as info:
+                    await backend.put(f"transport/t{uuid.uuid4().hex[:8]}", CANARY)
+                assert info.value.transient is False and "another origin" in str(info.value)
+                assert (sink.connections, sink.received) == (0, 0)
+                secret = f"transport/t{uuid.uuid4().hex[:8]}"
+                proxy.fail_next(kind="redirect", location=proxy.url, path="/v1/secret/data/.+")
+                await backend.put(secret, "v1")  # within the origin: followed, by hand
+                assert (await backend.get(secret)).value == "v1"
+                await backend.aclose()
+
+    run(main())
+
+
+def test_tls_configured_on_a_ready_client(tmp_path_factory: pytest.TempPathFactory,
+                                          prefix: str) -> None:
+    with DevServer(tmp_path_factory.mktemp("bao-tls-ready"), tls=True) as server:
+        ca_file = server.verify
+        assert isinstance(ca_file, str)
+
+        async def main() -> None:
+            context = ssl.create_default_context(cafile=ca_file)
+            async with httpx.AsyncClient(verify=context, timeout=30) as http:
+                backend = AsyncVaultBackend(server.address, token=server.root_token,
+                                            client=http)
+                await backend.put(f"{prefix}/tls", "v")
+                assert (await backend.get(f"{prefix}/tls")).value == "v"
+                await backend.aclose()
+            async with httpx.AsyncClient() as untrusting:  # the default CAs: not this one
+                backend = AsyncVaultBackend(server.address, token=server.root_token,
+                                            client=untrusting)
+                with pytest.raises(httpx.ConnectError) as info:
+                    await backend.get(f"{prefix}/tls")
+                verdict = backend.classify(info.value)
+                assert verdict is not None and verdict.transient is False
+                assert "not trusted" in (verdict.message or "")
+
+        run(main())
+
+
+def test_what_a_ready_client_cannot_be_given_with(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("VAULT_ADDR", "BAO_ADDR", "VAULT_CACERT", "BAO_CACERT"):
+        monkeypatch.delenv(var, raising=False)
+
+    async def main() -> None:
+        async with httpx.AsyncClient() as http:
+            with pytest.raises(ValueError, match="allow_insecure_http"):
+                AsyncVaultBackend("http://10.1.2.3:8200", token="t", client=http)
+            AsyncVaultBackend("http://10.1.2.3:8200", token="t", client=http,
+                              allow_insecure_http=True)
+            given: dict[str, Any]
+            for given in ({"ca_cert": "/ca.pem"}, {"tls_skip_verify": True}, {"timeout": 3.0}):
+                with pytest.raises(ValueError, match=f"{next(iter(given))} cannot be given"):
+                    AsyncVaultBackend("https://127.0.0.1:8200", token="t", client=http, **given)
+        async with httpx.AsyncClient(base_url="https://vault.example:8200") as based:
+            with pytest.raises(ValueError, match="base_url"):
+                AsyncVaultBackend("https://127.0.0.1:8200", token="t", client=based)
+            AsyncVaultBackend("https://vault.example:8200", token="t", client=based)
+        with httpx.Client() as sync_client, pytest.raises(TypeError, match="httpx.AsyncClient"):
+            AsyncVaultBackend("https://127.0.0.1:8200", token="t", client=sync_client)
+        async with httpx.AsyncClient() as http:
+            with pytest.raises(TypeError, match="hvac.Client"):
+                VaultBackend("https://127.0.0.1:8200", token="t", client=http)
 
     run(main())
 

@@ -40,6 +40,10 @@ def test_instrumenting_with_the_global_no_op_providers_works() -> None:
     assert ns["store"].get("app/db").value.reveal() == "hunter2"
 
 
+def test_the_async_example_runs() -> None:
+    _run("## On the async twin")
+
+
 def test_the_testing_example_records_the_documented_span() -> None:
     _run("## Instrumenting a store", "## Testing your instrumentation")
 

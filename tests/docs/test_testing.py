@@ -22,7 +22,7 @@ from helium_secrets.backends.memory import MemoryBackend
 from helium_secrets.errors import (
     SecretNotFoundError,
 )
-from helium_secrets.testing import FakeSecrets, ManualClock
+from helium_secrets.testing import AsyncFakeSecrets, FakeSecrets, ManualClock
 from tests.docs.pages import ROOT, python_block
 
 
@@ -40,6 +40,20 @@ def run_block_under_pytest(tmp_path: Path, after: str, filename: str) -> str:
 
 def test_the_plugin_examples_pass_under_pytest(tmp_path: Path) -> None:
     assert "3 passed" in run_block_under_pytest(tmp_path, "## The pytest plugin", "test_app_example.py")
+
+
+def test_the_async_examples_pass_under_pytest_with_anyio(tmp_path: Path) -> None:
+    assert "3 passed" in run_block_under_pytest(tmp_path, "## Async tests", "test_async_app.py")
+
+
+def test_async_fake_secrets_has_the_same_switches() -> None:
+    shared = {"seed", "rotate", "fail_next", "set_latency", "calls", "secret", "backend", "url"}
+    assert shared <= set(dir(AsyncFakeSecrets)) | {"backend", "url"}
+    for name in shared - {"backend", "url"}:
+        assert getattr(AsyncFakeSecrets, name) is getattr(FakeSecrets, name), name  # shared
+    section = (ROOT / "docs" / "testing.md").read_text(encoding="utf-8").split(
+        "## Async tests", 1)[1].split("\n## ", 1)[0]
+    assert all(f"`{name}`" in section for name in shared - {"backend", "url"})
 
 
 def test_fake_secrets_members() -> None:

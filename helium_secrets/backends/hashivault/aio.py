@@ -17,6 +17,7 @@ import collections
 import contextlib
 import ssl
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urljoin
 
@@ -28,7 +29,7 @@ from helium_secrets._values import VersionInfo
 from helium_secrets.backends._base import AsyncBackendBase, Classified, LeaseGrant, RawSecret, extra_operation
 from helium_secrets.backends._hints import retry_after_from_headers
 from helium_secrets.backends._steps import Steps, adrive
-from helium_secrets.backends._transport import check_redirect
+from helium_secrets.backends._transport import check_redirect, origin
 from helium_secrets.backends.hashivault import leases
 from helium_secrets.backends.hashivault.auth import TokenAuth, VaultAuth, auth_block
 from helium_secrets.backends.hashivault.classify import transport_verdict
@@ -46,11 +47,35 @@ from helium_secrets.backends.hashivault.tokens import (
 from helium_secrets.errors import UnauthenticatedError
 from helium_secrets.lifecycle import Lifecycle
 
-__all__ = ["AsyncVaultBackend"]
+__all__ = ["TRANSPORT_OPTIONS", "AsyncVaultBackend", "AsyncVaultOptions"]
 
 T = TypeVar("T")
 #: As many redirects as requests follows before it gives up.
 MAX_REDIRECTS = 30
+
+
+#: The options that configure the transport a ready ``httpx.AsyncClient`` brings instead.
+TRANSPORT_OPTIONS = ("ca_cert", "ca_path", "client_cert", "client_key", "tls_skip_verify",
+                     "timeout")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AsyncVaultOptions(VaultOptions):
+    """The options of :class:`AsyncVaultBackend`: those of
+    :class:`~helium_secrets.backends.hashivault.VaultOptions`, except that ``client`` is a
+    ready ``httpx.AsyncClient``.
+
+    The client brings the transport: TLS verification and a client certificate, proxies,
+    limits, timeout, a transport of its own, so the :data:`TRANSPORT_OPTIONS` cannot be given
+    with it (by keyword or in the URL). ``address`` and ``namespace`` are still these options:
+    every request goes to the address (a client whose ``base_url`` names another origin is
+    refused), and obeys the plain-http rule; redirects are followed by the backend, only
+    within the address's origin, whatever the client's ``follow_redirects``. The backend never
+    closes a client it was given (``aclose()`` leaves it open).
+    """
+
+    # httpx's client, not the sync options' hvac one.
+    client: httpx.AsyncClient | None = None
 
 
 def _ssl_context(opts: VaultOptions) -> ssl.SSLContext | bool:
@@ -109,6 +134,23 @@ def _vault_error(response: httpx.Response, method: str, url: str) -> hvac.except
     exc.helium_status = response.status_code
     exc.helium_retry_after = retry_after_from_headers(response.headers)
     return exc
+
+
+def _check_ready_client(client: httpx.AsyncClient, opts: VaultOptions) -> None:
+    """Refuse what a given client would silently override or contradict: the transport
+    options (the client has its own TLS and timeout) and a ``base_url`` elsewhere than the
+    address (every request is sent to the address).
+
+    :raises ValueError: saying what to change.
+    """
+    given = [name for name in TRANSPORT_OPTIONS if opts.source(name) in ("keyword", "url")]
+    if given:
+        raise ValueError(f"{', '.join(given)} cannot be given with client=: configure the "
+                         "httpx.AsyncClient itself (verify=, cert=, timeout=)")
+    base = str(client.base_url)
+    if base and origin(base) != origin(opts.address):
+        raise ValueError(f"the client's base_url ({origin(base)}) is not the Vault address "
+                         f"({origin(opts.address)}): pass address= (requests go there)")
 
 
 class _NameLocks:
@@ -221,19 +263,24 @@ class AsyncVaultBackend(VaultBackendBase, AsyncBackendBase):
     """Secrets in a Vault / OpenBao KV mount, over ``httpx.AsyncClient``: the methods of
     :class:`~helium_secrets.backends.hashivault.VaultBackend`, awaited, and ``aclose()``.
 
-    :param address: the server (see :class:`VaultOptions`; ``client=`` is the sync
-        backend's hvac client and is refused here).
-    :param options: a ready :class:`VaultOptions`, or pass its fields as keywords.
+    :param address: the server (see :class:`VaultOptions`).
+    :param options: a ready :class:`AsyncVaultOptions`, or pass its fields as keywords. Its
+        ``client`` may be a ready ``httpx.AsyncClient`` (proxies, a transport of its own,
+        mTLS); the backend does not close it.
     """
 
+    options_class = AsyncVaultOptions
+
     def _open(self, opts: VaultOptions) -> tuple[str, str | None]:
-        if opts.client is not None:
-            raise ValueError("client= takes an hvac client, which the async backend does not "
-                             "use: pass the address and TLS options instead")
+        given = opts.client  # an httpx.AsyncClient: the options' parser checked its type
+        if given is not None:
+            _check_ready_client(given, opts)
         address = checked_address(opts)
         tls_settings(opts)  # its errors now, before any call
-        #: Made at the first request (see _client): its SSL context reads files.
-        self._http: httpx.AsyncClient | None = None
+        #: Made at the first request (see _client), as its SSL context reads files; or the
+        #: client given, which is the caller's to close.
+        self._http: httpx.AsyncClient | None = given
+        self._owns_http = given is None
         self._session = _AsyncTokenSession(self._send, self.auth)
         self._name_locks = _NameLocks()
         return address, opts.namespace or None
@@ -271,7 +318,8 @@ class AsyncVaultBackend(VaultBackendBase, AsyncBackendBase):
         for _ in range(MAX_REDIRECTS):
             response = await (await self._client()).request(
                 method, url, params=params, json=call.body if with_body else None,
-                headers=self._headers())
+                headers=self._headers(),
+                follow_redirects=False)  # a given client's setting too: followed by hand
             location = response.headers.get("location")
             if not (response.is_redirect and location):
                 break
@@ -376,8 +424,8 @@ class AsyncVaultBackend(VaultBackendBase, AsyncBackendBase):
         return super().classify(exc)
 
     async def aclose(self) -> None:
-        """Close the connections."""
-        if self._http is not None:
+        """Close the connections (of the client the backend made: one given is left open)."""
+        if self._http is not None and self._owns_http:
             await self._http.aclose()
 
     # -- Vault specifics (not in the protocol) ---------------------------------------------

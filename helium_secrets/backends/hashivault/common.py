@@ -30,6 +30,8 @@ class VaultBackendBase:
     """
 
     name: ClassVar[str] = "vault"
+    #: The options' schema (the async backend's types its ``client`` as httpx's).
+    options_class: ClassVar[type[VaultOptions]] = VaultOptions
 
     def __init__(
         self,
@@ -40,15 +42,16 @@ class VaultBackendBase:
     ) -> None:
         if address is not None:
             keywords["address"] = address
-        self._options = opts = build(VaultOptions, options, keywords)
+        self._options = opts = build(self.options_class, options, keywords)
         self.mount = opts.mount.strip("/")
         self.kv_version = opts.kv_version
         client, token = opts.client, opts.token
         given_token = token is not None and opts.source("token") == "keyword"
         if opts.auth is not None and given_token:
             raise ValueError("pass auth= or token=, not both")
-        if client is not None and opts.auth is None and not given_token and client.token:
-            token = client.token  # a ready client brings its token, before VAULT_TOKEN
+        brought = getattr(client, "token", None)  # an hvac client's; an httpx one has none
+        if client is not None and opts.auth is None and not given_token and brought:
+            token = brought  # a ready client brings its token, before VAULT_TOKEN
         self.auth = resolve_auth(opts.auth, token)
         self.capabilities = capabilities(opts.kv_version, opts.max_value_bytes)
         address, namespace = self._open(opts)
@@ -111,7 +114,8 @@ class VaultBackendBase:
                 f"the vault:// URL option(s) {', '.join(stray)} do not apply to "
                 + (f"auth={method}" if method is not None else "a URL without auth=")
             )
-        return cls(options=parse(VaultOptions, keywords=keywords, query=query, url=derived))
+        return cls(options=parse(cls.options_class, keywords=keywords, query=query,
+                                 url=derived))
 
     def classify(self, exc: BaseException) -> Classified | None:
         return classify(exc, self.address)

@@ -15,8 +15,16 @@ from helium_secrets._options import Options, option, parse_timeout, timeout_prob
 from helium_secrets.backends._transport import check_plaintext
 from helium_secrets.backends.hashivault.auth import VaultAuth
 
-__all__ = ["DEFAULT_MAX_VALUE_BYTES", "DEFAULT_PORT", "DEFAULT_TIMEOUT", "VaultOptions",
-           "build_client", "check_address", "checked_address", "tls_settings"]
+__all__ = [
+    "DEFAULT_MAX_VALUE_BYTES",
+    "DEFAULT_PORT",
+    "DEFAULT_TIMEOUT",
+    "VaultOptions",
+    "build_client",
+    "check_address",
+    "checked_address",
+    "tls_settings",
+]
 
 #: Vault's own request size limit is 32 MiB, but raft storage entries are 1 MiB; base64 for
 #: bytes adds a third. 512 KiB keeps every value comfortably inside one storage entry.
@@ -65,7 +73,8 @@ class VaultOptions(Options):
     :param client: a ready :class:`hvac.Client` to use instead of building one; its token is
         still managed through ``auth`` when given. The connection options (address, namespace,
         TLS, timeout) are then the client's, but its address obeys the same plain-http rule,
-        and its session is made to refuse redirects to another origin.
+        and its session is made to refuse redirects to another origin. (The async backend's
+        is an ``httpx.AsyncClient``: ``AsyncVaultOptions``.)
     """
 
     scheme: ClassVar[str] = "vault"
