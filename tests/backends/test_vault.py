@@ -780,6 +780,20 @@ def test_a_ready_hvac_client(bao: DevServer, prefix: str) -> None:
         store.put(f"{prefix}/client", "v")
         assert store.get(f"{prefix}/client").value.reveal() == "v"
     assert bao.root_token not in repr(backend)
+    # The application's client outlives the store: not closed (its connection pool is still
+    # there), and the backend's token hook is off its session.
+    assert client.adapter.session.get_adapter(bao.address).poolmanager.pools
+    assert backend._session.on_response not in client.adapter.session.hooks["response"]
+    assert client.sys.read_health_status(method="GET")["initialized"] is True
+
+
+def test_a_client_the_backend_made_is_closed_with_it(bao: DevServer, prefix: str) -> None:
+    backend = VaultBackend(bao.address, token=bao.root_token)
+    with make_store(backend) as store:
+        store.put(f"{prefix}/made", "v")
+        session = backend._client.adapter.session
+        assert session.get_adapter(bao.address).poolmanager.pools
+    assert not session.get_adapter(bao.address).poolmanager.pools
 
 
 def test_token_from_the_cli_token_file(bao: DevServer, monkeypatch: pytest.MonkeyPatch,

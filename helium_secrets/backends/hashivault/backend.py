@@ -69,6 +69,8 @@ class VaultBackend(VaultBackendBase, BackendBase):
 
     def _open(self, opts: VaultOptions) -> tuple[str, str | None]:
         client = opts.client
+        #: A client the application gave stays open when the backend closes (its own, to close).
+        self._owns_client = client is None
         if client is None:
             client = build_client(opts)
         else:
@@ -154,7 +156,14 @@ class VaultBackend(VaultBackendBase, BackendBase):
         self._session.keep_alive()
 
     def close(self) -> None:
-        self._client.adapter.close()
+        """Close the client this backend made; a given ``client`` stays open (without this
+        backend's token hook on its session)."""
+        if self._owns_client:
+            self._client.adapter.close()
+            return
+        hooks = self._client.adapter.session.hooks["response"]
+        if self._session.on_response in hooks:
+            hooks.remove(self._session.on_response)
 
     # -- Vault specifics (not in the protocol) ---------------------------------------------
 
