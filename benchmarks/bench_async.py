@@ -288,9 +288,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         cold = measure_cold(server, readers)
         misses = measure_misses(server, names)
         extra: dict[str, dict[str, Any]] = {}
-        if not args.quick:  # fresh names each time: each run's reads are all misses
+        if not args.quick:  # each run is a fresh store: the same names are misses again
             for key, kwargs in (("burst", {"burst": True}), ("frozen", {"freeze": True})):
-                # moto holds the secrets created above: a second store reads them cold.
                 extra[key] = measure_misses(server, names, **kwargs)
     imports_asyncio = measure_import()
     print(f"cache-hit get on moto, median ns: sync {hits['sync_hit_ns']:.1f}, "

@@ -11,7 +11,12 @@ Key Vault emulator (HTTPS, tests/emulators/keyvault.py) for Azure, the Secret Ma
 * the backend calls made to build a settings object of 20 fields, then to build it again:
   helium's ``SecretStoreSource`` against pydantic-settings' own source for the service
   (Azure's ``AzureKeyVaultSettingsSource``, GCP's ``GoogleSecretManagerSettingsSource``;
-  pydantic-settings has none for Vault).
+  pydantic-settings has none for Vault);
+* the async twin's rows, after each table: ``AsyncSecretStore`` on the native async backend
+  against the SDK's raw async client (httpx on Vault's HTTP API, Azure's ``aio``
+  ``SecretClient``, ``SecretManagerServiceAsyncClient``): the cache-hit ``await get``, the calls
+  of 32 and of 1,000 cold concurrent tasks, the batch of 100 and the miss overhead
+  (``bench_aws.py`` prints the same rows for aiobotocore).
 
 Calls are counted where the server sees them: the emulators' request logs, and for OpenBao a
 response hook on the client's ``requests`` session (one response per request: no retries are
