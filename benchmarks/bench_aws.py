@@ -38,10 +38,17 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from aiobotocore.config import AioConfig  # noqa: E402
 from aws_lambda_powertools.utilities.parameters import SecretsProvider  # noqa: E402
 from aws_secretsmanager_caching import SecretCache, SecretCacheConfig  # noqa: E402
 from botocore.config import Config  # noqa: E402
 
+from benchmarks.bench_backends import (  # noqa: E402  (the async rows, as on every backend)
+    AsyncTarget,
+    RawAsync,
+    measure_twin,
+    twin_table,
+)
 from benchmarks.bench_core import measure_import  # noqa: E402  (one way to time the import)
 from helium_secrets import CachePolicy, SecretStore  # noqa: E402
 from helium_secrets.backends.awssecretsmanager import AWSSecretsManagerBackend  # noqa: E402
@@ -294,6 +301,35 @@ def _ratio(a: float, b: float) -> float:
     return a / b if b else float("inf")
 
 
+def aws_twin(server: MotoServer) -> AsyncTarget:
+    """The async twin on aiobotocore against a raw aiobotocore client: requests counted at the
+    proxy, the miss latencies straight against moto (as the sync ones)."""
+    from helium_secrets.backends.awssecretsmanager.aio import AsyncAWSSecretsManagerBackend
+
+    def raw(url: str) -> Callable[[], Any]:
+        async def make() -> RawAsync:
+            client = await server.aio_session().create_client(
+                "secretsmanager", endpoint_url=url,
+                config=AioConfig(retries={"total_max_attempts": 1, "mode": "standard"})
+            ).__aenter__()
+
+            async def get(name: str) -> Any:
+                return await client.get_secret_value(SecretId=name)
+
+            return get, client.close
+
+        return make
+
+    def backend(url: str) -> Callable[[], Any]:
+        return lambda: AsyncAWSSecretsManagerBackend(session=server.aio_session(),
+                                                     endpoint_url=url)
+
+    direct = f"http://127.0.0.1:{server.moto_port}"
+    return AsyncTarget("raw aiobotocore", raw(server.endpoint_url),
+                       backend(server.endpoint_url), lambda: sum(server.requests.values()),
+                       miss_raw=raw(direct), miss_backend=backend(direct))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="fewer samples (a smoke run)")
@@ -309,6 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         miss = measure_miss(server, miss_samples)
         ssm = measure_ssm(server, hit_samples)
         settings = measure_settings(server)
+        twin = measure_twin(aws_twin(server), args.quick, HOT, BATCH)
     imported = measure_import(3 if args.quick else 9)
 
     figures: dict[str, Any] = {
@@ -321,6 +358,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "import": {"ms": round(imported["ms"], 2), "sdk_modules": imported["sdk_modules"]},
         "ssm": {k: round(v, 1) for k, v in ssm.items()},
         "settings_20_fields_calls": settings,
+        "async": twin,
     }
     checks = {
         "hit median <= 1 us": hits["helium"] <= TARGETS["hit_median_ns"],
@@ -367,6 +405,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"AWSSecretsManagerSettingsSource {settings['peer_first']} then "
           f"{settings['peer_again']}")
     print(f"miss overhead over raw boto3: {miss['overhead_pct']:+.1f}%")
+    print("\n".join(twin_table(twin)))
     print(f"import helium_secrets: {imported['ms']:.1f} ms, SDK modules loaded: "
           f"{', '.join(imported['sdk_modules']) or 'none'}")
     for check, ok in checks.items():

@@ -11,7 +11,12 @@ Key Vault emulator (HTTPS, tests/emulators/keyvault.py) for Azure, the Secret Ma
 * the backend calls made to build a settings object of 20 fields, then to build it again:
   helium's ``SecretStoreSource`` against pydantic-settings' own source for the service
   (Azure's ``AzureKeyVaultSettingsSource``, GCP's ``GoogleSecretManagerSettingsSource``;
-  pydantic-settings has none for Vault).
+  pydantic-settings has none for Vault);
+* the async twin's rows, after each table: ``AsyncSecretStore`` on the native async backend
+  against the SDK's raw async client (httpx on Vault's HTTP API, Azure's ``aio``
+  ``SecretClient``, ``SecretManagerServiceAsyncClient``): the cache-hit ``await get``, the calls
+  of 32 and of 1,000 cold concurrent tasks, the batch of 100 and the miss overhead
+  (``bench_aws.py`` prints the same rows for aiobotocore).
 
 Calls are counted where the server sees them: the emulators' request logs, and for OpenBao a
 response hook on the client's ``requests`` session (one response per request: no retries are
@@ -26,6 +31,8 @@ Run from the repository root: ``python benchmarks/bench_backends.py`` (every bac
 from __future__ import annotations
 
 import argparse
+import asyncio
+import functools
 import json
 import statistics
 import sys
@@ -33,7 +40,7 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,13 +50,14 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from helium_secrets import CachePolicy, SecretStore  # noqa: E402
-from helium_secrets.backends._base import Backend  # noqa: E402
+from helium_secrets import AsyncSecretStore, CachePolicy, SecretStore  # noqa: E402
+from helium_secrets.backends._base import AsyncBackend, Backend  # noqa: E402
 
 HOT = "benchhot"  # plain on every backend's name mapping (Azure escapes "-", "_" and "/")
 BATCH = [f"benchbatch{i:03d}" for i in range(100)]
 FIELDS = [f"field{i:02d}" for i in range(20)]
 THREADS = 32
+TASKS = 1000  # the async twin's cold readers (100 with --quick)
 MAX_AGE = 300.0
 
 
@@ -66,6 +74,26 @@ class Target:
     calls: Callable[[], int]  # requests the server has seen so far
     settings_peer: Callable[[type[Any]], Any] | None = None  # pydantic-settings' source
     peer_name: str = "-"
+    twin: AsyncTarget | None = None  # the async twin's rows, where a native backend exists
+
+
+#: The raw async client's read, and how to close it (both made in the running loop).
+RawAsync = tuple[Callable[[str], Awaitable[Any]], Callable[[], Awaitable[Any]]]
+
+
+@dataclass
+class AsyncTarget:
+    """The same server for the async twin: its native backend and the SDK's async client."""
+
+    raw_name: str
+    raw: Callable[[], Awaitable[RawAsync]]  # the SDK's async client, made in the loop
+    backend: Callable[[], AsyncBackend]  # a fresh async helium backend
+    calls: Callable[[], int]  # requests the server has seen so far
+    #: Counts a backend's requests (Vault: a hook on its httpx client, once it has one).
+    instrument: Callable[[AsyncBackend], None] = lambda backend: None
+    #: For the miss latencies, where the counting sits in the way (AWS: moto's proxy).
+    miss_raw: Callable[[], Awaitable[RawAsync]] | None = None
+    miss_backend: Callable[[], AsyncBackend] | None = None
 
 
 def _helium(target: Target) -> SecretStore:
@@ -203,6 +231,121 @@ def measure(target: Target, quick: bool) -> dict[str, Any]:
     }
 
 
+# -- the async twin ----------------------------------------------------------------------------
+
+
+async def _async_store(twin: AsyncTarget, warm: str) -> AsyncSecretStore:
+    """A fresh async store, its client made (and counted from here on) by one read of ``warm``."""
+    store = AsyncSecretStore(twin.backend(), cache=CachePolicy(ttl=MAX_AGE, refresh_ahead=0))
+    await store.get(warm)
+    twin.instrument(store.backend)
+    return store
+
+
+async def _async_counted(twin: AsyncTarget, action: Callable[[], Awaitable[Any]]) -> int:
+    before = twin.calls()
+    await action()
+    return twin.calls() - before
+
+
+async def _async_hit_ns(store: AsyncSecretStore, hot: str, samples: int,
+                        inner: int) -> float:
+    per_call = []
+    for _ in range(samples):
+        started = time.perf_counter_ns()
+        for _ in range(inner):
+            await store.get(hot)
+        per_call.append((time.perf_counter_ns() - started) / inner)
+    return statistics.median(per_call)
+
+
+async def _measure_twin(twin: AsyncTarget, quick: bool, hot: str,
+                        batch_names: Sequence[str]) -> dict[str, Any]:
+    samples, tasks = (40, 100) if quick else (300, TASKS)
+    raw_get, raw_close = await twin.raw()
+    await raw_get(batch_names[0])  # its connection (and any auth challenge) out of the way
+    store = await _async_store(twin, hot)
+    hit_ns = await _async_hit_ns(store, hot, samples, 200)
+    await store.aclose()
+
+    def together(read: Callable[[], Awaitable[Any]], count: int) -> Callable[[], Awaitable[Any]]:
+        return lambda: asyncio.gather(*(read() for _ in range(count)))
+
+    cold = {"raw_32": await _async_counted(twin, together(lambda: raw_get(hot), THREADS))}
+    for key, count in (("helium_32", THREADS), (f"helium_{tasks}", tasks)):
+        store = await _async_store(twin, batch_names[0])
+        cold[key] = await _async_counted(twin, together(functools.partial(store.get, hot), count))
+        await store.aclose()
+
+    async def raw_batch() -> None:
+        for name in batch_names:
+            await raw_get(name)
+
+    batch = {"raw": await _async_counted(twin, raw_batch)}
+    store = await _async_store(twin, hot)
+    batch["helium"] = await _async_counted(twin, lambda: store.get_many(batch_names))
+    batch["helium_again"] = await _async_counted(twin, lambda: store.get_many(batch_names))
+    await store.aclose()
+
+    if twin.miss_raw is not None:
+        await raw_close()
+        raw_get, raw_close = await twin.miss_raw()
+    store = AsyncSecretStore((twin.miss_backend or twin.backend)(),
+                             cache=CachePolicy(ttl=MAX_AGE, refresh_ahead=0))
+    raw_times: list[float] = []
+    helium_times: list[float] = []
+    pair = ((lambda: raw_get(hot), raw_times), (lambda: store.get(hot, ttl=0), helium_times))
+    for _ in range(10):
+        for read, _times in pair:
+            await read()
+    for i in range(60 if quick else 300):  # interleaved, each side first every other time
+        for read, times in pair if i % 2 else tuple(reversed(pair)):
+            started = time.perf_counter_ns()
+            await read()
+            times.append((time.perf_counter_ns() - started) / 1000)
+    await store.aclose()
+    await raw_close()
+    raw_us, helium_us = statistics.median(raw_times), statistics.median(helium_times)
+    return {
+        "hit_median_ns": round(hit_ns, 1),
+        "cold_tasks_calls": cold,
+        "batch_100_calls": batch,
+        "miss": {"raw_us": round(raw_us, 2), "helium_us": round(helium_us, 2),
+                 "overhead_pct": round((helium_us / raw_us - 1) * 100, 2)},
+        "raw_client": twin.raw_name,
+    }
+
+
+def measure_twin(twin: AsyncTarget, quick: bool, hot: str = HOT,
+                 batch_names: Sequence[str] = BATCH) -> dict[str, Any]:
+    """The async twin's rows: cache hit, cold tasks, batch of 100, miss against the raw
+    async client (one event loop for all of them)."""
+    result: dict[str, Any] = asyncio.run(_measure_twin(twin, quick, hot, batch_names))
+    return result
+
+
+def twin_table(f: dict[str, Any]) -> list[str]:
+    cold = f["cold_tasks_calls"]
+    tasks = next(key for key in cold if key.startswith("helium_") and key != "helium_32")
+    rows = [
+        ("async twin", "helium", f["raw_client"]),
+        ("cache-hit await get, median ns", f"{f['hit_median_ns']:.0f}", "-"),
+        ("32 tasks cold read: calls", str(cold["helium_32"]), str(cold["raw_32"])),
+        (f"{tasks.split('_')[1]} tasks cold read: calls", str(cold[tasks]), "-"),
+        ("100 secrets: calls (again)", f"{f['batch_100_calls']['helium']} "
+         f"({f['batch_100_calls']['helium_again']})", str(f["batch_100_calls"]["raw"])),
+        ("cache miss, median us", f"{f['miss']['helium_us']:.0f}", f"{f['miss']['raw_us']:.0f}"),
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = []
+    for row in rows:
+        lines.append("  " + "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                                      for i, (cell, w) in enumerate(zip(row, widths, strict=True))))
+    lines.append(f"  async miss overhead over the raw async client: "
+                 f"{f['miss']['overhead_pct']:+.1f}%")
+    return lines
+
+
 # -- the servers -------------------------------------------------------------------------------
 
 
@@ -237,7 +380,39 @@ def vault() -> Iterator[Target]:
             return raw.secrets.kv.v2.read_secret_version(name, raise_on_deleted_version=True)
 
         yield Target("vault (OpenBao)", raw_get, lambda: VaultBackend(client=client()),
-                     lambda: seen[0], peer_name="none in pydantic-settings")
+                     lambda: seen[0], peer_name="none in pydantic-settings",
+                     twin=_vault_twin(server.address, server.root_token, count,
+                                     lambda: seen[0]))
+
+
+def _vault_twin(address: str, token: str, count: Callable[..., None],
+                seen: Callable[[], int]) -> AsyncTarget:
+    """The async Vault backend (httpx) against a raw ``httpx.AsyncClient`` on the KV v2 API;
+    requests counted by an httpx response hook on each client."""
+    import httpx
+
+    from helium_secrets.backends.hashivault.aio import AsyncVaultBackend
+
+    async def counted(response: Any) -> None:
+        count(response)
+
+    async def raw() -> RawAsync:
+        client = httpx.AsyncClient(base_url=address, headers={"X-Vault-Token": token},
+                                   event_hooks={"response": [counted]})
+
+        async def get(name: str) -> Any:
+            response = await client.get(f"/v1/secret/data/{name}")
+            response.raise_for_status()
+            return response.json()
+
+        return get, client.aclose
+
+    def instrument(backend: AsyncBackend) -> None:
+        http = backend._http  # type: ignore[attr-defined]  # made by the first read
+        http.event_hooks["response"].append(counted)
+
+    return AsyncTarget("raw httpx", raw, lambda: AsyncVaultBackend(address, token=token),
+                       seen, instrument)
 
 
 class _Token:
@@ -288,7 +463,40 @@ def azure() -> Iterator[Target]:
                      lambda: AzureKeyVaultBackend(kv.url, credential=_Token(kv.token), **tls),
                      lambda: len(kv.requests),
                      lambda cls: Source(cls, kv.url, _Token(kv.token)),
-                     "AzureKeyVaultSettingsSource")
+                     "AzureKeyVaultSettingsSource", _azure_twin(kv.url, kv.token, tls,
+                                                                lambda: len(kv.requests)))
+
+
+class _AsyncToken(_Token):
+    """An ``AsyncTokenCredential`` with the emulator's fixed token."""
+
+    async def get_token(self, *scopes: str, **kwargs: Any) -> Any:  # type: ignore[override]
+        return _Token.get_token(self, *scopes, **kwargs)
+
+    async def close(self) -> None:
+        return None
+
+    async def __aenter__(self) -> _AsyncToken:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        return None
+
+
+def _azure_twin(url: str, token: str, tls: dict[str, Any],
+                calls: Callable[[], int]) -> AsyncTarget:
+    """The async Key Vault backend against the SDK's ``aio.SecretClient`` (over aiohttp)."""
+    from azure.keyvault.secrets.aio import SecretClient as AioSecretClient
+
+    from helium_secrets.backends.azurekeyvault.aio import AsyncAzureKeyVaultBackend
+
+    async def raw() -> RawAsync:
+        client = AioSecretClient(url, _AsyncToken(token), **tls)
+        return client.get_secret, client.close
+
+    return AsyncTarget("raw aio SecretClient", raw,
+                       lambda: AsyncAzureKeyVaultBackend(url, credential=_AsyncToken(token),
+                                                         **tls), calls)
 
 
 @contextmanager
@@ -316,7 +524,27 @@ def gcp() -> Iterator[Target]:
         yield Target("gcp (Secret Manager emulator)", raw_get,
                      lambda: GCPSecretManagerBackend(project, client=server.client()),
                      lambda: sum(server.calls.values()), peer,
-                     "GoogleSecretManagerSettingsSource")
+                     "GoogleSecretManagerSettingsSource", _gcp_twin(project, server))
+
+
+def _gcp_twin(project: str, server: Any) -> AsyncTarget:
+    """The async Secret Manager backend against ``SecretManagerServiceAsyncClient`` (grpc.aio),
+    each on its own channel to the emulator."""
+    from helium_secrets.backends.gcpsecretmanager.aio import AsyncGCPSecretManagerBackend
+
+    async def raw() -> RawAsync:
+        client = server.async_client()
+
+        async def get(name: str) -> Any:
+            return await client.access_secret_version(
+                name=f"projects/{project}/secrets/{name}/versions/latest")
+
+        return get, client.transport.close
+
+    return AsyncTarget("raw SecretManagerServiceAsyncClient", raw,
+                       lambda: AsyncGCPSecretManagerBackend(project, endpoint_url=server.address,
+                                                            insecure=True),
+                       lambda: sum(server.calls.values()))
 
 
 SERVERS = {"vault": vault, "azure": azure, "gcp": gcp}
@@ -361,9 +589,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for key in args.backend or list(SERVERS):
         with SERVERS[key]() as target:
             figures[key] = measure(target, args.quick)
+            if target.twin is not None:
+                figures[key]["async"] = measure_twin(target.twin, args.quick)
         print("\n".join(table(target.name, figures[key])))
-    # -- async rows (AsyncSecretStore against each SDK's async client): added with the async
-    # -- twin (issue 19's async part); they go here, in the same table and JSON keys.
+        if "async" in figures[key]:
+            print("\n".join(twin_table(figures[key]["async"])))
     print(json.dumps(figures, sort_keys=True))
     return 0
 

@@ -469,3 +469,39 @@ def test_the_docs_async_example_runs(server: MotoServer, aws_env: pytest.MonkeyP
     namespace: dict[str, Any] = {}
     exec(compile(block, "aws.md", "exec"), namespace)  # noqa: S102 - the page's own example
     assert asyncio.run(namespace["main"]()) == "hunter2"
+
+
+def test_no_more_calls_under_way_than_the_client_has_connections(server: MotoServer) -> None:
+    """botocore builds and signs a request before it waits for a connection: the backend lets
+    no more calls start than the pool has connections (so 1,000 concurrent misses are not
+    1,000 requests built in one turn of the loop). Counted with botocore's own event hooks:
+    ``before-call`` fires as a call starts building, ``after-call`` once it is answered."""
+    from botocore.config import Config
+
+    base = prefix()
+    names = [f"{base}/{i:02d}" for i in range(24)]
+    seeder = make_sync(server)
+    for name in names:
+        seeder.put(name, "v")
+    seeder.close()
+    under_way = [0]
+    most = [0]
+
+    def started(**_: Any) -> None:
+        under_way[0] += 1
+        most[0] = max(most[0], under_way[0])
+
+    def finished(**_: Any) -> None:
+        under_way[0] -= 1
+
+    async def scenario(backend: AsyncAWSSecretsManagerBackend) -> list[str]:
+        await backend.get(names[0])  # the client, made
+        events = backend.client.meta.events
+        events.register("before-call.secrets-manager.GetSecretValue", started)
+        events.register("after-call.secrets-manager.GetSecretValue", finished)
+        answers = await asyncio.gather(*(backend.get(name) for name in names))
+        return [answer.name for answer in answers]
+
+    backend = make_async(server, config=Config(max_pool_connections=3))
+    assert run(scenario, backend) == names
+    assert most[0] == 3  # at most the pool, and the pool was used

@@ -52,6 +52,12 @@ class AsyncAWSSecretsManagerOptions(AWSSecretsManagerOptions):
     session: AioSession | None = None
 
 
+def _pool_size(config: Any) -> int:
+    """The client's connection pool (botocore's ``max_pool_connections``, 10 by default)."""
+    size = getattr(config, "max_pool_connections", None)
+    return size if isinstance(size, int) and size > 0 else 10
+
+
 class AioClient(AWSClient):
     """An AWS backend's aiobotocore client, for every async AWS backend: checked when the
     backend is built (which connects nowhere and looks up no credentials: the options, the
@@ -71,9 +77,11 @@ class AioClient(AWSClient):
         if opts.client is not None:
             check_ready_client(opts)
             self._endpoint, self._region = endpoint_of(opts.client), region_of(opts.client)
+            self._slots = asyncio.Semaphore(_pool_size(opts.client.meta.config))
             return
         self._session: AioSession = opts.session or AioSession(profile=opts.profile)
         self._arguments = client_arguments(opts, region_option(opts))
+        self._slots = asyncio.Semaphore(_pool_size(self._arguments["config"]))
         # What the client will call, from a sync botocore client built with placeholder keys
         # (so no credential lookup), as the sync backend checks its client.
         probe = checked_client(self._probe, opts)
@@ -108,7 +116,11 @@ class AioClient(AWSClient):
         return self._client
 
     async def _run(self, flow: Flow[T]) -> T:
-        return await arun(flow, await self._ready())
+        # No more calls under way than the client has connections: botocore builds and signs
+        # a request (about a millisecond of CPU) before it waits for a connection, so 1,000
+        # concurrent misses would otherwise all be built in one burst on the event loop.
+        async with self._slots:
+            return await arun(flow, await self._ready())
 
     @property
     def client(self) -> Any:
