@@ -120,6 +120,8 @@ class Validator:
 
     def selector(self, name: str, version: object, label: object) -> None:
         """Check ``version=`` and ``label=`` of a read (an empty one is simply not found)."""
+        if version is None and label is None:  # the current version: nothing to check
+            return
         self.optional_text(name, "version", version, empty_ok=True)
         self.optional_text(name, "label", label, empty_ok=True)
         if version is not None and label is not None:
