@@ -23,6 +23,9 @@ from helium_secrets.errors import (
 __all__ = ["Validator", "portable_name_problem"]
 
 MAX_NAME = 1024
+#: Names a store remembers as checked (the rules of a store never change): past this many it
+#: starts afresh, so a caller cycling through endless names costs a check each, as before.
+_CHECKED_NAMES = 4096
 
 
 def portable_name_problem(name: object) -> str | None:
@@ -66,6 +69,7 @@ class Validator:
     def __init__(self, backend: str, caps: Capabilities) -> None:
         self.backend = backend
         self.caps = caps
+        self._checked: set[str] = set()
 
     def invalid(self, message: str, name: str | None) -> InvalidArgumentError:
         """An :class:`InvalidArgumentError` naming this backend and ``name``."""
@@ -75,6 +79,10 @@ class Validator:
 
     def name(self, name: object) -> str:
         """Check ``name`` against the portable rules and the backend's; return it."""
+        # Every cache miss checks its name: a name that passed once passes again (a plain
+        # str only: a subclass could hash and compare as it likes).
+        if type(name) is str and name in self._checked:
+            return name
         problem = portable_name_problem(name)
         if problem is None:
             assert isinstance(name, str)
@@ -83,6 +91,10 @@ class Validator:
             shown = name if isinstance(name, str) and not _has_surrogate(name) else None
             raise InvalidNameError(f"invalid secret name: {problem}", backend=self.backend,
                                    name=shown)
+        if type(name) is str:
+            if len(self._checked) >= _CHECKED_NAMES:
+                self._checked = set()
+            self._checked.add(name)
         return name  # type: ignore[return-value]
 
     def names(self, names: object) -> list[str]:
@@ -108,6 +120,8 @@ class Validator:
 
     def selector(self, name: str, version: object, label: object) -> None:
         """Check ``version=`` and ``label=`` of a read (an empty one is simply not found)."""
+        if version is None and label is None:  # the current version: nothing to check
+            return
         self.optional_text(name, "version", version, empty_ok=True)
         self.optional_text(name, "label", label, empty_ok=True)
         if version is not None and label is not None:

@@ -179,7 +179,8 @@ class Secret:
 
     def __post_init__(self) -> None:
         if not isinstance(self.metadata, FrozenMap):
-            object.__setattr__(self, "metadata", FrozenMap(self.metadata))
+            object.__setattr__(self, "metadata", FrozenMap(self.metadata) if self.metadata
+                               else _EMPTY)
 
     def __copy__(self) -> Secret:
         return self  # immutable, like its value

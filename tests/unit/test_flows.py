@@ -96,3 +96,36 @@ def test_a_cancelled_call_closes_the_flow_and_is_not_thrown_into_it() -> None:
 
     asyncio.run(main())
     assert log == ["closed"]
+
+
+def test_an_answer_is_in_no_local_of_the_driver_when_the_flow_raises() -> None:
+    # Error reporters capture each frame's locals: the driver's must not hold the answer.
+    canary = "canary-value-in-the-answer"
+
+    def refusing() -> Flow[None]:
+        answer = yield Call("echo", {"value": canary})
+        del answer
+        raise ValueError("refused")
+
+    async def main() -> None:
+        await arun(refusing(), AsyncClient())
+
+    def sync() -> None:
+        run(refusing(), Client())
+
+    for attempt in (sync, lambda: asyncio.run(main())):
+        with pytest.raises(ValueError, match="refused") as info:
+            attempt()
+        driver = [tb.tb_frame for tb in _frames(info.value.__traceback__)
+                  if tb.tb_frame.f_code.co_name in ("run", "arun")]
+        assert driver
+        for frame in driver:
+            assert canary not in repr(frame.f_locals)
+
+
+def _frames(tb: Any) -> list[Any]:
+    out = []
+    while tb is not None:
+        out.append(tb)
+        tb = tb.tb_next
+    return out

@@ -166,6 +166,36 @@ def test_every_edge_of_the_name_rules_is_accepted() -> None:
     assert full.name("a/.b/..c") == "a/.b/..c"
 
 
+def test_a_name_checked_once_is_remembered_and_a_bad_one_never_is() -> None:
+    # Every cache miss checks its name: a name that passed is remembered (per store), one that
+    # failed is refused each time, and a str subclass is checked every time.
+    class Sly(str):
+        __slots__ = ()
+
+    validator = Validator("full", FULL)
+    assert validator.name("app/db") == "app/db"
+    assert "app/db" in validator._checked
+    assert validator.name("app/db") == "app/db"
+    for _ in range(2):
+        with pytest.raises(InvalidNameError):
+            validator.name("app//db")
+    assert "app//db" not in validator._checked
+    with pytest.raises(InvalidNameError):
+        validator.name(Sly("a b"))
+    assert validator.name(Sly("app/x")) == "app/x"
+    assert "app/x" not in validator._checked
+    assert "app/db" not in Validator("other", FULL)._checked
+
+
+def test_the_remembered_names_are_bounded() -> None:
+    from helium_secrets import _validation
+
+    validator = Validator("full", FULL)
+    for i in range(_validation._CHECKED_NAMES + 10):
+        validator.name(f"n{i}")
+    assert len(validator._checked) <= _validation._CHECKED_NAMES
+
+
 def test_a_read_selector_takes_one_of_version_and_label() -> None:
     full.selector("app/db", "", None)  # an empty one is simply not found
     full.selector("app/db", None, "")

@@ -173,13 +173,14 @@ class AzureKeyVaultBackendBase:
 
     def _raw(self, name: str, secret: KeyVaultSecret) -> RawSecret:
         """What a read of ``name`` answered, as the store takes it."""
-        self._check_dates(secret.properties)
+        props = secret.properties
+        self._check_dates(props)
         return RawSecret(
             name=name,
             value=decode_value(secret),
-            version=secret.properties.version or "",
-            created_at=secret.properties.created_on,
-            metadata=metadata_of(secret.properties.tags),
+            version=props.version or "",
+            created_at=props.created_on,
+            metadata=metadata_of(props.tags),
         )
 
     def _check_dates(self, props: SecretProperties) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from helium_secrets.backends._base import NameRules
@@ -30,6 +31,7 @@ _VERBATIM = re.compile(r"[0-9A-Za-z-]{1,127}")
 VERSION_ID = re.compile(r"[0-9A-Za-z]{1,64}")
 
 
+@functools.lru_cache(maxsize=4096)  # every read maps its name; names repeat
 def encode_name(name: str) -> str:
     """Map a portable name to its Key Vault name: ``app/db`` -> ``app--db``,
     ``app/DB_x`` -> ``app---44-42-5fx`` (the scheme is in the package docstring).

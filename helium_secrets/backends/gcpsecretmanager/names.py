@@ -3,6 +3,7 @@ version ids, aliases and annotation keys."""
 
 from __future__ import annotations
 
+import functools
 import re
 
 from helium_secrets.backends._base import NameRules
@@ -28,6 +29,7 @@ _ESCAPES = {"/": "S", ".": "D", "+": "P", "=": "E", "@": "A", "_": "_"}
 _UNESCAPES = {code: char for char, code in _ESCAPES.items()}
 
 
+@functools.lru_cache(maxsize=4096)  # every read maps its name; names repeat
 def encode_name(name: str) -> str:
     """Map a portable name to a GCP secret id (see the package docs for the escape)."""
     out: list[str] = []
