@@ -373,3 +373,24 @@ def test_an_uncontended_miss_wakes_its_caller_two_turns_of_the_loop_after_the_ca
             assert fake.calls["get"] == 3
 
     run(main())
+
+
+def test_a_read_with_a_per_call_ttl_waits_for_the_fresh_answer_as_the_sync_one_does() -> None:
+    from helium_secrets import CachePolicy
+
+    async def main() -> None:
+        fake, backend = gated()
+        policy = CachePolicy(ttl=60, refresh_ahead=0, stale_wait=0.01)
+        async with AsyncSecretStore(backend, cache=policy) as store:
+            backend.gate.set()
+            await store.get("app/db")
+            backend.gate.clear()
+            fake.write_external("app/db", "rotated")
+            read = asyncio.ensure_future(store.get("app/db", ttl=0))
+            await asyncio.sleep(0.05)  # well past the stale wait: still waiting, not served stale
+            assert not read.done()
+            backend.gate.set()
+            assert (await read).value.reveal() == "rotated", "not the cached value"
+            assert (await store.stats()).stale_served == 0
+
+    run(main())
