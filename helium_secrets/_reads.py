@@ -181,15 +181,19 @@ class ReadPath:
                 leader = flight is None
                 if flight is None:
                     flight = self._inflight[key] = Flight(self._clock.monotonic())
+            # A fetch of the caller's own (not in the background) is waited for to the end,
+            # as the sync twin runs it in the caller: the stale value only covers its failure.
+            patient = False
             if leader:
                 self.stats.misses += 1
                 if (stale is None or not background
                         or not self._tasks.submit(self._run, key, flight, policy, ttl)):
+                    patient = True
                     self._tasks.lead(self._run, key, flight, policy, ttl)
             else:
                 self.stats.coalesced += 1
             try:
-                return self._wait(key[0], flight, stale, leader)
+                return self._wait(key[0], flight, stale, leader, patient)
             except _Abandoned:
                 continue  # the caller fetching for us was interrupted: fetch again
 
@@ -226,10 +230,10 @@ class ReadPath:
                 del self._inflight[key]
 
     def _wait(self, name: str, flight: Flight, stale: Secret | None,
-              leader: bool) -> Secret:
+              leader: bool, patient: bool = False) -> Secret:
         started = time.perf_counter()
         try:
-            if stale is None:
+            if stale is None or patient:
                 secret = flight.answer()
             else:
                 # The whole stale wait counts from the start of the fetch, not of this reader.

@@ -102,43 +102,69 @@ class AsyncEvent:
 class AsyncFlight:
     """One fetch in progress, shared by every caller that wants the same key.
 
-    The fetch is one task; every caller awaits its answer through :func:`asyncio.shield`, so a
-    cancelled caller stops waiting without cancelling the fetch the others wait on.
+    The fetch is one task; each caller awaits a future of its own that :meth:`resolve` sets,
+    so a cancelled caller cancels only its own future, never the fetch the others wait on.
+    (One future per caller, set directly, wakes the caller in the turn after the answer;
+    ``asyncio.shield`` and ``wait_for`` around one shared future cost a turn each, and a
+    timer task's worth of objects, on every miss.)
     """
 
-    __slots__ = ("_future", "started")
+    __slots__ = ("_done", "_error", "_secret", "_waiters", "started")
 
     def __init__(self, started: float) -> None:
         self.started = started
-        self._future: asyncio.Future[Secret] = asyncio.get_running_loop().create_future()
+        self._done = False
+        self._secret: Secret | None = None
+        self._error: BaseException | None = None
+        self._waiters: list[asyncio.Future[Secret | None]] = []
 
     def done(self) -> bool:
-        return self._future.done()
+        return self._done
 
     def resolve(self, secret: Secret | None = None, error: BaseException | None = None) -> None:
-        """Set the answer, unless it is set already."""
-        future = self._future
-        if future.done():
+        """Set the answer, unless it is set already, and wake every caller still waiting."""
+        if self._done:
             return
-        if error is not None:
-            future.set_exception(error)
-            future.exception()  # retrieved: nobody waiting is no "never retrieved" warning
-        else:
-            assert secret is not None
-            future.set_result(secret)
+        assert error is not None or secret is not None
+        self._done, self._secret, self._error = True, secret, error
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if waiter.done():  # its caller was cancelled, or its stale wait ran out
+                continue
+            if error is not None:
+                waiter.set_exception(error)
+                waiter.exception()  # retrieved: a caller cancelled meanwhile is no warning
+            else:
+                waiter.set_result(secret)
 
     async def answer(self, timeout: float | None = None) -> Secret | None:
         """The secret (raising the error) once set; ``None`` if ``timeout`` ran out first."""
-        if timeout is None:
-            return await asyncio.shield(self._future)
-        try:
-            return await asyncio.wait_for(asyncio.shield(self._future), timeout)
-        except asyncio.TimeoutError:  # not the builtin one before Python 3.11
+        if self._done:
+            if self._error is not None:
+                raise self._error
+            return self._secret
+        if timeout is not None and timeout <= 0:
             return None
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[Secret | None] = loop.create_future()
+        self._waiters.append(waiter)
+        timer = loop.call_later(timeout, _time_out, waiter) if timeout is not None else None
+        try:
+            return await waiter
+        finally:
+            if timer is not None:
+                timer.cancel()
+            if not self._done:  # cancelled, or timed out: the answer will not be for us
+                self._waiters.remove(waiter)
 
     @staticmethod
     def after_fork_in_child() -> None:
         return None
+
+
+def _time_out(waiter: asyncio.Future[Secret | None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 class AsyncBackground:

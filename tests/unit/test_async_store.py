@@ -305,3 +305,92 @@ def test_an_async_backend_may_classify_in_a_coroutine() -> None:
                 await store.get("app/db")
 
     run(main())
+
+
+def test_readers_that_stop_waiting_leave_the_fetch_to_the_others() -> None:
+    from helium_secrets import CachePolicy
+    from helium_secrets.testing import ManualClock
+
+    async def main() -> None:
+        fake, backend = gated()
+        clock = ManualClock()
+        policy = CachePolicy(ttl=10, refresh_ahead=0, stale_if_error=60, stale_wait=0.01)
+        async with AsyncSecretStore(backend, clock=clock, cache=policy) as store:
+            backend.gate.set()
+            await store.get("app/db")
+            backend.gate.clear()
+            fake.write_external("app/db", "rotated")
+            clock.advance(11)  # expired: the next reader waits the stale wait at most
+            assert (await store.get("app/db")).value.reveal() == "hunter2", "the stale value"
+            cancelled = asyncio.ensure_future(store.refresh("app/db"))  # both join that fetch
+            follower = asyncio.ensure_future(store.refresh("app/db"))
+            await settle()
+            cancelled.cancel()
+            await settle()
+            assert backend.waiting == 2, "one fetch in flight for all three readers"
+            backend.gate.set()
+            assert (await follower).value.reveal() == "rotated"
+            assert cancelled.cancelled()
+            assert (await store.get("app/db")).value.reveal() == "rotated"  # cached: no call
+            assert fake.calls["get"] == 2
+            stats = await store.stats()
+            assert (stats.stale_served, stats.coalesced) == (1, 2)
+
+    run(main())
+
+
+def test_an_uncontended_miss_wakes_its_caller_two_turns_of_the_loop_after_the_call() -> None:
+    """The fetch runs as a task of its own, so that a cancelled caller does not cancel it for
+    the others: one turn for the task to run, one for its answer to wake the caller. Waiting
+    through ``asyncio.shield`` (and ``wait_for`` for the stale wait) cost two more per miss."""
+    from helium_secrets import CachePolicy
+
+    async def turns(read: Callable[[], Coroutine[Any, Any, Secret]]) -> int:
+        loop = asyncio.get_running_loop()
+        count, running = [0], [True]
+
+        def tick() -> None:  # once per turn of the loop, while the read runs
+            if running[0]:
+                count[0] += 1
+                loop.call_soon(tick)
+
+        loop.call_soon(tick)
+        secret = await read()
+        running[0] = False
+        assert secret.value.reveal() == "hunter2"
+        return count[0]
+
+    async def main() -> None:
+        fake = MemoryBackend()
+        fake.write_external("app/db", "hunter2")
+        uncached = AsyncSecretStore(AsyncMemoryBackend.wrap(fake), cache=None)
+        cached = AsyncSecretStore(AsyncMemoryBackend.wrap(fake), cache=CachePolicy(ttl=60))
+        async with uncached, cached:
+            await cached.get("app/db")
+            assert await turns(lambda: uncached.get("app/db")) == 2
+            # A per-call ttl with a cached value: the read waits (with a timer) for the answer.
+            assert await turns(lambda: cached.get("app/db", ttl=0)) == 2
+            assert fake.calls["get"] == 3
+
+    run(main())
+
+
+def test_a_read_with_a_per_call_ttl_waits_for_the_fresh_answer_as_the_sync_one_does() -> None:
+    from helium_secrets import CachePolicy
+
+    async def main() -> None:
+        fake, backend = gated()
+        policy = CachePolicy(ttl=60, refresh_ahead=0, stale_wait=0.01)
+        async with AsyncSecretStore(backend, cache=policy) as store:
+            backend.gate.set()
+            await store.get("app/db")
+            backend.gate.clear()
+            fake.write_external("app/db", "rotated")
+            read = asyncio.ensure_future(store.get("app/db", ttl=0))
+            await asyncio.sleep(0.05)  # well past the stale wait: still waiting, not served stale
+            assert not read.done()
+            backend.gate.set()
+            assert (await read).value.reveal() == "rotated", "not the cached value"
+            assert (await store.stats()).stale_served == 0
+
+    run(main())
