@@ -135,11 +135,11 @@ def test_a_batch_tells_the_rotation_listeners_what_it_learned(
     batch_store: tuple[SecretStore, BatchBackend], clock: ManualClock
 ) -> None:
     store, backend = batch_store
-    seen: list[tuple[str, str]] = []
+    seen: list[tuple[str | None, str]] = []
     read_back: list[str] = []
 
-    def listener(old: Secret, new: Secret) -> None:
-        seen.append((old.version, new.version))
+    def listener(old: Secret | None, new: Secret) -> None:
+        seen.append((old.version if old is not None else None, new.version))
         # A listener that reads the name starts a read of its own, never waits on the batch.
         read_back.append(store.refresh("a").value.reveal())
 
@@ -263,3 +263,21 @@ def test_a_batch_without_a_cache_is_audited_as_no_cache_call(clock: ManualClock)
         assert store.get_many(["a"])["a"].value.reveal() == "a-v1"
         assert len(backend.batches) == 2
         assert {e.cache for e in events if e.operation == "get_many"} == {None}
+
+
+class WordyBackend(MemoryBackend):
+    """A backend whose "not found" has words of its own."""
+
+    def get(self, name: str, version: str | None = None, label: str | None = None) -> RawSecret:
+        if name == "gone":
+            raise SecretNotFoundError("no such secret in this vault")
+        return super().get(name, version, label)
+
+
+def test_a_remembered_miss_repeats_the_backends_own_words(clock: ManualClock) -> None:
+    with _store(WordyBackend(), clock) as store:
+        for _ in range(2):
+            with pytest.raises(SecretNotFoundError) as info:
+                store.get("gone")
+            assert info.value.message.startswith("no such secret in this vault")
+        assert store.stats().negative_hits == 1
