@@ -1,0 +1,283 @@
+"""What the read path tells its user besides the value: the audit events and counters of a batch
+and of a stale answer, the probe that drops an outdated cached value, and what a batch learns
+about a missing name. Each test here was written for a mutant the older tests let live."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from helium_secrets import AuditEvent, CachePolicy, PollPolicy, RetryPolicy, Secret, SecretStore
+from helium_secrets.backends._base import Classified, RawSecret
+from helium_secrets.backends.memory import MemoryBackend
+from helium_secrets.errors import ErrorCode, HeliumError, SecretNotFoundError, UnavailableError
+from tests.unit.clock import ManualClock
+from tests.unit.test_read_path import BatchBackend
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+class FixedTime:
+    """A ``created_at`` clock that moves only when told."""
+
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class OmittingBatchBackend(BatchBackend):
+    """A batch get that leaves a missing name out of its answer (as some services do)."""
+
+    def get_many(self, names: Sequence[str]) -> dict[str, RawSecret | BaseException]:
+        return {n: a for n, a in super().get_many(names).items() if isinstance(a, RawSecret)}
+
+
+class BrokenBatchBackend(BatchBackend):
+    def get_many(self, names: Sequence[str]) -> dict[str, RawSecret | BaseException]:
+        raise RuntimeError("the batch call broke")
+
+
+def _store(backend: MemoryBackend, clock: ManualClock) -> SecretStore:
+    return SecretStore(backend, clock=clock, cache=CachePolicy(ttl=60, refresh_ahead=0),
+                       poll=PollPolicy(interval=None), retry=RetryPolicy.never())
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def batch_store(clock: ManualClock) -> Iterator[tuple[SecretStore, BatchBackend]]:
+    backend = BatchBackend(clock)
+    for name in ("a", "b"):
+        backend.write_external(name, f"{name}-v1")
+    with _store(backend, clock) as store:
+        yield store, backend
+
+
+# -- the probe -----------------------------------------------------------------------------
+
+
+def test_a_probe_that_finds_a_new_version_drops_the_cached_value(clock: ManualClock) -> None:
+    # Both versions have the same creation time: only the version id tells them apart.
+    backend = MemoryBackend(clock=FixedTime())
+    backend.write_external("a", "v1")
+    with _store(backend, clock) as store:
+        assert store.get("a").value.reveal() == "v1"
+        backend.write_external("a", "v2")
+        assert store.current_version("a") == "2"
+        assert store.get("a").value.reveal() == "v2"
+
+
+def test_a_probe_of_the_cached_version_keeps_the_cached_value(clock: ManualClock) -> None:
+    backend = MemoryBackend(clock=FixedTime())
+    backend.write_external("a", "v1")
+    with _store(backend, clock) as store:
+        store.get("a")
+        reads = backend.calls["get"]
+        events: list[AuditEvent] = []
+        store.add_audit_hook(events.append)
+        assert store.current_version("a") == "1"
+        assert [(e.operation, e.name, e.outcome) for e in events] == [("probe", "a", "ok")]
+        store.get("a")
+        assert backend.calls["get"] == reads, "the cached value was dropped for nothing"
+
+
+def test_a_probe_of_a_secret_created_again_drops_the_cached_value(clock: ManualClock) -> None:
+    # Deleted and created again: its ids start again at "1", only the creation time differs.
+    created = FixedTime()
+    backend = MemoryBackend(clock=created)
+    backend.write_external("a", "first")
+    with _store(backend, clock) as store:
+        store.get("a")
+        backend.delete("a", purge=True)
+        created.now = T0 + timedelta(hours=1)
+        backend.write_external("a", "second")
+        assert store.current_version("a") == "1"
+        assert store.get("a").value.reveal() == "second"
+
+
+# -- batches -------------------------------------------------------------------------------
+
+
+def test_a_batch_audits_the_call_and_each_name_it_fetched(
+    batch_store: tuple[SecretStore, BatchBackend]
+) -> None:
+    store, _ = batch_store
+    events: list[AuditEvent] = []
+    store.add_audit_hook(events.append)
+    store.get_many(["a", "b"])
+    [call] = [e for e in events if e.operation == "get_many"]
+    assert (call.outcome, call.cache, call.detail) == ("ok", "miss", "2 names")
+    per_name = sorted((e.name, e.version, e.cache, e.detail, e.error_code, e.attempts,
+                       e.latency_s) for e in events if e.operation == "get")
+    assert per_name == [("a", "1", "miss", "get_many", None, 0, 0.0),
+                        ("b", "1", "miss", "get_many", None, 0, 0.0)]
+
+
+def test_a_batch_counts_its_misses_on_top_of_earlier_ones(
+    batch_store: tuple[SecretStore, BatchBackend], clock: ManualClock
+) -> None:
+    store, _ = batch_store
+    store.get("a")  # one miss
+    clock.advance(61)
+    store.get_many(["a", "b"])  # two more
+    assert store.stats().misses == 3
+    assert store.stats().coalesced == 0
+
+
+def test_a_batch_tells_the_rotation_listeners_what_it_learned(
+    batch_store: tuple[SecretStore, BatchBackend], clock: ManualClock
+) -> None:
+    store, backend = batch_store
+    seen: list[tuple[str | None, str]] = []
+    read_back: list[str] = []
+
+    def listener(old: Secret | None, new: Secret) -> None:
+        seen.append((old.version if old is not None else None, new.version))
+        # A listener that reads the name starts a read of its own, never waits on the batch.
+        read_back.append(store.refresh("a").value.reveal())
+
+    store.on_rotation("a", listener)
+    store.get_many(["a", "b"])  # the baseline
+    backend.write_external("a", "a-v2")
+    clock.advance(61)
+    assert store.get_many(["a", "b"])["a"].value.reveal() == "a-v2"
+    assert seen == [("1", "2")]
+    assert read_back == ["a-v2"]
+
+
+def test_a_name_left_out_of_a_batch_answer_is_not_found_and_remembered(
+    clock: ManualClock
+) -> None:
+    backend = OmittingBatchBackend(clock)
+    backend.write_external("a", "a-v1")
+    with _store(backend, clock) as store:
+        with pytest.raises(SecretNotFoundError) as info:
+            store.get_many(["a", "gone"])
+        assert (info.value.name, info.value.backend) == ("gone", "memory")
+        assert info.value.message == "secret not found"
+        assert store.get_many(["a", "gone"], ignore_missing=True).keys() == {"a"}
+        batches, reads = len(backend.batches), backend.reads["gone"]
+        with pytest.raises(SecretNotFoundError) as again:
+            store.get("gone")
+        assert "secret not found" in str(again.value), "the remembered answer keeps its words"
+        assert len(backend.batches) == batches and backend.reads["gone"] == reads
+        assert store.stats().negative_hits >= 1
+
+
+def test_a_batch_call_that_breaks_fails_every_name_it_held(clock: ManualClock) -> None:
+    backend = BrokenBatchBackend(clock)
+    backend.write_external("a", "a-v1")
+    with _store(backend, clock) as store:
+        with pytest.raises(HeliumError) as info:
+            store.get_many(["a", "b"])
+        assert info.value.code is ErrorCode.UNKNOWN
+        assert "unexpected RuntimeError" in str(info.value)
+        assert info.value.backend == "memory"
+
+
+# -- stale answers -------------------------------------------------------------------------
+
+
+def test_a_stale_answer_is_audited_with_its_version_and_why(clock: ManualClock) -> None:
+    backend = MemoryBackend()
+    backend.write_external("a", "a-v1")
+    policy = CachePolicy(ttl=60, refresh_ahead=0, stale_if_error=0.5)
+    with SecretStore(backend, clock=clock, cache=policy, poll=PollPolicy(interval=None),
+                     retry=RetryPolicy.never()) as store:
+        events: list[AuditEvent] = []
+        store.get("a")
+        store.add_audit_hook(events.append)
+        clock.advance(60.25)  # expired a quarter second ago: within a stale-if-error of 0.5
+        backend.fail_next(1, Classified(ErrorCode.UNAVAILABLE, transient=True))
+        secret: Secret = store.get("a")
+        assert secret.value.reveal() == "a-v1"
+        [stale] = [e for e in events if e.cache == "stale"]
+        assert (stale.name, stale.version, stale.detail, stale.outcome, stale.latency_s) == (
+            "a", "1", "unavailable", "ok", 0.0)
+        assert store.stats().stale_served == 1
+
+
+def test_a_batch_call_that_fails_transiently_is_retried(clock: ManualClock) -> None:
+    backend = BatchBackend(clock)
+    backend.write_external("a", "a-v1")
+    with SecretStore(backend, clock=clock, cache=CachePolicy(ttl=60, refresh_ahead=0),
+                     poll=PollPolicy(interval=None), retry=RetryPolicy(max_attempts=2)) as store:
+        backend.fail_next(1, UnavailableError, operations=["get_many"])
+        assert store.get_many(["a", "b"], ignore_missing=True).keys() == {"a"}
+        assert store.stats().retries == 1
+
+
+# -- the cache's own answers ---------------------------------------------------------------
+
+
+def test_hits_negative_hits_and_refreshes_are_counted_and_audited(clock: ManualClock) -> None:
+    backend = MemoryBackend()
+    backend.write_external("a", "a-v1")
+    with _store(backend, clock) as store:
+        events: list[AuditEvent] = []
+        store.add_audit_hook(events.append)
+        with pytest.raises(SecretNotFoundError) as first:
+            store.get("gone")
+        store.get("a")
+        for _ in range(2):
+            store.get_many(["a"])  # through the read path's lookup (get has a faster one)
+            with pytest.raises(SecretNotFoundError) as remembered:
+                store.get("gone")
+            assert remembered.value.message.startswith(first.value.message)
+            assert remembered.value.backend == "memory"
+        store.refresh("a")
+        store.refresh("a")
+        stats = store.stats()
+        assert (stats.hits, stats.negative_hits, stats.refreshes) == (2, 2, 2)
+        cached = [(e.name, e.cache, e.outcome, e.latency_s, e.attempts) for e in events
+                  if e.cache in ("hit", "negative")]
+        assert cached == [("a", "hit", "ok", 0.0, 0), ("gone", "negative", "error", 0.0, 0)] * 2
+
+
+def test_a_batch_after_the_stores_own_writes_is_cached(
+    batch_store: tuple[SecretStore, BatchBackend]
+) -> None:
+    # Writes that ended before the batch began do not fence its answer off the cache.
+    store, backend = batch_store
+    store.put("a", "a-v2")
+    store.put("a", "a-v3")
+    assert store.get_many(["a"])["a"].value.reveal() == "a-v3"
+    assert store.get_many(["a"])["a"].value.reveal() == "a-v3"
+    assert len(backend.batches) == 1, "the batch's answer was not cached"
+
+
+def test_a_batch_without_a_cache_is_audited_as_no_cache_call(clock: ManualClock) -> None:
+    backend = BatchBackend(clock)
+    backend.write_external("a", "a-v1")
+    with SecretStore(backend, clock=clock, cache=None, poll=PollPolicy(interval=None)) as store:
+        events: list[AuditEvent] = []
+        store.add_audit_hook(events.append)
+        assert store.get_many(["a"])["a"].value.reveal() == "a-v1"
+        assert store.get_many(["a"])["a"].value.reveal() == "a-v1"
+        assert len(backend.batches) == 2
+        assert {e.cache for e in events if e.operation == "get_many"} == {None}
+
+
+class WordyBackend(MemoryBackend):
+    """A backend whose "not found" has words of its own."""
+
+    def get(self, name: str, version: str | None = None, label: str | None = None) -> RawSecret:
+        if name == "gone":
+            raise SecretNotFoundError("no such secret in this vault")
+        return super().get(name, version, label)
+
+
+def test_a_remembered_miss_repeats_the_backends_own_words(clock: ManualClock) -> None:
+    with _store(WordyBackend(), clock) as store:
+        for _ in range(2):
+            with pytest.raises(SecretNotFoundError) as info:
+                store.get("gone")
+            assert info.value.message.startswith("no such secret in this vault")
+        assert store.stats().negative_hits == 1
