@@ -281,3 +281,54 @@ def test_a_remembered_miss_repeats_the_backends_own_words(clock: ManualClock) ->
                 store.get("gone")
             assert info.value.message.startswith("no such secret in this vault")
         assert store.stats().negative_hits == 1
+
+
+class HeldBackend(MemoryBackend):
+    """A fake whose reads made from the thread named ``held`` wait, answer in hand, until
+    released: an answer that arrives after a later call's."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        import threading
+
+        self.answered = threading.Event()
+        self.release = threading.Event()
+
+    def get(self, name: str, version: str | None = None, label: str | None = None) -> RawSecret:
+        import threading
+
+        raw = super().get(name, version, label)
+        if threading.current_thread().name == "held":
+            self.answered.set()
+            assert self.release.wait(10)
+        return raw
+
+
+def test_an_answer_that_cannot_be_ordered_asks_for_a_confirming_read() -> None:
+    """A read that overlaps a later call and answers another version cannot say which is
+    newer: the store reads the name again, and announces what is current then."""
+    import threading
+
+    backend = HeldBackend()
+    backend.write_external("app/db", "v1")
+    seen: list[tuple[str | None, str]] = []
+    with SecretStore(backend, poll=PollPolicy(interval=None)) as store:
+        store.on_rotation("app/db", lambda old, new: seen.append(
+            (old.value.reveal() if old else None, new.value.reveal())))
+        backend.write_external("app/db", "v2")
+        held = threading.Thread(target=store.refresh, args=("app/db",), name="held")
+        held.start()
+        assert backend.answered.wait(10)  # the held read has v2 in hand
+        store.put("app/db", "v3")  # began after the held read, answered first: announced
+        assert seen == [("v1", "v3")]
+        backend.write_external("app/db", "v4")
+        reads = backend.calls["get"]
+        backend.release.set()
+        held.join(10)
+        # v2 is never announced (it may be older than v3); the confirming read finds v4.
+        for _ in range(1000):
+            if len(seen) == 2:
+                break
+            threading.Event().wait(0.01)
+        assert seen == [("v1", "v3"), ("v3", "v4")]
+        assert backend.calls["get"] == reads + 1
