@@ -74,10 +74,15 @@ def lint(session: nox.Session) -> None:
     session.run("python", "scripts/unasync.py", "--check")  # the sync store is generated
 
 
+#: The mutation tool: the mutation session runs it, and the typing session checks the tests'
+#: plugin for it (tests/mutmut_plugin.py) against it.
+MUTMUT = "mutmut>=3.8,<4"
+
+
 @nox.session
 def typing(session: nox.Session) -> None:
     """mypy --strict over the package and the tests."""
-    session.install("-e", ".[all,test]", "mypy>=1.10")
+    session.install("-e", ".[all,test]", "mypy>=1.10", MUTMUT)
     session.run("mypy")
 
 
@@ -149,7 +154,7 @@ def mutation(session: nox.Session) -> None:
     globs (``nox -s mutation -- "helium_secrets._values*"``). Prints the kill rate and the
     surviving mutants; ``mutmut show NAME`` shows one (CONTRIBUTING.md, "Mutation testing").
     """
-    session.install("-e", ".[all,test]", "mutmut>=3.8,<4")
+    session.install("-e", ".[all,test]", MUTMUT)
     session.run("mutmut", "run", "--max-children", str(os.cpu_count() or 2), *session.posargs)
     session.run("mutmut", "export-cicd-stats")
     session.run("python", "-c", _MUTATION_REPORT)

@@ -4,7 +4,8 @@ boto3 talks real HTTP to the proxy, which forwards to moto's ``ThreadedMotoServe
 no switch for throttling or server errors, so the proxy answers those itself, in the AWS JSON
 1.1 wire format (``{"__type": ..., "message": ...}``), and the real botocore parses a real
 answer. The proxy also counts the requests per operation (from ``X-Amz-Target``), which is how
-tests and the benchmark count backend calls without touching the SDK.
+tests and the benchmark count backend calls without touching the SDK. It imports no pytest: the
+benchmarks use it too (the fixtures the AWS test modules share are in ``aws_shared.py``).
 """
 
 from __future__ import annotations
@@ -15,20 +16,18 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
-import pytest
 from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
-from helium_secrets.testing import BackendHarness
 from helium_secrets.testing.moto import patch_moto
 
-__all__ = ["FAULTS", "MotoHarness", "MotoServer", "moto_per_test"]
+__all__ = ["FAULTS", "MotoServer"]
 
 REGION = "us-east-1"
 
@@ -273,39 +272,3 @@ class MotoServer:
                 self._forward("GET")
 
         return Handler
-
-
-# -- what the AWS test modules share (Secrets Manager and SSM, sync and async) ------------------
-
-
-@pytest.fixture(name="server")
-def moto_per_test(moto: MotoServer) -> Iterator[MotoServer]:
-    """The shared server (the session's ``moto``) with clean switches and counters for one
-    test. A module that imports this has a ``server`` fixture."""
-    moto.allow_all()
-    moto.reset_counts()
-    yield moto
-    moto.allow_all()
-
-
-class MotoHarness(BackendHarness):
-    """moto behind the proxy: every fault happens on the wire, and a lost answer is a request
-    moto performed whose answer the proxy dropped. A subclass names the requests of each
-    operation (``REQUESTS``) and makes the backend from ``self.server`` and
-    ``self.backend_options``."""
-
-    faults = frozenset({"unavailable", "throttled", "lost_answer"})
-    _KINDS = {"unavailable": "unavailable", "throttled": "throttle", "lost_answer": "lost"}
-    #: The harness's operations (get, put, delete) -> the AWS requests they make.
-    REQUESTS: dict[str, list[str]] = {}
-
-    def __init__(self, server: MotoServer, **backend_options: Any) -> None:
-        super().__init__()
-        self.server = server
-        self.backend_options = backend_options
-
-    def inject_fault(self, kind: str, operation: str, count: int = 1) -> None:
-        self.server.fail_next(count, self._KINDS[kind], operations=self.REQUESTS[operation])
-
-    def clear_faults(self) -> int:
-        return self.server.clear_faults()

@@ -36,11 +36,11 @@ from helium_secrets.errors import (
 )
 from helium_secrets.testing import BackendHarness
 from helium_secrets.testing.conformance import CANARY, BackendConformance, debug_logs
-from tests.backends.motoserver import (
+from tests.backends.aws_shared import (
     MotoHarness,
-    MotoServer,
     moto_per_test,  # noqa: F401 (the server fixture)
 )
+from tests.backends.motoserver import MotoServer
 
 LIVE_REGION = os.environ.get("HELIUM_SECRETS_AWS_LIVE_REGION", "")
 FAST_RETRY = RetryPolicy(max_attempts=3, initial_backoff=0.0, max_backoff=0.0, deadline=60.0)

@@ -31,10 +31,8 @@ from helium_secrets.backends.awssecretsmanager.aio import AsyncAWSSecretsManager
 from helium_secrets.errors import ConflictError, HeliumError
 from helium_secrets.lifecycle import Lifecycle
 from helium_secrets.testing.conformance import CANARY
-from tests.backends.motoserver import (
-    MotoServer,
-    moto_per_test,  # noqa: F401 (the server fixture)
-)
+from tests.backends.aws_shared import moto_per_test  # noqa: F401 (the server fixture)
+from tests.backends.motoserver import MotoServer
 
 T = TypeVar("T")
 OFF_BOX = "192.0.2.10"  # TEST-NET-1: never routed, and the net guard refuses it anyway

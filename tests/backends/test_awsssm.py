@@ -33,11 +33,11 @@ from helium_secrets.errors import (
 )
 from helium_secrets.testing import BackendHarness
 from helium_secrets.testing.conformance import CANARY, BackendConformance
-from tests.backends.motoserver import (
+from tests.backends.aws_shared import (
     MotoHarness,
-    MotoServer,
     moto_per_test,  # noqa: F401 (the server fixture)
 )
+from tests.backends.motoserver import MotoServer
 
 NO_GUARD = GuardPolicy(threshold=0)
 

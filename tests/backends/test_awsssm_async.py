@@ -17,10 +17,8 @@ pytest.importorskip("aiobotocore")
 from helium_secrets.backends._base import RawSecret
 from helium_secrets.backends.awsssm import BATCH_SIZE, AWSSSMBackend
 from helium_secrets.backends.awsssm.aio import AsyncAWSSSMBackend
-from tests.backends.motoserver import (
-    MotoServer,
-    moto_per_test,  # noqa: F401 (the server fixture)
-)
+from tests.backends.aws_shared import moto_per_test  # noqa: F401 (the server fixture)
+from tests.backends.motoserver import MotoServer
 from tests.backends.test_aws_async import Recorder
 
 OFF_BOX = "192.0.2.10"
