@@ -13,6 +13,7 @@ import inspect
 import subprocess
 import sys
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -33,6 +34,7 @@ from helium_secrets.lifecycle import Lifecycle
 from helium_secrets.testing.conformance import CANARY
 from tests.backends.aws_shared import moto_per_test  # noqa: F401 (the server fixture)
 from tests.backends.motoserver import MotoServer
+from tests.loopturns import Turns
 
 T = TypeVar("T")
 OFF_BOX = "192.0.2.10"  # TEST-NET-1: never routed, and the net guard refuses it anyway
@@ -467,6 +469,44 @@ def test_the_docs_async_example_runs(server: MotoServer, aws_env: pytest.MonkeyP
     namespace: dict[str, Any] = {}
     exec(compile(block, "aws.md", "exec"), namespace)  # noqa: S102 - the page's own example
     assert asyncio.run(namespace["main"]()) == "hunter2"
+
+
+def test_requests_are_built_and_answers_parsed_a_few_per_turn_of_the_loop(
+        server: MotoServer) -> None:
+    """botocore spends a millisecond or two of CPU building and signing a request, and again
+    parsing its answer: the backend lets STEPS_PER_TURN of those run per turn of the loop, so
+    the calls a turn's answers free do not all build their requests in one turn. Counted with
+    botocore's hooks (``before-send``: built and signed; ``after-call``: parsed), each stamped
+    with the loop's turn."""
+    from botocore.config import Config
+
+    from helium_secrets.backends.awssecretsmanager.aio import STEPS_PER_TURN
+
+    base = prefix()
+    names = [f"{base}/{i:02d}" for i in range(24)]
+    seeder = make_sync(server)
+    for name in names:
+        seeder.put(name, "v")
+    seeder.close()
+    built: Counter[int] = Counter()
+    parsed: Counter[int] = Counter()
+
+    async def scenario(backend: AsyncAWSSecretsManagerBackend) -> list[str]:
+        await backend.get(names[0])  # the client, made
+        turns = Turns()
+        events = backend.client.meta.events
+        events.register("before-send.secrets-manager.GetSecretValue",
+                        lambda **_: built.update([turns.now]))
+        events.register("after-call.secrets-manager.GetSecretValue",
+                        lambda **_: parsed.update([turns.now]))
+        answers = await asyncio.gather(*(backend.get(name) for name in names))
+        turns.stop()
+        return [answer.name for answer in answers]
+
+    assert run(scenario, make_async(server, config=Config(max_pool_connections=10))) == names
+    assert sum(built.values()) == sum(parsed.values()) == len(names)
+    assert max(built.values()) <= STEPS_PER_TURN  # 10 slots free at once: 2 built a turn
+    assert max(parsed.values()) <= STEPS_PER_TURN
 
 
 def test_no_more_calls_under_way_than_the_client_has_connections(server: MotoServer) -> None:

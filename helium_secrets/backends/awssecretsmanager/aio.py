@@ -20,6 +20,7 @@ from aiobotocore.session import AioSession
 from helium_secrets.access import AccessReview
 from helium_secrets.backends._base import AsyncBackendBase, extra_operation
 from helium_secrets.backends._flows import Flow, arun
+from helium_secrets.backends._pacing import TurnGate
 from helium_secrets.backends._shells import AsyncShell
 from helium_secrets.backends.awssecretsmanager.backend import AWSSecretsManagerCore
 from helium_secrets.backends.awssecretsmanager.client import AWSClient
@@ -40,6 +41,9 @@ __all__ = ["AioClient", "AsyncAWSSecretsManagerBackend", "AsyncAWSSecretsManager
 
 T = TypeVar("T")
 _WARM_UP = AioConfig(warm_up_loader_caches=True)
+#: botocore's heavy steps (a request built and signed, an answer parsed: 1-2 ms of CPU each)
+#: let through per turn of the event loop, so answers that arrive together do not stall it.
+STEPS_PER_TURN = 2
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,6 +78,7 @@ class AioClient(AWSClient):
         self._client: Any = opts.client
         self._client_options = opts
         self._lock = asyncio.Lock()
+        self._steps = TurnGate(STEPS_PER_TURN)
         if opts.client is not None:
             check_ready_client(opts)
             self._endpoint, self._region = endpoint_of(opts.client), region_of(opts.client)
@@ -112,15 +117,25 @@ class AioClient(AWSClient):
                 except ValueError:
                     await client.close()
                     raise
+                # aiobotocore awaits a coroutine handler: each answer waits for its turn
+                # before botocore parses it. (A given client is left as it is.)
+                client.meta.events.register("before-parse", self._before_parse)
                 self._client = client
         return self._client
 
     async def _run(self, flow: Flow[T]) -> T:
         # No more calls under way than the client has connections: botocore builds and signs
         # a request (about a millisecond of CPU) before it waits for a connection, so 1,000
-        # concurrent misses would otherwise all be built in one burst on the event loop.
+        # concurrent misses would otherwise all be built in one burst on the event loop. And
+        # no more requests built per turn than STEPS_PER_TURN: the calls that a turn's answers
+        # free would otherwise all build their requests in the next one.
         async with self._slots:
-            return await arun(flow, await self._ready())
+            client = await self._ready()
+            await self._steps.enter()
+            return await arun(flow, client)
+
+    async def _before_parse(self, **_: Any) -> None:
+        await self._steps.enter()
 
     @property
     def client(self) -> Any:
