@@ -22,7 +22,9 @@ How the workload is shaped: an application's readers do not all start in one tur
 answer the first), but the benchmark does not itself run 1,000 task starts in one turn. The full
 run also prints the figures for 1,000 tasks started by one ``asyncio.gather`` call (that one
 turn of 1,000 task steps is the benchmark's own cost), and for the same misses after
-``gc.freeze()`` (the start-up objects out of the collector's way, as servers do after import).
+``gc.freeze()`` (the start-up objects out of the collector's way, as servers do after import),
+and for the same misses through the proxy, which keeps connections open as AWS does (moto's
+server closes each one after its answer, so every call there also connects).
 
 moto's server runs in a child process (:mod:`benchmarks._motochild`): its request handlers
 are Python threads, and in this process they would hold the GIL while the loop is measured.
@@ -236,11 +238,13 @@ def measure_cold(server: MotoChild, readers: int) -> dict[str, Any]:
 
 
 def measure_misses(server: MotoChild, names: Sequence[str], *, burst: bool = False,
-                   freeze: bool = False) -> dict[str, Any]:
-    """One task per name, each a cache miss, all in flight together."""
+                   freeze: bool = False, keep_alive: bool = False) -> dict[str, Any]:
+    """One task per name, each a cache miss, all in flight together: straight to moto, which
+    closes each connection after its answer, or (``keep_alive``) through the proxy, which
+    keeps them open as AWS does (no TCP connect per call on the loop)."""
 
     async def run() -> dict[str, Any]:
-        store = _async_store(server, proxy=False)  # straight to moto: the proxy adds latency
+        store = _async_store(server, proxy=keep_alive)
         await store.get(WARM)
         gc.collect()
         if freeze:
@@ -289,7 +293,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         misses = measure_misses(server, names)
         extra: dict[str, dict[str, Any]] = {}
         if not args.quick:  # each run is a fresh store: the same names are misses again
-            for key, kwargs in (("burst", {"burst": True}), ("frozen", {"freeze": True})):
+            for key, kwargs in (("burst", {"burst": True}), ("frozen", {"freeze": True}),
+                                ("keep_alive", {"keep_alive": True})):
                 extra[key] = measure_misses(server, names, **kwargs)
     imports_asyncio = measure_import()
     print(f"cache-hit get on moto, median ns: sync {hits['sync_hit_ns']:.1f}, "
@@ -299,7 +304,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(_loop_line(f"{readers} tasks missing {readers} secrets ({PER_TURN} started per turn)",
                      misses))
     labels = {"burst": "the same, all started by one gather",
-              "frozen": f"the same, {PER_TURN} per turn, after gc.freeze()"}
+              "frozen": f"the same, {PER_TURN} per turn, after gc.freeze()",
+              "keep_alive": f"the same, {PER_TURN} per turn, connections kept open (as AWS)"}
     for key, figures in extra.items():
         print(_loop_line(labels[key], figures))
     print(f"import helium_secrets loads asyncio: {imports_asyncio}")
