@@ -1395,3 +1395,38 @@ def test_list_goes_on_past_a_file_deleted_while_it_lists(
     listed = list(LocalFileBackend(root, key=KEY).list_names())
     assert len(vanished) == 1 and len(listed) == 2
     assert set(listed) < {"a", "b", "c"}
+
+
+def test_a_key_file_that_is_not_ascii_text_is_refused_naming_it(tmp_path: Path, root: Path) -> None:
+    key_file = tmp_path / "store.key"
+    key_file.write_bytes(b"\xff\xfe" + KEY.encode()[2:] + b"\n")
+    key_file.chmod(0o600)
+    with no_retry_store(LocalFileBackend(root, key_file=key_file, environ={})) as store, \
+            pytest.raises(UnauthenticatedError) as info:
+        store.put("a", "v")
+    assert f"the key file {key_file}" in str(info.value)
+    assert KEY[2:] not in str(info.value)
+
+
+def test_a_new_key_file_is_one_line_of_base64_in_directories_made_for_it(
+    tmp_path: Path, root: Path
+) -> None:
+    key_file = tmp_path / "keys" / "of" / "app" / "store.key"
+    with no_retry_store(LocalFileBackend(root, key_file=key_file, environ={})) as store:
+        store.put("a", "v")
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}=?\n", key_file.read_text("ascii"))
+    assert stat.S_IMODE(key_file.parent.stat().st_mode) == 0o700
+
+
+def test_reading_a_store_that_does_not_exist_creates_nothing(root: Path) -> None:
+    backend = LocalFileBackend(root, environ={})
+    with pytest.raises(SecretNotFoundError, match="^secret not found$"):
+        backend.get("a")
+    with pytest.raises(SecretNotFoundError):
+        backend.current_version("a")
+    assert not root.exists()
+    backend.put("a", "v")
+    with pytest.raises(SecretNotFoundError, match="^secret not found$"):
+        backend.get("b")
+    with pytest.raises(VersionNotFoundError, match="^no such version or label$"):
+        backend.get("a", label="blue")
