@@ -32,12 +32,14 @@ from helium_secrets.backends.localfile import (
 )
 from helium_secrets.errors import (
     ConflictError,
+    HeliumError,
     IntegrityError,
     PermissionDeniedError,
     RotationTestFailed,
     SecretNotFoundError,
     UnauthenticatedError,
     UnavailableError,
+    UnknownError,
     VersionNotFoundError,
 )
 from helium_secrets.testing import BackendHarness
@@ -1138,3 +1140,293 @@ class TestLocalFileAsyncTwinConformance(BackendConformance):
     def harness(self, shared_dir: Path) -> Iterator[LocalFileHarness]:
         with AsyncLocalFileHarness(shared_dir) as harness:
             yield harness
+
+
+# -- issue 21: error classification, refusals, staging details (survivors of mutation testing)
+
+
+def _rewrite(backend: LocalFileBackend, name: str, change) -> None:  # type: ignore[no-untyped-def]
+    """Decrypt ``name``'s document, let ``change`` edit it, seal and write it back."""
+    from helium_secrets.backends.localfile.envelope import atomic_write, open_file, seal
+
+    key = base64.urlsafe_b64decode(KEY)
+    path = backend._file(name)
+    doc = open_file(path, key)
+    change(doc)
+    atomic_write(path, seal(key, doc))
+
+
+@pytest.mark.parametrize(
+    ("exc", "error", "transient", "message"),
+    [
+        (PermissionError(errno.EACCES, "Permission denied", "/srv/s/x.hsec"),
+         PermissionDeniedError, False, "file system: Permission denied (/srv/s/x.hsec)"),
+        (OSError(errno.ENOSPC, "No space left on device", "/srv/s/x.hsec"),
+         UnavailableError, True, "file system error ENOSPC (/srv/s/x.hsec)"),
+        (OSError(errno.EIO, "Input/output error", "/srv/s/x.hsec"),
+         UnavailableError, True, "file system error EIO (/srv/s/x.hsec)"),
+        (OSError(errno.EROFS, "Read-only file system", "/srv/s/x.hsec"),
+         UnknownError, False, "file system error EROFS (/srv/s/x.hsec)"),
+        (OSError("an error without errno"), UnknownError, False,
+         "file system error unknown (None)"),
+    ],
+)
+def test_a_file_system_error_is_classified_by_its_errno_naming_the_path_not_the_value(
+    root: Path, monkeypatch: pytest.MonkeyPatch, exc: OSError, error: type[HeliumError],
+    transient: bool, message: str,
+) -> None:
+    import helium_secrets.backends.localfile.backend as module
+
+    with no_retry_store(LocalFileBackend(root, key=KEY)) as store:
+        store.put("a", "v")
+
+        def fail(path: Path, data: bytes) -> None:
+            raise exc
+
+        monkeypatch.setattr(module, "atomic_write", fail)
+        with pytest.raises(HeliumError) as info:
+            store.put("a", CANARY)
+        assert type(info.value) is error
+        assert info.value.message == message
+        assert info.value.transient is transient
+        assert CANARY not in str(info.value)
+
+
+def test_a_lock_timeout_says_what_it_waited_for(root: Path) -> None:
+    backend = LocalFileBackend(root, key=KEY, lock_timeout=0.05)
+    with no_retry_store(backend) as store:
+        store.put("a", "v")
+        with FileLock(str(root / ".lock"), thread_local=False, is_singleton=False), \
+                pytest.raises(UnavailableError) as info:
+            store.put("a", "w")
+        assert info.value.message == "timed out waiting for the store's lock file"
+
+
+def test_list_warnings_say_why_each_file_was_skipped(
+    populated: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import helium_secrets.backends.localfile.backend as module
+
+    backend = LocalFileBackend(populated, key=KEY)
+    damaged = backend._file("app/db")
+    damage(damaged, len(damaged.read_bytes()) - 20)
+    directory = populated / "secrets" / "backup.hsec"
+    directory.mkdir()
+    caplog.set_level("WARNING", logger="helium_secrets")
+    assert list(backend.list_names()) == ["app/other"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 2
+    assert f"list() skips {directory}, which cannot be read (Is a directory)" in warnings
+    (about_damaged,) = [w for w in warnings if str(damaged) in w]
+    assert about_damaged == f"list() skips {damaged}, which is damaged (authentication failed)"
+    # An OSError without an explanation of its own is named by its type.
+    caplog.clear()
+
+    from helium_secrets.backends.localfile.envelope import open_file as real
+
+    def unreadable(path: Path, key: bytes) -> dict[str, object]:
+        if path.parent.name == "secrets":
+            raise OSError
+        return real(path, key)
+
+    monkeypatch.setattr(module, "open_file", unreadable)
+    assert list(LocalFileBackend(populated, key=KEY).list_names()) == []
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings and all(w.endswith("which cannot be read (OSError)") for w in warnings)
+
+
+def test_list_goes_on_past_every_file_it_skips(root: Path) -> None:
+    backend = LocalFileBackend(root, key=KEY)
+    names = [f"app/{i}" for i in range(6)]
+    for name in names:
+        backend.put(name, "v")
+    for i in range(6):  # interleaved with the good files in directory order, whatever it is
+        (root / "secrets" / f"junk{i}.hsec").write_bytes(b"not a secret")
+    assert list(LocalFileBackend(root, key=KEY).list_names()) == names
+
+
+def test_a_second_listing_decrypts_only_files_it_has_not_listed_before(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import helium_secrets.backends.localfile.backend as module
+
+    backend = LocalFileBackend(root, key=KEY)
+    for name in ("a", "b", "c"):
+        backend.put(name, "v")
+    opened: list[Path] = []
+    from helium_secrets.backends.localfile.envelope import open_file as real
+
+    def counting(path: Path, key: bytes) -> dict[str, object]:
+        opened.append(path)
+        return real(path, key)
+
+    monkeypatch.setattr(module, "open_file", counting)
+    assert list(backend.list_names()) == ["a", "b", "c"]
+    assert len(opened) == 3
+    backend.put("d", "v")
+    opened.clear()
+    assert list(backend.list_names()) == ["a", "b", "c", "d"]
+    assert opened == [backend._file("d")]
+
+
+def test_repr_names_the_directory_and_nothing_secret(root: Path) -> None:
+    backend = LocalFileBackend(root, key=KEY)
+    backend.put("a", CANARY)
+    assert repr(backend) == f"LocalFileBackend({str(root)!r})"
+    assert KEY not in repr(backend) and CANARY not in repr(backend)
+
+
+def test_refusals_of_the_file_store_say_what_was_refused(root: Path) -> None:
+    backend = LocalFileBackend(root, key=KEY)
+    with pytest.raises(SecretNotFoundError, match="^secret not found$"):
+        backend.stage("db", "x", expected_current=None)
+    with pytest.raises(SecretNotFoundError, match="^secret not found$"):
+        backend.delete("db")
+    first = backend.put("db", "one")
+    with pytest.raises(ConflictError, match="^staging failed: the current version changed$"):
+        backend.stage("db", "x", expected_current="7")
+    staged = backend.stage("db", "two", expected_current=first.version)
+    with pytest.raises(ConflictError, match="^promotion failed: the current version changed$"):
+        backend.promote("db", staged.version, expected_current="7")
+    with pytest.raises(VersionNotFoundError, match="^no such version$"):
+        backend.promote("db", "42", expected_current=None)
+    with pytest.raises(
+        ConflictError, match="^the version is current; it can no longer be discarded$"
+    ):
+        backend.discard("db", first.version)
+
+
+def test_a_document_whose_current_version_is_missing_is_damaged(root: Path) -> None:
+    backend = LocalFileBackend(root, key=KEY)
+    first = backend.put("db", "one")
+    backend.stage("db", "two", expected_current=first.version)
+    _rewrite(backend, "db", lambda doc: doc.update(current="9"))
+    with pytest.raises(IntegrityError, match="^the secret's current version is missing$"):
+        backend.get("db")
+
+
+def test_a_discarded_version_cannot_be_promoted(root: Path) -> None:
+    backend = LocalFileBackend(root, key=KEY)
+    first = backend.put("db", "one")
+    staged = backend.stage("db", "two", expected_current=first.version)
+    backend.discard("db", staged.version)
+    with pytest.raises(VersionNotFoundError, match="^version is destroyed$"):
+        backend.promote("db", staged.version, expected_current=None)
+    assert backend.get("db").version == first.version
+
+
+def test_versions_recorded_without_a_state_are_enabled_and_can_be_promoted(root: Path) -> None:
+    backend = LocalFileBackend(root, key=KEY)
+    first = backend.put("db", "one")
+    staged = backend.stage("db", "two", expected_current=first.version)
+
+    def drop_states(doc: dict[str, list[dict[str, object]]]) -> None:
+        for version in doc["versions"]:
+            del version["state"]
+
+    _rewrite(backend, "db", drop_states)
+    assert {v.state for v in backend.list_versions("db")} == {"enabled"}
+    backend.promote("db", staged.version, expected_current=first.version)
+    assert backend.get("db").value == "two"
+
+
+def test_promoting_an_older_staged_version_makes_that_one_current(root: Path) -> None:
+    backend = LocalFileBackend(root, key=KEY)
+    first = backend.put("db", "one")
+    older = backend.stage("db", "two", expected_current=first.version)
+    newer = backend.stage("db", "three", expected_current=first.version)
+    backend.promote("db", older.version, expected_current=first.version)
+    assert backend.get("db").version == older.version
+    assert backend.current_version("db").version == older.version
+    assert LocalFileBackend(root, key=KEY).get("db").value == "two"
+    assert newer.version != older.version
+
+
+def test_a_discarded_version_loses_its_pending_label_and_its_value(root: Path) -> None:
+    backend = LocalFileBackend(root, key=KEY)
+    first = backend.put("db", "one")
+    staged = backend.stage("db", b"\x00" + CANARY.encode(), expected_current=first.version)
+    assert PENDING in {label for v in backend.list_versions("db") for label in v.labels}
+    backend.discard("db", staged.version)
+    (_kept, discarded) = backend.list_versions("db")
+    assert discarded.state == "destroyed" and discarded.labels == frozenset()
+    doc = decrypt_as_documented(backend._file("db"), KEY)
+    versions = doc["versions"]
+    assert isinstance(versions, list)
+    assert (versions[-1]["type"], versions[-1]["value"]) == ("text", "")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork() on this platform")
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_childs_writer_keeps_the_lock_timeout(root: Path) -> None:
+    from tests.backends.forking import fork_and_run
+
+    backend = LocalFileBackend(root, key=KEY, lock_timeout=0.05)
+    backend.put("a", "1")
+
+    def child() -> None:
+        with pytest.raises(UnavailableError):  # after 0.05 s, not waiting for ever
+            no_retry_store(backend).put("a", "2")
+
+    with FileLock(str(root / ".lock"), thread_local=False, is_singleton=False):
+        status = fork_and_run(child, timeout=30)
+    assert status == 0, f"the child ended with {status} (-1: it waited for the lock for ever)"
+    assert backend.get("a").value == "1"
+
+
+def test_list_goes_on_past_a_file_deleted_while_it_lists(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import helium_secrets.backends.localfile.backend as module
+
+    backend = LocalFileBackend(root, key=KEY)
+    for name in ("a", "b", "c"):
+        backend.put(name, "v")
+    from helium_secrets.backends.localfile.envelope import open_file as real
+    vanished: list[Path] = []
+
+    def first_one_vanishes(path: Path, key: bytes) -> dict[str, object]:
+        if path.parent.name == "secrets" and not vanished:
+            vanished.append(path)  # deleted by another process after the listing saw it
+            raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(path))
+        return real(path, key)
+
+    monkeypatch.setattr(module, "open_file", first_one_vanishes)
+    listed = list(LocalFileBackend(root, key=KEY).list_names())
+    assert len(vanished) == 1 and len(listed) == 2
+    assert set(listed) < {"a", "b", "c"}
+
+
+def test_a_key_file_that_is_not_ascii_text_is_refused_naming_it(tmp_path: Path, root: Path) -> None:
+    key_file = tmp_path / "store.key"
+    key_file.write_bytes(b"\xff\xfe" + KEY.encode()[2:] + b"\n")
+    key_file.chmod(0o600)
+    with no_retry_store(LocalFileBackend(root, key_file=key_file, environ={})) as store, \
+            pytest.raises(UnauthenticatedError) as info:
+        store.put("a", "v")
+    assert f"the key file {key_file}" in str(info.value)
+    assert KEY[2:] not in str(info.value)
+
+
+def test_a_new_key_file_is_one_line_of_base64_in_directories_made_for_it(
+    tmp_path: Path, root: Path
+) -> None:
+    key_file = tmp_path / "keys" / "of" / "app" / "store.key"
+    with no_retry_store(LocalFileBackend(root, key_file=key_file, environ={})) as store:
+        store.put("a", "v")
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}=?\n", key_file.read_text("ascii"))
+    assert stat.S_IMODE(key_file.parent.stat().st_mode) == 0o700
+
+
+def test_reading_a_store_that_does_not_exist_creates_nothing(root: Path) -> None:
+    backend = LocalFileBackend(root, environ={})
+    with pytest.raises(SecretNotFoundError, match="^secret not found$"):
+        backend.get("a")
+    with pytest.raises(SecretNotFoundError):
+        backend.current_version("a")
+    assert not root.exists()
+    backend.put("a", "v")
+    with pytest.raises(SecretNotFoundError, match="^secret not found$"):
+        backend.get("b")
+    with pytest.raises(VersionNotFoundError, match="^no such version or label$"):
+        backend.get("a", label="blue")
