@@ -45,7 +45,7 @@ class Service(LeaseServer):
                  upkeep_period: float = INF) -> None:
         super().__init__(clock, ttl=ttl, max_ttl=max_ttl)  # type: ignore[arg-type]
         self.renewable = renewable
-        self.calls: list[tuple[str, object, float]] = []  # (call, path/increment/id, time)
+        self.attempts: list[tuple[str, object, float]] = []  # (call, path/increment/id, time)
         self.issue_ttls: list[float] = []
         self.renew_grants: list[float] = []
         self.upkeep_at, self.upkeep_period = upkeep_at, upkeep_period
@@ -61,7 +61,7 @@ class Service(LeaseServer):
         if self.on_issue is not None:
             self.on_issue(path)
         now = self.clock.monotonic()
-        self.calls.append(("issue", path, now))  # every attempt, failed ones too
+        self.attempts.append(("issue", path, now))  # every attempt, failed ones too
         self._up("issue")
         ttl = self.issue_ttls.pop(0) if self.issue_ttls else self.ttl
         lease_id = f"{path}/{next(self.ids)}"
@@ -73,7 +73,7 @@ class Service(LeaseServer):
 
     def renew_lease(self, lease_id: str, increment: float | None) -> LeaseGrant:
         now = self.clock.monotonic()
-        self.calls.append(("renew", increment, now))
+        self.attempts.append(("renew", increment, now))
         self._up("renew")
         if lease_id in self.revoked or self.expiry[lease_id] <= now:
             raise InvalidArgumentError("lease not found or lease is not renewable")
@@ -84,20 +84,20 @@ class Service(LeaseServer):
 
     def revoke_lease(self, lease_id: str) -> None:
         super().revoke_lease(lease_id)
-        self.calls.append(("revoke", lease_id, self.clock.monotonic()))
+        self.attempts.append(("revoke", lease_id, self.clock.monotonic()))
 
     def lease_upkeep_due(self) -> float:
         return max(0.0, self.upkeep_at - self.clock.monotonic())
 
     def lease_upkeep(self) -> None:
         now = self.clock.monotonic()
-        self.calls.append(("upkeep", None, now))
+        self.attempts.append(("upkeep", None, now))
         if self.upkeep_down:
             raise UnavailableError("the token could not be renewed")
         self.upkeep_at = now + self.upkeep_period
 
     def times(self, call: str) -> list[float]:
-        return [at for what, _, at in self.calls if what == call]
+        return [at for what, _, at in self.attempts if what == call]
 
 
 _opened: list[SecretStore] = []
@@ -151,7 +151,7 @@ def test_a_path_that_is_not_a_str_is_refused_naming_its_type() -> None:
     with pytest.raises(TypeError) as caught:
         store.lease(42)  # type: ignore[arg-type]
     assert str(caught.value) == "a lease path is a str, not int"
-    assert server.calls == []
+    assert server.attempts == []
 
 
 @pytest.mark.parametrize("bad", ["/database/creds/app", "database//creds", " database/creds"])
@@ -163,7 +163,7 @@ def test_a_path_with_a_leading_slash_or_a_gap_is_refused_with_an_example(bad: st
     assert error.message == ("a lease path is the service's path without a leading '/', such "
                              "as 'database/creds/ROLE'")
     assert error.backend == "leaseserver" and error.name == bad
-    assert server.calls == []
+    assert server.attempts == []
 
 
 def test_an_empty_path_is_refused_naming_no_secret() -> None:
@@ -183,7 +183,7 @@ def test_dot_segments_and_control_characters_are_refused(bad: str) -> None:
     assert error.message == ("a lease path has no '.' or '..' segments and no control "
                              "characters")
     assert error.backend == "leaseserver" and error.name is None
-    assert server.calls == []
+    assert server.attempts == []
 
 
 def test_a_backend_without_leases_says_so_naming_itself_and_the_path() -> None:
@@ -256,7 +256,7 @@ def test_an_issued_lease_carries_what_the_service_granted() -> None:
     store, server, _, _ = make(ttl=30)
     lease = store.lease(PATH).current
     now = datetime.now(timezone.utc)
-    assert server.calls == [("issue", PATH, 1000.0)]
+    assert server.attempts == [("issue", PATH, 1000.0)]
     assert (lease.path, lease.lease_id, lease.duration, lease.renewable) == (
         PATH, f"{PATH}/1", 30, True)
     assert lease.issued_at.utcoffset() == timedelta(0) and _near(lease.issued_at, now)
@@ -269,7 +269,7 @@ def test_a_renewal_asks_for_the_first_duration_and_updates_the_lease() -> None:
     handle = store.lease(PATH)
     first = handle.current
     run_until(store, clock, 1020)
-    assert server.calls[1] == ("renew", 30, 1020.0)
+    assert server.attempts[1] == ("renew", 30, 1020.0)
     renewed = handle.current
     assert (renewed.path, renewed.lease_id, renewed.duration, renewed.renewable) == (
         PATH, first.lease_id, 30, True)
@@ -282,7 +282,7 @@ def test_a_renewal_asks_for_the_policy_increment() -> None:
                                    ttl=30, max_ttl=1000)
     handle = store.lease(PATH)
     run_until(store, clock, 1020)
-    assert server.calls[1] == ("renew", 50, 1020.0)
+    assert server.attempts[1] == ("renew", 50, 1020.0)
     assert handle.current.duration == 50
     assert _near(handle.current.expires_at, datetime.now(timezone.utc) + timedelta(seconds=50))
     run_until(store, clock, 1020 + 50 * 2 / 3 + 0.01)  # the next renewal: 2/3 of the 50 s
@@ -423,7 +423,7 @@ def test_a_failed_reissue_is_retried_within_the_lease_life_then_listeners_get_th
     assert server.times("issue") == [1000, 1020, 1021, 1023, 1026.5, 1028.25]
     new = handle.current
     assert changes == [(first, new)] and new.path == PATH and new.lease_id == f"{PATH}/2"
-    assert server.calls[-1] == ("issue", PATH, 1028.25)
+    assert server.attempts[-1] == ("issue", PATH, 1028.25)
 
 
 def test_a_failing_listener_is_logged_by_type_only() -> None:
@@ -435,8 +435,12 @@ def test_a_failing_listener_is_logged_by_type_only() -> None:
 
     handle.on_reissue(broken)
     records: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = records.append  # type: ignore[method-assign]
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Keep()
     logger = logging.getLogger("helium_secrets.leases")
     logger.addHandler(handler)
     try:
@@ -501,7 +505,7 @@ def test_a_listener_revoking_another_path_skips_it_and_the_rest_go_on() -> None:
     a.on_reissue(lambda old, new: b.revoke())
     clock.advance(20)  # all three are due for new credentials now
     store.maintain_leases()
-    assert [path for call, path, _ in server.calls if call == "issue"] == [
+    assert [path for call, path, _ in server.attempts if call == "issue"] == [
         "database/creds/a", "database/creds/b", "database/creds/c",
         "database/creds/a", "database/creds/c"]
     assert server.revoked == ["database/creds/b/2"]
@@ -544,10 +548,10 @@ def test_two_threads_asking_a_fresh_store_at_once_share_one_lease() -> None:
     class Counting:
         def __enter__(self) -> None:
             waiting.release()
-            real.__enter__()
+            real.acquire()
 
         def __exit__(self, *exc: object) -> None:
-            real.__exit__(*exc)
+            real.release()
 
     store._lease_lock = Counting()  # type: ignore[assignment]
     handles: list[Lease] = []
@@ -624,7 +628,7 @@ def test_redaction_turned_on_later_masks_the_current_and_the_overlapping_credent
     import gc
 
     gc.collect()  # other tests' stores, left open, are sources of the redactor too
-    store, server, clock, _ = make(ttl=30, renewable=False)
+    store, _, clock, _ = make(ttl=30, renewable=False)
     handle = store.lease(PATH)
     first = handle.current["password"].reveal()
     run_until(store, clock, 1021)  # replaced at 1020; the first stays valid until 1030
@@ -634,6 +638,33 @@ def test_redaction_turned_on_later_masks_the_current_and_the_overlapping_credent
     try:
         masked = redaction.redactor.redact(f"{first} {second}")
         assert first not in masked and second not in masked
+    finally:
+        redaction.uninstall()
+
+
+def test_credentials_that_ended_as_their_successor_was_issued_are_no_longer_masked() -> None:
+    import gc
+
+    gc.collect()
+    redaction.install()
+    try:
+        store, server, clock, _ = make(ttl=30, renewable=False)
+        handle = store.lease(PATH)
+        first = handle.current
+        server.renewable, server.issue_ttls = True, [15]
+        run_until(store, clock, 1020)  # replaced at 1020 (first valid until 1030) by one of 15 s
+        second = handle.current
+        assert second.lease_id == f"{PATH}/2"
+        server.revoked.append(second.lease_id)  # its renewal at 1030 is refused: replaced
+        run_until(store, clock, 1030)
+        assert handle.current.lease_id == f"{PATH}/3"
+        assert server.times("issue")[-1] == 1030  # exactly when the first one ended
+        old, overlapping = first["password"].reveal(), second["password"].reveal()
+        for _ in range(2):  # and a redactor turned on again learns only what is valid
+            assert redaction.redactor.redact(old) == old  # expired: let go of
+            assert overlapping not in redaction.redactor.redact(overlapping)  # until 1035
+            redaction.uninstall()
+            redaction.install()
     finally:
         redaction.uninstall()
 
