@@ -137,6 +137,8 @@ class ScriptedBackend(ReducedMemoryBackend):
             rule.then()
         if rule.code is None:
             return call()
+        if not rule.lost:
+            self.calls[operation] += 1  # it reached the service, which refused it
         raise InjectedFault(Classified(rule.code, rule.message, transient=rule.transient))
 
     def get(self, name: str, version: str | None = None, label: str | None = None) -> RawSecret:
