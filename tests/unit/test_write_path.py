@@ -20,6 +20,7 @@ from helium_secrets.errors import (
     ErrorCode,
     PermissionDeniedError,
     RotationTestFailed,
+    UnavailableError,
 )
 from tests.backends.reduced import (
     COMPANION_MARK,
@@ -174,7 +175,8 @@ def test_each_step_of_a_staged_rotation_is_retried(setup: Any, shape: str, step:
     assert store.stats().retries >= 1
 
 
-def test_a_failed_test_is_discarded_after_a_retry(setup: Any, shape: str) -> None:
+@pytest.mark.parametrize("failure", ["returns False", "raises"])
+def test_a_failed_test_is_discarded_after_a_retry(setup: Any, shape: str, failure: str) -> None:
     backend, store, _ = setup
     store.put("db", "one")
     if shape == "native":
@@ -182,7 +184,8 @@ def test_a_failed_test_is_discarded_after_a_retry(setup: Any, shape: str) -> Non
     else:
         backend.script("delete", "db" + COMPANION_MARK)
     with pytest.raises(RotationTestFailed):
-        store.rotate_staged("db", lambda: "two", lambda p: False)
+        store.rotate_staged("db", lambda: "two", lambda p: False if failure == "returns False"
+                            else 1 / 0)
     assert store.stats().retries == 1
     if shape != "native":
         assert ("db" + COMPANION_MARK) not in backend._secrets
@@ -441,3 +444,48 @@ def test_rotate_writes_the_metadata() -> None:
     with store:
         store.rotate("db", lambda: "one", metadata={"owner": "team-a"})
         assert store.refresh("db").metadata == {"owner": "team-a"}
+
+
+def test_a_promotion_whose_answers_are_lost_for_good_leaves_no_stale_value_cached() -> None:
+    backend, store, _ = make(NATIVE)
+    with store:
+        store.put("db", "one")
+        assert store.get("db").value.reveal() == "one"  # cached
+        backend.script("promote", "db", lost=True)
+        backend.script("promote", "db")
+        backend.script("promote", "db")
+        with pytest.raises(UnavailableError):
+            store.rotate_staged("db", lambda: "two", lambda p: True)
+        assert store.get("db").value.reveal() == "two", "the promotion landed"
+        assert backend.unused() == 0
+
+
+def test_a_companion_replaced_during_the_test_makes_the_promotion_conflict() -> None:
+    backend, store, _ = make(VAULT_KV_SHAPED)
+    with store:
+        store.put("db", "one")
+
+        def test(pending: Secret) -> bool:
+            backend.put("db" + COMPANION_MARK, "theirs")
+            return True
+
+        with pytest.raises(ConflictError) as info:
+            store.rotate_staged("db", lambda: "mine", test)
+        assert (info.value.message, info.value.backend, info.value.name) == (
+            "promotion failed: another rotation replaced the staged value", "memory", "db")
+
+
+def test_a_companion_removed_during_a_failed_test_is_not_an_error(
+    caplog: pytest.LogCaptureFixture
+) -> None:
+    backend, store, _ = make(VAULT_KV_SHAPED)
+    with store, caplog.at_level(logging.WARNING, "helium_secrets"):
+        store.put("db", "one")
+
+        def test(pending: Secret) -> bool:
+            backend.delete("db" + COMPANION_MARK)
+            return False
+
+        with pytest.raises(RotationTestFailed):
+            store.rotate_staged("db", lambda: "two", test)
+    assert caplog.records == []
