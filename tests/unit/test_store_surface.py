@@ -4,6 +4,7 @@ audit hooks and stats without a cache."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -36,7 +37,7 @@ def test_the_store_says_whether_it_is_open() -> None:
 def test_a_read_only_backend_refuses_writes_naming_the_secret(write: str) -> None:
     backend = WithExtras(read_only=True)
     with SecretStore(backend) as store:
-        calls = {
+        calls: dict[str, Callable[[], object]] = {
             "check_writable": lambda: store.check_writable("app/db"),
             "delete": lambda: store.delete("app/db"),
             "set_label": lambda: store.set_label("app/db", "blue", "1"),
@@ -52,8 +53,10 @@ def test_a_read_only_backend_refuses_writes_naming_the_secret(write: str) -> Non
 
 def test_rotations_check_their_arguments_naming_the_secret() -> None:
     with SecretStore(MemoryBackend(max_value_bytes=4)) as store:
-        for call in (lambda: store.rotate("app/db", lambda: "too long"),
-                     lambda: store.rotate_staged("app/db", lambda: "too long", lambda p: True)):
+        calls: tuple[Callable[[], object], ...] = (
+            lambda: store.rotate("app/db", lambda: "too long"),
+            lambda: store.rotate_staged("app/db", lambda: "too long", lambda p: True))
+        for call in calls:
             with pytest.raises(TooLargeError) as too_large:
                 call()
             assert too_large.value.name == "app/db"

@@ -76,7 +76,12 @@ def test_a_staged_rotation_is_audited_under_the_secrets_name(setup: Any, shape: 
     store.put("db", "one")
     events.clear()
     seen: list[Secret] = []
-    promoted = store.rotate_staged("db", lambda: "two", lambda p: seen.append(p) is None)
+
+    def test(pending: Secret) -> bool:
+        seen.append(pending)
+        return True
+
+    promoted = store.rotate_staged("db", lambda: "two", test)
     pending = seen[0]
     assert (pending.name, pending.value.reveal(), pending.labels) == ("db", "two",
                                                                         frozenset({PENDING}))
