@@ -101,9 +101,13 @@ class AsyncWritePath:
             if emulated:
                 # The backend gets a plain write; a retry first looks whether the attempt
                 # before it landed (its answer lost), or someone else wrote meanwhile.
-                landed = await self._landed(name, value, expected_version) if attempts > 1 else None
-                return landed or await self.backend.put(name, value, request_token=token,
-                                                        metadata=metadata, labels=labels)
+                if attempts > 1:
+                    landed = await self._landed(name, value, expected_version)
+                    if landed is not None:
+                        return landed
+                    self.pipeline.stats.backend_calls += 1  # the read, and now the write
+                return await self.backend.put(name, value, request_token=token,
+                                              metadata=metadata, labels=labels)
             return await self.backend.put(
                 name, value, expected_version=expected_version, create_only=create_only,
                 request_token=token, metadata=metadata, labels=labels,
@@ -115,8 +119,11 @@ class AsyncWritePath:
             # A check-and-set put retried after a lost answer conflicts with itself: if the
             # current value is ours, the first attempt won.
             if attempts > 1 and guarded:
-                current = await self.reads.refresh(name, policy)
-                if current.value == SecretValue(value):
+                try:
+                    current: Secret | None = await self.reads.refresh(name, policy)
+                except SecretNotFoundError:
+                    current = None  # deleted meanwhile: the conflict stands
+                if current is not None and current.value == SecretValue(value):
                     return current
             raise
         finally:
@@ -136,7 +143,6 @@ class AsyncWritePath:
                 expected_version: str | None) -> VersionInfo | None:
         """For a retried emulated check-and-set: the version our lost attempt wrote, or
         ``None`` if the write is still to be made; a conflict if someone else wrote."""
-        self.pipeline.stats.backend_calls += 1
         try:
             raw = await self.backend.get(name)
         except Exception as exc:

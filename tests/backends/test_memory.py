@@ -6,6 +6,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
@@ -20,6 +21,13 @@ from helium_secrets.errors import (
 )
 from helium_secrets.testing import BackendHarness
 from helium_secrets.testing.conformance import BackendConformance
+from tests.backends.reduced import (
+    COMPANION_MARK,
+    KEY_VAULT_SHAPED,
+    PLAIN_SHAPED,
+    VAULT_KV_SHAPED,
+    ReducedMemoryBackend,
+)
 
 
 class MemoryHarness(BackendHarness):
@@ -53,6 +61,51 @@ class TestMemoryConformance(BackendConformance):
     def harness(self) -> Iterator[MemoryHarness]:
         with MemoryHarness() as harness:
             yield harness
+
+
+# -- the fake shaped like the services that lack what it has natively (see reduced.py) ---------
+
+
+class ReducedHarness(MemoryHarness):
+    def __init__(self, **capabilities: Any) -> None:
+        super().__init__()
+        self.backend = ReducedMemoryBackend(**capabilities)
+
+
+class TestKeyVaultShapedMemoryConformance(BackendConformance):
+    @pytest.fixture
+    def harness(self) -> Iterator[MemoryHarness]:
+        with ReducedHarness(**KEY_VAULT_SHAPED) as harness:
+            yield harness
+
+
+class TestVaultKVShapedMemoryConformance(BackendConformance):
+    @pytest.fixture
+    def harness(self) -> Iterator[MemoryHarness]:
+        with ReducedHarness(**VAULT_KV_SHAPED) as harness:
+            yield harness
+
+
+class TestPlainMemoryConformance(BackendConformance):
+    @pytest.fixture
+    def harness(self) -> Iterator[MemoryHarness]:
+        with ReducedHarness(**PLAIN_SHAPED) as harness:
+            yield harness
+
+
+def test_the_reduced_fakes_do_not_do_what_they_lack() -> None:
+    backend = ReducedMemoryBackend(**KEY_VAULT_SHAPED)
+    first = backend.put("a", "1", request_token="t")
+    again = backend.put("a", "1", request_token="t")
+    assert again.version != first.version, "a token honoured without idempotent_put"
+    with pytest.raises(AssertionError):
+        backend.put("a", "2", expected_version=again.version)
+    with pytest.raises(AssertionError):
+        backend.stage("a", "2", expected_current=None)
+    backend.put("a" + COMPANION_MARK, "staged")
+    assert list(backend.list_names()) == ["a"]
+    with pytest.raises(AssertionError):
+        ReducedMemoryBackend(**PLAIN_SHAPED).staging_companion("a")
 
 
 def test_instances_share_nothing() -> None:
