@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -18,6 +17,7 @@ from helium_secrets._rotation import RotationListeners
 from helium_secrets._values import VersionInfo
 from helium_secrets.backends.memory import MemoryBackend
 from helium_secrets.errors import ErrorCode, SecretNotFoundError, UnavailableError
+from tests.backends.forking import fork_and_run
 
 WAIT = 30.0  # generous: the machine may be slow
 POLLER = "helium-rotation-poller[memory]"
@@ -306,20 +306,6 @@ def test_the_poller_keeps_polling_after_failed_polls(backend: MemoryBackend) -> 
 # -- fork ------------------------------------------------------------------------------------
 
 
-def _in_child(check: object) -> int:
-    """Run ``check()`` in a forked child with an alarm; return the child's exit status."""
-    pid = os.fork()
-    if pid == 0:  # the child: never return into pytest
-        code = 1
-        try:
-            signal.alarm(20)  # a hang fails the test instead of blocking it
-            code = 0 if check() else 2  # type: ignore[operator]
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status)
-
-
 @pytest.mark.skipif(not hasattr(os, "fork") or sys.platform == "darwin", reason="needs os.fork")
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_a_forked_child_polls_delivers_and_closes_with_its_own_poller() -> None:
@@ -330,18 +316,18 @@ def test_a_forked_child_polls_delivers_and_closes_with_its_own_poller() -> None:
     store.on_rotation("db", record(seen))
     parent_poller = store.rotation._thread
 
-    def child() -> bool:
+    def child() -> None:  # an assertion that fails makes the child exit 1
         pollers = poller_threads()
-        ok = [t.name for t in pollers] == [POLLER] and pollers[0] is not parent_poller
+        assert [t.name for t in pollers] == [POLLER] and pollers[0] is not parent_poller
         backend.write_external("db", "two")
-        ok = ok and store.rotation.poll_once() is True
+        assert store.rotation.poll_once() is True
         store.put("db", "three")
-        ok = ok and versions(seen) == [("1", "2"), ("2", "3")]
+        assert versions(seen) == [("1", "2"), ("2", "3")]
         store.close()
-        return ok and not pollers[0].is_alive()
+        assert not pollers[0].is_alive()
 
     try:
-        assert _in_child(child) == 0, "the child's listeners and poller work (exit 0)"
+        assert fork_and_run(child) == 0, "the child's listeners and poller work (exit 0)"
     finally:
         store.close()
 
@@ -352,6 +338,9 @@ def test_a_forked_child_of_a_store_without_listeners_starts_no_poller() -> None:
     store = SecretStore(MemoryBackend(), poll=PollPolicy(interval=60))
     store.put("db", "one")
     try:
-        assert _in_child(lambda: poller_threads() == []) == 0
+        def child() -> None:
+            assert poller_threads() == []
+
+        assert fork_and_run(child) == 0
     finally:
         store.close()
