@@ -471,6 +471,17 @@ def test_the_docs_async_example_runs(server: MotoServer, aws_env: pytest.MonkeyP
     assert asyncio.run(namespace["main"]()) == "hunter2"
 
 
+def seeded(server: MotoServer, count: int) -> list[str]:
+    """``count`` new secrets, written through the sync backend; their names."""
+    base = prefix()
+    names = [f"{base}/{i:02d}" for i in range(count)]
+    seeder = make_sync(server)
+    for name in names:
+        seeder.put(name, "v")
+    seeder.close()
+    return names
+
+
 def test_requests_are_built_and_answers_parsed_a_few_per_turn_of_the_loop(
         server: MotoServer) -> None:
     """botocore spends a millisecond or two of CPU building and signing a request, and again
@@ -482,12 +493,7 @@ def test_requests_are_built_and_answers_parsed_a_few_per_turn_of_the_loop(
 
     from helium_secrets.backends.awssecretsmanager.aio import STEPS_PER_TURN
 
-    base = prefix()
-    names = [f"{base}/{i:02d}" for i in range(24)]
-    seeder = make_sync(server)
-    for name in names:
-        seeder.put(name, "v")
-    seeder.close()
+    names = seeded(server, 24)
     built: Counter[int] = Counter()
     parsed: Counter[int] = Counter()
 
@@ -516,12 +522,7 @@ def test_no_more_calls_under_way_than_the_client_has_connections(server: MotoSer
     ``before-call`` fires as a call starts building, ``after-call`` once it is answered."""
     from botocore.config import Config
 
-    base = prefix()
-    names = [f"{base}/{i:02d}" for i in range(24)]
-    seeder = make_sync(server)
-    for name in names:
-        seeder.put(name, "v")
-    seeder.close()
+    names = seeded(server, 24)
     under_way = [0]
     most = [0]
 
