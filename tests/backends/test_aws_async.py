@@ -511,7 +511,7 @@ def test_requests_are_built_and_answers_parsed_a_few_per_turn_of_the_loop(
 
     assert run(scenario, make_async(server, config=Config(max_pool_connections=10))) == names
     assert sum(built.values()) == sum(parsed.values()) == len(names)
-    assert max(built.values()) <= STEPS_PER_TURN  # 10 slots free at once: 2 built a turn
+    assert max(built.values()) <= STEPS_PER_TURN  # 10 slots free at once, built a few a turn
     assert max(parsed.values()) <= STEPS_PER_TURN
 
 

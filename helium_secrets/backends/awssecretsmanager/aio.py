@@ -41,9 +41,11 @@ __all__ = ["AioClient", "AsyncAWSSecretsManagerBackend", "AsyncAWSSecretsManager
 
 T = TypeVar("T")
 _WARM_UP = AioConfig(warm_up_loader_caches=True)
-#: botocore's heavy steps (a request built and signed, an answer parsed: 1-2 ms of CPU each)
+#: botocore's heavy steps (a request built and signed, an answer parsed: 1-3 ms of CPU each)
 #: let through per turn of the event loop, so answers that arrive together do not stall it.
-STEPS_PER_TURN = 2
+#: One, not two: measured side by side, two per turn made the loop's longest stall a third
+#: longer at the same throughput (docs/performance.md#async).
+STEPS_PER_TURN = 1
 
 
 @dataclass(frozen=True, kw_only=True)
