@@ -97,7 +97,10 @@ class Capabilities:
         are implemented (native staged rotation).
     :param staging_companion: without native ``staging``, the store stages a pending value in
         the companion :meth:`Backend.staging_companion` names, with the backend's own ``get``,
-        ``put`` and ``delete`` (staged rotation by a companion secret).
+        ``put`` and ``delete`` (staged rotation by a companion secret). The pending version
+        is announced by the companion's own version id unless ``sequential_versions``, so a
+        backend that counts versions per secret ("1", "2"... for each) must declare
+        ``sequential_versions`` too: else a pending id could be one of the secret's own.
     :param sequential_versions: version ids are whole numbers and a write checked against
         version N makes version N+1, so a value staged in a companion is announced by the id
         it will get.
