@@ -323,10 +323,12 @@ def json_text(document: object, *, name: str, backend: str) -> JSONText:
 
 
 def _not_json(exc: BaseException) -> str:
+    # json checks for cycles before it recurses, so a RecursionError is nesting alone; its
+    # ValueErrors are a cycle ("Circular reference detected") or a float out of range.
     if isinstance(exc, RecursionError):
-        return "a cycle"
+        return "nesting deeper than Python's recursion limit"
     if isinstance(exc, ValueError):
-        return "NaN or infinity"
+        return "a cycle" if "Circular reference" in str(exc) else "NaN or infinity"
     words = str(exc).split()  # "Object of type X is not JSON serializable": only the type
     return f"a {words[3]}" if len(words) > 3 and words[:3] == ["Object", "of", "type"] \
         else "a value JSON cannot hold (keys must be str)"

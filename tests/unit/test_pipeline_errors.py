@@ -4,7 +4,9 @@ mutant the older tests let live."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -15,11 +17,12 @@ from helium_secrets.errors import (
     ErrorCode,
     PermissionDeniedError,
     SecretNotFoundError,
+    ThrottledError,
     UnavailableError,
     UnknownError,
     VersionNotFoundError,
 )
-from tests.unit.clock import ManualClock
+from tests.unit.clock import TIMEOUT, ControlledBackend, ManualClock
 from tests.unit.test_read_path import BatchBackend
 
 
@@ -115,3 +118,70 @@ def test_a_classifier_that_fails_leaves_an_unknown_error(clock: ManualClock) -> 
         store.get("a")
     assert info.value.message == "unexpected RuntimeError"
     assert isinstance(info.value.__cause__, RuntimeError)
+
+
+def test_a_pause_the_service_asked_for_says_so(
+    store: SecretStore, backend: MemoryBackend, clock: ManualClock
+) -> None:
+    backend.fail_next(1, Classified(ErrorCode.THROTTLED, retry_after=5.0))
+    with pytest.raises(ThrottledError):
+        store.get("a")
+    clock.advance(1.0)
+    with pytest.raises(UnavailableError) as info:
+        store.get("a")
+    assert info.value.message == (
+        "calls to the backend are paused for 4.0s as the service asked (Retry-After)")
+    assert info.value.retry_after == pytest.approx(4.0)
+
+
+def test_a_call_while_the_trial_call_runs_is_refused_without_a_wait(clock: ManualClock) -> None:
+    """After the cool-down one call goes through as the trial; one that comes meanwhile is
+    refused, with no Retry-After to offer: the pause ends when the trial answers."""
+    backend = ControlledBackend(clock)
+    backend.write_external("a", "a-v1")
+    store = SecretStore(backend, clock=clock, cache=None, poll=PollPolicy(interval=None),
+                        retry=RetryPolicy.never(), guard=GuardPolicy(threshold=1, cooldown=30))
+    with store:
+        backend.fail_next(1, Classified(ErrorCode.UNAVAILABLE))
+        with pytest.raises(UnavailableError):
+            store.get("a")
+        clock.advance(30)
+        hold = backend.hold("a")
+        with ThreadPoolExecutor(1) as pool:
+            trial = pool.submit(store.get, "a")
+            hold.wait_entered()
+            with pytest.raises(UnavailableError) as info:
+                store.get("b")  # another name: "a" would wait for the trial's answer
+            hold.release()
+            assert trial.result(TIMEOUT).value.reveal() == "a-v1"
+    assert info.value.message == ("calls to the backend are paused while a trial call checks "
+                                  "whether it is back after repeated failures")
+    assert (info.value.name, info.value.retry_after) == ("b", None)
+
+
+def test_each_coalesced_caller_gets_the_error_as_the_fetch_raised_it(clock: ManualClock) -> None:
+    """The callers that waited on another's fetch each get a copy of its error, with the same
+    words, version, transient flag and Retry-After (a retry policy reads the last two)."""
+    backend = ControlledBackend(clock)
+    backend.write_external("a", "a-v1")
+    store = SecretStore(backend, clock=clock, poll=PollPolicy(interval=None),
+                        retry=RetryPolicy.never())
+    with store, ThreadPoolExecutor(2) as pool:
+        hold = backend.hold("a")
+        leader = pool.submit(store.get, "a", "1")
+        hold.wait_entered()
+        follower = pool.submit(store.get, "a", "1")
+        deadline = time.monotonic() + TIMEOUT
+        while store.stats().coalesced < 1:
+            assert time.monotonic() < deadline, "the second reader never joined the first"
+            time.sleep(0.001)
+        backend.fail_next(1, Classified(ErrorCode.UNAVAILABLE, "the service is restarting",
+                                        transient=False, retry_after=7.0))
+        hold.release()
+        raised = [future.exception(TIMEOUT) for future in (leader, follower)]
+    errors = [error for error in raised if isinstance(error, UnavailableError)]
+    assert len(errors) == 2 and errors[0] is not errors[1]
+    for error in errors:
+        assert (error.message, error.name, error.version, error.backend) == (
+            "the service is restarting", "a", "1", "memory")
+        assert (error.transient, error.retry_after) == (False, 7.0)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import gc
 import json
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
 
-from helium_secrets import SecretStore, redaction
+from helium_secrets import SecretStore, VersionInfo, redaction
 from helium_secrets.backends._base import RawSecret
 from helium_secrets.backends.memory import MemoryBackend
 from helium_secrets.layers.cache import CachePolicy
@@ -159,6 +160,45 @@ def test_records_during_a_backend_call_wait_for_its_value(texts: list[str]) -> N
     assert texts[0].endswith('{"SecretString": "**********"}')
     assert texts[1].endswith("after the call")  # held records come out in order, first
     assert not known(VALUE)  # not cached: forgotten once the call is over
+
+
+def test_records_during_a_write_wait_for_the_value_written(texts: list[str]) -> None:
+    """An SDK logs the request body of a put: the value being written is masked in it, though
+    the store caches nothing of a write (its own writes invalidate)."""
+
+    class Chatty(MemoryBackend):
+        def put(self, name: str, value: str | bytes, **kwargs: Any) -> VersionInfo:
+            _log.debug("request body: %s", json.dumps({"SecretString": value}))
+            return super().put(name, value, **kwargs)
+
+    with SecretStore(Chatty()) as store:
+        store.put("a", VALUE)
+    assert len(texts) == 1
+    assert texts[0].endswith('{"SecretString": "**********"}')
+
+
+def test_records_during_a_batched_read_wait_for_every_value_in_it(texts: list[str]) -> None:
+    """A batch read's response body holds every value it answers."""
+
+    class ChattyBatch(MemoryBackend):
+        def __init__(self) -> None:
+            super().__init__()
+            self.capabilities = dataclasses.replace(self.capabilities, batch_get=10)
+
+        def get_many(self, names: Sequence[str]) -> dict[str, RawSecret | BaseException]:
+            answers: dict[str, RawSecret | BaseException] = {
+                name: super(ChattyBatch, self).get(name) for name in names}
+            _log.debug("response body: %s", json.dumps(
+                [answer.value for answer in answers.values() if isinstance(answer, RawSecret)]))
+            return answers
+
+    backend = ChattyBatch()
+    backend.write_external("a", VALUE)
+    backend.write_external("b", VALUE + "-b")
+    with SecretStore(backend, cache=None) as store:
+        assert set(store.get_many(["a", "b"])) == {"a", "b"}
+    assert len(texts) == 1
+    assert texts[0].endswith('response body: ["**********", "**********"]')
 
 
 def test_only_the_protected_handlers_are_filtered() -> None:

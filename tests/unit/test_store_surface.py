@@ -127,6 +127,50 @@ def test_put_json_takes_puts_options_and_names_a_bad_document() -> None:
         assert (info.value.backend, info.value.name) == ("memory", "app/db")
 
 
+def _nested(depth: int) -> list[object]:
+    outer: list[object] = []
+    inner = outer
+    for _ in range(depth):
+        inner.append([])
+        inner = inner[0]  # type: ignore[assignment]
+    return outer
+
+
+def _cyclic() -> dict[str, object]:
+    document: dict[str, object] = {"user": "app"}
+    document["self"] = document
+    return document
+
+
+@pytest.mark.parametrize(("document", "named"), [
+    ({"ratio": float("nan")}, "NaN or infinity"),
+    ([float("inf")], "NaN or infinity"),
+    (_cyclic(), "a cycle"),
+    (_nested(100_000), "nesting deeper than Python's recursion limit"),
+    ({(1, 2): "pair"}, "a value JSON cannot hold (keys must be str)"),
+    ({"when": datetime(2026, 1, 1)}, "a datetime"),
+], ids=["nan", "infinity", "cycle", "deep", "tuple-key", "datetime"])
+def test_put_json_names_what_is_not_json_and_writes_nothing(document: object,
+                                                           named: str) -> None:
+    with SecretStore(MemoryBackend()) as store:
+        with pytest.raises(InvalidArgumentError) as info:
+            store.put_json("app/db", document)
+        assert info.value.message == (
+            "put_json takes JSON (dicts, lists, str, int, float, bool, None), not a document "
+            f"with {named}")
+        assert store.stats().backend_calls == 0
+        assert list(store.list()) == []
+
+
+def test_put_json_keeps_text_beyond_ascii_as_it_is() -> None:
+    """The stored text is UTF-8 JSON, not ``\\u`` escapes: what other readers of the secret see,
+    and what counts against the service's size limit (an escape is 6 bytes, "é" is 2)."""
+    with SecretStore(MemoryBackend()) as store:
+        store.put_json("app/db", {"user": "zoë", "note": "☕"})
+        assert store.get("app/db").value.reveal() == '{"note":"☕","user":"zoë"}'
+        assert store.get_json("app/db") == {"user": "zoë", "note": "☕"}
+
+
 def test_list_is_audited_with_its_prefix() -> None:
     events: list[AuditEvent] = []
     with SecretStore(MemoryBackend(), audit=(events.append,)) as store:

@@ -6,10 +6,11 @@ import copy
 import hmac
 import logging
 import pickle
+from datetime import datetime, timezone
 
 import pytest
 
-from helium_secrets import Secret, SecretValue, VersionInfo
+from helium_secrets import Lease, Secret, SecretValue, VersionInfo
 
 CANARY = "canary-values-1b2c3d"
 
@@ -164,3 +165,31 @@ def test_a_json_read_of_text_that_is_not_json_names_the_secret_not_the_value() -
     with pytest.raises(InvalidArgumentError) as info:
         json_field(Secret("app/db", SecretValue(CANARY), "1"), None, backend="memory")
     assert str(info.value) == "the secret value is not valid JSON (backend=memory, name='app/db')"
+
+
+def _lease(lease_id: str = "database/creds/app/abc", *,
+           expires_at: datetime | None = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc),
+           password: str = "canary-Lease-0123") -> Lease:
+    return Lease(path="database/creds/app", lease_id=lease_id,
+                 credentials={"username": SecretValue("v-app"), "password": SecretValue(password)},
+                 duration=3600.0, renewable=True,
+                 issued_at=datetime(2026, 1, 1, 11, 0, tzinfo=timezone.utc), expires_at=expires_at)
+
+
+def test_a_lease_shows_its_path_id_fields_and_end_never_a_credential() -> None:
+    lease = _lease()
+    assert repr(lease) == str(lease) == (
+        "Lease(path='database/creds/app', lease_id='database/creds/app/abc', "
+        "fields=['password', 'username'], expires_at='2026-01-01T12:00:00+00:00')")
+    assert repr(_lease(expires_at=None)).endswith("expires_at=None)")
+    assert "canary-Lease-0123" not in repr(lease) + str(lease) + repr(lease.credentials)
+
+
+def test_leases_are_equal_by_id_and_end_only() -> None:
+    lease = _lease()
+    assert lease == _lease(password="another")  # the same grant, however its values print
+    assert hash(lease) == hash(_lease(password="another"))
+    assert lease != _lease("database/creds/app/other")
+    assert lease != _lease(expires_at=datetime(2026, 1, 1, 13, 0, tzinfo=timezone.utc))
+    assert lease.__eq__("database/creds/app/abc") is NotImplemented
+    assert lease != "database/creds/app/abc"
