@@ -96,6 +96,17 @@ def test_values_shorter_than_the_minimum_are_not_masked(store: SecretStore,
     assert known(short + "y")
 
 
+def test_the_minimum_length_counts_characters_not_utf8_bytes(store: SecretStore,
+                                                             texts: list[str]) -> None:
+    short = "é" * (MIN_LENGTH - 1)  # twice as many bytes in UTF-8
+    store.put("a", short)
+    store.put("b", short + "é")
+    store.get("a")
+    store.get("b")
+    assert not known(short)
+    assert known(short + "é")
+
+
 def test_a_value_leaves_with_the_cache_entry(texts: list[str]) -> None:
     store = SecretStore(MemoryBackend(), cache=CachePolicy(max_entries=1))
     store.put("a", VALUE)

@@ -173,6 +173,24 @@ def test_a_call_that_retries_waits_the_hint_and_its_retry_is_the_trial(
     assert [at for _, at in service.arrivals] == [STORM_AT, STORM_AT + HINT]
 
 
+def test_a_call_that_trips_the_guard_for_longer_than_the_hint_fails_at_once_without_retrying(
+    make_store: MakeStore, service: ThrottlingService, clock: ManualClock
+) -> None:
+    # The first 429 trips the guard (threshold 1) for its 30 s cool-down; the service asked
+    # for 10 s. A retry that waited the hint would only be refused by the guard: the call
+    # gives up at once, with the service's own error.
+    store = make_store(guard=GuardPolicy(threshold=1, cooldown=30.0))
+    clock.advance(STORM_AT - clock.monotonic())
+    with pytest.raises(ThrottledError) as info:
+        store.get("x")
+    assert info.value.retry_after == HINT
+    assert clock.sleeps == []
+    assert [at for _, at in service.arrivals] == [STORM_AT]
+    assert store.stats().retries == 0
+    clock.advance(HINT)
+    assert _refused(lambda: store.get("x")).retry_after == pytest.approx(30.0 - HINT)
+
+
 def test_a_hint_longer_than_the_cooldown_holds_a_tripped_guard_open(
     make_store: MakeStore, service: ThrottlingService, clock: ManualClock
 ) -> None:
@@ -320,5 +338,17 @@ def test_the_guard_caps_a_hint() -> None:
 
 
 def test_max_retry_after_must_not_be_negative() -> None:
-    with pytest.raises(ValueError, match="max_retry_after"):
+    with pytest.raises(ValueError, match=r"^GuardPolicy\.max_retry_after must not be negative$"):
         GuardPolicy(max_retry_after=-1.0)
+
+
+def test_max_retry_after_may_be_zero_or_a_fraction_of_a_second() -> None:
+    # 0: a service's hint pauses nothing (each hint is cut, and said so).
+    guard = FailFastGuard(GuardPolicy(max_retry_after=0))
+    assert guard.record_failure(100.0, retry_after=10.0) is True
+    assert guard.admit(100.0) is None
+    # Half a second: the pause is cut to that.
+    guard = FailFastGuard(GuardPolicy(max_retry_after=0.5))
+    assert guard.record_failure(100.0, retry_after=10.0) is True
+    assert guard.admit(100.25) == 0.25
+    assert guard.admit(100.5) is None

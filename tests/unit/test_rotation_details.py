@@ -303,6 +303,47 @@ def test_the_poller_keeps_polling_after_failed_polls(backend: MemoryBackend) -> 
     assert store.stats().rotations_polled >= 4
 
 
+def recording_policy(**fields: float) -> tuple[PollPolicy, list[float]]:
+    """A :class:`PollPolicy` whose waits are recorded: each wait the poller asks the policy to
+    jitter, in order. The poller then waits 1 ms, so that a test sees a long schedule at once."""
+    asked: list[float] = []
+
+    class Recording(PollPolicy):
+        def jittered(self, delay: float) -> float:
+            asked.append(delay)
+            return 0.001
+
+    return Recording(**fields), asked
+
+
+#: Long enough for a few polls 1 ms apart on a loaded machine; short of mutmut's limit for a
+#: hung run of the poller's tests (about 20 s), so that a poller that never wakes fails here.
+SCHEDULE_DEADLINE = 10.0
+
+
+def test_the_poller_waits_as_its_policy_says_backing_off_after_failed_polls(
+    backend: MemoryBackend,
+) -> None:
+    # The thread follows PollPolicy's schedule: the interval first and after a clean poll;
+    # after a failed one, twice the last wait, up to max_backoff (the fleet simulation relies
+    # on the thread waiting exactly so).
+    policy, asked = recording_policy(interval=10, jitter=0.2, max_backoff=35)
+    backend.write_external("db", "one")
+    backend.fail_next(3, UnavailableError, operations=["current_version"])
+    with SecretStore(backend, poll=policy, retry=RetryPolicy.never()) as store:
+        store.on_rotation("db", lambda old, new: None)
+        poller = store.rotation._thread
+        assert poller is not None
+        deadline = threading.Event()
+        for _ in range(int(SCHEDULE_DEADLINE / 0.005)):
+            if len(asked) >= 7 or not poller.is_alive():
+                break
+            deadline.wait(0.005)
+        assert poller.is_alive(), "the poller thread ended while the store was open"
+    assert asked[:7] == [10, 20, 35, 35, 10, 10, 10]
+    assert store.stats().rotations_polled >= 6
+
+
 # -- fork ------------------------------------------------------------------------------------
 
 
