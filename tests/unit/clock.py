@@ -11,6 +11,8 @@ import collections
 import dataclasses
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor, Future
+from typing import Any
 
 from helium_secrets._values import VersionInfo
 from helium_secrets.backends._base import Classified, RawSecret
@@ -18,7 +20,15 @@ from helium_secrets.backends.memory import InjectedFault, MemoryBackend
 from helium_secrets.errors import ErrorCode
 from helium_secrets.testing import ManualClock
 
-__all__ = ["TIMEOUT", "ControlledBackend", "Hold", "ManualClock", "canary", "wait_until"]
+__all__ = [
+    "TIMEOUT",
+    "ControlledBackend",
+    "Hold",
+    "ManualClock",
+    "QueuedExecutor",
+    "canary",
+    "wait_until",
+]
 
 #: Seconds a test waits for another thread before failing: generous, for a slow 2-core box.
 TIMEOUT = 60.0
@@ -152,6 +162,34 @@ class ControlledBackend(MemoryBackend):
         count = len(self.list_versions(name))
         self.calls["versions"] -= 1
         return count
+
+
+class QueuedExecutor(Executor):
+    """An executor for ``SecretStore(executor=...)`` that keeps the store's background jobs
+    (refresh-ahead, confirming reads, stale-wait fetches) until the test runs them, in its own
+    thread: what a job does is seen after :meth:`run_all`, and nothing runs behind the test."""
+
+    def __init__(self) -> None:
+        self.queued: collections.deque[tuple[Callable[[], Any], Future[Any]]] = (
+            collections.deque())
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        self.queued.append((lambda: fn(*args, **kwargs), future))
+        return future
+
+    def run_all(self) -> int:
+        """Run the queued jobs in order (with any they queue), as a pool's worker would: an
+        exception is kept in the job's future. Returns how many ran."""
+        ran = 0
+        while self.queued:
+            job, future = self.queued.popleft()
+            ran += 1
+            try:
+                future.set_result(job())
+            except Exception as exc:
+                future.set_exception(exc)
+        return ran
 
 
 def wait_until(predicate: Callable[[], bool], what: str) -> None:

@@ -7,9 +7,10 @@ Durations are binary fractions so that clock arithmetic is exact.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -35,7 +36,14 @@ from helium_secrets.errors import (
     VersionNotFoundError,
 )
 from helium_secrets.layers.cache import SecretCache
-from tests.unit.clock import TIMEOUT, ControlledBackend, ManualClock, canary, wait_until
+from tests.unit.clock import (
+    TIMEOUT,
+    ControlledBackend,
+    ManualClock,
+    QueuedExecutor,
+    canary,
+    wait_until,
+)
 
 THREADS = 32
 NO_RETRY = RetryPolicy.never()
@@ -65,6 +73,7 @@ def make_store(backend: ControlledBackend, clock: ManualClock) -> Iterator[MakeS
         retry: RetryPolicy = NO_RETRY,
         guard: GuardPolicy = NO_GUARD,
         audit: tuple[Callable[[AuditEvent], None], ...] = (),
+        executor: Executor | None = None,
         **cache: Any,
     ) -> SecretStore:
         store = SecretStore(
@@ -75,6 +84,7 @@ def make_store(backend: ControlledBackend, clock: ManualClock) -> Iterator[MakeS
             poll=PollPolicy(interval=None),
             audit=audit,
             clock=clock,
+            executor=executor,
         )
         made.append(store)
         return store
@@ -330,6 +340,82 @@ def test_close_waits_for_a_refresh_in_flight_and_caches_nothing_after(
     assert store.stats().cached == 0
     with pytest.raises(StoreClosedError):
         store.get("a")
+
+
+def test_a_refresh_ahead_reads_each_due_value_once_in_the_background_and_renews_it(
+    make_store: MakeStore, backend: ControlledBackend, clock: ManualClock
+) -> None:
+    executor = QueuedExecutor()
+    for name in ("a", "b"):
+        backend.write_external(name, f"{name}-v1")
+    store = make_store(ttl=100, refresh_ahead=0.2, executor=executor)
+    for name in ("a", "b"):
+        store.get(name)
+        backend.write_external(name, f"{name}-v2")
+    clock.advance(90)  # past both first refresh moments (drawn in [0, 90]), not expired
+    assert [store.get(n).value.reveal() for n in ("a", "b")] == ["a-v1", "b-v1"]
+    assert (backend.reads["a"], backend.reads["b"]) == (1, 1), "the refreshes wait their turn"
+    assert executor.run_all() == 2, "one background refresh for each due value"
+    assert (backend.reads["a"], backend.reads["b"]) == (2, 2)
+    assert [store.get(n).value.reveal() for n in ("a", "b")] == ["a-v2", "b-v2"]
+    assert (backend.reads["a"], backend.reads["b"]) == (2, 2), "the renewed values are cached"
+    stats = store.stats()
+    assert (stats.refreshes, stats.stale_served) == (2, 0)
+
+
+def test_a_read_at_the_very_moment_a_value_is_due_refreshes_it(
+    make_store: MakeStore, backend: ControlledBackend, clock: ManualClock
+) -> None:
+    executor = QueuedExecutor()
+    backend.write_external("a", "v1")
+    store = make_store(ttl=100, refresh_ahead=0.2, executor=executor)
+    store.get("a")
+    backend.write_external("a", "v2")
+    due = store._cache.entries["a"].refresh_at  # type: ignore[union-attr]  # drawn at random
+    clock.advance(due - clock.monotonic())
+    assert clock.monotonic() == due
+    assert store.get("a").value.reveal() == "v1"
+    assert executor.run_all() == 1, "a read at the refresh moment starts the refresh"
+    assert backend.reads["a"] == 2, "the refresh reads the backend (it is not yet renewed)"
+    assert store.get("a").value.reveal() == "v2"
+
+
+def test_a_background_refresh_is_retried_by_the_stores_retry_policy(
+    make_store: MakeStore, backend: ControlledBackend, clock: ManualClock
+) -> None:
+    executor = QueuedExecutor()
+    backend.write_external("a", "v1")
+    store = make_store(ttl=100, refresh_ahead=0.2, executor=executor,
+                       retry=RetryPolicy(max_attempts=2))
+    store.get("a")
+    backend.write_external("a", "v2")
+    clock.advance(90)
+    store.get("a")
+    backend.fail_next(1, UnavailableError)
+    assert executor.run_all() == 1
+    assert store.stats().retries == 1
+    assert store.get("a").value.reveal() == "v2", "the retried refresh renewed the value"
+    assert backend.reads["a"] == 3
+
+
+def test_a_failed_background_refresh_is_logged_by_name_and_error_type_only(
+    make_store: MakeStore, backend: ControlledBackend, clock: ManualClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    executor = QueuedExecutor()
+    value = canary("refresh")
+    backend.write_external("app/db", value)
+    store = make_store(ttl=100, refresh_ahead=0.2, executor=executor)
+    store.get("app/db")
+    clock.advance(90)
+    store.get("app/db")
+    backend.fail_next(1, PermissionDeniedError)
+    caplog.set_level(logging.DEBUG, logger="helium_secrets")
+    assert executor.run_all() == 1
+    messages = [r.getMessage() for r in caplog.records if r.name == "helium_secrets"]
+    assert "background refresh of 'app/db' failed: PermissionDeniedError" in messages
+    assert not [m for m in messages if value in m]
+    assert store.get("app/db").value.reveal() == value, "the cached value stays"
 
 
 # -- stale-if-error ------------------------------------------------------------------------

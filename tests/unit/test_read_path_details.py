@@ -4,7 +4,10 @@ about a missing name. Each test here was written for a mutant the older tests le
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import logging
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -12,8 +15,14 @@ import pytest
 from helium_secrets import AuditEvent, CachePolicy, PollPolicy, RetryPolicy, Secret, SecretStore
 from helium_secrets.backends._base import Classified, RawSecret
 from helium_secrets.backends.memory import MemoryBackend
-from helium_secrets.errors import ErrorCode, HeliumError, SecretNotFoundError, UnavailableError
-from tests.unit.clock import ManualClock
+from helium_secrets.errors import (
+    ErrorCode,
+    HeliumError,
+    PermissionDeniedError,
+    SecretNotFoundError,
+    UnavailableError,
+)
+from tests.unit.clock import TIMEOUT, ManualClock, QueuedExecutor, canary, wait_until
 from tests.unit.test_read_path import BatchBackend
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -182,6 +191,88 @@ def test_a_batch_call_that_breaks_fails_every_name_it_held(clock: ManualClock) -
         assert info.value.backend == "memory"
 
 
+def test_a_listener_that_reads_the_name_a_batch_announced_does_not_wait_on_the_batch(
+    batch_store: tuple[SecretStore, BatchBackend], clock: ManualClock
+) -> None:
+    store, backend = batch_store
+    reads: list[str] = []
+    with ThreadPoolExecutor(1) as pool:
+
+        def listener(old: Secret | None, new: Secret) -> None:
+            # The read runs in a thread of its own, so that one that waits on the batch (which
+            # answers its callers once the listeners return) is seen, not a deadlock.
+            reading = pool.submit(lambda: reads.append(store.refresh("a").value.reveal()))
+            wait_until(lambda: reading.done() or store.stats().coalesced > 0,
+                       "the listener's read ends or waits on the batch")
+
+        store.on_rotation("a", listener)
+        backend.write_external("a", "a-v2")
+        clock.advance(61)
+        assert store.get_many(["a", "b"])["a"].value.reveal() == "a-v2"
+    assert store.stats().coalesced == 0, "the listener's read waited on the batch"
+    assert reads == ["a-v2"]
+
+
+def test_a_batch_in_the_background_answers_and_caches_every_name(clock: ManualClock) -> None:
+    executor = QueuedExecutor()
+    backend = BatchBackend(clock)
+    for name in ("a", "b", "c"):
+        backend.write_external(name, f"{name}-v1")
+    with SecretStore(backend, clock=clock, cache=CachePolicy(ttl=60, refresh_ahead=0,
+                                                             stale_wait=0),
+                     poll=PollPolicy(interval=None), executor=executor) as store:
+        for name in ("a", "b", "c"):
+            store.get(name)  # one by one: only the batch in the background is under test
+            backend.write_external(name, f"{name}-v2")
+        clock.advance(61)  # expired, within stale_if_error: served stale, fetched behind
+        got = store.get_many(["a", "b", "c"])
+        assert {n: s.value.reveal() for n, s in got.items()} == {
+            "a": "a-v1", "b": "b-v1", "c": "c-v1"}
+        assert executor.run_all() == 1
+        got = store.get_many(["a", "b", "c"])
+        assert {n: s.value.reveal() for n, s in got.items()} == {
+            "a": "a-v2", "b": "b-v2", "c": "c-v2"}
+        assert len(backend.batches) == 1, "the background batch cached every name"
+        assert store.stats().stale_served == 3
+
+
+class InterruptedBatchBackend(BatchBackend):
+    """A batch call interrupted (a KeyboardInterrupt, a gevent timeout) once ``go`` is set."""
+
+    class Interrupt(BaseException):
+        pass
+
+    def __init__(self, clock: ManualClock) -> None:
+        super().__init__(clock)
+        self.entered, self.go = threading.Event(), threading.Event()
+
+    def get_many(self, names: Sequence[str]) -> dict[str, RawSecret | BaseException]:
+        self.entered.set()
+        assert self.go.wait(TIMEOUT)
+        raise self.Interrupt()
+
+
+def test_a_reader_waiting_on_an_interrupted_batch_reads_the_name_itself(
+    clock: ManualClock
+) -> None:
+    backend = InterruptedBatchBackend(clock)
+    backend.write_external("a", "a-v1")
+    with _store(backend, clock) as store, ThreadPoolExecutor(2) as pool:
+        batch = pool.submit(store.get_many, ["a", "b"])
+        assert backend.entered.wait(TIMEOUT)
+        single = pool.submit(store.get, "a")
+        try:  # the single read waits on the batch (or, a defect caught here, did not wait)
+            wait_until(lambda: store.stats().coalesced == 1 or single.done(),
+                       "the single read waits on the batch")
+            assert store.stats().coalesced == 1, "the single read did not wait on the batch"
+        finally:
+            backend.go.set()
+        with pytest.raises(InterruptedBatchBackend.Interrupt):
+            batch.result(TIMEOUT)
+        assert single.result(TIMEOUT).value.reveal() == "a-v1"
+    assert backend.reads["a"] == 1, "the single read read the name itself"
+
+
 # -- stale answers -------------------------------------------------------------------------
 
 
@@ -332,3 +423,66 @@ def test_an_answer_that_cannot_be_ordered_asks_for_a_confirming_read() -> None:
             threading.Event().wait(0.01)
         assert seen == [("v1", "v3"), ("v3", "v4")]
         assert backend.calls["get"] == reads + 1
+
+
+class OverlappingBackend(MemoryBackend):
+    """A fake whose next read, its answer in hand, lets ``during()`` run before it answers:
+    a call that begins and ends while the read is on its way back."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.during: Callable[[], object] | None = None
+
+    def get(self, name: str, version: str | None = None, label: str | None = None) -> RawSecret:
+        raw = super().get(name, version, label)
+        during, self.during = self.during, None
+        if during is not None:
+            during()
+        return raw
+
+
+def _unordered(retry: RetryPolicy) -> tuple[SecretStore, OverlappingBackend, QueuedExecutor,
+                                              list[tuple[str | None, str]]]:
+    """A store whose read of ``app/db`` answered a version it cannot order against its own
+    write that overlapped it (as in the test above, in one thread): the confirming read is
+    queued, not run."""
+    backend = OverlappingBackend()
+    executor = QueuedExecutor()
+    backend.write_external("app/db", "v1")
+    store = SecretStore(backend, clock=ManualClock(), poll=PollPolicy(interval=None),
+                        retry=retry, executor=executor)
+    seen: list[tuple[str | None, str]] = []
+    store.on_rotation("app/db", lambda old, new: seen.append(
+        (old.value.reveal() if old else None, new.value.reveal())))
+    backend.write_external("app/db", "v2")
+    backend.during = lambda: store.put("app/db", "v3")  # begins after the read, ends before
+    assert store.refresh("app/db").value.reveal() == "v2"
+    assert seen == [("v1", "v3")]
+    assert len(executor.queued) == 1, "a confirming read is asked for"
+    return store, backend, executor, seen
+
+
+def test_a_confirming_read_is_retried_by_the_stores_retry_policy() -> None:
+    store, backend, executor, seen = _unordered(RetryPolicy(max_attempts=2))
+    with store:
+        backend.write_external("app/db", "v4")
+        backend.fail_next(1, UnavailableError, operations=["get"])
+        assert executor.run_all() == 1
+        assert store.stats().retries == 1
+        assert seen == [("v1", "v3"), ("v3", "v4")]
+
+
+def test_a_failed_confirming_read_is_logged_by_name_and_error_type_only(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store, backend, executor, seen = _unordered(RetryPolicy.never())
+    with store:
+        value = canary("confirm")
+        backend.write_external("app/db", value)
+        backend.fail_next(1, PermissionDeniedError, operations=["get"])
+        caplog.set_level(logging.DEBUG, logger="helium_secrets")
+        assert executor.run_all() == 1
+        messages = [r.getMessage() for r in caplog.records if r.name == "helium_secrets"]
+        assert "confirming read of 'app/db' failed: PermissionDeniedError" in messages
+        assert not [m for m in messages if value in m]
+        assert seen == [("v1", "v3")], "nothing is announced from a failed read"
