@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 
 from helium_secrets import RetryPolicy, SecretStore, open_store
-from helium_secrets.backends.memory import PENDING, MemoryBackend
+from helium_secrets.backends.memory import PENDING, MemoryBackend, reset_shared, shared
 from helium_secrets.errors import (
     ConflictError,
     SecretNotFoundError,
@@ -285,6 +286,62 @@ def test_mem_urls_take_a_fake_name_but_no_path() -> None:
             open_store(url)
     for url in ("mem://", "mem:///", "mem://host", "mem://host/"):
         open_store(url).close()
+
+
+def _fresh_fake_name() -> str:
+    """A named fake's name that no other test, nor an earlier run in this process, has used:
+    named fakes live as long as the process (and a forked child inherits them)."""
+    return f"t-{uuid.uuid4().hex}"
+
+
+def test_a_named_fake_is_made_by_its_first_use_with_its_name_and_options() -> None:
+    name = _fresh_fake_name()
+    fake = shared(name, max_value_bytes=8)
+    assert fake.shared_name == name
+    assert repr(fake) == f"<MemoryBackend mem://{name} secrets=0>"
+    assert shared(name, max_value_bytes=99) is fake, "later calls get the same fake"
+    assert fake.options.max_value_bytes == 8
+    with open_store(f"mem://{name}") as store:
+        assert store.backend is fake
+
+
+def test_a_named_fake_url_takes_no_options() -> None:
+    name = _fresh_fake_name()
+    message = (r"^a named fake \(mem://NAME\) takes no options: "
+               r"the first shared\(NAME, \.\.\.\) call sets them$")
+    with pytest.raises(ValueError, match=message):
+        open_store(f"mem://{name}?max_value_bytes=3")
+    with pytest.raises(ValueError, match=message):
+        open_store(f"mem://{name}", max_value_bytes=3)
+
+
+def test_reset_shared_empties_the_named_fake_or_every_named_fake() -> None:
+    one, two = _fresh_fake_name(), _fresh_fake_name()
+    for name in (one, two):
+        shared(name).put("app/db", "x")
+    reset_shared(one)
+    assert list(shared(one).list_names()) == []
+    assert list(shared(two).list_names()) == ["app/db"], "another named fake is left alone"
+    reset_shared(_fresh_fake_name())  # a name never used: nothing to empty
+    assert list(shared(two).list_names()) == ["app/db"]
+    reset_shared()
+    assert list(shared(two).list_names()) == []
+
+
+def test_reset_forgets_secrets_faults_latency_and_call_counts(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = MemoryBackend()
+    backend.put("a", "1")
+    backend.fail_next(1)
+    backend.set_latency(0.25)
+    backend.reset()
+    slept: list[float] = []
+    monkeypatch.setattr("helium_secrets.backends.memory.time.sleep", slept.append)
+    assert backend.calls == {}
+    with pytest.raises(SecretNotFoundError):
+        backend.get("a")  # no fault left: the secret is gone
+    assert slept == [], "no latency left"
+    assert backend.calls == {"get": 1}
 
 
 def test_the_fake_stamps_versions_in_utc_and_can_be_slowed(monkeypatch: pytest.MonkeyPatch) -> None:

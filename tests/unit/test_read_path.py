@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from typing import ParamSpec, TypeVar
 
 import pytest
 
@@ -21,6 +22,9 @@ from helium_secrets.errors import (
     UnavailableError,
 )
 from tests.unit.clock import TIMEOUT, ControlledBackend, Hold, ManualClock, wait_until
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class BatchBackend(ControlledBackend):
@@ -104,6 +108,24 @@ def test_get_many_joins_a_read_in_flight_instead_of_fetching_it_again(
         assert single.result(TIMEOUT).version == got["a"].version
     assert backend.batches == [["b", "c"]], "a was coalesced onto the get in flight"
     assert store.stats().coalesced == 1
+
+
+def test_get_many_counts_the_reads_it_joined_on_top_of_earlier_ones(
+    store: SecretStore, backend: BatchBackend
+) -> None:
+    hold = backend.hold("a")
+    with ThreadPoolExecutor(2) as pool:
+        single = pool.submit(store.get, "a")
+        hold.wait_entered()
+        batch = pool.submit(store.get_many, ["a", "b"])
+        try:
+            wait_until(lambda: store.stats().coalesced == 1, "the batch joins the read of a")
+        finally:
+            hold.release()
+        assert batch.result(TIMEOUT)["a"].version == single.result(TIMEOUT).version
+    store.get_many(["c"])  # nothing in flight to join
+    stats = store.stats()
+    assert (stats.coalesced, stats.misses) == (1, 3), "the counts go on from the earlier reads"
 
 
 def test_get_many_batches_by_the_declared_size(store: SecretStore, backend: BatchBackend) -> None:
@@ -197,6 +219,46 @@ def test_a_reader_interrupted_while_fetching_for_others_does_not_strand_them(
             leader.result(TIMEOUT)
         follower.result(TIMEOUT)
     assert results == ["a-v1"], "the follower fetched again instead of inheriting the interrupt"
+
+
+def test_a_batch_waiting_on_an_interrupted_read_reads_that_name_again(
+    backend: BatchBackend, clock: ManualClock
+) -> None:
+    class Interrupt(BaseException):  # a KeyboardInterrupt, a gevent timeout
+        pass
+
+    original = backend.get
+    entered, go = threading.Event(), threading.Event()
+
+    def get(name: str, version: str | None = None, label: str | None = None) -> RawSecret:
+        if name == "a" and not entered.is_set():  # interrupted while the batch waits on it
+            entered.set()
+            assert go.wait(TIMEOUT)
+            raise Interrupt()
+        return original(name, version, label)
+
+    backend.get = get  # type: ignore[method-assign]
+    with SecretStore(backend, clock=clock, cache=CachePolicy(ttl=60, refresh_ahead=0),
+                     poll=PollPolicy(interval=None), retry=RetryPolicy(max_attempts=2)) as store, \
+            ThreadPoolExecutor(2) as pool:
+        store.get("b")  # cached: the batch has only the read of a to wait for
+        leader = pool.submit(store.get, "a")
+        assert entered.wait(TIMEOUT)
+        batch = pool.submit(store.get_many, ["a", "b"])
+        try:
+            wait_until(lambda: store.stats().coalesced == 1 or batch.done(),
+                       "the batch waits on the read of a")
+            assert store.stats().coalesced == 1, "the batch fetched a on its own"
+            # The batch's own read of a fails once: the batch's retry policy covers it.
+            backend.fail_next(1, UnavailableError, operations=["get"])
+        finally:
+            go.set()
+        with pytest.raises(Interrupt):
+            leader.result(TIMEOUT)
+        got = batch.result(TIMEOUT)
+        assert {n: s.value.reveal() for n, s in got.items()} == {"a": "a-v1", "b": "b-v1"}
+        assert store.stats().retries == 1
+    assert backend.batches == [], "a was read again on its own, b came from the cache"
 
 
 def test_a_silent_backend_costs_a_batch_reader_of_cached_values_at_most_the_stale_wait(
@@ -298,3 +360,87 @@ def test_open_store_passes_the_executor_to_the_store() -> None:
     with open_store("mem://", executor=executor) as store:
         assert store._reads._tasks._executor is executor
     executor.shutdown()
+
+
+class _InlineExecutor(Executor):
+    """An executor of the caller's that runs each job at once, in the thread that submits it
+    (as a simulation's does), and counts the jobs: a background fetch is over when the store's
+    call to ``submit`` returns, so what the reader then gets does not depend on timing."""
+
+    def __init__(self) -> None:
+        self.jobs = 0
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        self.jobs += 1
+        future: Future[T] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as exc:  # kept in the future, as a pool's worker would
+            future.set_exception(exc)
+        return future
+
+
+def _inline_store(backend: BatchBackend, clock: ManualClock, executor: Executor,
+                  retry: RetryPolicy) -> SecretStore:
+    # A short stale wait: a reader whose fetch never answers gets its stale value at once.
+    return SecretStore(backend, clock=clock, executor=executor, retry=retry,
+                       cache=CachePolicy(ttl=60, refresh_ahead=0, stale_wait=0.05),
+                       poll=PollPolicy(interval=None))
+
+
+def test_a_batch_of_expired_values_is_fetched_in_the_background_in_batches_of_its_size(
+    backend: BatchBackend, clock: ManualClock
+) -> None:
+    names = ["a", "b", "c", "d"]
+    backend.write_external("d", "d-v1")
+    executor = _InlineExecutor()
+    with _inline_store(backend, clock, executor, RetryPolicy(max_attempts=2)) as store:
+        for name in names:
+            store.get(name)
+        clock.advance(61)  # all expired, within stale_if_error
+        for name in names:
+            backend.write_external(name, f"{name}-v2")
+        got = store.get_many(names)
+        assert {n: s.value.reveal() for n, s in got.items()} == {n: f"{n}-v2" for n in names}
+        assert executor.jobs == 2, "each batch of expired values was fetched in the background"
+        assert backend.batches == [["a", "b", "c"], ["d"]]
+        assert store.stats().stale_served == 0
+        # Without a cached value to fall back on, the batch is fetched in the caller's thread.
+        backend.write_external("e", "e-v1")
+        assert store.get_many(["e"])["e"].value.reveal() == "e-v1"
+        assert executor.jobs == 2
+        assert backend.batches[2:] == [["e"]]
+
+
+def test_a_background_batch_that_fails_transiently_is_retried_by_the_stores_policy(
+    backend: BatchBackend, clock: ManualClock
+) -> None:
+    executor = _InlineExecutor()
+    with _inline_store(backend, clock, executor, RetryPolicy(max_attempts=2)) as store:
+        store.get("a")
+        store.get("b")
+        clock.advance(61)
+        backend.write_external("a", "a-v2")
+        backend.fail_next(1, UnavailableError, operations=["get_many"])
+        got = store.get_many(["a", "b"])
+        assert {n: s.value.reveal() for n, s in got.items()} == {"a": "a-v2", "b": "b-v1"}
+        stats = store.stats()
+        assert (executor.jobs, stats.retries, stats.stale_served) == (1, 1, 0)
+
+
+def test_a_batch_that_serves_stale_values_audits_each_name_with_its_version_and_why(
+    backend: BatchBackend, clock: ManualClock
+) -> None:
+    executor = _InlineExecutor()
+    with _inline_store(backend, clock, executor, RetryPolicy.never()) as store:
+        store.get("a")
+        store.get("b")
+        events: list[AuditEvent] = []
+        store.add_audit_hook(events.append)
+        clock.advance(61)
+        backend.fail_next(1, UnavailableError, operations=["get_many"])
+        got = store.get_many(["a", "b"])
+        assert {n: s.value.reveal() for n, s in got.items()} == {"a": "a-v1", "b": "b-v1"}
+        stale = [(e.name, e.version, e.detail, e.outcome) for e in events if e.cache == "stale"]
+        assert stale == [("a", "1", "unavailable", "ok"), ("b", "1", "unavailable", "ok")]
+        assert store.stats().stale_served == 2
