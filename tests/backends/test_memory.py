@@ -246,6 +246,18 @@ def test_the_fake_declares_what_it_does() -> None:
     assert (caps.batch_get, caps.binary, caps.versions, caps.labels, caps.version_probe,
             caps.idempotent_put, caps.check_and_set, caps.staging, caps.read_only) == (
         0, True, True, True, True, True, True, True, False)
+    assert caps.managed_labels == frozenset({PENDING}), "copy leaves a staged mark out"
+
+
+def test_a_fresh_fake_is_unnamed_and_adds_no_latency(monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = MemoryBackend()
+    assert backend.shared_name is None
+    assert repr(backend) == "<MemoryBackend mem:// secrets=0>"
+    slept: list[float] = []
+    monkeypatch.setattr("helium_secrets.backends.memory.time.sleep", slept.append)
+    backend.put("a", "1")
+    assert backend.get("a").value == "1"
+    assert slept == []
 
 
 def test_labels_and_staging_on_the_fake() -> None:

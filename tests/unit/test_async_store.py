@@ -15,11 +15,23 @@ from typing import Any, TypeVar
 
 import pytest
 
-from helium_secrets import AsyncSecretStore, PollPolicy, Secret, SecretStore, open_async_store
+from helium_secrets import (
+    AsyncSecretStore,
+    PollPolicy,
+    RetryPolicy,
+    Secret,
+    SecretStore,
+    open_async_store,
+)
 from helium_secrets.backends.aio import AsyncMemoryBackend, DirectBackend, ThreadedBackend
 from helium_secrets.backends.memory import MemoryBackend
-from helium_secrets.errors import SecretNotFoundError, StoreClosedError, UnavailableError
-from helium_secrets.testing import BackendHarness
+from helium_secrets.errors import (
+    SecretNotFoundError,
+    StoreClosedError,
+    ThrottledError,
+    UnavailableError,
+)
+from helium_secrets.testing import BackendHarness, ManualClock
 
 T = TypeVar("T")
 
@@ -392,5 +404,38 @@ def test_a_read_with_a_per_call_ttl_waits_for_the_fresh_answer_as_the_sync_one_d
             backend.gate.set()
             assert (await read).value.reveal() == "rotated", "not the cached value"
             assert (await store.stats()).stale_served == 0
+
+    run(main())
+
+
+def test_max_attempts_counts_the_first_attempt_on_the_async_twin_too() -> None:
+    async def main() -> None:
+        fake = MemoryBackend()
+        fake.write_external("app/db", "one")
+        fake.fail_next(3, UnavailableError)
+        quick = RetryPolicy(max_attempts=3, initial_backoff=0, max_backoff=0)
+        async with AsyncSecretStore(AsyncMemoryBackend.wrap(fake), retry=quick,
+                                    clock=ManualClock()) as store:
+            with pytest.raises(UnavailableError):
+                await store.get("app/db")  # three attempts, all failed
+            assert fake.calls["get"] == 3
+            assert (await store.stats()).retries == 2
+
+    run(main())
+
+
+def test_the_async_twins_retry_waits_on_the_stores_clock() -> None:
+    async def main() -> None:
+        clock = ManualClock()
+        fake = MemoryBackend()
+        fake.write_external("app/db", "one")
+        fake.fail_next(1, ThrottledError("slow down", retry_after=0.25))
+        no_jitter = RetryPolicy(initial_backoff=0, max_backoff=0)
+        async with AsyncSecretStore(AsyncMemoryBackend.wrap(fake), retry=no_jitter,
+                                    clock=clock) as store:
+            assert (await store.get("app/db")).value.reveal() == "one"
+            assert clock.sleeps == [0.25], "the service's hint, waited on the store's clock"
+            assert clock.monotonic() == 1000.25
+            assert fake.calls["get"] == 2
 
     run(main())

@@ -629,6 +629,31 @@ def test_the_cache_keeps_at_most_max_entries_dropping_the_one_fetched_longest_ag
     assert store.stats().evictions == 2
 
 
+class _EvictedMeanwhile(str):
+    """A name whose entry another thread evicts just as this one is about to (simulated: the
+    next hash of the name, which the eviction's ``pop`` makes, takes the entry out first)."""
+
+    cache: SecretCache | None = None
+
+    def __hash__(self) -> int:
+        cache, self.cache = self.cache, None
+        if cache is not None:
+            del cache.entries[str(self)]
+        return str.__hash__(self)
+
+
+def test_an_eviction_that_loses_a_race_still_caches_the_new_value() -> None:
+    cache = SecretCache(CachePolicy(max_entries=1))
+    old = _EvictedMeanwhile("old")
+    cache.put(old, Secret(name="old", value=SecretValue(canary("old")), version="1"), now=0.0)
+    old.cache = cache
+    new = Secret(name="new", value=SecretValue(canary("new")), version="1")
+    cache.put("new", new, now=1.0)
+    assert list(cache.entries) == ["new"]
+    assert cache.entries["new"].secret is new
+    assert cache.evictions == 0, "the other thread evicted it"
+
+
 def test_refresh_bypasses_the_cache_once(
     make_store: MakeStore, backend: ControlledBackend
 ) -> None:
@@ -829,6 +854,19 @@ def test_a_refresh_held_back_keeps_its_place_in_the_cycle() -> None:
     assert cache.entries["a"].refresh_at == early + 85.0
     cache.put("a", secret, now=early + 85.0 + 200.0)  # a whole period lost: no place to keep
     assert cache.entries["a"].refresh_at <= early + 85.0 + 200.0 + 85.0
+
+
+def test_a_refresh_exactly_one_period_late_has_lost_its_place_in_the_cycle() -> None:
+    # One period late is a whole period lost: the next refresh is at a random moment of the
+    # period from now (half of it here), not due at once again.
+    policy = CachePolicy(ttl=100, refresh_ahead=0.2)
+    secret = Secret(name="a", value=SecretValue(canary("fleet")), version="1")
+    cache = SecretCache(policy, rng=_constant(0.5))  # periods of 85 s
+    cache.put("a", secret, now=0.0)
+    due = cache.entries["a"].refresh_at
+    assert due == 42.5
+    cache.put("a", secret, now=due + 85.0)
+    assert cache.entries["a"].refresh_at == due + 85.0 + 42.5
 
 
 def test_without_refresh_ahead_a_value_is_refreshed_at_expiry_only() -> None:

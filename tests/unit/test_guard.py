@@ -11,9 +11,12 @@ from typing import Any
 import pytest
 
 from helium_secrets import AuditEvent, CachePolicy, GuardPolicy, PollPolicy, RetryPolicy, SecretStore
+from helium_secrets.backends._base import Classified
 from helium_secrets.errors import (
+    ErrorCode,
     PermissionDeniedError,
     SecretNotFoundError,
+    ThrottledError,
     UnavailableError,
 )
 from helium_secrets.layers.guard import FailFastGuard
@@ -314,3 +317,29 @@ def test_a_threshold_of_1_trips_at_the_first_failure_also_after_a_fork() -> None
     assert guard.admit(110.0) == 0.0  # one at a time
     guard.record_success()
     assert not guard.is_open and guard.admit(111.0) is None
+
+
+def test_a_failure_in_flight_that_trips_the_guard_as_the_hint_ends_keeps_the_hints_reason(
+    make_store: MakeStore, backend: ControlledBackend
+) -> None:
+    # The guard trips (threshold 2) on an attempt that was at the backend while another
+    # call's answer asked for a pause as long as the cool-down: the pause is the service's.
+    store = make_store(guard=GuardPolicy(threshold=2, cooldown=10.0))
+    hold = backend.hold("a")
+    with ThreadPoolExecutor(1) as pool:
+        in_flight = pool.submit(store.get, "a")
+        try:
+            hold.wait_entered()
+            backend.fail_next(1, Classified(ErrorCode.THROTTLED, "throttled", retry_after=10.0))
+            with pytest.raises(ThrottledError):
+                store.get("b")
+            backend.fail_next(1)
+        finally:
+            hold.release()
+        with pytest.raises(UnavailableError, match="^unavailable"):
+            in_flight.result(TIMEOUT)
+    assert store.stats().guard_trips == 1
+    with pytest.raises(UnavailableError) as info:
+        store.get("b")
+    assert str(info.value).startswith(
+        "calls to the backend are paused for 10.0s as the service asked (Retry-After)")

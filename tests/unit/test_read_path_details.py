@@ -111,6 +111,26 @@ def test_a_probe_of_a_secret_created_again_drops_the_cached_value(clock: ManualC
         assert store.get("a").value.reveal() == "second"
 
 
+class BareIdProbe(MemoryBackend):
+    """A probe that answers the version id alone (as :class:`Backend` allows), no creation time."""
+
+    def current_version(self, name: str) -> str:  # type: ignore[override]
+        return super().current_version(name).version
+
+
+def test_a_probe_answering_a_bare_version_id_is_compared_by_that_id(clock: ManualClock) -> None:
+    backend = BareIdProbe()
+    backend.write_external("a", "v1")
+    with _store(backend, clock) as store:
+        store.get("a")
+        assert store.current_version("a") == "1"
+        store.get("a")
+        assert backend.calls["get"] == 1, "the cached value was dropped for nothing"
+        backend.write_external("a", "v2")
+        assert store.current_version("a") == "2"
+        assert store.get("a").value.reveal() == "v2"
+
+
 # -- batches -------------------------------------------------------------------------------
 
 

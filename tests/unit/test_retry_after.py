@@ -352,3 +352,65 @@ def test_max_retry_after_may_be_zero_or_a_fraction_of_a_second() -> None:
     assert guard.record_failure(100.0, retry_after=10.0) is True
     assert guard.admit(100.25) == 0.25
     assert guard.admit(100.5) is None
+
+
+# -- what a refusal says, and hints at the edges ---------------------------------------------
+
+
+def test_a_hint_under_a_second_pauses_the_store_too(clock: ManualClock) -> None:
+    service = ThrottlingService(clock, storm_for=0.5, hint=0.5)
+    service.write_external("y", "v")
+    with SecretStore(service, clock=clock, retry=ONE_ATTEMPT,
+                     poll=PollPolicy(interval=None)) as store:
+        clock.advance(STORM_AT - clock.monotonic())
+        with pytest.raises(ThrottledError):
+            store.get("y")
+        clock.advance(0.25)
+        assert _refused(lambda: store.get("y")).retry_after == pytest.approx(0.25)
+        assert service.arrived_between(STORM_AT, STORM_AT + 0.5) == []
+        clock.advance(0.25)
+        assert store.get("y").value.reveal() == "v"
+
+
+@pytest.mark.parametrize("guard", [
+    GuardPolicy(threshold=5, cooldown=30.0),  # the hint alone, shorter than the cool-down
+    GuardPolicy(threshold=1, cooldown=5.0),  # tripped, and the hint holds it open longer
+])
+def test_a_refusal_during_a_hint_says_the_service_asked_for_it(
+    make_store: MakeStore, clock: ManualClock, guard: GuardPolicy
+) -> None:
+    store = make_store(guard=guard, retry=ONE_ATTEMPT)
+    _throttle(store, clock)
+    clock.advance(1.0)
+    refused = _refused(lambda: store.get("y"))
+    assert str(refused).startswith(
+        "calls to the backend are paused for 9.0s as the service asked (Retry-After)")
+
+
+def test_a_refusal_during_a_cooldown_longer_than_the_hint_says_it_follows_failures(
+    make_store: MakeStore, clock: ManualClock
+) -> None:
+    store = make_store(guard=GuardPolicy(threshold=1, cooldown=30.0), retry=ONE_ATTEMPT)
+    _throttle(store, clock)
+    clock.advance(1.0)
+    refused = _refused(lambda: store.get("y"))
+    assert str(refused).startswith(
+        "calls to the backend are paused for 29.0s after repeated failures")
+
+
+def test_a_hint_of_exactly_max_retry_after_is_not_cut_and_not_warned_about(
+    clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    service = ThrottlingService(clock, storm_for=1.0, hint=60.0)
+    service.write_external("y", "v")
+    with SecretStore(service, clock=clock, guard=GuardPolicy(max_retry_after=60.0),
+                     retry=ONE_ATTEMPT, poll=PollPolicy(interval=None)) as store:
+        clock.advance(STORM_AT - clock.monotonic())
+        with (caplog.at_level(logging.WARNING, logger="helium_secrets"),
+              pytest.raises(ThrottledError)):
+            store.get("y")
+        assert caplog.records == []
+        clock.advance(59.0)
+        assert _refused(lambda: store.get("y")).retry_after == pytest.approx(1.0)
+        clock.advance(1.0)
+        assert store.get("y").value.reveal() == "v"
