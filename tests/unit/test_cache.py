@@ -629,31 +629,6 @@ def test_the_cache_keeps_at_most_max_entries_dropping_the_one_fetched_longest_ag
     assert store.stats().evictions == 2
 
 
-class _EvictedMeanwhile(str):
-    """A name whose entry another thread evicts just as this one is about to (simulated: the
-    next hash of the name, which the eviction's ``pop`` makes, takes the entry out first)."""
-
-    cache: SecretCache | None = None
-
-    def __hash__(self) -> int:
-        cache, self.cache = self.cache, None
-        if cache is not None:
-            del cache.entries[str(self)]
-        return str.__hash__(self)
-
-
-def test_an_eviction_that_loses_a_race_still_caches_the_new_value() -> None:
-    cache = SecretCache(CachePolicy(max_entries=1))
-    old = _EvictedMeanwhile("old")
-    cache.put(old, Secret(name="old", value=SecretValue(canary("old")), version="1"), now=0.0)
-    old.cache = cache
-    new = Secret(name="new", value=SecretValue(canary("new")), version="1")
-    cache.put("new", new, now=1.0)
-    assert list(cache.entries) == ["new"]
-    assert cache.entries["new"].secret is new
-    assert cache.evictions == 0, "the other thread evicted it"
-
-
 def test_refresh_bypasses_the_cache_once(
     make_store: MakeStore, backend: ControlledBackend
 ) -> None:
