@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
 from typing import ParamSpec, TypeVar
 
 import pytest
@@ -184,6 +184,42 @@ def test_a_silent_backend_costs_a_reader_of_a_cached_value_at_most_the_stale_wai
             hold.release()  # the answer comes late (it reads v2 now), and fills the cache
         wait_until(lambda: store.get("a").version == "2", "the late answer is cached")
         assert backend.reads["a"] == 2, "the readers meanwhile joined the fetch in flight"
+
+
+def test_a_per_call_ttl_waits_for_its_own_fetch_past_the_stale_wait(
+    backend: BatchBackend, clock: ManualClock
+) -> None:
+    """``get(name, ttl=...)`` asks for a value no older than that: its fetch runs in the
+    caller, to the end, and the expired value only covers a failure, never the stale wait."""
+    policy = CachePolicy(ttl=60, refresh_ahead=0, stale_if_error=600, stale_wait=0.01)
+    with SecretStore(backend, clock=clock, cache=policy, poll=PollPolicy(interval=None)) as store, \
+            ThreadPoolExecutor(1) as pool:
+        store.get("a")
+        clock.advance(61)
+        backend.write_external("a", "a-v2")
+        hold = backend.hold("a")
+        fresh = pool.submit(store.get, "a", ttl=0)
+        hold.wait_entered()
+        try:
+            done, _ = wait([fresh], timeout=0.3)  # thirty times the stale wait
+            assert not done, "the caller was served the expired value instead of waiting"
+        finally:
+            hold.release()
+        assert fresh.result(TIMEOUT).value.reveal() == "a-v2"
+        assert store.stats().stale_served == 0
+
+
+def test_hits_are_counted_and_audited_one_by_one(backend: BatchBackend,
+                                                 clock: ManualClock) -> None:
+    events: list[AuditEvent] = []
+    with SecretStore(backend, clock=clock, cache=CachePolicy(ttl=60, refresh_ahead=0),
+                     poll=PollPolicy(interval=None), audit=(events.append,)) as store:
+        for _ in range(3):
+            store.get("a")
+        assert (store.stats().misses, store.stats().hits) == (1, 2)
+    hits = [event for event in events if event.cache == "hit"]
+    assert [(event.name, event.version, event.latency_s, event.attempts) for event in hits] == [
+        ("a", "1", 0.0, 0), ("a", "1", 0.0, 0)]
 
 
 def test_a_reader_interrupted_while_fetching_for_others_does_not_strand_them(
