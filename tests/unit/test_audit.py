@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
 
-from helium_secrets import AuditEvent, logging_hook
+from helium_secrets import AuditEvent, SecretStore, logging_hook
+from helium_secrets.backends.memory import MemoryBackend
 
 
 def event(**changes: object) -> AuditEvent:
@@ -38,3 +40,27 @@ def test_nothing_is_formatted_below_the_level(caplog: pytest.LogCaptureFixture) 
     with caplog.at_level(logging.WARNING, logger="tests.audit.quiet"):
         logging_hook(logger)(event())  # INFO by default
     assert caplog.records == []
+
+
+def test_a_failing_hook_is_logged_by_its_repr_and_error_type_and_the_others_still_run(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    seen: list[AuditEvent] = []
+
+    class Broken:
+        def __repr__(self) -> str:
+            return "<Broken hook>"
+
+        def __call__(self, event: AuditEvent) -> None:
+            raise ValueError(f"cannot ship {event.name}")
+
+    before = time.time()
+    with SecretStore(MemoryBackend(), audit=(Broken(), seen.append)) as store, \
+            caplog.at_level(logging.WARNING, logger="helium_secrets"):
+        store.put("app/db", "canary-audit-hook-0123")
+    after = time.time()
+    assert [record.getMessage() for record in caplog.records] == [
+        "audit hook <Broken hook> failed: ValueError"]
+    assert [event.operation for event in seen] == ["put"]
+    assert before <= seen[0].timestamp <= after
+
