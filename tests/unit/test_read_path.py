@@ -13,6 +13,7 @@ import pytest
 
 from helium_secrets import AuditEvent, CachePolicy, GuardPolicy, PollPolicy, RetryPolicy, SecretStore
 from helium_secrets.backends._base import Classified, RawSecret
+from helium_secrets.backends.memory import MemoryBackend
 from helium_secrets.errors import (
     ConflictError,
     ErrorCode,
@@ -20,6 +21,7 @@ from helium_secrets.errors import (
     PermissionDeniedError,
     SecretNotFoundError,
     UnavailableError,
+    VersionNotFoundError,
 )
 from tests.unit.clock import TIMEOUT, ControlledBackend, Hold, ManualClock, wait_until
 
@@ -220,6 +222,89 @@ def test_hits_are_counted_and_audited_one_by_one(backend: BatchBackend,
     hits = [event for event in events if event.cache == "hit"]
     assert [(event.name, event.version, event.latency_s, event.attempts) for event in hits] == [
         ("a", "1", 0.0, 0), ("a", "1", 0.0, 0)]
+
+
+def test_a_reader_who_comes_after_the_stale_wait_ran_out_is_served_at_once(
+    backend: BatchBackend, clock: ManualClock
+) -> None:
+    """The stale wait counts from the start of the fetch, not from each reader's arrival: one
+    who comes when it has run out gets the cached value at once, audited as stale because the
+    backend is slow."""
+    events: list[AuditEvent] = []
+    policy = CachePolicy(ttl=60, refresh_ahead=0, stale_wait=30)
+    with SecretStore(backend, clock=clock, cache=policy, poll=PollPolicy(interval=None),
+                     audit=(events.append,)) as store, ThreadPoolExecutor(2) as pool:
+        store.get("a")
+        clock.advance(61)
+        hold = backend.hold("a")
+        try:
+            first = pool.submit(store.get, "a")  # starts the fetch, waits (30 s of real time)
+            hold.wait_entered()
+            clock.advance(31)  # the fetch has now run longer than the stale wait
+            late = pool.submit(store.get, "a")
+            assert late.result(timeout=10).value.reveal() == "a-v1", "the late reader waited"
+        finally:
+            hold.release()
+        assert first.result(TIMEOUT).version == "1"
+    stale = [(event.name, event.version, event.cache, event.detail) for event in events
+             if event.cache == "stale"]
+    assert stale == [("a", "1", "stale", "the backend is slow")]
+
+
+def test_only_a_read_of_the_current_version_through_the_cache_is_audited_as_a_miss(
+    backend: BatchBackend, clock: ManualClock
+) -> None:
+    events: list[AuditEvent] = []
+    with SecretStore(backend, clock=clock, cache=CachePolicy(ttl=60, refresh_ahead=0),
+                     poll=PollPolicy(interval=None), audit=(events.append,)) as cached:
+        cached.get("a")
+        cached.get("a", "1")
+    with SecretStore(backend, clock=clock, cache=None, poll=PollPolicy(interval=None),
+                     audit=(events.append,)) as uncached:
+        uncached.get("a")
+    assert [(event.version, event.cache) for event in events] == [
+        ("1", "miss"), ("1", None), ("1", None)]
+
+
+class _NotFoundAlike(MemoryBackend):
+    """A service that answers a missing version or label as it answers a missing secret."""
+
+    def get(self, name: str, version: str | None = None, label: str | None = None) -> RawSecret:
+        try:
+            return super().get(name, version, label)
+        except VersionNotFoundError as exc:
+            raise SecretNotFoundError("not found", backend=self.name, name=name) from exc
+
+
+@pytest.mark.parametrize(("version", "label", "message"), [
+    ("9", None, "no such version"), (None, "nope", "no such label"),
+])
+def test_a_missing_version_or_label_of_a_secret_that_exists_says_which(
+    version: str | None, label: str | None, message: str
+) -> None:
+    backend = _NotFoundAlike()
+    backend.write_external("a", "a-v1")
+    with (SecretStore(backend, poll=PollPolicy(interval=None)) as store,
+          pytest.raises(VersionNotFoundError) as info):
+        store.get("a", version, label=label)
+    assert info.value.message == message
+
+
+def test_a_background_fetch_that_answers_in_time_audits_no_coalesced_read(
+    backend: BatchBackend, clock: ManualClock
+) -> None:
+    """A reader of an expired value who started the fetch (in the background) and got its
+    answer within the stale wait is its fetch's caller, not a reader who joined another's."""
+    events: list[AuditEvent] = []
+    policy = CachePolicy(ttl=60, refresh_ahead=0, stale_wait=30)
+    with SecretStore(backend, clock=clock, cache=policy, poll=PollPolicy(interval=None),
+                     audit=(events.append,)) as store:
+        store.get("a")
+        clock.advance(61)
+        backend.write_external("a", "a-v2")
+        assert store.get("a").value.reveal() == "a-v2"
+        assert store.stats().coalesced == 0
+    assert [event.cache for event in events] == ["miss", "miss"]
 
 
 def test_a_reader_interrupted_while_fetching_for_others_does_not_strand_them(
