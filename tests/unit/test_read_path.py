@@ -309,6 +309,32 @@ def test_a_background_fetch_that_answers_in_time_audits_no_coalesced_read(
     assert [event.cache for event in events] == ["miss", "miss"]
 
 
+@pytest.mark.parametrize("fails", [False, True], ids=["answer", "error"])
+def test_a_reader_who_joined_another_ones_fetch_is_audited_as_coalesced(
+    backend: BatchBackend, clock: ManualClock, fails: bool
+) -> None:
+    events: list[AuditEvent] = []
+    with (SecretStore(backend, clock=clock, cache=CachePolicy(ttl=60, refresh_ahead=0),
+                      poll=PollPolicy(interval=None), retry=RetryPolicy.never(),
+                      audit=(events.append,)) as store,
+          ThreadPoolExecutor(2) as pool):
+        hold = backend.hold("a")
+        leader = pool.submit(store.get, "a")
+        hold.wait_entered()
+        follower = pool.submit(store.get, "a")
+        wait_until(lambda: store.stats().coalesced == 1, "the second reader joins the first")
+        if fails:
+            backend.fail_next(1, PermissionDeniedError)
+        hold.release()
+        wait([leader, follower], timeout=TIMEOUT)
+    joined = [event for event in events if event.cache == "coalesced"]
+    assert [(event.operation, event.name, event.version, event.outcome, event.error_code,
+             event.attempts) for event in joined] == [
+        ("get", "a", None, "error", "permission_denied", 0) if fails
+        else ("get", "a", "1", "ok", None, 0)]
+    assert 0 <= joined[0].latency_s < TIMEOUT  # the wait, not a clock reading
+
+
 def test_a_reader_interrupted_while_fetching_for_others_does_not_strand_them(
     backend: BatchBackend, clock: ManualClock
 ) -> None:
