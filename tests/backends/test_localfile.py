@@ -450,8 +450,9 @@ def test_staged_rotation_rolls_back_and_destroys_the_value(root: Path) -> None:
         assert store.get("db").value.reveal() == "one"
         states = {v.version: v.state for v in store.versions("db")}
         assert states == {"1": "enabled", info.value.version: "destroyed"}
-        with pytest.raises(VersionNotFoundError):
+        with pytest.raises(VersionNotFoundError) as gone:
             store.get("db", info.value.version)
+        assert gone.value.message == "version is destroyed"
     # The discarded value is gone from the (decrypted) document, not just hidden.
     from helium_secrets.backends.localfile.envelope import open_file
 
