@@ -1431,3 +1431,16 @@ def test_reading_a_store_that_does_not_exist_creates_nothing(root: Path) -> None
         backend.get("b")
     with pytest.raises(VersionNotFoundError, match="^no such version or label$"):
         backend.get("a", label="blue")
+
+
+def test_metadata_shaped_like_a_version_comes_back_as_text(root: Path) -> None:
+    """The envelope keeps every version's value in a SecretValue as it loads a document; user
+    metadata with the same two keys ("type", "value") stays plain text."""
+    metadata = {"type": "postgres", "value": "primary"}
+    with no_retry_store(LocalFileBackend(root, key=KEY)) as store:
+        store.put("db", "one", metadata=metadata)
+    with no_retry_store(LocalFileBackend(root, key=KEY)) as store:  # read from disk
+        read = store.get("db").metadata
+    assert dict(read) == metadata
+    assert all(type(value) is str for value in read.values())
+

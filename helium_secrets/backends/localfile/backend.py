@@ -405,8 +405,16 @@ class LocalFileBackend(BackendBase):
             version=info.version,
             labels=info.labels,
             created_at=info.created_at,
-            metadata=MappingProxyType(dict(doc.get("metadata", {}))),
+            metadata=MappingProxyType(self._metadata(doc)),
         )
+
+    @staticmethod
+    def _metadata(doc: Mapping[str, Any]) -> dict[str, str]:
+        # The envelope wraps the "value" of any object with a "type" as it loads a document
+        # (that is how it keeps version values out of plain sight): metadata with both keys
+        # gets wrapped too, and metadata values are plain text.
+        return {key: value.reveal() if isinstance(value, SecretValue) else value
+                for key, value in doc.get("metadata", {}).items()}
 
     # -- documents -------------------------------------------------------------------------
 
