@@ -376,6 +376,22 @@ def test_a_lost_check_and_set_answer_returns_what_landed(
     assert store.stats().backend_calls == sum(backend.calls.values())
 
 
+def test_an_emulated_check_and_set_of_the_same_value_writes_a_new_version(
+    emulated: tuple[ScriptedBackend, SecretStore]
+) -> None:
+    """Only a retry looks for an earlier attempt that landed: a first attempt that finds the
+    value it writes already current still writes (a rotation to the same value is a new
+    version), with one read to compare and one write."""
+    backend, store = emulated
+    first = store.put("db", "same")
+    calls = store.stats().backend_calls
+    second = store.put("db", "same", expected_version=first.version)
+    assert second.version != first.version
+    assert store.refresh("db").version == second.version
+    assert store.stats().backend_calls - calls == 3  # compare, write, and the refresh
+    assert store.stats().backend_calls == sum(backend.calls.values())
+
+
 @pytest.mark.parametrize("guard", ["create_only", "expected_version"])
 def test_a_check_and_set_put_that_failed_before_landing_is_retried(
     emulated: tuple[ScriptedBackend, SecretStore], guard: str
