@@ -376,6 +376,17 @@ def test_a_lost_check_and_set_answer_returns_what_landed(
     assert store.stats().backend_calls == sum(backend.calls.values())
 
 
+def test_an_emulated_check_and_set_writes_the_metadata_and_labels_asked(
+    emulated: tuple[ScriptedBackend, SecretStore]
+) -> None:
+    _backend, store = emulated
+    first = store.put("db", "one")
+    store.put("db", "two", expected_version=first.version, metadata={"owner": "team-a"},
+              labels=["blue"])
+    current = store.refresh("db")
+    assert (dict(current.metadata), current.labels >= {"blue"}) == ({"owner": "team-a"}, True)
+
+
 def test_an_emulated_check_and_set_of_the_same_value_writes_a_new_version(
     emulated: tuple[ScriptedBackend, SecretStore]
 ) -> None:
