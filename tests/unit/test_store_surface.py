@@ -33,13 +33,14 @@ def test_the_store_says_whether_it_is_open() -> None:
     assert repr(store) == "<SecretStore backend='memory' closed>"
 
 
-@pytest.mark.parametrize("write", ["check_writable", "delete", "set_label", "rotate",
+@pytest.mark.parametrize("write", ["check_writable", "put", "delete", "set_label", "rotate",
                                    "rotate_staged", "extra"])
 def test_a_read_only_backend_refuses_writes_naming_the_secret(write: str) -> None:
     backend = WithExtras(read_only=True)
     with SecretStore(backend) as store:
         calls: dict[str, Callable[[], object]] = {
             "check_writable": lambda: store.check_writable("app/db"),
+            "put": lambda: store.put("app/db", "x"),
             "delete": lambda: store.delete("app/db"),
             "set_label": lambda: store.set_label("app/db", "blue", "1"),
             "rotate": lambda: store.rotate("app/db", lambda: "x"),
@@ -50,6 +51,22 @@ def test_a_read_only_backend_refuses_writes_naming_the_secret(write: str) -> Non
             calls[write]()
         assert (info.value.backend, info.value.name) == ("memory", "app/db")
         assert sum(backend.calls.values()) == 0
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"expected_version": 3}, "expected_version must be a string, not int"),
+    ({"create_only": "yes"}, "create_only must be True or False, not str"),
+], ids=["expected_version", "create_only"])
+def test_put_names_the_argument_it_refuses(options: dict[str, Any], message: str) -> None:
+    with SecretStore(MemoryBackend()) as store, pytest.raises(InvalidArgumentError) as info:
+        store.put("app/db", "x", **options)
+    assert (info.value.message, info.value.name) == (message, "app/db")
+
+
+def test_put_returns_the_metadata_it_wrote() -> None:
+    with SecretStore(MemoryBackend()) as store:
+        written = store.put("app/db", "x", metadata={"owner": "team-a"})
+    assert dict(written.metadata) == {"owner": "team-a"}
 
 
 def test_rotations_check_their_arguments_naming_the_secret() -> None:
