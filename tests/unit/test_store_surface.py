@@ -56,7 +56,9 @@ def test_a_read_only_backend_refuses_writes_naming_the_secret(write: str) -> Non
 @pytest.mark.parametrize(("options", "message"), [
     ({"expected_version": 3}, "expected_version must be a string, not int"),
     ({"create_only": "yes"}, "create_only must be True or False, not str"),
-], ids=["expected_version", "create_only"])
+    ({"create_only": True, "expected_version": "1"},
+     "give expected_version or create_only, not both"),
+], ids=["expected_version", "create_only", "both"])
 def test_put_names_the_argument_it_refuses(options: dict[str, Any], message: str) -> None:
     with SecretStore(MemoryBackend()) as store, pytest.raises(InvalidArgumentError) as info:
         store.put("app/db", "x", **options)
