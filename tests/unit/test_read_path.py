@@ -335,23 +335,33 @@ def test_a_reader_who_joined_another_ones_fetch_is_audited_as_coalesced(
     assert 0 <= joined[0].latency_s < TIMEOUT  # the wait, not a clock reading
 
 
-def test_a_reader_interrupted_while_fetching_for_others_does_not_strand_them(
-    backend: BatchBackend, clock: ManualClock
-) -> None:
-    class Interrupt(BaseException):  # a KeyboardInterrupt, a gevent timeout
-        pass
+class Interrupt(BaseException):
+    """A KeyboardInterrupt, a gevent timeout: what may stop a reader in the middle of a fetch."""
 
+
+def interrupt_first_read(backend: BatchBackend,
+                         of: str | None = None) -> tuple[threading.Event, threading.Event]:
+    """Make the backend's first ``get`` (of ``of``, or of any name) wait until ``go`` is set,
+    then raise :class:`Interrupt`, while the readers who joined it wait; ``entered`` is set
+    when it arrives. Returns ``(entered, go)``."""
     original = backend.get
     entered, go = threading.Event(), threading.Event()
 
     def get(name: str, version: str | None = None, label: str | None = None) -> RawSecret:
-        if not entered.is_set():  # the first call: interrupted while the others wait on it
+        if (of is None or name == of) and not entered.is_set():
             entered.set()
             assert go.wait(TIMEOUT)
             raise Interrupt()
         return original(name, version, label)
 
     backend.get = get  # type: ignore[method-assign]
+    return entered, go
+
+
+def test_a_reader_interrupted_while_fetching_for_others_does_not_strand_them(
+    backend: BatchBackend, clock: ManualClock
+) -> None:
+    entered, go = interrupt_first_read(backend)
     results: list[str] = []
     with SecretStore(backend, clock=clock, poll=PollPolicy(interval=None),
                      guard=GuardPolicy(threshold=1)) as store, ThreadPoolExecutor(2) as pool:
@@ -373,20 +383,7 @@ def test_a_reader_interrupted_while_fetching_for_others_does_not_strand_them(
 def test_a_batch_waiting_on_an_interrupted_read_reads_that_name_again(
     backend: BatchBackend, clock: ManualClock
 ) -> None:
-    class Interrupt(BaseException):  # a KeyboardInterrupt, a gevent timeout
-        pass
-
-    original = backend.get
-    entered, go = threading.Event(), threading.Event()
-
-    def get(name: str, version: str | None = None, label: str | None = None) -> RawSecret:
-        if name == "a" and not entered.is_set():  # interrupted while the batch waits on it
-            entered.set()
-            assert go.wait(TIMEOUT)
-            raise Interrupt()
-        return original(name, version, label)
-
-    backend.get = get  # type: ignore[method-assign]
+    entered, go = interrupt_first_read(backend, "a")  # interrupted while the batch waits on it
     with SecretStore(backend, clock=clock, cache=CachePolicy(ttl=60, refresh_ahead=0),
                      poll=PollPolicy(interval=None), retry=RetryPolicy(max_attempts=2)) as store, \
             ThreadPoolExecutor(2) as pool:
