@@ -41,10 +41,11 @@ __all__ = ["AioClient", "AsyncAWSSecretsManagerBackend", "AsyncAWSSecretsManager
 
 T = TypeVar("T")
 _WARM_UP = AioConfig(warm_up_loader_caches=True)
-#: botocore's heavy steps (a request built and signed, an answer parsed: 1-3 ms of CPU each)
-#: let through per turn of the event loop, so answers that arrive together do not stall it.
-#: One, not two: measured side by side, two per turn made the loop's longest stall a third
-#: longer at the same throughput (docs/performance.md#async).
+#: botocore's heavy steps (a request serialized, the request signed and sent, an answer
+#: parsed: about a millisecond of CPU each) let through per turn of the event loop, so answers
+#: that arrive together do not stall it. One, not two: measured side by side, two per turn
+#: made the loop's longest stall a third longer at the same throughput
+#: (docs/performance.md#async).
 STEPS_PER_TURN = 1
 
 
@@ -119,9 +120,11 @@ class AioClient(AWSClient):
                 except ValueError:
                     await client.close()
                     raise
-                # aiobotocore awaits a coroutine handler: each answer waits for its turn
-                # before botocore parses it. (A given client is left as it is.)
-                client.meta.events.register("before-parse", self._before_parse)
+                # aiobotocore awaits a coroutine handler: a serialized request waits for its
+                # turn before botocore signs and sends it, and an answer before botocore
+                # parses it. (A given client is left as it is.)
+                client.meta.events.register("before-call", self._next_step)
+                client.meta.events.register("before-parse", self._next_step)
                 self._client = client
         return self._client
 
@@ -136,8 +139,8 @@ class AioClient(AWSClient):
             await self._steps.enter()
             return await arun(flow, client)
 
-    async def _before_parse(self, **_: Any) -> None:
-        await self._steps.enter()
+    async def _next_step(self, **_: Any) -> None:
+        await self._steps.enter()  # None: botocore goes on with the call
 
     @property
     def client(self) -> Any:
