@@ -20,8 +20,8 @@ How the workload is shaped: an application's readers do not all start in one tur
 (a server starts a handler per request as its socket turns readable), so the tasks are started
 25 per turn (:func:`_arrive`): all 1,000 are in flight together (moto takes milliseconds to
 answer the first), but the benchmark does not itself run 1,000 task starts in one turn. The full
-run also prints the figures for 1,000 tasks started by one ``asyncio.gather`` call (that one
-turn of 1,000 task steps is the benchmark's own cost), and for the same misses after
+run also prints the figures for 1,000 tasks started by one ``asyncio.gather`` call (the store
+then starts their reads a few per turn), and for the same misses after
 ``gc.freeze()`` (the start-up objects out of the collector's way, as servers do after import),
 and for the same misses through the proxy, which keeps connections open as AWS does (moto's
 server closes each one after its answer, so every call there also connects).

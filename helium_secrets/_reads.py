@@ -130,6 +130,11 @@ class ReadPath:
 
     # -- single reads ----------------------------------------------------------------------
 
+    def admit(self) -> None:
+        """Wait for this read's turn to start (the async twin lets a few start per turn of
+        the event loop, so 1,000 concurrent misses do not run their checks in one turn)."""
+        self._tasks.admit()
+
     def get(self, name: str, version: str | None, label: str | None, ttl: float | None,
             policy: RetryPolicy) -> Secret:
         """Read one version (the current one through the cache)."""

@@ -186,6 +186,7 @@ class SecretStore:
                 if self._audit_hooks:
                     self._pipeline.emit("get", name, entry.secret.version, None, 0.0, "hit", 0)
                 return entry.secret
+        self._reads.admit()
         self._open(name)
         self._check.selector(name, version, label)
         self._check.ttl(name, ttl)

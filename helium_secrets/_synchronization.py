@@ -146,6 +146,11 @@ class Background:
             return False
         return True
 
+    def admit(self) -> None:
+        """Nothing to wait for: threads are not an event loop's turns (the async twin paces
+        the reads it starts)."""
+        return None
+
     def lead(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run the fetch others wait on: here, in the caller's thread."""
         fn(*args)

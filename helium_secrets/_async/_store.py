@@ -184,6 +184,7 @@ class AsyncSecretStore:
                 if self._audit_hooks:
                     self._pipeline.emit("get", name, entry.secret.version, None, 0.0, "hit", 0)
                 return entry.secret
+        await self._reads.admit()
         self._open(name)
         self._check.selector(name, version, label)
         self._check.ttl(name, ttl)

@@ -7,6 +7,9 @@ of the loop run back to back, and every other task waits tens of milliseconds be
 rest for the turns after, first come first served. That costs no throughput while the loop has
 work: a turn of a few heavy steps is followed by the next turn at once, so the SDK's CPU is
 spent as fast as before, only in shorter turns that the other tasks' steps interleave with.
+
+:class:`TurnBudget` is the same bound for many cheap steps (a store starting its reads): a
+caller within the turn's budget goes on at once, costing no turn of the loop.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
-__all__ = ["TurnGate"]
+__all__ = ["TurnBudget", "TurnGate"]
 
 
 class TurnGate:
@@ -56,3 +59,49 @@ class TurnGate:
         self._release_due = bool(self._waiting)
         if self._release_due:
             asyncio.get_running_loop().call_soon(self._release)
+
+
+class TurnBudget:
+    """Lets ``per_turn`` callers of :meth:`enter` a turn go on at once (no wait, no turn of the
+    loop), and queues the callers past that for the next turns, in the order they came.
+
+    The budget is renewed by a ``call_soon`` callback scheduled when it is first spent, so it
+    runs in the next turn; a turn that holds that renewal can let up to twice ``per_turn``
+    through, never more. A cancelled waiter gives up its place.
+    """
+
+    def __init__(self, per_turn: int) -> None:
+        if per_turn < 1:
+            raise ValueError(f"per_turn must be at least 1, not {per_turn}")
+        self._per_turn = per_turn
+        self._left = per_turn
+        self._waiting: deque[asyncio.Future[None]] = deque()
+        self._renewal_due = False
+
+    async def enter(self) -> None:
+        """Return at once within this turn's budget; otherwise in a later turn, in order."""
+        if self._left and not self._waiting:  # no one queued ahead: first come first served
+            self._left -= 1
+            self._renew_soon()
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiting.append(waiter)
+        self._renew_soon()
+        await waiter
+
+    def _renew_soon(self) -> None:
+        if not self._renewal_due:
+            self._renewal_due = True
+            asyncio.get_running_loop().call_soon(self._renew)
+
+    def _renew(self) -> None:
+        self._renewal_due = False
+        self._left = self._per_turn
+        while self._left and self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():  # a cancelled waiter's place goes to the next
+                waiter.set_result(None)
+                self._left -= 1
+        # The callers let go run in the next turn, on this budget: renew it after them.
+        if self._left < self._per_turn or self._waiting:
+            self._renew_soon()

@@ -5,6 +5,7 @@ too: tests/backends/test_memory.py, test_localfile.py, test_environ.py.)"""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import subprocess
 import sys
@@ -67,7 +68,9 @@ def gated() -> tuple[MemoryBackend, GatedBackend]:
 
 
 async def settle() -> None:
-    for _ in range(5):  # let every task run up to its first wait
+    # Let every task run up to its first wait: the store starts reads and fetches a few per
+    # turn of the loop (STARTS_PER_TURN), so 1,000 readers take a few dozen turns.
+    for _ in range(200):
         await asyncio.sleep(0)
 
 
@@ -85,6 +88,37 @@ def test_a_thousand_concurrent_cold_reads_make_one_backend_call() -> None:
             assert (stats.misses, stats.coalesced) == (1, 999)
 
     run(main())
+
+
+def test_a_thousand_concurrent_misses_start_a_few_reads_per_turn_of_the_loop() -> None:
+    """1,000 readers of 1,000 names started in one turn do not run their checks and fetches
+    in one turn (~10 ms of CPU, every other task waiting): the store starts them
+    STARTS_PER_TURN a turn (twice that in a turn holding the budget's renewal)."""
+    from helium_secrets._async._synchronization import STARTS_PER_TURN
+
+    async def main() -> list[int]:
+        fake = MemoryBackend()
+        names = [f"app/s{i}" for i in range(1000)]
+        for name in names:
+            fake.write_external(name, "hunter2")
+        loop = asyncio.get_running_loop()
+        seen: list[int] = []
+        handle: list[asyncio.Handle] = []
+
+        def tick() -> None:  # once per turn: the backend reads made so far
+            seen.append(fake.calls["get"])
+            handle[:] = [loop.call_soon(tick)]
+
+        async with AsyncSecretStore(AsyncMemoryBackend.wrap(fake)) as store:
+            handle.append(loop.call_soon(tick))
+            secrets = await asyncio.gather(*(store.get(name) for name in names))
+            handle[0].cancel()
+            assert {s.value.reveal() for s in secrets} == {"hunter2"}
+        assert fake.calls["get"] == 1000
+        return [after - before for before, after in itertools.pairwise(seen)]
+
+    per_turn = run(main())
+    assert max(per_turn) <= 2 * STARTS_PER_TURN, max(per_turn)
 
 
 def test_a_cancelled_reader_does_not_cancel_the_fetch_the_others_wait_on() -> None:

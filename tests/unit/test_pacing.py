@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from helium_secrets.backends._pacing import TurnGate
+from helium_secrets.backends._pacing import TurnBudget, TurnGate
 from tests.loopturns import Turns
 
 
@@ -77,3 +77,82 @@ def test_the_gate_keeps_going_after_it_falls_idle() -> None:
 def test_a_gate_needs_at_least_one_pass_a_turn() -> None:
     with pytest.raises(ValueError, match="per_turn must be at least 1, not 0"):
         TurnGate(0)
+
+
+# -- the budget: callers within a turn's budget go on at once -------------------------------
+
+
+def test_a_budget_lets_callers_within_it_go_on_without_a_turn_and_queues_the_rest() -> None:
+    async def scenario() -> tuple[list[int], Counter[int]]:
+        budget, turns = TurnBudget(3), Turns()
+        order: list[int] = []
+        per_turn: Counter[int] = Counter()
+
+        async def caller(i: int) -> None:
+            await budget.enter()
+            order.append(i)
+            per_turn[turns.now] += 1
+
+        await asyncio.gather(*(caller(i) for i in range(10)))
+        turns.stop()
+        return order, per_turn
+
+    order, per_turn = asyncio.run(scenario())
+    assert order == list(range(10))  # first come, first served
+    assert max(per_turn.values()) <= 3 * 2  # a turn holding a renewal: twice the budget at most
+    assert sum(per_turn.values()) == 10 and len(per_turn) >= 2  # the rest went on later
+
+
+def test_an_idle_budget_costs_no_turn_of_the_loop() -> None:
+    async def scenario() -> int:
+        budget, turns = TurnBudget(1), Turns()
+        before = turns.now
+        await budget.enter()
+        went_on = turns.now - before
+        turns.stop()
+        return went_on
+
+    assert asyncio.run(scenario()) == 0
+
+
+def test_a_budget_spent_in_one_turn_renews_in_the_next() -> None:
+    async def scenario() -> list[int]:
+        budget, turns = TurnBudget(2), Turns()
+        seen = []
+        for _ in range(3):  # the third caller of the turn waits for the renewal
+            await budget.enter()
+            seen.append(turns.now)
+        for _ in range(3):  # idle again: the budget is whole
+            await asyncio.sleep(0)
+        before = turns.now
+        await budget.enter()
+        seen.append(turns.now - before)
+        turns.stop()
+        return seen
+
+    first, second, third, idle = asyncio.run(scenario())
+    assert first == second and third > second and idle == 0
+
+
+def test_a_cancelled_budget_waiter_gives_its_place_to_the_next() -> None:
+    async def scenario() -> list[int]:
+        budget = TurnBudget(1)
+        order: list[int] = []
+
+        async def caller(i: int) -> None:
+            await budget.enter()
+            order.append(i)
+
+        tasks = [asyncio.ensure_future(caller(i)) for i in range(4)]
+        await asyncio.sleep(0)  # the first went on; three wait
+        tasks[1].cancel()
+        await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), timeout=10)
+        assert tasks[1].cancelled()
+        return order
+
+    assert asyncio.run(scenario()) == [0, 2, 3]
+
+
+def test_a_budget_needs_at_least_one_pass_a_turn() -> None:
+    with pytest.raises(ValueError, match="per_turn must be at least 1, not 0"):
+        TurnBudget(0)
