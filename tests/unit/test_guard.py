@@ -343,3 +343,15 @@ def test_a_failure_in_flight_that_trips_the_guard_as_the_hint_ends_keeps_the_hin
         store.get("b")
     assert str(info.value).startswith(
         "calls to the backend are paused for 10.0s as the service asked (Retry-After)")
+
+
+def test_a_guard_says_whether_its_pause_is_a_hint_until_a_success_closes_it() -> None:
+    guard = FailFastGuard(GuardPolicy(threshold=3, cooldown=1.0, max_retry_after=60))
+    hints: list[bool] = [guard.hinted]  # a fresh guard: no pause at all
+    guard.record_failure(0.0, retry_after=30.0)  # below the threshold, but the service asked
+    hints.append(guard.hinted)
+    assert guard.admit(1.0) == pytest.approx(29.0)
+    guard.record_success()
+    hints.append(guard.hinted)
+    assert guard.admit(1.0) is None
+    assert hints == [False, True, False]

@@ -7,22 +7,26 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
-from helium_secrets import GuardPolicy, PollPolicy, RetryPolicy, SecretStore
+from helium_secrets import AuditEvent, GuardPolicy, PollPolicy, RetryPolicy, SecretStore
 from helium_secrets.backends._base import Classified, RawSecret
 from helium_secrets.backends.memory import MemoryBackend
 from helium_secrets.errors import (
     ErrorCode,
     PermissionDeniedError,
     SecretNotFoundError,
+    StoreClosedError,
     ThrottledError,
     UnavailableError,
     UnknownError,
     VersionNotFoundError,
 )
-from tests.unit.clock import TIMEOUT, ControlledBackend, ManualClock
+from tests.unit.clock import TIMEOUT, ControlledBackend, ManualClock, canary
 from tests.unit.test_read_path import BatchBackend
 
 
@@ -185,3 +189,122 @@ def test_each_coalesced_caller_gets_the_error_as_the_fetch_raised_it(clock: Manu
         assert (error.message, error.name, error.version, error.backend) == (
             "the service is restarting", "a", "1", "memory")
         assert (error.transient, error.retry_after) == (False, 7.0)
+
+
+# -- the whole run of 2026-12-02: the context of a failure, with and without a call context ---
+
+
+@contextmanager
+def _a_call_context(operation: str, name: str | None) -> Iterator[None]:
+    yield
+
+
+@pytest.fixture(params=["plain", "under a call context"])
+def audited(request: pytest.FixtureRequest, backend: MemoryBackend, clock: ManualClock
+            ) -> Iterator[tuple[SecretStore, list[AuditEvent]]]:
+    """A store with an audit hook; the second time with a call context registered, the
+    pipeline's other path."""
+    events: list[AuditEvent] = []
+    with SecretStore(backend, clock=clock, cache=None, poll=PollPolicy(interval=None),
+                     retry=RetryPolicy.never(), audit=[events.append]) as store:
+        if request.param != "plain":
+            store.add_call_context(_a_call_context)
+        yield store, events
+
+
+def test_a_failed_read_of_a_version_names_it_in_the_error_and_the_audit_event(
+    audited: tuple[SecretStore, list[AuditEvent]], backend: MemoryBackend
+) -> None:
+    store, events = audited
+    backend.fail_next(1, Classified(ErrorCode.PERMISSION_DENIED), operations=["get"])
+    with pytest.raises(PermissionDeniedError) as info:
+        store.get("a", "1")
+    assert (info.value.name, info.value.version) == ("a", "1")
+    (event,) = events
+    assert (event.operation, event.name, event.version, event.outcome) == (
+        "get", "a", "1", "error")
+
+
+def test_a_failed_listing_keeps_its_prefix_in_the_audit_event(
+    audited: tuple[SecretStore, list[AuditEvent]], backend: MemoryBackend
+) -> None:
+    store, events = audited
+    backend.fail_next(1, Classified(ErrorCode.PERMISSION_DENIED), operations=["list"])
+    with pytest.raises(PermissionDeniedError):
+        list(store.list(prefix="app/"))
+    (event,) = events
+    assert (event.operation, event.detail, event.error_code) == (
+        "list", "prefix='app/'", "permission_denied")
+
+
+def test_a_value_the_service_echoes_is_masked_under_a_call_context_too(
+    audited: tuple[SecretStore, list[AuditEvent]], backend: MemoryBackend
+) -> None:
+    store, _ = audited
+    value = canary("echoed")
+    backend.fail_next(1, Classified(ErrorCode.PERMISSION_DENIED, f"refused the value {value}"),
+                      operations=["put"])
+    with pytest.raises(PermissionDeniedError) as info:
+        store.put("a", value)
+    assert value not in str(info.value)
+    assert info.value.message == "refused the value **********"
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["ok", "failed"])
+def test_an_audit_event_times_the_call_it_reports(
+    audited: tuple[SecretStore, list[AuditEvent]], backend: MemoryBackend, fails: bool
+) -> None:
+    store, events = audited
+    if fails:
+        backend.fail_next(1, Classified(ErrorCode.PERMISSION_DENIED), operations=["get"])
+    started = time.perf_counter()
+    try:
+        store.get("a")
+    except PermissionDeniedError:
+        assert fails
+    took = time.perf_counter() - started
+    (event,) = events
+    assert event.outcome == ("error" if fails else "ok")
+    assert 0 <= event.latency_s <= took
+
+
+def test_an_extras_answer_without_a_string_version_is_audited_with_none(
+    clock: ManualClock
+) -> None:
+    class Answering(MemoryBackend):
+        def extra_answer(self) -> Any:
+            return SimpleNamespace(version=7)  # an extra's own answer: not a portable result
+
+    events: list[AuditEvent] = []
+    backend = Answering()
+    with SecretStore(backend, clock=clock, cache=None, poll=PollPolicy(interval=None),
+                     audit=[events.append]) as store:
+        answer = store._pipeline.call("describe", "a", backend.extra_answer,
+                                       RetryPolicy.never())
+    assert answer.version == 7
+    (event,) = events
+    assert (event.operation, event.name, event.version) == ("describe", "a", None)
+
+
+def test_a_closed_store_says_so_and_names_its_backend(store: SecretStore) -> None:
+    store.close()
+    with pytest.raises(StoreClosedError) as info:
+        store.get("a")
+    assert info.value.message == "the store is closed"
+    assert info.value.backend == "memory"
+
+
+def test_a_hint_is_not_waited_out_when_the_policy_ignores_it(
+    backend: MemoryBackend, clock: ManualClock
+) -> None:
+    """``respect_retry_after=False``: a hint that trips the guard is no reason to retry
+    (waiting it out would be respecting it), so the call ends with the backend's own error
+    after one attempt."""
+    policy = RetryPolicy(max_attempts=3, initial_backoff=0, respect_retry_after=False)
+    with SecretStore(backend, clock=clock, cache=None, poll=PollPolicy(interval=None),
+                     retry=policy, guard=GuardPolicy(threshold=1, cooldown=1)) as store:
+        backend.fail_next(3, Classified(ErrorCode.THROTTLED, retry_after=5.0))
+        before = backend.calls["get"]
+        with pytest.raises(ThrottledError):
+            store.get("a")
+        assert backend.calls["get"] - before == 1

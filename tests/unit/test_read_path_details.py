@@ -20,6 +20,7 @@ from helium_secrets.errors import (
     HeliumError,
     PermissionDeniedError,
     SecretNotFoundError,
+    StoreClosedError,
     UnavailableError,
 )
 from tests.unit.clock import TIMEOUT, ManualClock, QueuedExecutor, canary, wait_until
@@ -506,3 +507,86 @@ def test_a_failed_confirming_read_is_logged_by_name_and_error_type_only(
         assert "confirming read of 'app/db' failed: PermissionDeniedError" in messages
         assert not [m for m in messages if value in m]
         assert seen == [("v1", "v3")], "nothing is announced from a failed read"
+
+
+# -- the whole run of 2026-12-02: a batch's own "not found", the refresh threads, close --------
+
+
+class WordyBatchBackend(BatchBackend):
+    """A batch backend whose answer for ``gone`` is a "not found" in its own words."""
+
+    def get_many(self, names: Sequence[str]) -> dict[str, RawSecret | BaseException]:
+        answers = super().get_many(names)
+        if "gone" in answers:
+            answers["gone"] = SecretNotFoundError("no such key in the vault")
+        return answers
+
+
+def test_a_batch_remembers_a_not_found_in_the_backends_own_words(clock: ManualClock) -> None:
+    backend = WordyBatchBackend(clock)
+    backend.write_external("a", "a-v1")
+    with _store(backend, clock) as store:
+        assert set(store.get_many(["a", "gone"], ignore_missing=True)) == {"a"}
+        with pytest.raises(SecretNotFoundError) as info:
+            store.get("gone")  # within the negative TTL: the batch's answer, remembered
+        assert store.stats().negative_hits == 1
+    assert info.value.message == "no such key in the vault (cached answer)"
+    assert backend.batches == [["a", "gone"]]
+
+
+class ThreadNaming(MemoryBackend):
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: list[str] = []
+        self.fetched = threading.Event()
+
+    def get(self, name: str, version: str | None = None, label: str | None = None) -> RawSecret:
+        self.threads.append(threading.current_thread().name)
+        self.fetched.set()
+        return super().get(name, version, label)
+
+
+def test_a_refresh_ahead_runs_in_a_thread_named_for_the_store(clock: ManualClock) -> None:
+    backend = ThreadNaming()
+    backend.write_external("a", "a-v1")
+    with SecretStore(backend, clock=clock, cache=CachePolicy(ttl=60, refresh_ahead=0.5),
+                     poll=PollPolicy(interval=None)) as store:
+        store.get("a")
+        backend.fetched.clear()
+        clock.advance(59)  # in the refresh-ahead window: served, and renewed in the background
+        store.get("a")
+        assert backend.fetched.wait(TIMEOUT), "no refresh ahead ran"
+    assert backend.threads[0] == threading.current_thread().name
+    assert backend.threads[1].startswith("helium-refresh[memory]"), backend.threads
+
+
+def test_close_answers_a_reader_joined_to_a_background_fetch_that_never_ran(
+    clock: ManualClock
+) -> None:
+    """A stale read leaves its fetch queued in the background; a refresh that joins it is
+    still waiting when the store closes: it gets the store's closing error, not a hang."""
+    backend = MemoryBackend()
+    backend.write_external("a", "a-v1")
+    queued = QueuedExecutor()
+    store = SecretStore(backend, clock=clock, executor=queued, poll=PollPolicy(interval=None),
+                        cache=CachePolicy(ttl=60, refresh_ahead=0, stale_wait=0))
+    store.get("a")
+    clock.advance(61)  # expired: served stale at once, the fetch queued and never run
+    assert store.get("a").value.reveal() == "a-v1" and len(queued.queued) == 1
+    outcome: list[BaseException | Secret] = []
+
+    def refresh() -> None:
+        try:
+            outcome.append(store.refresh("a"))
+        except BaseException as exc:  # what the test asserts on, whatever it is
+            outcome.append(exc)
+
+    joiner = threading.Thread(target=refresh)
+    joiner.start()
+    wait_until(lambda: store.stats().coalesced == 1, "the refresh joined the queued fetch")
+    store.close()  # returns, with the fetch still queued
+    joiner.join(TIMEOUT)
+    assert not joiner.is_alive()
+    (error,) = outcome
+    assert type(error) is StoreClosedError
+    assert (error.message, error.backend) == ("the store was closed", "memory")

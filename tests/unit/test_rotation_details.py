@@ -385,3 +385,56 @@ def test_a_forked_child_of_a_store_without_listeners_starts_no_poller() -> None:
         assert fork_and_run(child) == 0
     finally:
         store.close()
+
+
+# -- stopping: what a stopped poller answers, a second stop, a callback that never returns ----
+
+
+def test_a_poll_after_close_probes_nothing_and_reports_no_failure(
+    store: SecretStore, backend: MemoryBackend
+) -> None:
+    store.put("db", "one")
+    store.on_rotation("db", lambda old, new: None)
+    store.close()
+    probes = backend.calls["current_version"]
+    assert store.rotation.poll_once() is True  # a bool, as documented: nothing failed
+    assert backend.calls["current_version"] == probes
+
+
+def test_stopping_the_poller_twice_is_harmless(backend: MemoryBackend) -> None:
+    backend.write_external("db", "one")
+    store = SecretStore(backend, poll=PollPolicy(interval=60), retry=RetryPolicy.never())
+    store.on_rotation("db", lambda old, new: None)
+    assert poller_threads()
+    store.rotation.stop()
+    store.rotation.stop()
+    store.close()  # stops it a third time
+    assert not [t for t in poller_threads() if t.is_alive()]
+
+
+@pytest.mark.timeout(90)
+def test_close_gives_up_waiting_for_a_callback_that_never_returns(
+    backend: MemoryBackend
+) -> None:
+    """A listener stuck in the poller thread delays ``close()`` by the poller's 10 s limit,
+    not for good (this test takes those 10 s)."""
+    entered, release = threading.Event(), threading.Event()
+
+    def stuck(old: Secret | None, new: Secret) -> None:
+        entered.set()
+        release.wait(WAIT * 3)
+
+    backend.write_external("db", "one")
+    store = SecretStore(backend, poll=PollPolicy(interval=0.01, jitter=0.1),
+                        retry=RetryPolicy.never())
+    try:
+        store.on_rotation("db", stuck)
+        backend.write_external("db", "two")
+        assert entered.wait(WAIT), "the poller did not deliver the rotation"
+        closer = threading.Thread(target=store.close, name="closer")
+        closer.start()
+        closer.join(WAIT)
+        assert not closer.is_alive(), "close() waited for the stuck callback without a limit"
+        assert not release.is_set()
+    finally:
+        release.set()

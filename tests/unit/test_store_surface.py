@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from helium_secrets import AuditEvent, SecretStore, open_store
+from helium_secrets import AuditEvent, CachePolicy, SecretStore, open_store
 from helium_secrets.backends._base import extra_operation
 from helium_secrets.backends.memory import MemoryBackend
 from helium_secrets.errors import (
@@ -29,8 +29,18 @@ from tests.backends.reduced import PLAIN_SHAPED, ReducedMemoryBackend
 def test_the_store_says_whether_it_is_open() -> None:
     store = SecretStore(MemoryBackend())
     assert repr(store) == "<SecretStore backend='memory' open>"
+    assert store.closed is False
     store.close()
     assert repr(store) == "<SecretStore backend='memory' closed>"
+    assert store.closed is True
+
+
+def test_the_store_shows_the_cache_policy_it_was_given() -> None:
+    policy = CachePolicy(ttl=5)
+    with SecretStore(MemoryBackend(), cache=policy) as cached:
+        assert cached.cache_policy is policy
+    with SecretStore(MemoryBackend(), cache=None) as uncached:
+        assert uncached.cache_policy is None
 
 
 @pytest.mark.parametrize("write", ["check_writable", "put", "delete", "set_label", "rotate",
