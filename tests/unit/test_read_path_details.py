@@ -581,7 +581,7 @@ def test_close_answers_a_reader_joined_to_a_background_fetch_that_never_ran(
         except BaseException as exc:  # what the test asserts on, whatever it is
             outcome.append(exc)
 
-    joiner = threading.Thread(target=refresh)
+    joiner = threading.Thread(target=refresh, daemon=True)  # a failed close must not hang exit
     joiner.start()
     wait_until(lambda: store.stats().coalesced == 1, "the refresh joined the queued fetch")
     store.close()  # returns, with the fetch still queued

@@ -447,6 +447,47 @@ def test_a_retried_check_and_set_put_conflicts_with_a_delete_meanwhile(check_and
         assert backend.unused() == 0
 
 
+class TokenRecordingBackend(ScriptedBackend):
+    """A service that honours request tokens but has no conditional write or native staging
+    (AWS-like): it records the token of every put, by raw name."""
+
+    def __init__(self) -> None:
+        super().__init__(options=MemoryOptions(clock=ticking()), check_and_set=False,
+                         staging=False, staging_companion=True)
+        self.tokens: list[tuple[str, str | None]] = []
+
+    def put(self, name: str, value: str | bytes, **options: Any) -> Any:
+        self.tokens.append((name, options.get("request_token")))
+        return super().put(name, value, **options)
+
+
+@pytest.mark.parametrize("write", ["check-and-set", "create-only", "staging"])
+def test_an_emulated_write_hands_the_backend_one_request_token_on_every_attempt(
+    write: str
+) -> None:
+    """The backend contract: a unique id of the logical write, the same on each retry of it.
+    An emulated check-and-set and a companion's staging write are no exception: a service
+    that sees a retried write only later relies on the token to make it once."""
+    backend = TokenRecordingBackend()
+    raw = {"check-and-set": "db", "create-only": "new", "staging": "db" + COMPANION_MARK}[write]
+    with SecretStore(backend, retry=RETRY, guard=GuardPolicy(threshold=0),
+                     poll=PollPolicy(interval=None)) as store:
+        first = store.put("db", "one")
+        backend.script("put", raw)  # the first attempt fails before it lands, then a retry
+        backend.tokens.clear()
+        if write == "check-and-set":
+            store.put("db", "two", expected_version=first.version)
+        elif write == "create-only":
+            store.put("new", "two", create_only=True)
+        else:
+            store.rotate_staged("db", lambda: "two", lambda pending: True)
+    assert backend.unused() == 0
+    attempts = [token for name, token in backend.tokens if name == raw]
+    assert len(attempts) == 2, "one failed attempt, one retry"
+    assert attempts[0] is not None and attempts[0] == attempts[1]
+    assert None not in [token for _name, token in backend.tokens]
+
+
 # -- label moves and rotate() -----------------------------------------------------------------
 
 
