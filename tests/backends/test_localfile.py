@@ -910,6 +910,12 @@ def test_a_write_after_the_key_file_changed_is_refused_and_writes_nothing(
                 write()
             message = str(info.value)
             assert str(key_file) in message
+            assert "; nothing was written, since no new process could read it" in message
+            if change == "deleted":
+                assert info.value.message.endswith(
+                    "was deleted while the store was open; nothing was written, since no new "
+                    "process could read it: put the key file back, or reopen the store with "
+                    "its key")
             assert original.strip() not in message and CANARY not in message
             assert info.value.__cause__ is None or original.strip() not in str(info.value.__cause__)
         assert snapshot(root) == before, "nothing written, nothing deleted"
@@ -1444,3 +1450,108 @@ def test_metadata_shaped_like_a_version_comes_back_as_text(root: Path) -> None:
     assert dict(read) == metadata
     assert all(type(value) is str for value in read.values())
 
+
+
+# -- issue 21: the survivors of the whole mutation run -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("=" + KEY, "is not valid base64"),  # padding at the front is no padding
+        ("=Uw==", "is not valid base64"),
+        # 33 bytes ending in "X": refused for its length, never cut down to 32
+        ("QWehfnjs7S8i9aakHjR3reTlDMa0nllUIzea9XBd9KYX", "is 33 bytes; AES-256 needs 32"),
+    ],
+)
+def test_a_malformed_key_text_is_refused_for_what_is_wrong_with_it(text: str, reason: str) -> None:
+    from helium_secrets.backends.localfile.envelope import decode_key
+
+    with pytest.raises(UnauthenticatedError) as info:
+        decode_key(text, "the test")
+    assert str(info.value).startswith(f"the key in the test {reason}")
+
+
+def test_the_file_store_declares_what_it_does_natively(root: Path) -> None:
+    caps = LocalFileBackend(root, key=KEY).capabilities
+    assert (caps.idempotent_put, caps.check_and_set, caps.staging) == (True, True, True)
+    assert caps.managed_labels == frozenset({PENDING})
+    assert caps.version_probe is False  # a probe would decrypt the same file as a read
+
+
+def test_a_key_option_that_is_not_base64_says_so_exactly(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="^the key in the key= option is not valid base64$"):
+        LocalFileBackend(tmp_path, key="not*base64")
+
+
+def test_a_bad_key_in_the_environment_is_named_by_its_variable(root: Path) -> None:
+    LocalFileBackend(root, key=KEY).put("db", "one")
+    bad = base64.urlsafe_b64encode(CANARY.encode()[:20]).decode()
+    backend = LocalFileBackend(root, environ={KEY_ENV_VAR: bad})
+    with pytest.raises(UnauthenticatedError) as info:
+        backend.get("db")
+    assert str(info.value) == (
+        f"the key in ${KEY_ENV_VAR} is 20 bytes; AES-256 needs 32 (see generate_key())")
+    assert bad not in str(info.value)
+
+
+def test_a_store_file_that_is_not_a_store_document_is_damaged(root: Path) -> None:
+    from helium_secrets.backends.localfile.envelope import atomic_write, seal
+
+    LocalFileBackend(root, key=KEY).put("db", "one")
+    store_file = root / "store.hsec"
+    atomic_write(store_file, seal(base64.urlsafe_b64decode(KEY), {"kind": "secret"}))
+    with pytest.raises(IntegrityError) as info:
+        LocalFileBackend(root, key=KEY).get("db")
+    assert info.value.message == f"the store file {store_file} is damaged"
+
+
+def test_a_put_refused_by_its_condition_says_why(root: Path) -> None:
+    backend = LocalFileBackend(root, key=KEY)
+    backend.put("db", "one")
+    with pytest.raises(ConflictError) as info:
+        backend.put("db", "two", create_only=True)
+    assert info.value.message == "secret already exists"
+    with pytest.raises(ConflictError) as info:
+        backend.put("missing", "two", expected_version="1")
+    assert info.value.message == "check-and-set failed: the secret does not exist"
+    assert [v.version for v in backend.list_versions("db")] == ["1"]
+
+
+def test_the_backend_itself_refuses_a_value_over_its_limit(root: Path) -> None:
+    # The store checks the limit first; called directly, the backend keeps it too.
+    from helium_secrets.errors import TooLargeError
+
+    backend = LocalFileBackend(root, key=KEY, max_value_bytes=4)
+    with pytest.raises(TooLargeError) as info:
+        backend.put("db", "12345")
+    assert info.value.message == "the value is 5 bytes; this store takes at most 4"
+    assert secret_files(root) == []
+    backend.put("db", "1234")  # at the limit: taken
+
+
+@pytest.mark.parametrize("damage", ["no-versions", "name-not-text", "another-kind"])
+def test_a_document_missing_what_a_secret_has_is_damaged(
+    root: Path, damage: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    backend = LocalFileBackend(root, key=KEY)
+    backend.put("db", "one")
+    change = {"no-versions": lambda doc: doc.pop("versions"),
+              "name-not-text": lambda doc: doc.update(name=5),
+              "another-kind": lambda doc: doc.update(kind="other")}[damage]
+    _rewrite(backend, "db", change)
+    fresh = LocalFileBackend(root, key=KEY)
+    with pytest.raises(IntegrityError, match="is damaged or holds another secret"):
+        fresh.get("db")
+    with caplog.at_level("WARNING"):
+        assert list(fresh.list_names()) == []  # listed: skipped with a warning, not a crash
+    assert "list() skips" in caplog.text
+
+
+def test_a_bare_file_url_leaves_the_path_option_unset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    backend = LocalFileBackend.from_url(urlsplit("file://"), key=KEY)
+    assert backend.options.path is None
+    assert backend.path == default_path()
