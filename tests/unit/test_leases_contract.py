@@ -11,11 +11,12 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from helium_secrets import Lease, LeasePolicy, SecretStore, redaction
+from helium_secrets import GuardPolicy, Lease, LeasePolicy, PollPolicy, SecretStore, redaction
 from helium_secrets.backends._base import LeaseGrant
 from helium_secrets.backends.memory import MemoryBackend
 from helium_secrets.errors import (
@@ -27,6 +28,7 @@ from helium_secrets.errors import (
 from helium_secrets.layers.audit import AuditEvent
 from helium_secrets.layers.retry import Clock, RetryPolicy, SystemClock
 from helium_secrets.testing import ManualClock
+from tests.unit.clock import ControlledBackend
 from tests.unit.test_leases import NO_JITTER, LeaseServer
 
 PATH = "database/creds/app"
@@ -745,3 +747,40 @@ def test_a_forked_child_keeps_its_parents_lease_alive_and_never_revokes_it() -> 
     assert os.waitstatus_to_exitcode(status) == 0, report
     assert report == repr((True, ["issue", "issue", "renew", "revoke"],
                            ["database/creds/child/2"]))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork") or sys.platform == "darwin", reason="needs os.fork")
+def test_a_forked_child_takes_a_first_lease_and_renews_what_registered_after_the_store() -> None:
+    """A store with no lease yet renews its lease lock in the child (the first lease there
+    takes it), and its at-fork hook lets the hooks after it run: a store built later, forked
+    with a read in flight, still reads in the child instead of joining the lost fetch."""
+    store, server, _, _ = make()  # no lease taken: no keeper
+    backend = ControlledBackend()
+    backend.write_external("a", "v1")
+    later = SecretStore(backend, poll=PollPolicy(interval=None), guard=GuardPolicy(threshold=0))
+    _opened.append(later)
+    read, write = os.pipe()
+    with ThreadPoolExecutor(1) as pool:
+        hold = backend.hold("a")
+        reading = pool.submit(later.get, "a")  # in flight while we fork
+        hold.wait_entered()
+        pid = os.fork()
+        if pid == 0:  # the child: never return into pytest
+            code = 1
+            try:
+                signal.alarm(20)  # a hang fails the test instead of blocking it
+                lease_id = store.lease(PATH).current.lease_id
+                value = later.get("a").value.reveal()
+                os.write(write, repr((lease_id, value)).encode())
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write)
+        _, status = os.waitpid(pid, 0)
+        hold.release()
+        assert reading.result(TIMEOUT).version == "1"
+    with os.fdopen(read) as answer:
+        report = answer.read()
+    assert os.waitstatus_to_exitcode(status) == 0, f"the child failed or hung: {report!r}"
+    assert report == repr((f"{PATH}/1", "v1"))
+    assert server.lease_calls == [], "the child's lease is the child's"
