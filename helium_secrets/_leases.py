@@ -48,6 +48,10 @@ __all__ = ["LeaseCallback", "LeaseKeeper", "LeasedCredentials", "check_lease_pat
 LeaseCallback = Callable[[Lease, Lease], object]
 _log = logging.getLogger("helium_secrets.leases")
 
+#: Seconds closing the keeper waits for its thread: a renewal stuck in the service delays
+#: closing the store by this much, not for good.
+STOP_WAIT = 10.0
+
 
 def _remember(lease: Lease) -> None:
     if redactor.filters:
@@ -409,7 +413,7 @@ class LeaseKeeper:
         """Stop the upkeep and, as the policy says, revoke every lease still valid."""
         self._stopped = True
         self._wake.set()
-        join(self._thread, 10)
+        join(self._thread, STOP_WAIT)
         with self._lock:
             held, self._held = list(self._held.values()), {}
         for each in held:

@@ -44,6 +44,10 @@ __all__ = ["RotationListeners"]
 
 _log = logging.getLogger("helium_secrets.rotation")
 
+#: Seconds :meth:`RotationListeners.stop` waits for the poller thread: a listener stuck in
+#: it delays closing the store by this much, not for good.
+STOP_WAIT = 10.0
+
 
 class RotationListeners:
     """The listeners of one store, the last version seen of each watched name, and the poller.
@@ -289,8 +293,8 @@ class RotationListeners:
         self._stopped = True
         self._wake.set()
         for starting in list(self._starting.values()):
-            join(starting, 10)
-        join(self._thread, 10)
+            join(starting, STOP_WAIT)
+        join(self._thread, STOP_WAIT)
         self._thread = None
 
     def _after_fork_in_child(self) -> None:

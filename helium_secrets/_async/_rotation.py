@@ -42,6 +42,10 @@ __all__ = ["AsyncRotationListeners"]
 
 _log = logging.getLogger("helium_secrets.rotation")
 
+#: Seconds :meth:`AsyncRotationListeners.stop` waits for the poller thread: a listener stuck in
+#: it delays closing the store by this much, not for good.
+STOP_WAIT = 10.0
+
 
 class AsyncRotationListeners:
     """The listeners of one store, the last version seen of each watched name, and the poller.
@@ -287,8 +291,8 @@ class AsyncRotationListeners:
         self._stopped = True
         self._wake.set()
         for starting in list(self._starting.values()):
-            await join(starting, 10)
-        await join(self._thread, 10)
+            await join(starting, STOP_WAIT)
+        await join(self._thread, STOP_WAIT)
         self._thread = None
 
     def _after_fork_in_child(self) -> None:

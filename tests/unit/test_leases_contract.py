@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from helium_secrets import GuardPolicy, Lease, LeasePolicy, PollPolicy, SecretStore, redaction
+from helium_secrets import _leases as leases_module
 from helium_secrets.backends._base import LeaseGrant
 from helium_secrets.backends.memory import MemoryBackend
 from helium_secrets.errors import (
@@ -784,3 +785,38 @@ def test_a_forked_child_takes_a_first_lease_and_renews_what_registered_after_the
     assert os.waitstatus_to_exitcode(status) == 0, f"the child failed or hung: {report!r}"
     assert report == repr((f"{PATH}/1", "v1"))
     assert server.lease_calls == [], "the child's lease is the child's"
+
+
+def test_close_gives_up_waiting_for_a_keeper_stuck_in_a_renewal(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A renewal stuck in the service delays ``close()`` by the keeper's limit (``STOP_WAIT``,
+    10 s; a tenth of a second here), not for good, and the leases are still revoked."""
+    monkeypatch.setattr(leases_module, "STOP_WAIT", 0.1)
+    entered, release = threading.Event(), threading.Event()
+
+    class StuckRenewal(Service):
+        def renew_lease(self, lease_id: str, increment: float | None) -> LeaseGrant:
+            entered.set()
+            release.wait(TIMEOUT * 2)
+            return super().renew_lease(lease_id, increment)
+
+    clock = SystemClock()
+    server = StuckRenewal(clock, ttl=60, max_ttl=1000)  # still valid when the store closes
+    store = SecretStore(server, lease=LeasePolicy(jitter=0, renew_at=0.01), clock=clock,
+                        retry=RetryPolicy(max_attempts=1))
+    try:
+        store.lease(PATH)
+        assert entered.wait(TIMEOUT), "the keeper did not renew"
+        (keeper,) = _keepers()
+        closer = threading.Thread(target=store.close, name="closer")
+        closer.start()
+        closer.join(TIMEOUT)
+        assert not closer.is_alive(), "close() waited for the stuck renewal without a limit"
+        assert not release.is_set()
+        assert server.revoked == [f"{PATH}/1"]
+    finally:
+        release.set()
+        store.close()
+    keeper.join(TIMEOUT)  # the stuck renewal returns to a closed store, and the thread ends
+    assert not keeper.is_alive()

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from helium_secrets import PollPolicy, RetryPolicy, Secret, SecretStore
+from helium_secrets import _rotation as rotation_module
 from helium_secrets._rotation import RotationListeners
 from helium_secrets._values import VersionInfo
 from helium_secrets.backends.memory import MemoryBackend
@@ -412,12 +413,12 @@ def test_stopping_the_poller_twice_is_harmless(backend: MemoryBackend) -> None:
     assert not [t for t in poller_threads() if t.is_alive()]
 
 
-@pytest.mark.timeout(90)
 def test_close_gives_up_waiting_for_a_callback_that_never_returns(
-    backend: MemoryBackend
+    backend: MemoryBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A listener stuck in the poller thread delays ``close()`` by the poller's 10 s limit,
-    not for good (this test takes those 10 s)."""
+    """A listener stuck in the poller thread delays ``close()`` by the poller's limit
+    (``STOP_WAIT``, 10 s; a tenth of a second here), not for good."""
+    monkeypatch.setattr(rotation_module, "STOP_WAIT", 0.1)
     entered, release = threading.Event(), threading.Event()
 
     def stuck(old: Secret | None, new: Secret) -> None:
