@@ -1451,7 +1451,6 @@ def test_metadata_shaped_like_a_version_comes_back_as_text(root: Path) -> None:
     assert all(type(value) is str for value in read.values())
 
 
-
 # -- issue 21: the survivors of the whole mutation run -----------------------------------------
 
 
